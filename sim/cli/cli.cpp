@@ -1,0 +1,64 @@
+#include "sim/cli/cli.hpp"
+
+#include <iostream>
+#include <sstream>
+
+#include "sim/base/text.hpp"
+#include "sim/config/config.hpp"
+#include "workloads/weights.hpp"
+
+namespace qaccel::cli {
+
+bool parse(const std::string& command, const std::string& synopsis, const std::string& about,
+           po::options_description& opts, const po::positional_options_description* positional,
+           const std::vector<std::string>& args, po::variables_map& vm) {
+  opts.add_options()("help,h", "print this help");
+  std::ostringstream u;
+  u << "usage: qaccel " << command << " " << synopsis << "\n\n" << about << "\n\n" << opts;
+  try {
+    po::command_line_parser p(args);
+    p.options(opts);
+    if (positional) p.positional(*positional);
+    po::store(p.run(), vm);
+    if (vm.count("help")) {
+      std::cout << u.str();
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what(), u.str());
+  }
+  return true;
+}
+
+ModelSpec model_from_options(const po::variables_map& vm, const std::string& usage) {
+  bool has_model = vm.count("model"), has_ckpt = vm.count("checkpoint");
+  if (has_model == has_ckpt)
+    throw UsageError("give exactly one of --model FILE or --checkpoint FILE", usage);
+  ModelSpec m = has_model ? config::load_model(vm["model"].as<std::string>())
+                          : spec_from_checkpoint(vm["checkpoint"].as<std::string>());
+  if (vm.count("quant")) {
+    m.quant = parse_scheme(vm["quant"].as<std::string>());
+    auto problems = m.problems();
+    if (!problems.empty())
+      throw ConfigError("--quant " + m.quant.name() + " does not fit model '" + m.name +
+                        "': " + problems[0]);
+  }
+  return m;
+}
+
+std::vector<int> parse_tokens(const std::string& text, int vocab_size, const std::string& option) {
+  std::vector<int> out;
+  for (const std::string& w : split_words(text)) {
+    long long v = 0;
+    if (!parse_int64(w, v)) throw ConfigError(option + ": '" + w + "' is not a token id (integer)");
+    if (v < 0 || v >= vocab_size)
+      throw ConfigError(option + ": token " + w + " is outside the vocabulary [0, " +
+                        std::to_string(vocab_size) + ")");
+    out.push_back(int(v));
+  }
+  if (out.empty()) throw ConfigError(option + ": no token ids given");
+  return out;
+}
+
+}  // namespace qaccel::cli

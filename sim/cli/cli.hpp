@@ -1,0 +1,43 @@
+#pragma once
+// Shared plumbing of the `qaccel` subcommands.
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+#include "sim/base/error.hpp"
+#include "workloads/spec.hpp"
+
+namespace qaccel::cli {
+
+namespace po = boost::program_options;
+
+// Wrong command-line usage: main prints the message and the command's usage, exit 2.
+class UsageError : public ConfigError {
+ public:
+  UsageError(const std::string& msg, std::string usage)
+      : ConfigError(msg), usage_(std::move(usage)) {}
+  const std::string& usage() const { return usage_; }
+
+ private:
+  std::string usage_;
+};
+
+// Parses args into vm (with --help added). Returns false when --help was printed.
+// Unknown options, missing values and bad types become UsageError.
+bool parse(const std::string& command, const std::string& synopsis, const std::string& about,
+           po::options_description& opts, const po::positional_options_description* positional,
+           const std::vector<std::string>& args, po::variables_map& vm);
+
+// The model a command names with --model FILE or --checkpoint FILE (exactly one), with an
+// optional --quant SCHEME override.
+ModelSpec model_from_options(const po::variables_map& vm, const std::string& usage);
+
+// Token ids from a string like "72 101, 108".
+std::vector<int> parse_tokens(const std::string& text, int vocab_size, const std::string& option);
+
+int cmd_validate(const std::vector<std::string>& args);
+int cmd_ref(const std::vector<std::string>& args);
+int cmd_ops(const std::vector<std::string>& args);
+int cmd_run(const std::vector<std::string>& args);
+
+}  // namespace qaccel::cli

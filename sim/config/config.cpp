@@ -1,0 +1,257 @@
+#include "sim/config/config.hpp"
+
+#include <limits>
+
+#include "sim/base/error.hpp"
+#include "sim/base/text.hpp"
+#include "sim/config/yaml_reader.hpp"
+
+namespace qaccel::config {
+
+namespace {
+
+constexpr long long kMaxDim = 1 << 20;
+constexpr long long kMaxU63 = std::numeric_limits<long long>::max();
+namespace fs = std::filesystem;
+
+fs::path resolve(const fs::path& relative_to_file, const std::string& p) {
+  fs::path path(p);
+  return path.is_absolute() ? path : relative_to_file.parent_path() / path;
+}
+
+// The single top-level mapping of a file of the given kind.
+MapReader top(const YAML::Node& root, const std::string& kind, Diagnostics& d) {
+  MapReader file(root, "", d);
+  MapReader r = file.map(kind);
+  file.finish();
+  return r;
+}
+
+void read_quant(MapReader& q, QuantSpec& out) {
+  if (!q.valid()) return;
+  std::string w = q.choice("weights", {"fp32", "int8", "int4", "int3"});
+  out.weights = w == "int8"   ? WeightFormat::int8
+                : w == "int4" ? WeightFormat::int4
+                : w == "int3" ? WeightFormat::int3
+                              : WeightFormat::fp32;
+  if (out.quantized()) {
+    YAML::Node g = q.child("group_size");
+    if (!g.IsDefined()) {
+      q.error("", "missing required key 'group_size' (32, 64, 128 or per_channel)");
+    } else if (g.IsScalar() && g.Scalar() == "per_channel") {
+      out.group_size = 0;
+    } else {
+      long long v = 0;
+      if (!g.IsScalar() || !parse_int64(g.Scalar(), v) || (v != 32 && v != 64 && v != 128))
+        q.error("group_size", "found " + describe(g) + ", expected 32, 64, 128 or per_channel");
+      out.group_size = int(v);
+    }
+    out.act_bits = int(q.integer("activation_bits", 8, 16, 8));
+    if (out.act_bits != 8 && out.act_bits != 16)
+      q.error("activation_bits", "expected 8 or 16, found " + std::to_string(out.act_bits));
+    out.act_granularity = q.choice("activation_granularity", {"token", "group"}, "token") == "group"
+                              ? ActGranularity::group
+                              : ActGranularity::token;
+  } else {
+    for (const char* k : {"group_size", "activation_bits", "activation_granularity"})
+      if (q.has(k))
+        q.child(k), q.error(k, "applies only to quantized weights (weights: int8/int4/int3)");
+  }
+  out.kv_bits = int(q.integer("kv_bits", 8, 32, out.quantized() ? 16 : 32));
+  if (out.kv_bits != 8 && out.kv_bits != 16 && out.kv_bits != 32)
+    q.error("kv_bits", "expected 8, 16 or 32, found " + std::to_string(out.kv_bits));
+  q.finish();
+}
+
+void read_model(MapReader& r, const fs::path& file, ModelSpec& m) {
+  if (!r.valid()) return;
+  m.name = r.string("name");
+  m.dim = int(r.integer("dim", 2, kMaxDim));
+  m.hidden_dim = int(r.integer("hidden_dim", 1, kMaxDim));
+  m.n_layers = int(r.integer("n_layers", 1, 4096));
+  m.n_heads = int(r.integer("n_heads", 1, 4096));
+  m.n_kv_heads = int(r.integer("n_kv_heads", 1, 4096, m.n_heads));
+  m.vocab_size = int(r.integer("vocab_size", 1, kMaxDim));
+  m.seq_len = int(r.integer("seq_len", 1, kMaxDim));
+  m.shared_classifier = r.boolean("shared_classifier", true);
+  m.norm_eps = float(r.number("norm_eps", 1e-12, 1.0, 1e-5));
+  m.rope_theta = float(r.number("rope_theta", 2.0, 1e9, 10000.0));
+  if (r.has("quant")) {
+    MapReader q = r.map("quant");
+    read_quant(q, m.quant);
+  } else {
+    r.child("quant");
+  }
+  if (r.has("weights")) {
+    MapReader w = r.map("weights");
+    if (w.valid()) {
+      std::string src = w.choice("source", {"synthetic", "checkpoint"});
+      if (src == "checkpoint") {
+        m.weights.kind = WeightSource::Kind::checkpoint;
+        std::string p = w.string("path");
+        if (!p.empty()) m.weights.path = resolve(file, p);
+      } else {
+        m.weights.kind = WeightSource::Kind::synthetic;
+        m.weights.seed = std::uint64_t(w.integer("seed", 0, kMaxU63, 1));
+      }
+      w.finish();
+    }
+  } else {
+    r.child("weights");
+    m.weights.seed = 1;
+  }
+  r.finish();
+  // Structural checks once every field parsed cleanly.
+  if (r.diag().ok())
+    for (const std::string& p : m.problems()) {
+      auto colon = p.find(": ");
+      r.diag().error(r.mark(), r.path(p.substr(0, colon)), p.substr(colon + 2));
+    }
+}
+
+void read_workload(MapReader& r, WorkloadSpec& w) {
+  if (!r.valid()) return;
+  w.name = r.string("name");
+  w.phase = r.choice("phase", {"prefill", "decode"}) == "prefill" ? Phase::prefill : Phase::decode;
+  w.batch = int(r.integer("batch", 1, 1 << 16, 1));
+  auto only = [&](const char* key, const char* phase) {
+    if (r.has(key)) r.child(key), r.error(key, std::string("applies only to phase: ") + phase);
+  };
+  if (w.phase == Phase::prefill) {
+    w.prompt_len = int(r.integer("prompt_len", 1, kMaxDim));
+    w.generated_tokens = 0;
+    w.logits =
+        r.choice("logits", {"last", "all"}, "last") == "all" ? LogitsFor::all : LogitsFor::last;
+    only("context_len", "decode");
+    only("generated_tokens", "decode");
+  } else {
+    w.context_len = int(r.integer("context_len", 1, kMaxDim));
+    w.generated_tokens = int(r.integer("generated_tokens", 1, kMaxDim, 1));
+    only("prompt_len", "prefill");
+    only("logits", "prefill");
+  }
+  YAML::Node toks = r.child("prompt_tokens");
+  if (toks.IsDefined()) {
+    if (!toks.IsSequence()) {
+      r.error("prompt_tokens", "expected a list of token ids, found " + describe(toks));
+    } else {
+      for (std::size_t i = 0; i < toks.size(); ++i) {
+        long long v = 0;
+        if (!toks[i].IsScalar() || !parse_int64(toks[i].Scalar(), v) || v < 0 || v > kMaxDim) {
+          r.diag().error(toks[i].Mark(), r.path("prompt_tokens[" + std::to_string(i) + "]"),
+                         "expected a token id (integer >= 0), found " + describe(toks[i]));
+          break;
+        }
+        w.prompt_tokens.push_back(int(v));
+      }
+    }
+  }
+  w.prompt_seed = std::uint64_t(r.integer("prompt_seed", 0, kMaxU63, 1));
+  r.finish();
+}
+
+// A job's model/workload: a path to a file of that kind, or the spec inline.
+template <class Spec, class ReadFn>
+Spec sub_spec(MapReader& job, const std::string& key, const fs::path& file, Diagnostics& d,
+              Spec (*load)(const fs::path&), ReadFn read_inline) {
+  Spec s{};
+  YAML::Node n = job.child(key);
+  if (!n.IsDefined()) {
+    job.error("", "missing required key '" + key + "' (a path to a " + key + " file, or the " +
+                      key + " inline)");
+  } else if (n.IsScalar()) {
+    try {
+      s = load(resolve(file, n.Scalar()));
+    } catch (const ConfigError& e) {
+      d.error(n.Mark(), job.path(key), "in the referenced file:\n  " + std::string(e.what()));
+    }
+  } else {
+    MapReader r(n, job.path(key), d);
+    read_inline(r, s);
+  }
+  return s;
+}
+
+}  // namespace
+
+ModelSpec load_model(const fs::path& file) {
+  YAML::Node root = load_yaml_file(file);
+  Diagnostics d(file);
+  MapReader r = top(root, "model", d);
+  ModelSpec m;
+  read_model(r, file, m);
+  d.throw_if_errors();
+  return m;
+}
+
+WorkloadSpec load_workload(const fs::path& file) {
+  YAML::Node root = load_yaml_file(file);
+  Diagnostics d(file);
+  MapReader r = top(root, "workload", d);
+  WorkloadSpec w;
+  read_workload(r, w);
+  d.throw_if_errors();
+  return w;
+}
+
+JobSpec load_job(const fs::path& file) {
+  YAML::Node root = load_yaml_file(file);
+  Diagnostics d(file);
+  MapReader r = top(root, "job", d);
+  JobSpec j;
+  j.file = file;
+  if (r.valid()) {
+    j.model = sub_spec<ModelSpec>(r, "model", file, d, &load_model,
+                                  [&](MapReader& m, ModelSpec& s) { read_model(m, file, s); });
+    j.workload =
+        sub_spec<WorkloadSpec>(r, "workload", file, d, &load_workload,
+                               [&](MapReader& m, WorkloadSpec& s) { read_workload(m, s); });
+    r.finish();
+    if (d.ok())
+      for (const std::string& p : j.workload.problems(j.model))
+        r.error("workload", p);
+  }
+  d.throw_if_errors();
+  return j;
+}
+
+const std::vector<std::string>& config_kinds() {
+  static const std::vector<std::string> kinds = {"model", "workload", "job"};
+  return kinds;
+}
+
+std::string detect_kind(const fs::path& file) {
+  YAML::Node root = load_yaml_file(file);
+  Diagnostics d(file);
+  const auto& kinds = config_kinds();
+  if (!root.IsMap() || root.size() != 1 || !root.begin()->first.IsScalar()) {
+    d.error(root.IsDefined() ? root.Mark() : YAML::Mark::null_mark(), "",
+            "expected a mapping with one top-level key naming the file's kind (" +
+                join(kinds, ", ") + "), found " +
+                (root.IsMap() ? std::to_string(root.size()) + " top-level keys" : describe(root)));
+    d.throw_if_errors();
+  }
+  std::string key = root.begin()->first.Scalar();
+  for (const auto& k : kinds)
+    if (k == key) return k;
+  std::string hint = nearest(key, kinds);
+  d.error(root.begin()->first.Mark(), key,
+          "unknown kind of config; expected one of " + join(kinds, ", ") +
+              (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+  d.throw_if_errors();
+  return "";
+}
+
+void validate_file(const fs::path& file) {
+  std::string kind = detect_kind(file);
+  if (kind == "model")
+    load_model(file);
+  else if (kind == "workload")
+    load_workload(file);
+  else if (kind == "job")
+    load_job(file);
+  else
+    QACCEL_ASSERT(false, "config kind without a loader: " + kind);
+}
+
+}  // namespace qaccel::config

@@ -1,0 +1,128 @@
+#include "sim/report/table.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "sim/base/error.hpp"
+
+namespace qaccel {
+
+TableFormat parse_table_format(const std::string& s, const std::string& option) {
+  if (s == "table") return TableFormat::table;
+  if (s == "csv") return TableFormat::csv;
+  if (s == "json") return TableFormat::json;
+  throw ConfigError(option + ": found '" + s + "', expected table, csv or json");
+}
+
+void Table::add_column(std::string name, bool numeric) {
+  names_.push_back(std::move(name));
+  numeric_.push_back(numeric);
+}
+
+void Table::add_row(std::vector<std::string> cells) {
+  QACCEL_ASSERT(cells.size() == names_.size(), "table row width");
+  rows_.push_back(std::move(cells));
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\')
+      o += '\\', o += char(c);
+    else if (c == '\n')
+      o += "\\n";
+    else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      o += buf;
+    } else
+      o += char(c);
+  }
+  return o + "\"";
+}
+
+std::string csv_escape(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string o = "\"";
+  for (char c : s)
+    o += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return o + "\"";
+}
+
+void Table::render(std::ostream& os, TableFormat f) const {
+  const std::size_t nc = names_.size();
+  if (f == TableFormat::csv) {
+    for (std::size_t c = 0; c < nc; ++c)
+      os << (c ? "," : "") << csv_escape(names_[c]);
+    os << "\n";
+    for (const auto& r : rows_) {
+      for (std::size_t c = 0; c < nc; ++c)
+        os << (c ? "," : "") << csv_escape(r[c]);
+      os << "\n";
+    }
+    return;
+  }
+  if (f == TableFormat::json) {
+    os << "[";
+    for (std::size_t i = 0; i < rows_.size(); ++i) {
+      os << (i ? ",\n " : "\n ") << "{";
+      for (std::size_t c = 0; c < nc; ++c) {
+        os << (c ? ", " : "") << json_escape(names_[c]) << ": ";
+        const std::string& v = rows_[i][c];
+        os << (numeric_[c] && !v.empty() ? v : json_escape(v));
+      }
+      os << "}";
+    }
+    os << "\n]\n";
+    return;
+  }
+  std::vector<std::size_t> w(nc);
+  for (std::size_t c = 0; c < nc; ++c) {
+    w[c] = names_[c].size();
+    for (const auto& r : rows_)
+      w[c] = std::max(w[c], r[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (std::size_t c = 0; c < nc; ++c) {
+      std::string pad(w[c] - cells[c].size(), ' ');
+      out += c ? "  " : "";
+      out += numeric_[c] ? pad + cells[c] : cells[c] + (c + 1 < nc ? pad : "");
+    }
+    os << out << "\n";
+  };
+  line(names_);
+  std::vector<std::string> rule(nc);
+  for (std::size_t c = 0; c < nc; ++c)
+    rule[c] = std::string(w[c], '-');
+  line(rule);
+  for (const auto& r : rows_)
+    line(r);
+}
+
+std::string human(double v) {
+  char buf[32];
+  double a = std::fabs(v);
+  if (a < 10000 && v == std::floor(v))
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else if (a < 1e3)
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+  else if (a < 1e6)
+    std::snprintf(buf, sizeof buf, "%.3gk", v / 1e3);
+  else if (a < 1e9)
+    std::snprintf(buf, sizeof buf, "%.3gM", v / 1e6);
+  else if (a < 1e12)
+    std::snprintf(buf, sizeof buf, "%.3gG", v / 1e9);
+  else
+    std::snprintf(buf, sizeof buf, "%.3gT", v / 1e12);
+  return buf;
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+}  // namespace qaccel

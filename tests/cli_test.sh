@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# End-to-end checks of the qaccel command line: exit codes, messages, output formats.
+# Usage: QACCEL=path/to/qaccel cli_test.sh SOURCE_DIR
+set -u
+src=$(cd "$1" && pwd)
+q=${QACCEL:?set QACCEL to the qaccel binary}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+check() {  # check NAME EXPECTED_EXIT GREP_PATTERN -- command...
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    echo "FAIL $name: exit $rc, expected $want"; sed 's/^/  /' "$tmp/err" | head -5; fail=$((fail + 1)); return
+  fi
+  if [ -n "$pattern" ] && ! grep -qE -- "$pattern" "$tmp/out" "$tmp/err"; then
+    echo "FAIL $name: output lacks /$pattern/"; head -5 "$tmp/out" "$tmp/err"; fail=$((fail + 1)); return
+  fi
+  pass=$((pass + 1))
+}
+
+m=$src/configs/models/tiny.yaml
+check help 0 "commands:" -- "$q" --help
+check no-args 2 "usage: qaccel" -- "$q"
+check unknown-command 2 "did you mean 'run'" -- "$q" rn
+check unknown-option 2 "unrecognised option|unrecognized option" -- "$q" ref --model "$m" --prompt-tokens 1 --bogus
+check ref-help 0 "--prompt-tokens" -- "$q" ref --help
+check missing-prompt 2 "prompt-tokens" -- "$q" ref --model "$m"
+check model-and-ckpt 2 "exactly one of" -- "$q" ref --prompt-tokens 1
+check bad-token 2 "outside the vocabulary" -- "$q" ref --model "$m" --prompt-tokens "1 999"
+check bad-scheme 2 "quantization scheme 'w5a8'" -- "$q" ref --model "$m" --quant w5a8 --prompt-tokens 1
+check ref-greedy 0 "^greedy: [0-9]+ [0-9]+ [0-9]+$" -- "$q" ref --model "$m" --prompt-tokens "1 2 3" --greedy 3
+check ref-dump 0 "logits" -- "$q" ref --model "$m" --prompt-tokens "5 6 7 8" --dump-logits "$tmp/logits.txt"
+lines=$(wc -l <"$tmp/logits.txt")
+fields=$(awk 'NR==2{print NF}' "$tmp/logits.txt")
+if [ "$lines" -eq 4 ] && [ "$fields" -eq $((4 + 256)) ] && head -c 14 "$tmp/logits.txt" | grep -q "pos 0 token 5"; then
+  pass=$((pass + 1))
+else
+  echo "FAIL dump-logits format: $lines lines, $fields fields"; fail=$((fail + 1))
+fi
+check compare-float 0 "w4a8-g32-kv16" -- "$q" ref --model "$m" --prompt-tokens "1 2 3 4" --greedy 2 --compare-float
+check too-long 2 "seq_len" -- "$q" ref --model "$m" --prompt-tokens "1 2" --greedy 100
+check ops-table 0 "^totals: " -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml"
+check ops-csv 0 "^TOTAL," -- "$q" ops --model "$m" --workload "$src/configs/workloads/prefill-64.yaml" --format csv
+check ops-json 0 "\"totals\": \{\"ops\": 37" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --format json
+check ops-bad-format 2 "expected table, csv or json" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --format xml
+check validate-ok 0 "ok \(job\)" -- "$q" validate "$src/configs/default.yaml" "$m"
+printf 'model:\n  name: x\n  dimm: 3\n' >"$tmp/bad.yaml"
+check validate-bad 2 "model.dimm: unknown key \(did you mean 'dim'\?\)" -- "$q" validate "$tmp/bad.yaml"
+check run-default 0 "^tokens +generated:" -- "$q" run "$src/configs/default.yaml"
+printf 'job:\n  model: %s\n  workload: %s\n' "$m" "$src/configs/workloads/prefill-64.yaml" >"$tmp/job.yaml"
+check run-prefill 0 "next after the prompt" -- "$q" run "$tmp/job.yaml"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,237 @@
+#include <gtest/gtest.h>
+
+#include "sim/base/error.hpp"
+#include "sim/config/config.hpp"
+#include "test_util.hpp"
+#include "workloads/rng.hpp"
+
+using namespace qaccel;
+using qaccel::test::TempDir;
+
+namespace {
+
+const char* kModel = R"(model:
+  name: t
+  dim: 64
+  hidden_dim: 160
+  n_layers: 2
+  n_heads: 4
+  n_kv_heads: 2
+  vocab_size: 256
+  seq_len: 64
+  quant:
+    weights: int8
+    group_size: 32
+)";
+
+// Replaces the first occurrence of `from` in the model text.
+std::string edit(std::string text, const std::string& from, const std::string& to) {
+  auto p = text.find(from);
+  EXPECT_NE(p, std::string::npos) << from;
+  return text.replace(p, from.size(), to);
+}
+
+// Loads `text` as a model file and returns the error message ("" when it loads).
+std::string model_error(const std::string& text) {
+  TempDir dir;
+  auto p = dir.write("m.yaml", text);
+  try {
+    config::load_model(p);
+  } catch (const ConfigError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find(p.string()), std::string::npos) << "error must name the file: " << msg;
+    return msg;
+  }
+  return "";
+}
+
+void expect_has(const std::string& msg, const std::string& fragment) {
+  EXPECT_NE(msg.find(fragment), std::string::npos) << "expected '" << fragment << "' in:\n" << msg;
+}
+
+}  // namespace
+
+TEST(Config, ValidModelLoads) {
+  EXPECT_EQ(model_error(kModel), "");
+  TempDir dir;
+  ModelSpec m = config::load_model(dir.write("m.yaml", kModel));
+  EXPECT_EQ(m.n_kv_heads, 2);
+  EXPECT_EQ(m.quant.group_size, 32);
+  EXPECT_EQ(m.quant.kv_bits, 16);  // default for quantized weights
+  EXPECT_EQ(m.quant.act_bits, 8);
+  EXPECT_EQ(m.weights.kind, WeightSource::Kind::synthetic);
+}
+
+TEST(Config, UnknownKeySuggestsNearest) {
+  std::string e = model_error(edit(kModel, "n_kv_heads: 2", "n_kv_head: 2"));
+  expect_has(e, "model.n_kv_head: unknown key (did you mean 'n_kv_heads'?)");
+  expect_has(e, ":7:");  // line of the key
+}
+
+TEST(Config, WrongTypeNamesKeyAndExpectation) {
+  std::string e = model_error(edit(kModel, "dim: 64", "dim: sixty-four"));
+  expect_has(e, "model.dim: expected an integer in [2, 1048576], found 'sixty-four'");
+  e = model_error(edit(kModel, "dim: 64", "dim: [64]"));
+  expect_has(e, "model.dim: expected an integer in [2, 1048576], found a list");
+}
+
+TEST(Config, OutOfRangeValue) {
+  expect_has(model_error(edit(kModel, "n_layers: 2", "n_layers: 0")),
+             "model.n_layers: expected an integer in [1, 4096], found 0");
+}
+
+TEST(Config, MissingRequiredKey) {
+  expect_has(model_error(edit(kModel, "  vocab_size: 256\n", "")),
+             "model: missing required key 'vocab_size'");
+}
+
+TEST(Config, BadChoiceSuggests) {
+  expect_has(model_error(edit(kModel, "weights: int8", "weights: itn8")),
+             "model.quant.weights: found 'itn8', expected one of fp32, int8, int4, int3 (did you "
+             "mean 'int8'?)");
+  expect_has(model_error(edit(kModel, "group_size: 32", "group_size: 48")),
+             "model.quant.group_size: found '48', expected 32, 64, 128 or per_channel");
+}
+
+TEST(Config, StructuralProblems) {
+  expect_has(model_error(edit(kModel, "n_kv_heads: 2", "n_kv_heads: 3")),
+             "model.n_kv_heads: must divide n_heads (4)");
+  expect_has(model_error(edit(kModel, "group_size: 32", "group_size: 128")),
+             "model.quant.group_size: 128 must divide dim (64)");
+  expect_has(model_error(edit(kModel, "n_heads: 4", "n_heads: 5")),
+             "model.n_heads: must divide dim (64)");
+}
+
+TEST(Config, EveryErrorIsReportedAtOnce) {
+  std::string e =
+      model_error(edit(edit(kModel, "dim: 64", "dim: x"), "seq_len: 64", "seq_lne: 64"));
+  expect_has(e, "model.dim");
+  expect_has(e, "model.seq_lne: unknown key");
+  expect_has(e, "missing required key 'seq_len'");
+}
+
+TEST(Config, KeysThatDoNotApply) {
+  expect_has(model_error(edit(kModel, "weights: int8\n    group_size: 32",
+                              "weights: fp32\n    group_size: 32")),
+             "model.quant.group_size: applies only to quantized weights");
+  TempDir dir;
+  auto p = dir.write("w.yaml",
+                     "workload:\n  name: w\n  phase: decode\n  context_len: 4\n  prompt_len: 3\n");
+  try {
+    config::load_workload(p);
+    FAIL();
+  } catch (const ConfigError& e) {
+    expect_has(e.what(), "workload.prompt_len: applies only to phase: prefill");
+  }
+}
+
+TEST(Config, NotAMappingAndWrongKind) {
+  expect_has(model_error("- just\n- a list\n"), "expected a mapping of keys, found a list");
+  expect_has(model_error("modle:\n  name: x\n"), "modle: unknown key (did you mean 'model'?)");
+  TempDir dir;
+  auto p = dir.write("x.yaml", "sytem:\n  a: 1\n");
+  try {
+    config::detect_kind(p);
+    FAIL();
+  } catch (const ConfigError& e) {
+    expect_has(e.what(), "unknown kind of config; expected one of model, workload, job");
+  }
+}
+
+TEST(Config, SyntaxErrorHasLine) {
+  std::string e = model_error("model:\n  name: t\n  dim: [1, 2\n");
+  expect_has(e, "YAML syntax error");
+}
+
+TEST(Config, MissingFile) {
+  try {
+    config::load_model("/nonexistent/m.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    expect_has(e.what(), "/nonexistent/m.yaml: no such file");
+  }
+}
+
+TEST(Config, CheckpointPathResolvesRelativeToTheFile) {
+  TempDir dir;
+  auto p =
+      dir.write("sub/m.yaml",
+                std::string(kModel) + "  weights:\n    source: checkpoint\n    path: ../w/x.bin\n");
+  ModelSpec m = config::load_model(p);
+  EXPECT_EQ(m.weights.path, dir.path / "sub" / "../w/x.bin");
+  expect_has(model_error(std::string(kModel) + "  weights:\n    source: checkpoint\n"),
+             "model.weights: missing required key 'path'");
+}
+
+TEST(Config, JobResolvesFilesAndChecksWorkloadAgainstModel) {
+  TempDir dir;
+  dir.write("models/m.yaml", kModel);
+  dir.write("w/long.yaml", "workload:\n  name: w\n  phase: prefill\n  prompt_len: 100\n");
+  auto job = dir.write("job.yaml", "job:\n  model: models/m.yaml\n  workload: w/long.yaml\n");
+  try {
+    config::load_job(job);
+    FAIL();
+  } catch (const ConfigError& e) {
+    expect_has(e.what(), "prompt_len: 100 exceeds the model's seq_len 64");
+  }
+  auto bad = dir.write("job2.yaml",
+                       "job:\n  model: models/nope.yaml\n  workload:\n    name: w\n    phase: "
+                       "decode\n    context_len: 4\n");
+  try {
+    config::load_job(bad);
+    FAIL();
+  } catch (const ConfigError& e) {
+    expect_has(e.what(), "job.model: in the referenced file");
+    expect_has(e.what(), "nope.yaml: no such file");
+  }
+}
+
+TEST(Config, ShippedConfigsAllValidate) {
+  for (const auto& dir : {"models", "workloads"})
+    for (const auto& f :
+         std::filesystem::directory_iterator(test::source_dir() + "/configs/" + dir))
+      EXPECT_NO_THROW(config::validate_file(f.path())) << f.path();
+  EXPECT_NO_THROW(config::validate_file(test::source_dir() + "/configs/default.yaml"));
+}
+
+// Truncations of a valid file and random bytes: always a ConfigError or a clean load, never a
+// crash (the sanitizer build runs this too).
+TEST(Config, TruncatedAndGarbageInputs) {
+  TempDir dir;
+  std::string full = kModel;
+  for (std::size_t cut = 0; cut < full.size(); cut += 3) {
+    auto p = dir.write("t.yaml", full.substr(0, cut));
+    try {
+      config::validate_file(p);
+    } catch (const ConfigError&) {
+    }
+  }
+  SplitMix64 g(3);
+  const std::string alphabet = "model:name-[]{}\n \t:,#&*!|>'\"%@`0123456789abc\\\x01\xff";
+  for (int i = 0; i < 300; ++i) {
+    std::string junk(g.below(200), ' ');
+    for (char& c : junk)
+      c = alphabet[g.below(std::uint32_t(alphabet.size()))];
+    auto p = dir.write("g.yaml", i % 2 ? "model:\n  " + junk : junk);
+    try {
+      config::validate_file(p);
+    } catch (const ConfigError&) {
+    }
+  }
+  EXPECT_THROW(config::validate_file(
+                   dir.write("deep.yaml", std::string(5000, '[') + std::string(5000, ']'))),
+               ConfigError);
+  EXPECT_THROW(config::validate_file(dir.write("nul.yaml", std::string("model:\0", 7))),
+               ConfigError);
+  EXPECT_THROW(config::validate_file(dir.write("empty.yaml", "")), ConfigError);
+}
+
+TEST(Config, SchemeNamesRoundTrip) {
+  for (const char* s : {"fp32", "w8a8-g32-kv16", "w4a16-pc-kv8", "w3a8-g128-kv32-agroup"})
+    EXPECT_EQ(parse_scheme(s).name(), s);
+  EXPECT_EQ(parse_scheme("w4a8").name(), "w4a8-g64-kv16");
+  EXPECT_THROW(parse_scheme("w5a8"), ConfigError);
+  EXPECT_THROW(parse_scheme("w8a8-g48"), ConfigError);
+  EXPECT_THROW(parse_scheme("w8a8-xx"), ConfigError);
+  EXPECT_THROW(parse_scheme(""), ConfigError);
+}

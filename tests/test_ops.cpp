@@ -1,0 +1,131 @@
+#include <gtest/gtest.h>
+
+#include "sim/config/config.hpp"
+#include "test_util.hpp"
+#include "workloads/ops.hpp"
+
+using namespace qaccel;
+
+namespace {
+
+ModelSpec model(const std::string& name) {
+  return config::load_model(test::source_dir() + "/configs/models/" + name + ".yaml");
+}
+
+WorkloadSpec decode(int context, int batch = 1) {
+  WorkloadSpec w;
+  w.name = "d";
+  w.phase = Phase::decode;
+  w.context_len = context, w.batch = batch, w.generated_tokens = 1;
+  return w;
+}
+
+WorkloadSpec prefill(int p, LogitsFor logits = LogitsFor::last) {
+  WorkloadSpec w;
+  w.name = "p";
+  w.phase = Phase::prefill;
+  w.prompt_len = p, w.logits = logits, w.generated_tokens = 0;
+  return w;
+}
+
+std::int64_t sum_macs(const std::vector<Op>& ops, bool attention) {
+  std::int64_t s = 0;
+  for (const Op& o : ops)
+    if ((o.kind == OpKind::attn_score || o.kind == OpKind::attn_value) == attention) s += o.macs;
+  return s;
+}
+
+}  // namespace
+
+// LLaMA-2-7B, one decode step at batch 1: the projections are 4 d^2 + 3 d h per layer, plus the
+// d x vocab classifier: 32 (4*4096^2 + 3*4096*11008) + 4096*32000 = 6,607,077,376 MACs.
+TEST(Ops, Llama2DecodeMatmulMacs) {
+  ModelSpec m = model("llama-2-7b");
+  auto ops = lower_forward(m, decode(2048));
+  EXPECT_EQ(sum_macs(ops, false), 6607077376LL);
+  // 1 embedding + 17 ops per layer + final norm + classifier.
+  EXPECT_EQ(ops.size(), 1u + 17u * 32u + 2u);
+}
+
+// Attention MACs of one decode step: layers * heads * head_size * (L + 1) for scores and
+// again for values; linear in the context length.
+TEST(Ops, AttentionGrowsLinearlyWithContext) {
+  ModelSpec m = model("llama-2-7b");
+  for (int L : {0, 1, 511, 2048, 4000}) {
+    std::int64_t expect = 2LL * 32 * 32 * 128 * (L + 1);
+    EXPECT_EQ(sum_macs(lower_forward(m, decode(L)), true), expect) << L;
+  }
+  // Batch multiplies every MAC count.
+  EXPECT_EQ(sum_macs(lower_forward(m, decode(100, 8)), true),
+            8 * sum_macs(lower_forward(m, decode(100)), true));
+  EXPECT_EQ(sum_macs(lower_forward(m, decode(100, 8)), false),
+            8 * sum_macs(lower_forward(m, decode(100)), false));
+}
+
+// Causal prefill of P tokens: sum_{p=0}^{P-1} (p+1) = P(P+1)/2 key positions per head.
+TEST(Ops, CausalPrefillAttention) {
+  ModelSpec m = model("stories15M");
+  const std::int64_t P = 64, hs = 48;
+  std::int64_t expect = 2 * 6 * 6 * hs * P * (P + 1) / 2;
+  auto ops = lower_forward(m, prefill(P));
+  EXPECT_EQ(sum_macs(ops, true), expect);
+  // Classifier on the last token only, or on every token.
+  EXPECT_EQ(ops.back().m, 1);
+  EXPECT_EQ(lower_forward(m, prefill(P, LogitsFor::all)).back().m, P);
+  // Projections: P rows through every layer.
+  EXPECT_EQ(sum_macs(ops, false), P * 6 * (4 * 288 * 288 + 3 * 288 * 768) + 288 * 32000);
+}
+
+// Weight bytes at the stored width plus one float32 scale per group: W4 g128 for LLaMA-2-7B
+// is n * k / 2 + n * k / 128 * 4 per projection.
+TEST(Ops, WeightBytesFollowTheFormat) {
+  ModelSpec m = model("llama-2-7b");
+  auto ops = lower_forward(m, decode(10));
+  std::int64_t w = 0;
+  for (const Op& o : ops)
+    if (has_weights(o.kind)) w += o.weight_bytes;
+  std::int64_t params = 32LL * (4 * 4096 * 4096 + 3 * 4096 * 11008) + 4096LL * 32000;
+  EXPECT_EQ(w, params / 2 + params / 128 * 4);
+  m.quant = parse_scheme("w3a8-g64");
+  w = 0;
+  for (const Op& o : lower_forward(m, decode(10)))
+    if (has_weights(o.kind)) w += o.weight_bytes;
+  EXPECT_EQ(w, params * 3 / 8 + params / 64 * 4);
+}
+
+// GQA: LLaMA-3-8B reads 8 KV heads, not 32; int8 KV adds a float32 scale per (pos, head).
+TEST(Ops, GqaKvTraffic) {
+  ModelSpec m = model("llama-3-8b");  // kv_bits 8
+  auto ops = lower_forward(m, decode(1023));
+  std::int64_t kv_read = 0;
+  for (const Op& o : ops)
+    kv_read += o.kv_read_bytes;
+  // K and V, 32 layers, 8 heads, 1024 positions, 128 bytes + 4-byte scale each.
+  EXPECT_EQ(kv_read, 2LL * 32 * 8 * 1024 * (128 + 4));
+  m.quant.kv_bits = 16;
+  kv_read = 0;
+  for (const Op& o : lower_forward(m, decode(1023)))
+    kv_read += o.kv_read_bytes;
+  EXPECT_EQ(kv_read, 2LL * 32 * 8 * 1024 * 128 * 2);
+}
+
+TEST(Ops, GemvForSingleRowsAndIntensity) {
+  ModelSpec m = model("stories15M");
+  auto ops = lower_forward(m, decode(5));
+  int gemv = 0, matmul = 0;
+  for (const Op& o : ops)
+    gemv += o.kind == OpKind::gemv, matmul += o.kind == OpKind::matmul;
+  EXPECT_EQ(gemv, 7 * 6);
+  EXPECT_EQ(matmul, 0);
+  auto pre = lower_forward(m, prefill(32));
+  // Prefill reuses each weight 32 times: its projections have far higher intensity.
+  auto find = [](const std::vector<Op>& v, const std::string& n) {
+    for (const Op& o : v)
+      if (o.name == n) return o;
+    return Op{};
+  };
+  EXPECT_GT(find(pre, "L0.w1").intensity(), 10 * find(ops, "L0.w1").intensity());
+  OpTotals t = totals(ops);
+  EXPECT_EQ(t.flops % 2, 0);
+  EXPECT_EQ(t.ops, std::int64_t(ops.size()));
+}

@@ -1,0 +1,170 @@
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+
+#include "sim/base/error.hpp"
+#include "workloads/quant.hpp"
+#include "workloads/rng.hpp"
+
+using namespace qaccel;
+
+namespace {
+std::vector<float> bell_vec(std::size_t n, std::uint64_t seed, float sd = 1.0f) {
+  SplitMix64 g(seed);
+  std::vector<float> v(n);
+  for (float& x : v)
+    x = sd * g.bell();
+  return v;
+}
+}  // namespace
+
+TEST(Quant, RoundsHalfAwayFromZeroAndClamps) {
+  EXPECT_EQ(quantize_value(2.5f, 1.0f, 127), 3);
+  EXPECT_EQ(quantize_value(-2.5f, 1.0f, 127), -3);
+  EXPECT_EQ(quantize_value(1.5f, 1.0f, 127), 2);
+  EXPECT_EQ(quantize_value(0.49f, 1.0f, 127), 0);
+  EXPECT_EQ(quantize_value(1000.0f, 1.0f, 7), 7);
+  EXPECT_EQ(quantize_value(-1000.0f, 1.0f, 3), -3);
+  EXPECT_EQ(quantize_value(5.0f, 0.0f, 127), 0);
+}
+
+TEST(Quant, ScaleIsMaxOverQmaxAndZeroGroupIsZero) {
+  std::vector<float> g = {0.5f, -2.54f, 1.0f};
+  EXPECT_EQ(symmetric_scale(g, 127), 2.54f / 127.0f);
+  std::vector<float> z(32, 0.0f);
+  QTensor t = quantize_weights(z, 1, 32, 32, 127);
+  EXPECT_EQ(t.scales[0], 0.0f);
+  for (auto q : t.q)
+    EXPECT_EQ(q, 0);
+}
+
+// |x - q*s| <= s/2 (plus float rounding of the division) for every element, every format.
+TEST(Quant, RoundTripErrorWithinHalfStep) {
+  for (int qmax : {127, 7, 3})
+    for (int group : {32, 64, 128}) {
+      auto w = bell_vec(8 * 256, qmax * 1000 + group);
+      QTensor t = quantize_weights(w, 8, 256, group, qmax);
+      for (int r = 0; r < 8; ++r)
+        for (int c = 0; c < 256; ++c) {
+          float s = t.scales[std::size_t(r) * (256 / group) + c / group];
+          float x = w[std::size_t(r) * 256 + c];
+          ASSERT_LE(std::fabs(x - t.at(r, c)), 0.5f * s * (1.0f + 1e-5f))
+              << "qmax " << qmax << " group " << group;
+          ASSERT_LE(std::abs(int(t.q[std::size_t(r) * 256 + c])), qmax);
+        }
+    }
+}
+
+TEST(Quant, ActivationGranularity) {
+  auto x = bell_vec(128, 11);
+  x[5] = 40.0f;  // an outlier in group 0
+  QActivation tok, grp;
+  quantize_activation(x, 32, 127, ActGranularity::token, tok);
+  quantize_activation(x, 32, 127, ActGranularity::group, grp);
+  for (float s : tok.scales)
+    EXPECT_EQ(s, 40.0f / 127.0f);
+  EXPECT_EQ(grp.scales[0], 40.0f / 127.0f);
+  EXPECT_LT(grp.scales[1], tok.scales[1]);
+  QActivation a16;
+  quantize_activation(x, 32, 32767, ActGranularity::token, a16);
+  EXPECT_EQ(a16.q[5], 32767);
+}
+
+// The integer group sum is exact, including the extremes where int32 would overflow
+// (int16 activations x int8 weights over a 14336-long per-channel group).
+TEST(Quant, GroupDotIsExact) {
+  SplitMix64 g(5);
+  for (int n : {1, 31, 32, 128, 513, 14336}) {
+    std::vector<std::int16_t> x(n);
+    std::vector<std::int8_t> w(n);
+    long long expect = 0;
+    for (int i = 0; i < n; ++i) {
+      x[i] = std::int16_t(int(g.below(65535)) - 32767);
+      w[i] = std::int8_t(int(g.below(255)) - 127);
+      expect += (long long)x[i] * w[i];
+    }
+    EXPECT_EQ(group_dot(x.data(), w.data(), n), expect) << n;
+  }
+  std::vector<std::int16_t> x(14336, 32767);
+  std::vector<std::int8_t> w(14336, 127);
+  EXPECT_EQ(group_dot(x.data(), w.data(), 14336), 32767LL * 127 * 14336);
+}
+
+// qmatmul against the contract written as a plain loop (runq.c's shape): per row, per group
+// ascending, val += ((float)acc * ws) * xs from 0.0f.
+TEST(Quant, QMatmulFollowsTheContract) {
+  const int rows = 7, cols = 256;
+  for (int qmax : {127, 7, 3})
+    for (int group : {32, 128, 256}) {
+      auto w = bell_vec(rows * cols, 77 + qmax + group, 0.05f);
+      auto xf = bell_vec(cols, 99 + group);
+      QTensor t = quantize_weights(w, rows, cols, group, qmax);
+      for (auto gran : {ActGranularity::token, ActGranularity::group}) {
+        QActivation x;
+        quantize_activation(xf, group, 127, gran, x);
+        std::vector<float> out(rows);
+        qmatmul(out, x, t);
+        for (int r = 0; r < rows; ++r) {
+          float val = 0.0f;
+          for (int j = 0; j < cols; j += group) {
+            int acc = 0;
+            for (int k = 0; k < group; ++k)
+              acc += int(x.q[j + k]) * int(t.q[std::size_t(r) * cols + j + k]);
+            float a = float(acc) * t.scales[std::size_t(r) * (cols / group) + j / group];
+            a = a * x.scales[j / group];
+            val = val + a;
+          }
+          ASSERT_EQ(std::bit_cast<std::uint32_t>(out[r]), std::bit_cast<std::uint32_t>(val))
+              << "row " << r << " qmax " << qmax << " group " << group;
+        }
+      }
+    }
+}
+
+TEST(Quant, FMatmulIsLeftToRight) {
+  for (int rows : {1, 3, 4, 9}) {
+    const int cols = 77;
+    auto w = bell_vec(rows * cols, rows);
+    auto x = bell_vec(cols, 1000 + rows);
+    std::vector<float> out(rows);
+    fmatmul(out, x, w, rows, cols);
+    for (int r = 0; r < rows; ++r) {
+      float a = 0.0f;
+      for (int j = 0; j < cols; ++j)
+        a += w[std::size_t(r) * cols + j] * x[j];
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(out[r]), std::bit_cast<std::uint32_t>(a));
+    }
+  }
+}
+
+TEST(Quant, QMatmulRejectsMismatchedShapes) {
+  QTensor t = quantize_weights(std::vector<float>(64, 1.0f), 1, 64, 32, 127);
+  QActivation x;
+  quantize_activation(std::vector<float>(32, 1.0f), 32, 127, ActGranularity::token, x);
+  std::vector<float> out(1);
+  EXPECT_THROW(qmatmul(out, x, t), InternalError);
+}
+
+TEST(Half, EveryHalfRoundTrips) {
+  for (std::uint32_t h = 0; h < 65536; ++h) {
+    float f = half_to_float(std::uint16_t(h));
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(float_to_half(f), h) << std::hex << h;
+  }
+}
+
+// Against the compiler's own _Float16 conversion (IEEE round-to-nearest-even) on values that
+// cover normals, subnormals, ties, overflow and underflow.
+TEST(Half, MatchesCompilerConversion) {
+  SplitMix64 g(1);
+  for (int i = 0; i < 200000; ++i) {
+    std::uint32_t bits = std::uint32_t(g.next());
+    // Concentrate on the exponent range around half's: 2^-30 .. 2^18.
+    std::uint32_t exp = 97 + (bits >> 24) % 49;
+    float f = std::bit_cast<float>((bits & 0x807fffffu) | (exp << 23));
+    _Float16 ref = static_cast<_Float16>(f);
+    ASSERT_EQ(float_to_half(f), std::bit_cast<std::uint16_t>(ref)) << f;
+    ASSERT_EQ(half_to_float(float_to_half(f)), static_cast<float>(ref));
+  }
+}

@@ -1,0 +1,73 @@
+#pragma once
+// Lowering of one forward pass to an ordered operator list with shapes, work and traffic.
+//
+// Conventions (one source of truth for every later consumer: mapper, roofline, reports):
+// - GEMM view: out[m][n] = sum_k a[m][k] * b[k][n], done `count` times (attention: once per
+//   batch element and KV head). MACs are exact: causal attention counts only unmasked pairs.
+// - FLOPs: 2 per MAC; rmsnorm 4, rope 3, softmax 5, silu_mul 6, add 1 per element; embedding,
+//   kv_append 0 (data movement).
+// - Bytes: weights at their stored width (bits/8 per value, packed) plus one float32 scale per
+//   group; matmul inputs at the activation width plus float32 scales (one per token, or per
+//   group); everything else float32; KV cache at kv_bits (int8 adds one float32 scale per
+//   position and KV head). Attention reads each KV head's cache once per query group (GQA).
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "workloads/spec.hpp"
+
+namespace qaccel {
+
+enum class OpKind {
+  embedding,
+  rmsnorm,
+  matmul,
+  gemv,
+  rope,
+  kv_append,
+  attn_score,
+  softmax,
+  attn_value,
+  add,
+  silu_mul,
+  classifier
+};
+std::string_view to_string(OpKind k);
+// True for kinds with a GEMM view (matmul, gemv, classifier, attn_score, attn_value).
+bool is_gemm(OpKind k);
+// True for the weight-bearing projections (matmul, gemv, classifier).
+bool has_weights(OpKind k);
+
+struct Op {
+  std::string name;  // e.g. "L0.wq", "L3.attn_score", "final.rmsnorm"
+  OpKind kind = OpKind::add;
+  int layer = -1;                               // -1 outside the decoder layers
+  std::int64_t m = 0, n = 0, k = 0, count = 1;  // GEMM view (is_gemm kinds)
+  std::int64_t elements = 0;                    // element count (other kinds)
+  std::string dtype;                            // "w4a8-g64", "fp32", "kv16", ...
+  std::int64_t macs = 0, flops = 0;
+  std::int64_t weight_bytes = 0, act_read_bytes = 0, act_write_bytes = 0;
+  std::int64_t kv_read_bytes = 0, kv_write_bytes = 0;
+
+  std::int64_t total_bytes() const {
+    return weight_bytes + act_read_bytes + act_write_bytes + kv_read_bytes + kv_write_bytes;
+  }
+  // FLOPs per byte moved (0 when nothing moves).
+  double intensity() const { return total_bytes() ? double(flops) / double(total_bytes()) : 0.0; }
+};
+
+struct OpTotals {
+  std::int64_t ops = 0, macs = 0, flops = 0, weight_bytes = 0, act_read_bytes = 0,
+               act_write_bytes = 0, kv_read_bytes = 0, kv_write_bytes = 0;
+  std::int64_t total_bytes() const {
+    return weight_bytes + act_read_bytes + act_write_bytes + kv_read_bytes + kv_write_bytes;
+  }
+};
+OpTotals totals(const std::vector<Op>& ops);
+
+// One forward pass of workload step `step` (decode: step s runs at context L + s; prefill has
+// one step).
+std::vector<Op> lower_forward(const ModelSpec& m, const WorkloadSpec& w, int step = 0);
+
+}  // namespace qaccel
