@@ -40,7 +40,7 @@ FloatWeights synthetic_weights(const ModelSpec& m, std::uint64_t seed) {
   Sizes s(m);
   FloatWeights w;
   float in_d = 1.0f / std::sqrt(float(s.d)), in_h = 1.0f / std::sqrt(float(s.h));
-  fill_layers(w.token_embedding, seed, TensorId::embedding, 1, s.v * s.d, 0.0f, 1.0f);
+  fill_layers(w.token_embedding, seed, TensorId::embedding, 1, s.v * s.d, 0.0f, 0.1f);
   fill_layers(w.rms_att, seed, TensorId::rms_att, s.L, s.d, 1.0f, 0.1f);
   fill_layers(w.wq, seed, TensorId::wq, s.L, s.d * s.d, 0.0f, in_d);
   fill_layers(w.wk, seed, TensorId::wk, s.L, s.kv * s.d, 0.0f, in_d);

@@ -44,7 +44,9 @@ enum class TensorId : std::uint64_t {
 };
 
 // Deterministic synthetic weights: linear layers ~ bell(0, 1/sqrt(fan_in)), embedding ~
-// bell(0, 1), norm weights 1 + bell(0, 0.1). Each tensor of each layer has its own stream.
+// bell(0, 0.1), norm weights 1 + bell(0, 0.1). Each tensor of each layer has its own stream.
+// (A small embedding keeps a tied classifier from simply predicting its input token, so greedy
+// continuations vary as they would with a trained model.)
 FloatWeights synthetic_weights(const ModelSpec& m, std::uint64_t seed);
 
 // Fills one synthetic tensor (exposed so huge models can be generated a layer at a time).
