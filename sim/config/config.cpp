@@ -174,24 +174,29 @@ Spec sub_spec(MapReader& job, const std::string& key, const fs::path& file, Diag
 
 }  // namespace
 
-ModelSpec load_model(const fs::path& file) {
+namespace {
+
+// Loads a file whose single top-level key is `kind`, filling a Spec with `read`.
+template <class Spec, class ReadFn>
+Spec load_kind(const fs::path& file, const char* kind, ReadFn read) {
   YAML::Node root = load_yaml_file(file);
   Diagnostics d(file);
-  MapReader r = top(root, "model", d);
-  ModelSpec m;
-  read_model(r, file, m);
+  MapReader r = top(root, kind, d);
+  Spec s{};
+  read(r, s);
   d.throw_if_errors();
-  return m;
+  return s;
+}
+
+}  // namespace
+
+ModelSpec load_model(const fs::path& file) {
+  return load_kind<ModelSpec>(file, "model",
+                              [&](MapReader& r, ModelSpec& m) { read_model(r, file, m); });
 }
 
 WorkloadSpec load_workload(const fs::path& file) {
-  YAML::Node root = load_yaml_file(file);
-  Diagnostics d(file);
-  MapReader r = top(root, "workload", d);
-  WorkloadSpec w;
-  read_workload(r, w);
-  d.throw_if_errors();
-  return w;
+  return load_kind<WorkloadSpec>(file, "workload", read_workload);
 }
 
 JobSpec load_job(const fs::path& file) {
