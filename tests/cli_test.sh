@@ -42,6 +42,7 @@ else
   echo "FAIL dump-logits format: $lines lines, $fields fields"; fail=$((fail + 1))
 fi
 check compare-float 0 "w4a8-g32-kv16" -- "$q" ref --model "$m" --prompt-tokens "1 2 3 4" --greedy 2 --compare-float
+check too-big 2 "more than --max-memory-gib" -- "$q" ref --model "$src/configs/models/llama-2-7b.yaml" --prompt-tokens 1
 check too-long 2 "seq_len" -- "$q" ref --model "$m" --prompt-tokens "1 2" --greedy 100
 check ops-table 0 "^totals: " -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml"
 check ops-csv 0 "^TOTAL," -- "$q" ops --model "$m" --workload "$src/configs/workloads/prefill-64.yaml" --format csv

@@ -1,5 +1,6 @@
 #include "sim/cli/cli.hpp"
 
+#include <cstdio>
 #include <iostream>
 #include <sstream>
 
@@ -45,6 +46,16 @@ ModelSpec model_from_options(const po::variables_map& vm, const std::string& usa
                         "': " + problems[0]);
   }
   return m;
+}
+
+void check_reference_memory(const ModelSpec& m, double max_gib) {
+  double gib = double(m.n_params()) * 4.0 / double(1 << 30);
+  if (gib <= max_gib) return;
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "needs %.1f GiB of float32 weights, more than --max-memory-gib %.1f", gib, max_gib);
+  throw ConfigError("the functional reference of '" + m.name + "' " + buf +
+                    "; use a smaller model (tiny, stories*) or raise the limit");
 }
 
 std::vector<int> parse_tokens(const std::string& text, int vocab_size, const std::string& option) {

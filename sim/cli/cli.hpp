@@ -32,6 +32,9 @@ bool parse(const std::string& command, const std::string& synopsis, const std::s
 // optional --quant SCHEME override.
 ModelSpec model_from_options(const po::variables_map& vm, const std::string& usage);
 
+// Refuses, before allocating, a model whose float32 weights exceed max_gib (ConfigError).
+void check_reference_memory(const ModelSpec& m, double max_gib);
+
 // Token ids from a string like "72 101, 108".
 std::vector<int> parse_tokens(const std::string& text, int vocab_size, const std::string& option);
 

@@ -26,18 +26,6 @@ std::string describe_model(const ModelSpec& m) {
   return s;
 }
 
-// Refuses models whose float weights would not fit the memory budget, before allocating.
-void check_memory(const ModelSpec& m, double max_gib) {
-  double gib = double(m.n_params()) * 4.0 / double(1 << 30);
-  if (gib > max_gib) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%.1f GiB of float32 weights exceeds --max-memory-gib %.1f", gib,
-                  max_gib);
-    throw ConfigError("the functional reference of '" + m.name + "' needs " + buf +
-                      "; use a smaller model (stories*, tiny) or raise the limit");
-  }
-}
-
 struct Timer {
   std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
   double seconds() const {
@@ -136,7 +124,7 @@ int cmd_ref(const std::vector<std::string>& args) {
     throw ConfigError("prompt (" + std::to_string(prompt.size()) + ") + greedy tokens need " +
                       std::to_string(positions) + " positions, more than the model's seq_len " +
                       std::to_string(m.seq_len));
-  check_memory(m, vm["max-memory-gib"].as<double>());
+  check_reference_memory(m, vm["max-memory-gib"].as<double>());
 
   std::cout << "model      " << describe_model(m) << "\n";
   std::cout << "scheme     " << m.quant.name() << "\n";

@@ -78,10 +78,7 @@ int cmd_run(const std::vector<std::string>& args) {
             << " FLOP/B\n";
 
   // Functional reference on batch element 0.
-  double gib = double(m.n_params()) * 4.0 / double(1 << 30);
-  if (gib > vm["max-memory-gib"].as<double>())
-    throw ConfigError("the functional reference of '" + m.name + "' needs " + fixed(gib, 1) +
-                      " GiB of float32 weights, above --max-memory-gib");
+  check_reference_memory(m, vm["max-memory-gib"].as<double>());
   int context = prefill ? w.prompt_len : w.context_len;
   int greedy = prefill ? 1 : w.generated_tokens + 1;
   std::vector<int> prompt = workload_tokens(w, m.vocab_size, context);
