@@ -113,21 +113,6 @@ Reference::Reference(const ModelSpec& m, FloatWeights w, int max_positions)
   tmp_.resize(m.head_size());
 }
 
-std::size_t Reference::weight_bytes() const {
-  std::size_t n = (rms_att_.size() + rms_ffn_.size() + rms_final_.size()) * sizeof(float);
-  auto add = [&](const Linear& l) {
-    n += l.f.size() * sizeof(float) + l.q.q.size() + l.q.scales.size() * sizeof(float);
-  };
-  for (const auto* set : {&wq_, &wk_, &wv_, &wo_, &w1_, &w2_, &w3_})
-    for (const Linear& l : *set)
-      add(l);
-  add(cls_);
-  if (!m_.shared_classifier)
-    n += embedding_f_.size() * sizeof(float) + embedding_q_.q.size() +
-         embedding_q_.scales.size() * 4;
-  return n;
-}
-
 void Reference::rmsnorm(float* o, const float* x, const float* weight) const {
   // llama2.c: ss = sum x^2 (left to right) / n + eps; o = w * (x / sqrt(ss)).
   int n = m_.dim;

@@ -49,8 +49,6 @@ class Reference {
   std::span<const float> forward(int token, int pos);
 
   const ModelSpec& spec() const { return m_; }
-  // Bytes held for weights (quantized values + scales, or float32).
-  std::size_t weight_bytes() const;
 
  private:
   void linear(std::span<float> out, const Linear& w);  // input: the prepared activation

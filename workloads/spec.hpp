@@ -82,7 +82,7 @@ struct WorkloadSpec {
   std::vector<int> prompt_tokens;      // optional explicit ids; otherwise drawn from prompt_seed
   std::uint64_t prompt_seed = 1;
 
-  // Tokens processed by the first forward pass, and its attention context (keys per query).
+  // Tokens processed by one forward pass (prefill: the prompt; decode: one per sequence).
   int pass_tokens() const { return phase == Phase::prefill ? prompt_len : 1; }
   std::vector<std::string> problems(const ModelSpec& m) const;
 };
