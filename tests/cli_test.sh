@@ -55,5 +55,12 @@ check run-default 0 "^tokens +generated:" -- "$q" run "$src/configs/default.yaml
 printf 'job:\n  model: %s\n  workload: %s\n' "$m" "$src/configs/workloads/prefill-64.yaml" >"$tmp/job.yaml"
 check run-prefill 0 "next after the prompt" -- "$q" run "$tmp/job.yaml"
 
+# llama2.c checkpoints through the CLI: dim 8, hidden 16, 1 layer, 2/2 heads, vocab 10, seq 4
+# (760 floats after the header); then the same file cut short.
+perl -e 'print pack("l<7", 8, 16, 1, 2, 2, 10, 4); print pack("f<", sin($_) / 3) for 1 .. 760' >"$tmp/m.bin"
+check ckpt-ref 0 "^greedy: [0-9] [0-9]$" -- "$q" ref --checkpoint "$tmp/m.bin" --quant w8a8-pc --prompt-tokens "1 2" --greedy 2
+head -c 1000 "$tmp/m.bin" >"$tmp/cut.bin"
+check ckpt-truncated 2 "truncated: header promises 3068 bytes, file has 1000" -- "$q" ref --checkpoint "$tmp/cut.bin" --prompt-tokens 1
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
