@@ -43,14 +43,24 @@ bool has_weights(OpKind k) {
   return k == OpKind::matmul || k == OpKind::gemv || k == OpKind::classifier;
 }
 
+OpTotals& OpTotals::operator+=(const OpTotals& o) {
+  ops += o.ops, macs += o.macs, flops += o.flops, weight_bytes += o.weight_bytes;
+  act_read_bytes += o.act_read_bytes, act_write_bytes += o.act_write_bytes;
+  kv_read_bytes += o.kv_read_bytes, kv_write_bytes += o.kv_write_bytes;
+  return *this;
+}
+
 OpTotals totals(const std::vector<Op>& ops) {
   OpTotals t;
-  for (const Op& o : ops) {
-    ++t.ops;
-    t.macs += o.macs, t.flops += o.flops, t.weight_bytes += o.weight_bytes;
-    t.act_read_bytes += o.act_read_bytes, t.act_write_bytes += o.act_write_bytes;
-    t.kv_read_bytes += o.kv_read_bytes, t.kv_write_bytes += o.kv_write_bytes;
-  }
+  for (const Op& o : ops)
+    t += OpTotals{1,
+                  o.macs,
+                  o.flops,
+                  o.weight_bytes,
+                  o.act_read_bytes,
+                  o.act_write_bytes,
+                  o.kv_read_bytes,
+                  o.kv_write_bytes};
   return t;
 }
 

@@ -63,6 +63,7 @@ struct OpTotals {
   std::int64_t total_bytes() const {
     return weight_bytes + act_read_bytes + act_write_bytes + kv_read_bytes + kv_write_bytes;
   }
+  OpTotals& operator+=(const OpTotals& o);
 };
 OpTotals totals(const std::vector<Op>& ops);
 

@@ -111,6 +111,7 @@ Reference::Reference(const ModelSpec& m, FloatWeights w, int max_positions)
   x_.resize(d), xb_.resize(d), xb2_.resize(d), hb_.resize(h), hb2_.resize(h);
   q_.resize(d), k_.resize(kv), v_.resize(kv), att_.resize(positions_), logits_.resize(V);
   tmp_.resize(m.head_size());
+  rope_cos_.resize(m.head_size() / 2), rope_sin_.resize(m.head_size() / 2);
 }
 
 void Reference::rmsnorm(float* o, const float* x, const float* weight) const {
@@ -152,6 +153,13 @@ std::span<const float> Reference::forward(int token, int pos) {
   else
     std::copy_n(embedding_f_.begin() + std::size_t(token) * d, d, x_.begin());
 
+  // RoPE rotation of this position, shared by every layer and head (llama2.c's formula).
+  for (int j = 0; j < hs / 2; ++j) {
+    float freq = 1.0f / std::pow(m_.rope_theta, float(2 * j) / float(hs));
+    float val = float(pos) * freq;
+    rope_cos_[j] = std::cos(val), rope_sin_[j] = std::sin(val);
+  }
+
   for (int l = 0; l < m_.n_layers; ++l) {
     rmsnorm(xb_.data(), x_.data(), rms_att_.data() + std::size_t(l) * d);
     prepare(xb_, gd);
@@ -161,10 +169,7 @@ std::span<const float> Reference::forward(int token, int pos) {
 
     // RoPE on adjacent pairs (llama2.c): q over all heads, k over the KV heads.
     for (int i = 0; i < d; i += 2) {
-      int head_dim = i % hs;
-      float freq = 1.0f / std::pow(m_.rope_theta, float(head_dim) / float(hs));
-      float val = float(pos) * freq;
-      float fcr = std::cos(val), fci = std::sin(val);
+      float fcr = rope_cos_[(i % hs) / 2], fci = rope_sin_[(i % hs) / 2];
       int rotn = i < kvd ? 2 : 1;
       for (int v = 0; v < rotn; ++v) {
         float* vec = v == 0 ? q_.data() : k_.data();

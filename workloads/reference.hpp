@@ -64,7 +64,8 @@ class Reference {
   Linear cls_;
   KVCache kv_;
   // Run state.
-  std::vector<float> x_, xb_, xb2_, hb_, hb2_, q_, k_, v_, att_, logits_, tmp_;
+  std::vector<float> x_, xb_, xb2_, hb_, hb2_, q_, k_, v_, att_, logits_, tmp_, rope_cos_,
+      rope_sin_;
   std::span<const float> cur_in_;  // float input for the next linear() (float path)
   QActivation qin_;
 };

@@ -6,6 +6,7 @@
 
 #include "sim/base/text.hpp"
 #include "sim/config/config.hpp"
+#include "sim/report/table.hpp"
 #include "workloads/weights.hpp"
 
 namespace qaccel::cli {
@@ -46,6 +47,19 @@ ModelSpec model_from_options(const po::variables_map& vm, const std::string& usa
                         "': " + problems[0]);
   }
   return m;
+}
+
+std::string describe_model(const ModelSpec& m) {
+  std::string s = m.name + ": dim " + std::to_string(m.dim) + ", hidden " +
+                  std::to_string(m.hidden_dim) + ", " + std::to_string(m.n_layers) + " layers, " +
+                  std::to_string(m.n_heads) + "/" + std::to_string(m.n_kv_heads) +
+                  " heads, vocab " + std::to_string(m.vocab_size) + ", " +
+                  human(double(m.n_params())) + " params, ";
+  if (m.weights.kind == WeightSource::Kind::checkpoint)
+    s += "checkpoint " + m.weights.path.string();
+  else
+    s += "synthetic weights (seed " + std::to_string(m.weights.seed) + ")";
+  return s;
 }
 
 void check_reference_memory(const ModelSpec& m, double max_gib) {

@@ -32,6 +32,9 @@ bool parse(const std::string& command, const std::string& synopsis, const std::s
 // optional --quant SCHEME override.
 ModelSpec model_from_options(const po::variables_map& vm, const std::string& usage);
 
+// One line describing a model: shapes, parameters, weight source.
+std::string describe_model(const ModelSpec& m);
+
 // Refuses, before allocating, a model whose float32 weights exceed max_gib (ConfigError).
 void check_reference_memory(const ModelSpec& m, double max_gib);
 

@@ -13,19 +13,6 @@ namespace qaccel::cli {
 
 namespace {
 
-std::string describe_model(const ModelSpec& m) {
-  std::string s = m.name + ": dim " + std::to_string(m.dim) + ", hidden " +
-                  std::to_string(m.hidden_dim) + ", " + std::to_string(m.n_layers) + " layers, " +
-                  std::to_string(m.n_heads) + "/" + std::to_string(m.n_kv_heads) +
-                  " heads, vocab " + std::to_string(m.vocab_size) + ", " +
-                  human(double(m.n_params())) + " params, ";
-  if (m.weights.kind == WeightSource::Kind::checkpoint)
-    s += "checkpoint " + m.weights.path.string();
-  else
-    s += "synthetic weights (seed " + std::to_string(m.weights.seed) + ")";
-  return s;
-}
-
 struct Timer {
   std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
   double seconds() const {

@@ -46,9 +46,8 @@ int cmd_run(const std::vector<std::string>& args) {
   const WorkloadSpec& w = job.workload;
 
   std::cout << "job        " << job.file.string() << "\n";
-  std::cout << "model      " << m.name << " (" << human(double(m.n_params())) << " params, "
-            << m.n_layers << " layers, dim " << m.dim << ", " << m.n_heads << "/" << m.n_kv_heads
-            << " heads), scheme " << m.quant.name() << "\n";
+  std::cout << "model      " << describe_model(m) << "\n";
+  std::cout << "scheme     " << m.quant.name() << "\n";
   bool prefill = w.phase == Phase::prefill;
   std::cout << "workload   " << w.name << ": "
             << (prefill ? "prefill of " + std::to_string(w.prompt_len) + " tokens"
@@ -64,10 +63,7 @@ int cmd_run(const std::vector<std::string>& args) {
     std::vector<Op> ops = lower_forward(m, w, s);
     for (const Op& o : ops)
       if (o.kind == OpKind::attn_score || o.kind == OpKind::attn_value) attn_macs += o.macs;
-    OpTotals t = totals(ops);
-    all.ops += t.ops, all.macs += t.macs, all.flops += t.flops, all.weight_bytes += t.weight_bytes;
-    all.act_read_bytes += t.act_read_bytes, all.act_write_bytes += t.act_write_bytes;
-    all.kv_read_bytes += t.kv_read_bytes, all.kv_write_bytes += t.kv_write_bytes;
+    all += totals(ops);
   }
   std::cout << "work       " << steps << " pass(es), " << all.ops << " ops, "
             << human(double(all.macs)) << " MACs (" << human(double(attn_macs))

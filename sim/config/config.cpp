@@ -172,10 +172,6 @@ Spec sub_spec(MapReader& job, const std::string& key, const fs::path& file, Diag
   return s;
 }
 
-}  // namespace
-
-namespace {
-
 // Loads a file whose single top-level key is `kind`, filling a Spec with `read`.
 template <class Spec, class ReadFn>
 Spec load_kind(const fs::path& file, const char* kind, ReadFn read) {
