@@ -1,0 +1,225 @@
+#include "arch/systolic/array.hpp"
+
+#include <algorithm>
+
+#include "sim/base/error.hpp"
+
+namespace qaccel::systolic {
+
+std::string_view to_string(Dataflow d) {
+  switch (d) {
+    case Dataflow::ws:
+      return "ws";
+    case Dataflow::os:
+      return "os";
+    case Dataflow::is:
+      return "is";
+  }
+  return "?";
+}
+
+Dataflow parse_dataflow(std::string_view s) {
+  if (s == "ws") return Dataflow::ws;
+  if (s == "os") return Dataflow::os;
+  if (s == "is") return Dataflow::is;
+  throw ConfigError("dataflow '" + std::string(s) + "': expected ws, os or is");
+}
+
+namespace {
+
+using i64 = std::int64_t;
+i64 ceil_div(i64 a, i64 b) {
+  return (a + b - 1) / b;
+}
+
+// Spatial K folds cut on group boundaries (see the header).
+i64 k_folds(const GemmShape& g, int rows) {
+  i64 G = g.group_size();
+  return (g.k / G) * ceil_div(G, rows);
+}
+
+}  // namespace
+
+FoldPlan plan(const ArraySpec& a, const GemmShape& g) {
+  QACCEL_ASSERT(a.rows > 0 && a.cols > 0, "array without PEs");
+  QACCEL_ASSERT(g.m > 0 && g.n > 0 && g.k > 0 && g.k % g.group_size() == 0, "GEMM shape");
+  FoldPlan p;
+  switch (a.dataflow) {
+    case Dataflow::ws:
+      p.sr = g.k, p.sc = g.n, p.t = g.m;
+      p.row_folds = k_folds(g, a.rows), p.col_folds = ceil_div(g.n, a.cols);
+      break;
+    case Dataflow::is:
+      p.sr = g.k, p.sc = g.m, p.t = g.n;
+      p.row_folds = k_folds(g, a.rows), p.col_folds = ceil_div(g.m, a.cols);
+      break;
+    case Dataflow::os:
+      p.sr = g.m, p.sc = g.n, p.t = g.k;
+      p.row_folds = ceil_div(g.m, a.rows), p.col_folds = ceil_div(g.n, a.cols);
+      break;
+  }
+  return p;
+}
+
+i64 compute_cycles(const ArraySpec& a, const GemmShape& g) {
+  FoldPlan p = plan(a, g);
+  return p.folds() * p.cycles_per_fold(a);
+}
+
+namespace {
+
+// One fold of WS or IS: S (R x C) is preloaded from the top one row per cycle, then stream row
+// x_t enters the left edge skewed (array row r sees x_t[r] at stream cycle t + r), partial sums
+// move down, and y_t[c] leaves the bottom of column c. Returns the fold's cycles; fills y (T x C).
+class StationaryFold {
+ public:
+  StationaryFold(int rows, int cols)
+      : R(rows), C(cols), s(std::size_t(R) * C), s_reg(s.size()), in_reg(s.size()), ps(s.size()) {}
+  const int R, C;
+  std::vector<i64> s;  // the stationary tile, row-major, zero-padded
+  template <class Feed>
+  i64 run(i64 T, Feed feed, std::vector<i64>& y) {
+    // Preload: rows shift down from the top edge; after R cycles row r holds s[r].
+    std::fill(s_reg.begin(), s_reg.end(), 0);
+    i64 cycles = 0;
+    for (int step = 0; step < R; ++step, ++cycles) {
+      for (int r = R - 1; r > 0; --r)
+        std::copy_n(s_reg.begin() + std::size_t(r - 1) * C, C, s_reg.begin() + std::size_t(r) * C);
+      std::copy_n(s.begin() + std::size_t(R - 1 - step) * C, C, s_reg.begin());
+    }
+    std::fill(in_reg.begin(), in_reg.end(), 0);
+    std::fill(ps.begin(), ps.end(), 0);
+    y.assign(std::size_t(T) * C, 0);
+    i64 collected = 0, want = T * C;
+    for (i64 cyc = 0; collected < want; ++cyc, ++cycles) {
+      // Descending order: each PE reads its left and upper neighbours' previous-cycle values.
+      for (int r = R - 1; r >= 0; --r)
+        for (int c = C - 1; c >= 0; --c) {
+          std::size_t i = std::size_t(r) * C + c;
+          i64 t = cyc - r;
+          i64 a = c == 0 ? (t >= 0 && t < T ? feed(t, r) : 0) : in_reg[i - 1];
+          i64 p_in = r == 0 ? 0 : ps[i - C];
+          ps[i] = p_in + a * s_reg[i];
+          in_reg[i] = a;
+        }
+      for (int c = 0; c < C; ++c) {
+        i64 t = cyc - (R - 1) - c;
+        if (t >= 0 && t < T)
+          y[std::size_t(t) * C + c] = ps[std::size_t(R - 1) * C + c], ++collected;
+      }
+    }
+    return cycles;
+  }
+
+ private:
+  std::vector<i64> s_reg, in_reg, ps;
+};
+
+i64 step_stationary(const ArraySpec& a, const IntGemm& g, i64 groups, std::vector<i64>& acc) {
+  const i64 M = g.shape.m, N = g.shape.n, K = g.shape.k, G = g.shape.group_size();
+  const bool ws = a.dataflow == Dataflow::ws;
+  StationaryFold f(a.rows, a.cols);
+  std::vector<i64> y;
+  i64 cycles = 0;
+  const i64 cols_total = ws ? N : M, T = ws ? M : N;
+  for (i64 grp = 0; grp < groups; ++grp)
+    for (i64 k0 = grp * G; k0 < (grp + 1) * G; k0 += a.rows) {
+      const i64 kr = std::min<i64>(a.rows, (grp + 1) * G - k0);
+      for (i64 c0 = 0; c0 < cols_total; c0 += a.cols) {
+        const i64 cc = std::min<i64>(a.cols, cols_total - c0);
+        std::fill(f.s.begin(), f.s.end(), 0);
+        for (i64 r = 0; r < kr; ++r)
+          for (i64 c = 0; c < cc; ++c)
+            f.s[std::size_t(r) * a.cols + c] =
+                ws ? i64(g.w[(c0 + c) * K + k0 + r]) : i64(g.a[(c0 + c) * K + k0 + r]);
+        auto feed = [&](i64 t, int r) -> i64 {
+          if (r >= kr) return 0;
+          return ws ? i64(g.a[t * K + k0 + r]) : i64(g.w[t * K + k0 + r]);
+        };
+        cycles += f.run(T, feed, y);
+        for (i64 t = 0; t < T; ++t)
+          for (i64 c = 0; c < cc; ++c) {
+            i64 m = ws ? t : c0 + c, n = ws ? c0 + c : t;
+            acc[std::size_t((m * N + n) * groups + grp)] += y[std::size_t(t) * a.cols + c];
+          }
+      }
+    }
+  return cycles;
+}
+
+// OS: PE (r, c) owns out[m0 + r][n0 + c]; a[m][t] enters row r at cycle t + r, w[n][t] enters
+// column c at cycle t + c, so the PE multiplies pair t at cycle t + r + c and hands its sum to
+// the output path at every group boundary. After the last MAC the results drain, one row per
+// cycle, in R cycles.
+i64 step_os(const ArraySpec& a, const IntGemm& g, i64 groups, std::vector<i64>& acc) {
+  const i64 M = g.shape.m, N = g.shape.n, K = g.shape.k, G = g.shape.group_size();
+  const int R = a.rows, C = a.cols;
+  const std::size_t P = std::size_t(R) * C;
+  std::vector<i64> a_reg(P), b_reg(P), out(P * groups);
+  i64 cycles = 0;
+  for (i64 m0 = 0; m0 < M; m0 += R)
+    for (i64 n0 = 0; n0 < N; n0 += C) {
+      std::fill(a_reg.begin(), a_reg.end(), 0);
+      std::fill(b_reg.begin(), b_reg.end(), 0);
+      std::fill(out.begin(), out.end(), 0);
+      i64 macs = 0, want = i64(P) * K;
+      for (i64 cyc = 0; macs < want; ++cyc, ++cycles)
+        for (int r = R - 1; r >= 0; --r)
+          for (int c = C - 1; c >= 0; --c) {
+            std::size_t i = std::size_t(r) * C + c;
+            i64 ta = cyc - r, tb = cyc - c;
+            i64 av = c == 0 ? (ta >= 0 && ta < K && m0 + r < M ? i64(g.a[(m0 + r) * K + ta]) : 0)
+                            : a_reg[i - 1];
+            i64 bv = r == 0 ? (tb >= 0 && tb < K && n0 + c < N ? i64(g.w[(n0 + c) * K + tb]) : 0)
+                            : b_reg[i - C];
+            i64 t = cyc - r - c;
+            if (t >= 0 && t < K) out[i * groups + t / G] += av * bv, ++macs;
+            a_reg[i] = av, b_reg[i] = bv;
+          }
+      // Drain: the bottom row leaves each cycle and the rest shift down.
+      for (int step = 0; step < R; ++step, ++cycles) {
+        int r = R - 1 - step;  // the row leaving now, after `step` shifts
+        for (int c = 0; c < C; ++c) {
+          i64 m = m0 + r, n = n0 + c;
+          if (m >= M || n >= N) continue;
+          for (i64 grp = 0; grp < groups; ++grp)
+            acc[std::size_t((m * N + n) * groups + grp)] +=
+                out[(std::size_t(r) * C + c) * groups + grp];
+        }
+      }
+    }
+  return cycles;
+}
+
+}  // namespace
+
+i64 run_int_gemm(const ArraySpec& a, const IntGemm& g, Mode mode, std::vector<i64>& acc) {
+  const GemmShape& s = g.shape;
+  FoldPlan p = plan(a, s);  // validates
+  const i64 G = s.group_size(), groups = s.k / G;
+  acc.assign(std::size_t(s.m * s.n * groups), 0);
+  if (mode == Mode::step)
+    return a.dataflow == Dataflow::os ? step_os(a, g, groups, acc)
+                                      : step_stationary(a, g, groups, acc);
+  for (i64 m = 0; m < s.m; ++m)
+    for (i64 n = 0; n < s.n; ++n)
+      for (i64 grp = 0; grp < groups; ++grp)
+        acc[std::size_t((m * s.n + n) * groups + grp)] =
+            group_dot(g.a + m * s.k + grp * G, g.w + n * s.k + grp * G, int(G));
+  return p.folds() * p.cycles_per_fold(a);
+}
+
+void apply_scales(const std::vector<i64>& acc, const GemmShape& g, const float* xs, const float* ws,
+                  float* out) {
+  const i64 groups = g.k / g.group_size();
+  for (i64 m = 0; m < g.m; ++m)
+    for (i64 n = 0; n < g.n; ++n) {
+      float val = 0.0f;
+      const i64* a = acc.data() + (m * g.n + n) * groups;
+      for (i64 grp = 0; grp < groups; ++grp)
+        val += (static_cast<float>(a[grp]) * ws[n * groups + grp]) * xs[m * groups + grp];
+      out[m * g.n + n] = val;
+    }
+}
+
+}  // namespace qaccel::systolic

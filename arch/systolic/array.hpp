@@ -1,0 +1,74 @@
+#pragma once
+// Cycle-accurate core of a weight/output/input-stationary systolic array (plain C++, no
+// SystemC). Two modes that must agree on every cycle and every output bit:
+//  - step: moves operands through the PE grid one cycle at a time (the reference);
+//  - fast: closed-form cycle count (SCALE-Sim's compute model) and plain integer loops.
+//
+// Mapping of out[m][n] = sum_k a[m][k] * b[k][n] (b = weights) onto R x C PEs, as SCALE-Sim:
+//   WS: rows <- K, cols <- N, streamed T = M     OS: rows <- M, cols <- N, T = K
+//   IS: rows <- K, cols <- M, streamed T = N
+// Cycles of one fold = 2R + C + T - 2 (fill/preload R, stream T, skew R + C - 2), whatever part
+// of the array the fold occupies; folds = ceil(Sr/R) * ceil(Sc/C).
+//
+// Quantization groups: the contract needs each group's integer sum on its own. Spatial K folds
+// (WS, IS) are therefore cut on group boundaries: each group of G takes ceil(G/R) folds, and a
+// group smaller than R leaves R - G rows idle. OS accumulates K in time and hands each PE's sum
+// to the output path at every group boundary, so its folds do not change. A plain GEMM (no
+// quantization) is one group of K, which gives SCALE-Sim's counts exactly.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "workloads/quant.hpp"
+
+namespace qaccel::systolic {
+
+enum class Dataflow { ws, os, is };
+std::string_view to_string(Dataflow d);
+Dataflow parse_dataflow(std::string_view s);  // throws ConfigError
+
+struct ArraySpec {
+  int rows = 0, cols = 0;
+  Dataflow dataflow = Dataflow::ws;
+};
+
+struct GemmShape {
+  std::int64_t m = 0, n = 0, k = 0;
+  std::int64_t group = 0;  // K elements per quantization group; 0 = one group of K
+  std::int64_t group_size() const { return group == 0 ? k : group; }
+};
+
+// Spatial/temporal mapping of a GEMM and its fold counts.
+struct FoldPlan {
+  std::int64_t sr = 0, sc = 0, t = 0;  // spatial rows/cols and temporal length
+  std::int64_t row_folds = 0, col_folds = 0;
+  std::int64_t folds() const { return row_folds * col_folds; }
+  std::int64_t cycles_per_fold(const ArraySpec& a) const { return 2LL * a.rows + a.cols + t - 2; }
+};
+FoldPlan plan(const ArraySpec& a, const GemmShape& g);
+
+// Compute cycles of the GEMM (no memory stalls): folds * (2R + C + T - 2).
+std::int64_t compute_cycles(const ArraySpec& a, const GemmShape& g);
+
+// Integer operands: a is M x K (activations, row-major), w is N x K (weights, one row per output
+// channel, as QTensor stores them). Result: acc[(m * N + n) * groups + g], each group's exact sum.
+struct IntGemm {
+  const std::int16_t* a = nullptr;
+  const std::int8_t* w = nullptr;
+  GemmShape shape;
+};
+
+enum class Mode { fast, step };
+
+// Runs the integer GEMM on the array; returns compute cycles. `acc` gets the per-group sums
+// (int64 so an overflow of the PE accumulator can be detected by the caller, never silently).
+std::int64_t run_int_gemm(const ArraySpec& a, const IntGemm& g, Mode mode,
+                          std::vector<std::int64_t>& acc);
+
+// The output path: out[m][n] = sum over groups ascending of ((float)acc * ws[n][g]) * xs[m][g],
+// from 0.0f (the contract of workloads/QUANTIZATION.md). xs: M x groups, ws: N x groups.
+void apply_scales(const std::vector<std::int64_t>& acc, const GemmShape& g, const float* xs,
+                  const float* ws, float* out);
+
+}  // namespace qaccel::systolic

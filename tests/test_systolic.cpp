@@ -1,0 +1,157 @@
+#include <gtest/gtest.h>
+
+#include <bit>
+
+#include "arch/systolic/array.hpp"
+#include "sim/base/error.hpp"
+#include "workloads/quant.hpp"
+#include "workloads/rng.hpp"
+
+using namespace qaccel;
+using namespace qaccel::systolic;
+
+namespace {
+
+struct Operands {
+  std::vector<std::int16_t> a;
+  std::vector<std::int8_t> w;
+};
+
+Operands random_operands(const GemmShape& s, std::uint64_t seed, int amax = 127, int wmax = 127) {
+  SplitMix64 g(seed);
+  Operands o;
+  o.a.resize(std::size_t(s.m * s.k));
+  o.w.resize(std::size_t(s.n * s.k));
+  for (auto& v : o.a)
+    v = std::int16_t(int(g.below(2 * amax + 1)) - amax);
+  for (auto& v : o.w)
+    v = std::int8_t(int(g.below(2 * wmax + 1)) - wmax);
+  return o;
+}
+
+std::int64_t run(const ArraySpec& arr, const GemmShape& s, const Operands& o, Mode mode,
+                 std::vector<std::int64_t>& acc) {
+  return run_int_gemm(arr, IntGemm{o.a.data(), o.w.data(), s}, mode, acc);
+}
+
+}  // namespace
+
+// 2x2 WS, M=3, N=2, K=2 (one fold). Preload: weight rows enter from the top, 2 cycles. Stream:
+// a[t][r] enters row r at stream cycle t + r; column c's sum for t leaves the bottom at cycle
+// t + (R-1) + c; the last (t=2, c=1) leaves at cycle 2 + 1 + 1 = 4, so 5 stream cycles.
+// Total 2 + 5 = 7 = 2R + C + T - 2 with R = C = 2, T = M = 3.
+TEST(Systolic, HandWorked2x2WeightStationary) {
+  ArraySpec arr{2, 2, Dataflow::ws};
+  GemmShape s{3, 2, 2, 0};
+  Operands o;
+  o.a = {1, 2, 3, 4, 5, 6};  // a[m][k]
+  o.w = {1, -1, 2, 0};       // w[n][k]: column n of B
+  std::vector<std::int64_t> acc;
+  EXPECT_EQ(run(arr, s, o, Mode::step, acc), 7);
+  // out[m][n] = a[m][0] w[n][0] + a[m][1] w[n][1]: (1-2, 2), (3-4, 6), (5-6, 10).
+  EXPECT_EQ(acc, (std::vector<std::int64_t>{-1, 2, -1, 6, -1, 10}));
+  EXPECT_EQ(compute_cycles(arr, s), 7);
+}
+
+// 4x4 OS, M=N=4, K=5: PE (r,c) does its last MAC at cycle (K-1) + r + c, the last PE at
+// 4 + 3 + 3 = 10, so 11 compute cycles; draining the 4 rows adds 4: 15 = 2*4 + 4 + 5 - 2.
+// M = 5 needs a second row fold: 30.
+TEST(Systolic, HandWorked4x4OutputStationary) {
+  ArraySpec arr{4, 4, Dataflow::os};
+  std::vector<std::int64_t> acc;
+  GemmShape s{4, 4, 5, 0};
+  EXPECT_EQ(run(arr, s, random_operands(s, 1), Mode::step, acc), 15);
+  GemmShape s5{5, 4, 5, 0};
+  EXPECT_EQ(run(arr, s5, random_operands(s5, 2), Mode::step, acc), 30);
+}
+
+// 4x4 IS, M=6, N=3, K=4: rows <- K = 4 (one fold), cols <- M = 6 (two folds), T = N = 3:
+// 2 * (2*4 + 4 + 3 - 2) = 26.
+TEST(Systolic, HandWorked4x4InputStationary) {
+  ArraySpec arr{4, 4, Dataflow::is};
+  GemmShape s{6, 3, 4, 0};
+  std::vector<std::int64_t> acc;
+  EXPECT_EQ(run(arr, s, random_operands(s, 3), Mode::step, acc), 26);
+}
+
+// Spatial K folds follow group boundaries: R = 4, K = 16.
+TEST(Systolic, GroupAlignedFolds) {
+  ArraySpec ws{4, 4, Dataflow::ws};
+  EXPECT_EQ(plan(ws, {8, 8, 16, 0}).row_folds, 4);  // plain GEMM: ceil(16/4)
+  EXPECT_EQ(plan(ws, {8, 8, 16, 8}).row_folds, 4);  // 2 groups x 2 folds
+  EXPECT_EQ(plan(ws, {8, 8, 16, 2}).row_folds, 8);  // 8 groups, 2 of 4 rows idle in each
+  ArraySpec os{4, 4, Dataflow::os};
+  EXPECT_EQ(plan(os, {8, 8, 16, 2}).folds(), 4);  // K is temporal: groups cost nothing
+}
+
+// The per-cycle stepping mode and the fast mode agree on cycles and on every integer sum, for
+// all three dataflows on many random shapes (not multiples of R or C, with and without groups).
+TEST(Systolic, SteppingEqualsFastOnRandomShapes) {
+  SplitMix64 g(2024);
+  for (int iter = 0; iter < 150; ++iter) {
+    ArraySpec arr{int(g.below(6)) + 1, int(g.below(6)) + 1, Dataflow(g.below(3))};
+    std::int64_t group = std::int64_t(1) << g.below(4);  // 1, 2, 4, 8
+    GemmShape s{std::int64_t(g.below(9)) + 1, std::int64_t(g.below(9)) + 1,
+                group * (g.below(4) + 1), g.below(3) == 0 ? 0 : group};
+    Operands o = random_operands(s, iter);
+    std::vector<std::int64_t> fast, step;
+    std::int64_t cf = run(arr, s, o, Mode::fast, fast);
+    std::int64_t cs = run(arr, s, o, Mode::step, step);
+    ASSERT_EQ(cs, cf) << to_string(arr.dataflow) << " " << arr.rows << "x" << arr.cols << " m"
+                      << s.m << " n" << s.n << " k" << s.k << " g" << s.group;
+    ASSERT_EQ(step, fast) << "iteration " << iter;
+    ASSERT_EQ(cf, compute_cycles(arr, s));
+  }
+}
+
+// The array's output path equals the functional reference's qmatmul bit for bit: int8 and
+// int4 weights, groups of 32 and 128 and per-channel, shapes that are not multiples of R or C.
+TEST(Systolic, QuantizedGemmBitExactWithReference) {
+  SplitMix64 g(7);
+  for (Dataflow df : {Dataflow::ws, Dataflow::os, Dataflow::is})
+    for (int qmax : {127, 7})
+      for (int group : {32, 128, 0}) {
+        const int M = 5, N = 13, K = 256;
+        const int G = group == 0 ? K : group;
+        std::vector<float> wf(std::size_t(N) * K), xf(std::size_t(M) * K);
+        for (float& v : wf)
+          v = 0.05f * g.bell();
+        for (float& v : xf)
+          v = g.bell();
+        QTensor w = quantize_weights(wf, N, K, G, qmax);
+        std::vector<QActivation> xs(M);
+        std::vector<std::int16_t> a(std::size_t(M) * K);
+        std::vector<float> xscale(std::size_t(M) * (K / G));
+        for (int m = 0; m < M; ++m) {
+          quantize_activation(std::span(xf).subspan(std::size_t(m) * K, K), G, 127,
+                              ActGranularity::token, xs[m]);
+          std::copy(xs[m].q.begin(), xs[m].q.end(), a.begin() + std::size_t(m) * K);
+          std::copy(xs[m].scales.begin(), xs[m].scales.end(),
+                    xscale.begin() + std::size_t(m) * (K / G));
+        }
+        GemmShape s{M, N, K, G};
+        ArraySpec arr{8, 6, df};
+        for (Mode mode : {Mode::fast, Mode::step}) {
+          std::vector<std::int64_t> acc;
+          run_int_gemm(arr, IntGemm{a.data(), w.q.data(), s}, mode, acc);
+          std::vector<float> out(std::size_t(M) * N);
+          apply_scales(acc, s, xscale.data(), w.scales.data(), out.data());
+          for (int m = 0; m < M; ++m) {
+            std::vector<float> ref(N);
+            qmatmul(ref, xs[m], w);
+            for (int n = 0; n < N; ++n)
+              ASSERT_EQ(std::bit_cast<std::uint32_t>(out[std::size_t(m) * N + n]),
+                        std::bit_cast<std::uint32_t>(ref[n]))
+                  << to_string(df) << " qmax " << qmax << " group " << group << " m " << m << " n "
+                  << n;
+          }
+        }
+      }
+}
+
+TEST(Systolic, RejectsBadInput) {
+  EXPECT_THROW(parse_dataflow("rs"), ConfigError);
+  EXPECT_THROW(plan(ArraySpec{0, 4, Dataflow::ws}, {1, 1, 1, 0}), InternalError);
+  EXPECT_THROW(plan(ArraySpec{4, 4, Dataflow::ws}, {1, 1, 10, 4}),
+               InternalError);  // group must divide K
+}
