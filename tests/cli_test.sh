@@ -51,9 +51,23 @@ check ops-bad-format 2 "expected table, csv or json" -- "$q" ops --model "$m" --
 check validate-ok 0 "ok \(job\)" -- "$q" validate "$src/configs/default.yaml" "$m"
 printf 'model:\n  name: x\n  dimm: 3\n' >"$tmp/bad.yaml"
 check validate-bad 2 "model.dimm: unknown key \(did you mean 'dim'\?\)" -- "$q" validate "$tmp/bad.yaml"
-check run-default 0 "^tokens +generated:" -- "$q" run "$src/configs/default.yaml"
-printf 'job:\n  model: %s\n  workload: %s\n' "$m" "$src/configs/workloads/prefill-64.yaml" >"$tmp/job.yaml"
-check run-prefill 0 "next after the prompt" -- "$q" run "$tmp/job.yaml"
+check run-default 0 "^verified: 688 ops bit-exact" -- "$q" run "$src/configs/default.yaml"
+grep "^latency" "$tmp/out" >"$tmp/lat_functional"
+check run-timing-only 0 "^latency" -- "$q" run "$src/configs/default.yaml" --timing-only
+grep "^latency" "$tmp/out" >"$tmp/lat_timing"
+if cmp -s "$tmp/lat_functional" "$tmp/lat_timing"; then pass=$((pass + 1)); else
+  echo "FAIL functional and timing-only cycle counts differ"; fail=$((fail + 1)); fi
+printf 'job:\n  system: %s\n  model: %s\n  workload: %s\n  mode: functional\n' "$src/configs/systems/edge-npu.yaml" "$m" \
+  "$src/configs/workloads/prefill-64.yaml" >"$tmp/job.yaml"
+check run-prefill 0 "^verified: " -- "$q" run "$tmp/job.yaml" --json "$tmp/run.json" --ops-csv "$tmp/ops.csv"
+check run-json 0 '"tokens_per_s": ' -- cat "$tmp/run.json"
+check run-csv 0 "^op,step,kind,unit,m,n,k,compute_cycles,stall_cycles,cycles" -- cat "$tmp/ops.csv"
+printf 'job:\n  model: %s\n  workload: %s\n' "$m" "$src/configs/workloads/prefill-64.yaml" >"$tmp/nosys.yaml"
+check run-no-system 2 "needs a system" -- "$q" run "$tmp/nosys.yaml"
+sed 's/dataflow: ws/dataflow: rs/; s/rows: 32/rows: 0/; s|\.\./tech|'"$src"'/configs/tech|' "$src/configs/systems/edge-npu.yaml" >"$tmp/bad-sys.yaml"
+check bad-system 2 "system.units.mxu.rows: expected an integer in \[1, 4096\], found 0" -- "$q" validate "$tmp/bad-sys.yaml"
+check bad-dataflow 2 "system.units.mxu.dataflow: found 'rs', expected one of ws, os, is" -- "$q" validate "$tmp/bad-sys.yaml"
+check run-system-needs-model 2 "needs --model and --workload" -- "$q" run "$src/configs/systems/edge-npu.yaml"
 
 # llama2.c checkpoints through the CLI: dim 8, hidden 16, 1 layer, 2/2 heads, vocab 10, seq 4
 # (760 floats after the header); then the same file cut short.

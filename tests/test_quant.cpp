@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 
@@ -27,6 +28,25 @@ TEST(Quant, RoundsHalfAwayFromZeroAndClamps) {
   EXPECT_EQ(quantize_value(1000.0f, 1.0f, 7), 7);
   EXPECT_EQ(quantize_value(-1000.0f, 1.0f, 3), -3);
   EXPECT_EQ(quantize_value(5.0f, 0.0f, 127), 0);
+}
+
+// The fast rounding equals C's roundf on every float the quantizer can see (random bit
+// patterns of |v| < 2^15, plus halves and their neighbours).
+TEST(Quant, RoundingMatchesRoundf) {
+  SplitMix64 g(12);
+  for (int i = 0; i < 2000000; ++i) {
+    std::uint32_t bits = std::uint32_t(g.next());
+    std::uint32_t exp = 100 + (bits >> 24) % 42;  // 2^-27 .. 2^14
+    float v = std::bit_cast<float>((bits & 0x807fffffu) | (exp << 23));
+    ASSERT_EQ(quantize_value(v, 1.0f, 32767), std::clamp(int(std::roundf(v)), -32767, 32767)) << v;
+  }
+  for (int k = -300; k <= 300; ++k) {
+    float h = float(k) + 0.5f;
+    for (float v : {h, std::nextafter(h, 1e9f), std::nextafter(h, -1e9f)})
+      ASSERT_EQ(quantize_value(v, 1.0f, 32767), int(std::roundf(v))) << v;
+  }
+  EXPECT_EQ(quantize_value(1e30f, 1.0f, 127), 127);
+  EXPECT_EQ(quantize_value(-1e30f, 1.0f, 127), -127);
 }
 
 TEST(Quant, ScaleIsMaxOverQmaxAndZeroGroupIsZero) {

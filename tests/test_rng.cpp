@@ -23,7 +23,7 @@ TEST(Rng, SplitMix64KnownValues) {
 // of the generator (or a compiler that computes it differently) fails here.
 TEST(Rng, BellPinnedBits) {
   SplitMix64 g(42);
-  const std::uint32_t expect[] = {3209883968u, 3187965819u, 3206047105u, 3190673112u};
+  const std::uint32_t expect[] = {3208944554u, 1066927697u, 3213470218u, 1050170212u};
   for (std::uint32_t e : expect)
     EXPECT_EQ(std::bit_cast<std::uint32_t>(g.bell()), e);
 }
@@ -82,5 +82,5 @@ TEST(Rng, SyntheticModelFingerprint) {
       for (int i = 0; i < 4; ++i)
         h = (h ^ ((u >> (8 * i)) & 0xff)) * 1099511628211ULL;
     }
-  EXPECT_EQ(h, 12322923999119869671ULL);
+  EXPECT_EQ(h, 4229546915560131445ULL);
 }

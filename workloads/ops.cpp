@@ -101,6 +101,9 @@ struct Lowering {
     Op& o = add(name, kind == OpKind::matmul && rows_m == 1 ? OpKind::gemv : kind, layer);
     o.m = rows_m, o.n = n, o.k = k;
     o.dtype = q.quantized() ? q.name() : "fp32";
+    if (q.quantized())
+      o.weight_bits = weight_bits(q.weights), o.act_bits = q.act_bits,
+      o.group = q.group_for(int(k));
     o.macs = rows_m * n * k, o.flops = 2 * o.macs;
     o.weight_bytes = weight_bytes(n, k);
     o.act_read_bytes = act_bytes(rows_m, k);

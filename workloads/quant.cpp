@@ -17,7 +17,13 @@ float symmetric_scale(std::span<const float> x, int qmax) {
 
 int quantize_value(float x, float scale, int qmax) {
   if (scale == 0.0f) return 0;
-  int q = static_cast<int>(std::roundf(x / scale));
+  float v = x / scale;
+  // roundf (half away from zero) without the libm call, so loops vectorise: v - trunc(v) is
+  // exact for |v| < 2^23, and |v| <= qmax here up to rounding of the division.
+  if (!(std::fabs(v) < 8388608.0f)) return v > 0 ? qmax : -qmax;
+  int t = static_cast<int>(v);
+  float frac = v - static_cast<float>(t);
+  int q = t + (frac >= 0.5f ? 1 : 0) - (frac <= -0.5f ? 1 : 0);
   return std::clamp(q, -qmax, qmax);
 }
 

@@ -133,11 +133,14 @@ void Reference::prepare(std::span<const float> x, int group) {
     quantize_activation(x, group, m_.quant.act_qmax(), m_.quant.act_granularity, qin_);
 }
 
-void Reference::linear(std::span<float> out, const Linear& w) {
-  if (m_.quant.quantized())
-    qmatmul(out, qin_, w.q);
-  else
+void Reference::linear(std::span<float> out, const Linear& w, int layer, const char* what) {
+  if (!m_.quant.quantized()) {
     fmatmul(out, cur_in_, w.f, w.rows, w.cols);
+    return;
+  }
+  qmatmul(out, qin_, w.q);
+  if (hook_)
+    hook_(layer < 0 ? std::string(what) : "L" + std::to_string(layer) + "." + what, qin_, w.q, out);
 }
 
 std::span<const float> Reference::forward(int token, int pos) {
@@ -163,9 +166,9 @@ std::span<const float> Reference::forward(int token, int pos) {
   for (int l = 0; l < m_.n_layers; ++l) {
     rmsnorm(xb_.data(), x_.data(), rms_att_.data() + std::size_t(l) * d);
     prepare(xb_, gd);
-    linear(q_, wq_[l]);
-    linear(k_, wk_[l]);
-    linear(v_, wv_[l]);
+    linear(q_, wq_[l], l, "wq");
+    linear(k_, wk_[l], l, "wk");
+    linear(v_, wv_[l], l, "wv");
 
     // RoPE on adjacent pairs (llama2.c): q over all heads, k over the KV heads.
     for (int i = 0; i < d; i += 2) {
@@ -212,14 +215,14 @@ std::span<const float> Reference::forward(int token, int pos) {
       }
     }
     prepare(xb_, gd);
-    linear(xb2_, wo_[l]);
+    linear(xb2_, wo_[l], l, "wo");
     for (int i = 0; i < d; ++i)
       x_[i] += xb2_[i];
 
     rmsnorm(xb_.data(), x_.data(), rms_ffn_.data() + std::size_t(l) * d);
     prepare(xb_, gd);
-    linear(hb_, w1_[l]);
-    linear(hb2_, w3_[l]);
+    linear(hb_, w1_[l], l, "w1");
+    linear(hb2_, w3_[l], l, "w3");
     for (int i = 0; i < hidden; ++i) {
       float val = hb_[i];
       val *= (1.0f / (1.0f + std::exp(-val)));  // SiLU
@@ -227,13 +230,13 @@ std::span<const float> Reference::forward(int token, int pos) {
       hb_[i] = val;
     }
     prepare(hb_, gh);
-    linear(xb_, w2_[l]);
+    linear(xb_, w2_[l], l, "w2");
     for (int i = 0; i < d; ++i)
       x_[i] += xb_[i];
   }
   rmsnorm(x_.data(), x_.data(), rms_final_.data());
   prepare(x_, gd);
-  linear(logits_, cls_);
+  linear(logits_, cls_, -1, "classifier");
   return logits_;
 }
 

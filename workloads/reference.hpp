@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "workloads/quant.hpp"
@@ -50,9 +51,17 @@ class Reference {
 
   const ModelSpec& spec() const { return m_; }
 
+  // Called after every quantized matmul with the op's name (as in lower_forward: "L3.wq",
+  // "classifier"), its quantized input, weights and the reference output, so a hardware model
+  // can recompute it and compare.
+  using MatmulHook = std::function<void(const std::string& name, const QActivation& x,
+                                        const QTensor& w, std::span<const float> out)>;
+  void set_matmul_hook(MatmulHook hook) { hook_ = std::move(hook); }
+
  private:
-  void linear(std::span<float> out, const Linear& w);  // input: the prepared activation
-  void prepare(std::span<const float> x, int group);   // quantizes x for the next linear()s
+  // out = w x (the prepared activation); `layer` and `what` name the op for the hook.
+  void linear(std::span<float> out, const Linear& w, int layer, const char* what);
+  void prepare(std::span<const float> x, int group);  // quantizes x for the next linear()s
   void rmsnorm(float* o, const float* x, const float* weight) const;
 
   ModelSpec m_;
@@ -68,6 +77,7 @@ class Reference {
       rope_sin_;
   std::span<const float> cur_in_;  // float input for the next linear() (float path)
   QActivation qin_;
+  MatmulHook hook_;
 };
 
 }  // namespace qaccel

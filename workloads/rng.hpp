@@ -20,21 +20,20 @@ class SplitMix64 {
   std::uint32_t below(std::uint32_t n) {
     return static_cast<std::uint32_t>(((next() >> 32) * static_cast<std::uint64_t>(n)) >> 32);
   }
-  // Bell-shaped value with mean 0 and standard deviation 1: the Irwin-Hall sum of four uniform
-  // 24-bit integers, centred and scaled. Integer arithmetic up to one final float rounding, so
-  // it is bit-reproducible without libm. Range is [-2*sqrt(3), 2*sqrt(3)).
+  // Bell-shaped value with mean 0 and standard deviation 1: the Irwin-Hall sum of the four
+  // 16-bit lanes of one output, centred and scaled. Integer arithmetic up to one final float
+  // rounding, so it is bit-reproducible without libm. Range is [-2*sqrt(3), 2*sqrt(3)).
   float bell() {
-    std::int64_t s = 0;
-    for (int i = 0; i < 4; ++i)
-      s += static_cast<std::int64_t>(next() >> 40);
-    s -= std::int64_t{2} << 24;  // mean of the sum is 4 * 2^23
-    // std of the sum of four U[0, 2^24) is 2^24 * sqrt(4/12); divide it out in double (exact
-    // product of an int and a constant, then one rounding to float).
+    std::uint64_t x = next();
+    std::int64_t s = std::int64_t(x & 0xffff) + std::int64_t((x >> 16) & 0xffff) +
+                     std::int64_t((x >> 32) & 0xffff) + std::int64_t(x >> 48);
+    s -= std::int64_t{2} << 16;  // mean of the sum is 4 * 2^15
+    // std of the sum of four U[0, 2^16) is 2^16 / sqrt(3); one double product, one float rounding.
     return static_cast<float>(static_cast<double>(s) * kInvSumStd);
   }
 
  private:
-  static constexpr double kInvSumStd = 1.7320508075688772 / 16777216.0;  // sqrt(3) / 2^24
+  static constexpr double kInvSumStd = 1.7320508075688772 / 65536.0;  // sqrt(3) / 2^16
   std::uint64_t state_;
 };
 

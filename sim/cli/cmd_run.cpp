@@ -1,9 +1,14 @@
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <map>
 
 #include "sim/cli/cli.hpp"
 #include "sim/config/config.hpp"
 #include "sim/report/table.hpp"
+#include "sim/system.hpp"
 #include "workloads/ops.hpp"
 #include "workloads/reference.hpp"
 #include "workloads/rng.hpp"
@@ -23,82 +28,306 @@ std::vector<int> workload_tokens(const WorkloadSpec& w, int vocab, int n) {
   return t;
 }
 
+std::string num(double v, const char* fmt = "%.6g") {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+struct Verification {
+  std::int64_t matmuls = 0;  // matmul calls recomputed by a unit and compared bit for bit
+  std::int64_t reference_kernel_ops = 0;
+  std::string units;
+};
+
+// Runs the reference on the workload's tokens; every quantized matmul whose op the mapper put
+// on a unit with a functional path is recomputed there and compared bit for bit.
+Verification verify(const System& sys, const ModelSpec& m, const WorkloadSpec& w,
+                    const std::vector<OpRecord>& records) {
+  std::map<std::string, Unit*> unit_of;
+  for (const OpRecord& r : records)
+    if (r.step == 0 && has_weights(r.op.kind)) unit_of[r.op.name] = &sys.unit(r.unit);
+  bool prefill = w.phase == Phase::prefill;
+  int context = prefill ? w.prompt_len : w.context_len;
+  int greedy = prefill ? 1 : w.generated_tokens + 1;
+  Reference ref(m, load_weights(m), context + greedy - 1);
+  Verification v;
+  std::map<std::string, bool> used;
+  std::vector<float> hw;
+  // Decode: the context positions only fill the KV cache (they are not simulated ops), so the
+  // array recomputes the matmuls of the simulated steps, positions context .. context+N-1.
+  const int first_checked = prefill ? 0 : context;
+  int pos_now = 0;
+  ref.set_matmul_hook([&](const std::string& name, const QActivation& x, const QTensor& wt,
+                          std::span<const float> out) {
+    if (pos_now < first_checked) return;
+    auto it = unit_of.find(name);
+    QACCEL_ASSERT(it != unit_of.end(), "reference matmul " + name + " has no op in the lowering");
+    if (!it->second->matmul({&x}, wt, hw)) return;
+    for (std::size_t i = 0; i < out.size(); ++i)
+      if (std::memcmp(&hw[i], &out[i], sizeof(float)) != 0)
+        throw CheckError("op " + name + " on unit '" + it->second->name() + "': output " +
+                         std::to_string(i) + " is " + num(hw[i], "%.9g") + ", the reference has " +
+                         num(out[i], "%.9g"));
+    ++v.matmuls;
+    used[it->second->name()] = true;
+  });
+  std::vector<int> tokens = workload_tokens(w, m.vocab_size, context);
+  int positions = 0;
+  run_sequence(ref, tokens, greedy, [&](int p, int, std::span<const float>) {
+    ++positions, pos_now = p + 1;
+    if (p % 16 == 15)
+      std::cerr << "\rfunctional: position " << (p + 1) << "/" << (context + greedy - 1)
+                << std::flush;
+  });
+  if (positions >= 16) std::cerr << "\n";
+  for (const auto& [u, x] : used)
+    v.units += (v.units.empty() ? "" : ", ") + u;
+  return v;
+}
+
+void write_json(const std::string& path, const System& sys, const ModelSpec& m,
+                const WorkloadSpec& w, bool functional, const std::vector<OpRecord>& recs,
+                const RunTotals& t, double tokens) {
+  std::ofstream os(path, std::ios::trunc);
+  if (!os) throw ConfigError("--json: cannot write " + path);
+  const auto& s = sys.spec();
+  os << "{\"system\": {\"name\": " << json_escape(s.name)
+     << ", \"file\": " << json_escape(s.file.string()) << ", \"clock_ghz\": " << num(s.clock_ghz)
+     << ", \"tech\": " << json_escape(s.tech.name)
+     << ", \"memory\": {\"kind\": " << json_escape(s.dram.kind)
+     << ", \"channels\": " << s.dram.channels
+     << ", \"bytes_per_cycle_per_channel\": " << num(s.dram.bytes_per_cycle_per_channel)
+     << ", \"latency_cycles\": " << s.dram.latency_cycles
+     << "}, \"global_buffer_kib\": " << s.global_buffer_kib
+     << ", \"area_mm2\": " << num(sys.area_mm2()) << ", \"units\": [";
+  for (std::size_t i = 0; i < sys.units().size(); ++i) {
+    const Unit& u = *sys.units()[i];
+    os << (i ? ", " : "") << "{\"name\": " << json_escape(u.name())
+       << ", \"impl\": " << json_escape(std::string(u.impl()))
+       << ", \"peak_flops_per_cycle\": " << num(u.peak_flops_per_cycle())
+       << ", \"area_mm2\": " << num(u.area_mm2()) << "}";
+  }
+  os << "]},\n\"model\": {\"name\": " << json_escape(m.name)
+     << ", \"scheme\": " << json_escape(m.quant.name()) << ", \"params\": " << m.n_params()
+     << "},\n\"workload\": {\"name\": " << json_escape(w.name)
+     << ", \"phase\": " << json_escape(w.phase == Phase::prefill ? "prefill" : "decode")
+     << ", \"batch\": " << w.batch << ", \"prompt_len\": " << w.prompt_len
+     << ", \"context_len\": " << w.context_len << ", \"generated_tokens\": " << w.generated_tokens
+     << "},\n\"mode\": " << json_escape(functional ? "functional" : "timing")
+     << ",\n\"totals\": {\"cycles\": " << t.cycles << ", \"latency_ns\": " << num(sys.ns(t.cycles))
+     << ", \"compute_cycles\": " << t.compute_cycles << ", \"stall_cycles\": " << t.stall_cycles
+     << ", \"macs\": " << t.macs << ", \"flops\": " << t.flops
+     << ", \"dram_bytes\": " << t.dram_bytes << ", \"sram_bytes\": " << t.sram_bytes
+     << ", \"tokens\": " << num(tokens)
+     << ", \"tokens_per_s\": " << num(tokens / (sys.ns(t.cycles) * 1e-9))
+     << ", \"energy_pj\": " << num(t.dynamic_pj + t.leakage_pj)
+     << ", \"energy_pj_per_token\": " << num((t.dynamic_pj + t.leakage_pj) / tokens)
+     << ", \"energy_pj_by_component\": {";
+  bool first = true;
+  for (const auto& [k, v] : t.energy_pj_by_component)
+    os << (first ? "" : ", ") << json_escape(k) << ": " << num(v), first = false;
+  os << "}},\n\"ops\": [";
+  for (std::size_t i = 0; i < recs.size(); ++i) {
+    const OpRecord& r = recs[i];
+    os << (i ? ",\n " : "\n ") << "{\"name\": " << json_escape(r.op.name)
+       << ", \"step\": " << r.step
+       << ", \"kind\": " << json_escape(std::string(to_string(r.op.kind)))
+       << ", \"unit\": " << json_escape(r.unit) << ", \"mapped_by\": " << json_escape(r.mapped_by)
+       << ", \"m\": " << r.op.m << ", \"n\": " << r.op.n << ", \"k\": " << r.op.k
+       << ", \"cycles\": " << r.cost.cycles << ", \"compute_cycles\": " << r.cost.compute_cycles
+       << ", \"stall_cycles\": " << r.cost.stall_cycles << ", \"macs\": " << r.cost.macs
+       << ", \"flops\": " << r.cost.flops
+       << ", \"dram_bytes\": " << (r.cost.dram_read_bytes + r.cost.dram_write_bytes)
+       << ", \"sram_bytes\": " << (r.cost.sram_read_bytes + r.cost.sram_write_bytes)
+       << ", \"intensity\": " << num(r.intensity)
+       << ", \"attained_flops_per_cycle\": " << num(r.attained_flops_per_cycle)
+       << ", \"peak_flops_per_cycle\": " << num(r.peak_flops_per_cycle)
+       << ", \"utilization\": " << num(r.utilization)
+       << ", \"bound\": " << json_escape(r.memory_bound ? "memory" : "compute")
+       << ", \"energy_pj\": " << num(r.cost.energy_pj()) << "}";
+  }
+  os << "\n],\n\"stats\": [";
+  const auto& stats = const_cast<System&>(sys).stats().all();
+  for (std::size_t i = 0; i < stats.size(); ++i)
+    os << (i ? ",\n " : "\n ") << "{\"name\": " << json_escape(stats[i].name)
+       << ", \"unit\": " << json_escape(stats[i].unit)
+       << ", \"desc\": " << json_escape(stats[i].desc)
+       << ", \"value\": " << num(stats[i].value, "%.17g") << "}";
+  os << "\n]}\n";
+  if (!os) throw ConfigError("--json: write failed for " + path);
+}
+
+void write_ops_csv(const std::string& path, const std::vector<OpRecord>& recs) {
+  std::ofstream os(path, std::ios::trunc);
+  if (!os) throw ConfigError("--ops-csv: cannot write " + path);
+  Table t;
+  for (const char* c : {"op", "step", "kind", "unit"})
+    t.add_column(c);
+  for (const char* c : {"m", "n", "k", "compute_cycles", "stall_cycles", "cycles", "utilization",
+                        "macs", "sram_bytes", "dram_bytes", "energy_pj"})
+    t.add_column(c, true);
+  for (const OpRecord& r : recs)
+    t.add_row({r.op.name, std::to_string(r.step), std::string(to_string(r.op.kind)), r.unit,
+               std::to_string(r.op.m), std::to_string(r.op.n), std::to_string(r.op.k),
+               std::to_string(r.cost.compute_cycles), std::to_string(r.cost.stall_cycles),
+               std::to_string(r.cost.cycles), num(r.utilization), std::to_string(r.cost.macs),
+               std::to_string(r.cost.sram_read_bytes + r.cost.sram_write_bytes),
+               std::to_string(r.cost.dram_read_bytes + r.cost.dram_write_bytes),
+               num(r.cost.energy_pj())});
+  t.render(os, TableFormat::csv);
+  if (!os) throw ConfigError("--ops-csv: write failed for " + path);
+}
+
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& args) {
   po::options_description opts("options");
   opts.add_options()("config", po::value<std::string>()->required(),
-                     "job config file (model + workload)")(
+                     "a job file (system + model + workload) or a system file")(
+      "model", po::value<std::string>(), "model file (overrides the job's)")(
+      "workload", po::value<std::string>(), "workload file (overrides the job's)")(
+      "functional", po::bool_switch(),
+      "compute every number and check each matmul against the reference")(
+      "timing-only", po::bool_switch(), "shapes only (for 7B+ models); the same cycle counts")(
+      "json", po::value<std::string>(),
+      "write the full run (resolved config, totals, ops, stats) as JSON")(
+      "ops-csv", po::value<std::string>(), "write one CSV row per op and step")(
       "max-memory-gib", po::value<double>()->default_value(16.0),
-      "refuse models whose float weights exceed this");
+      "functional mode: refuse larger float weights");
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
-  if (!parse(
-          "run", "JOB.yaml",
-          "Runs a job: lowers the workload's forward pass to operators and executes the model's\n"
-          "functional reference on the workload's tokens. (Hardware models arrive with later\n"
-          "issues; this command then simulates the job on the configured system.)",
-          opts, &pos, args, vm))
+  const std::string synopsis =
+      "(JOB.yaml | SYSTEM.yaml --model M.yaml --workload W.yaml) [--functional|--timing-only]\n"
+      "       [--json OUT] [--ops-csv OUT]";
+  if (!parse("run", synopsis,
+             "Simulates a workload's forward passes on a system, op by op, and prints the report:\n"
+             "per-op cycles, bound, utilization and energy; latency, tokens/s, energy per token, "
+             "area.",
+             opts, &pos, args, vm))
     return 0;
-  config::JobSpec job = config::load_job(vm["config"].as<std::string>());
+  const std::string usage = "usage: qaccel run " + synopsis + "\n";
+  if (vm["functional"].as<bool>() && vm["timing-only"].as<bool>())
+    throw UsageError("--functional and --timing-only exclude each other", usage);
+
+  const std::string file = vm["config"].as<std::string>();
+  std::string kind = config::detect_kind(file);
+  config::JobSpec job;
+  if (kind == "job") {
+    job = config::load_job(file);
+    if (!job.has_system)
+      throw ConfigError(file + ": job.system: missing; `qaccel run` needs a system to simulate");
+  } else if (kind == "system") {
+    job.system = config::load_system(file);
+    if (!vm.count("model") || !vm.count("workload"))
+      throw UsageError("a system file needs --model and --workload", usage);
+  } else {
+    throw UsageError(file + " is a " + kind + " file; give a job or a system file", usage);
+  }
+  if (vm.count("model")) job.model = config::load_model(vm["model"].as<std::string>());
+  if (vm.count("workload")) job.workload = config::load_workload(vm["workload"].as<std::string>());
   const ModelSpec& m = job.model;
   const WorkloadSpec& w = job.workload;
+  auto problems = w.problems(m);
+  if (!problems.empty())
+    throw ConfigError("workload '" + w.name + "' on model '" + m.name + "': " + problems[0]);
+  bool functional =
+      vm["functional"].as<bool>() || (job.functional && !vm["timing-only"].as<bool>());
+  if (functional) check_reference_memory(m, vm["max-memory-gib"].as<double>());
 
-  std::cout << "job        " << job.file.string() << "\n";
+  System sys(job.system);
+  const bool prefill = w.phase == Phase::prefill;
+  const int steps = prefill ? 1 : w.generated_tokens;
+  std::vector<std::vector<Op>> passes;
+  for (int s = 0; s < steps; ++s)
+    passes.push_back(lower_forward(m, w, s));
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<OpRecord> recs = sys.run(passes);
+  double sim_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  RunTotals t = sys.totals(recs);
+  const double tokens = double(w.batch) * (prefill ? w.prompt_len : steps);
+  const double seconds = sys.ns(t.cycles) * 1e-9;
+
+  const auto& s = sys.spec();
+  std::cout << "system     " << s.name << ": " << num(s.clock_ghz) << " GHz, " << s.dram.kind << " "
+            << num(sys.peak_dram_bytes_per_cycle()) << " B/cycle ("
+            << num(sys.peak_dram_bytes_per_cycle() * s.clock_ghz) << " GB/s), units";
+  for (const auto& u : sys.units())
+    std::cout << " " << u->name() << " (" << u->impl() << ", " << human(u->peak_flops_per_cycle())
+              << " FLOP/cycle)";
+  std::cout << ", area " << num(sys.area_mm2(), "%.2f") << " mm2\n";
   std::cout << "model      " << describe_model(m) << "\n";
   std::cout << "scheme     " << m.quant.name() << "\n";
-  bool prefill = w.phase == Phase::prefill;
   std::cout << "workload   " << w.name << ": "
             << (prefill ? "prefill of " + std::to_string(w.prompt_len) + " tokens"
-                        : "decode of " + std::to_string(w.generated_tokens) +
-                              " tokens at context " + std::to_string(w.context_len))
+                        : std::to_string(steps) + " decode steps from context " +
+                              std::to_string(w.context_len))
             << ", batch " << w.batch << "\n";
+  std::cout << "mode       " << (functional ? "functional" : "timing-only") << "\n\n";
 
-  // Work of the whole workload: every step's pass.
-  OpTotals all;
-  int steps = prefill ? 1 : w.generated_tokens;
-  std::int64_t attn_macs = 0;
-  for (int s = 0; s < steps; ++s) {
-    std::vector<Op> ops = lower_forward(m, w, s);
-    for (const Op& o : ops)
-      if (o.kind == OpKind::attn_score || o.kind == OpKind::attn_value) attn_macs += o.macs;
-    all += totals(ops);
+  // Per-op table, summed over the steps (op names repeat in every pass).
+  struct Row {
+    std::string unit, kind;
+    int calls = 0;
+    std::int64_t cycles = 0, flops = 0;
+    double energy = 0, peak = 0;
+    int memory_bound = 0;
+  };
+  std::vector<std::string> order;
+  std::map<std::string, Row> rows;
+  for (const OpRecord& r : recs) {
+    auto [it, fresh] = rows.try_emplace(r.op.name);
+    if (fresh) order.push_back(r.op.name);
+    Row& row = it->second;
+    row.unit = r.unit, row.kind = std::string(to_string(r.op.kind)), ++row.calls;
+    row.cycles += r.cost.cycles, row.flops += r.cost.flops, row.energy += r.cost.energy_pj();
+    row.peak = r.peak_flops_per_cycle, row.memory_bound += r.memory_bound;
   }
-  std::cout << "work       " << steps << " pass(es), " << all.ops << " ops, "
-            << human(double(all.macs)) << " MACs (" << human(double(attn_macs))
-            << " in attention), " << human(double(all.total_bytes())) << "B moved (weights "
-            << human(double(all.weight_bytes)) << "B, KV cache "
-            << human(double(all.kv_read_bytes + all.kv_write_bytes)) << "B), intensity "
-            << fixed(all.total_bytes() ? double(all.flops) / double(all.total_bytes()) : 0.0, 2)
-            << " FLOP/B\n";
+  Table tab;
+  tab.add_column("op");
+  tab.add_column("unit");
+  tab.add_column("calls", true);
+  tab.add_column("cycles", true);
+  tab.add_column("share_%", true);
+  tab.add_column("bound");
+  tab.add_column("util_%", true);
+  tab.add_column("energy_nj", true);
+  for (const std::string& n : order) {
+    const Row& r = rows[n];
+    double util = r.cycles ? 100.0 * double(r.flops) / (double(r.cycles) * r.peak) : 0.0;
+    tab.add_row({n, r.unit, std::to_string(r.calls), std::to_string(r.cycles),
+                 fixed(100.0 * double(r.cycles) / double(std::max<std::int64_t>(t.cycles, 1)), 2),
+                 r.memory_bound * 2 > r.calls ? "memory" : "compute", fixed(util, 1),
+                 fixed(r.energy / 1e3, 1)});
+  }
+  tab.render(std::cout, TableFormat::table);
 
-  // Functional reference on batch element 0.
-  check_reference_memory(m, vm["max-memory-gib"].as<double>());
-  int context = prefill ? w.prompt_len : w.context_len;
-  int greedy = prefill ? 1 : w.generated_tokens + 1;
-  std::vector<int> prompt = workload_tokens(w, m.vocab_size, context);
-  auto t0 = std::chrono::steady_clock::now();
-  std::cerr << "loading weights...\n";
-  Reference ref(m, load_weights(m), context + greedy - 1);
-  auto t1 = std::chrono::steady_clock::now();
-  int n_pos = 0;
-  std::vector<int> out = run_sequence(ref, prompt, greedy, [&](int p, int, std::span<const float>) {
-    ++n_pos;
-    if (p % 16 == 15)
-      std::cerr << "\rreference: position " << (p + 1) << "/" << (context + greedy - 1)
-                << std::flush;
-  });
-  if (n_pos >= 16) std::cerr << "\n";
-  auto t2 = std::chrono::steady_clock::now();
-  double secs = std::chrono::duration<double>(t2 - t1).count();
-  std::cout << "reference  batch element 0: " << n_pos << " positions in " << fixed(secs, 3)
-            << " s (" << fixed(secs > 0 ? n_pos / secs : 0.0, 1) << " tokens/s; weights ready in "
-            << fixed(std::chrono::duration<double>(t1 - t0).count(), 2) << " s)\n";
-  std::cout << "tokens     " << (prefill ? "next after the prompt:" : "generated:");
-  for (int t : out)
-    std::cout << " " << t;
-  std::cout << "\n";
+  const double energy = t.dynamic_pj + t.leakage_pj;
+  std::cout << "\nlatency    " << t.cycles << " cycles = " << num(sys.ns(t.cycles) / 1e6, "%.4f")
+            << " ms (" << t.compute_cycles << " compute, " << t.stall_cycles << " memory stall)\n";
+  std::cout << "throughput " << num(tokens / seconds, "%.1f") << " tokens/s (" << num(tokens)
+            << " tokens)\n";
+  std::cout << "energy     " << num(energy / tokens / 1e6, "%.4f") << " uJ/token, "
+            << num(energy / 1e6, "%.4f") << " uJ total:";
+  for (const auto& [k, v] : t.energy_pj_by_component)
+    std::cout << " " << k << " " << fixed(100.0 * v / energy, 1) << "%";
+  std::cout << "\narea       " << num(sys.area_mm2(), "%.3f") << " mm2\n";
+  std::cout << "simulated  " << recs.size() << " ops in " << num(sim_s, "%.3f") << " s host time\n";
+
+  if (functional) {
+    Verification v = verify(sys, m, w, recs);
+    std::int64_t vector_ops = 0;
+    for (const OpRecord& r : recs)
+      vector_ops += !has_weights(r.op.kind) || sys.unit(r.unit).impl() != "systolic";
+    std::cout << "verified: " << v.matmuls << " ops bit-exact (matmuls recomputed on "
+              << (v.units.empty() ? "no unit" : v.units)
+              << " from the reference's quantized inputs); the other " << vector_ops
+              << " ops of the timing run execute the reference's own kernels\n";
+  }
+  if (vm.count("json"))
+    write_json(vm["json"].as<std::string>(), sys, m, w, functional, recs, t, tokens);
+  if (vm.count("ops-csv")) write_ops_csv(vm["ops-csv"].as<std::string>(), recs);
   return 0;
 }
 

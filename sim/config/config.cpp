@@ -150,6 +150,69 @@ void read_workload(MapReader& r, WorkloadSpec& w) {
   r.finish();
 }
 
+void read_system(MapReader& r, const fs::path& file, SystemSpec& s) {
+  if (!r.valid()) return;
+  s.file = file;
+  s.name = r.string("name");
+  s.clock_ghz = r.number("clock_ghz", 0.001, 100.0);
+  std::string tech = r.string("tech");
+  if (!tech.empty()) {
+    s.tech_file = resolve(file, tech);
+    try {
+      s.tech = load_tech(s.tech_file);
+    } catch (const ConfigError& e) {
+      r.error("tech", "in the referenced file:\n  " + std::string(e.what()));
+    }
+  }
+  MapReader mem = r.map("memory");
+  if (mem.valid()) {
+    std::vector<std::string> kinds;
+    for (const auto& [k, v] : s.tech.dram_pj_per_byte)
+      kinds.push_back(k);
+    s.dram.kind = kinds.empty() ? mem.string("kind") : mem.choice("kind", kinds);
+    s.dram.channels = int(mem.integer("channels", 1, 1024));
+    s.dram.bytes_per_cycle_per_channel = mem.number("bytes_per_cycle_per_channel", 1e-3, 1e6);
+    s.dram.latency_cycles = mem.integer("latency_cycles", 0, 1 << 20, 100);
+    mem.finish();
+  }
+  s.global_buffer_kib = r.integer("global_buffer_kib", 0, 1 << 24, 1024);
+  YAML::Node units = r.child("units");
+  std::vector<std::string> impls;
+  for (const auto& [k, v] : unit_registry())
+    impls.push_back(k);
+  if (!units.IsDefined()) {
+    r.error("", "missing required key 'units' (a mapping of unit name -> {impl: ..., parameters})");
+  } else if (!units.IsMap() || units.size() == 0) {
+    r.error("units",
+            "expected a non-empty mapping of unit name -> {impl: ..., parameters}, found " +
+                describe(units));
+  } else {
+    for (const auto& kv : units) {
+      std::string name = kv.first.Scalar();
+      MapReader u(kv.second, r.path("units." + name), r.diag());
+      if (!u.valid()) continue;
+      std::string impl = u.choice("impl", impls);
+      s.units.push_back({name, impl, kv.second});
+    }
+  }
+  MapReader map = r.map("mapping");
+  if (map.valid()) {
+    std::vector<std::string> unit_names, keys = op_kind_names();
+    for (const auto& u : s.units)
+      unit_names.push_back(u.name);
+    keys.push_back("default");
+    for (const std::string& k : keys) {
+      if (!map.has(k)) continue;
+      std::string target = unit_names.empty() ? map.string(k) : map.choice(k, unit_names);
+      s.mapping[k] = target;
+    }
+    if (!map.has("default"))
+      map.error("", "missing required key 'default' (the unit for op kinds not listed)");
+    map.finish();
+  }
+  r.finish();
+}
+
 // A job's model/workload: a path to a file of that kind, or the spec inline.
 template <class Spec, class ReadFn>
 Spec sub_spec(MapReader& job, const std::string& key, const fs::path& file, Diagnostics& d,
@@ -195,6 +258,41 @@ WorkloadSpec load_workload(const fs::path& file) {
   return load_kind<WorkloadSpec>(file, "workload", read_workload);
 }
 
+SystemSpec load_system(const fs::path& file) {
+  SystemSpec s = load_kind<SystemSpec>(
+      file, "system", [&](MapReader& r, SystemSpec& sp) { read_system(r, file, sp); });
+  // Build the units once against scratch resources so their parameters are checked now.
+  StatsRegistry stats;
+  BandwidthDram dram(s.dram, stats);
+  UnitContext ctx{s.tech, dram, 0.0, stats, 0};
+  build_units(s, ctx);
+  return s;
+}
+
+std::vector<std::unique_ptr<Unit>> build_units(const SystemSpec& s, UnitContext& ctx) {
+  Diagnostics d(s.file);
+  std::vector<std::unique_ptr<Unit>> out;
+  for (const UnitEntry& e : s.units) {
+    MapReader r(e.params, "system.units." + e.name, d);
+    r.child("impl");
+    try {
+      out.push_back(unit_registry().at(e.impl).make(e.name, r, ctx));
+    } catch (const ConfigError& err) {
+      r.error("", err.what());
+    }
+    r.finish();
+  }
+  d.throw_if_errors();
+  return out;
+}
+
+std::vector<std::string> op_kind_names() {
+  std::vector<std::string> out;
+  for (int k = 0; k <= int(OpKind::classifier); ++k)
+    out.push_back(std::string(to_string(OpKind(k))));
+  return out;
+}
+
 JobSpec load_job(const fs::path& file) {
   YAML::Node root = load_yaml_file(file);
   Diagnostics d(file);
@@ -202,6 +300,15 @@ JobSpec load_job(const fs::path& file) {
   JobSpec j;
   j.file = file;
   if (r.valid()) {
+    if (r.has("system")) {
+      j.has_system = true;
+      j.system =
+          sub_spec<SystemSpec>(r, "system", file, d, &load_system,
+                               [&](MapReader& m, SystemSpec& s) { read_system(m, file, s); });
+    } else {
+      r.child("system");
+    }
+    j.functional = r.choice("mode", {"functional", "timing"}, "timing") == "functional";
     j.model = sub_spec<ModelSpec>(r, "model", file, d, &load_model,
                                   [&](MapReader& m, ModelSpec& s) { read_model(m, file, s); });
     j.workload =
@@ -217,7 +324,7 @@ JobSpec load_job(const fs::path& file) {
 }
 
 const std::vector<std::string>& config_kinds() {
-  static const std::vector<std::string> kinds = {"model", "workload", "job"};
+  static const std::vector<std::string> kinds = {"model", "workload", "job", "system", "tech"};
   return kinds;
 }
 
@@ -251,6 +358,10 @@ void validate_file(const fs::path& file) {
     load_workload(file);
   else if (kind == "job")
     load_job(file);
+  else if (kind == "system")
+    load_system(file);
+  else if (kind == "tech")
+    load_tech(file);
   else
     QACCEL_ASSERT(false, "config kind without a loader: " + kind);
 }

@@ -5,13 +5,51 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+
+#include "arch/common/memory.hpp"
+#include "arch/common/tech.hpp"
+#include "arch/common/unit.hpp"
 #include "workloads/spec.hpp"
 
 namespace qaccel::config {
 
+// A system: clock, memory, units by name, and the mapping of op kinds to units. Unit
+// parameters stay YAML until the System builds each unit through its registered factory
+// (each implementation validates its own parameters, Ramulator style).
+struct UnitEntry {
+  std::string name, impl;
+  YAML::Node params;  // the unit's mapping, `impl` included
+};
+struct SystemSpec {
+  std::filesystem::path file;
+  std::string name;
+  double clock_ghz = 1.0;
+  std::filesystem::path tech_file;
+  TechSpec tech;
+  DramSpec dram;
+  std::int64_t global_buffer_kib = 1024;
+  std::vector<UnitEntry> units;
+  std::map<std::string, std::string> mapping;  // op kind (or "default") -> unit name
+};
+
+SystemSpec load_system(const std::filesystem::path& file);
+
+// Builds the spec's units through the registry; parameter errors become a ConfigError naming
+// the system file and key path (`system.units.mxu.rows`).
+std::vector<std::unique_ptr<Unit>> build_units(const SystemSpec& s, UnitContext& ctx);
+
+// Every op kind's name, for mapping keys.
+std::vector<std::string> op_kind_names();
+
 // A job names what the main command runs: a model and a workload (and, later, a system).
 struct JobSpec {
   std::filesystem::path file;
+  bool has_system = false;
+  SystemSpec system;
+  bool functional = false;  // mode: functional | timing (default timing)
   ModelSpec model;
   WorkloadSpec workload;
 };

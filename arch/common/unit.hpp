@@ -1,0 +1,97 @@
+#pragma once
+// The interface every hardware family implements (DESIGN.md "Unit"), and the registry that
+// builds units by name from YAML (`impl: systolic`), Ramulator-style: one file per
+// implementation, registered in one line.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "arch/common/memory.hpp"
+#include "arch/common/stats.hpp"
+#include "arch/common/tech.hpp"
+#include "workloads/ops.hpp"
+#include "workloads/quant.hpp"
+
+namespace qaccel {
+
+namespace config {
+class MapReader;
+}
+
+// What the units of a system share.
+struct UnitContext {
+  const TechSpec& tech;
+  MemoryPort& dram;
+  double dram_pj_per_byte;
+  StatsRegistry& stats;
+  // Activations between ops stay on chip when an op's activation bytes fit this buffer;
+  // larger ones stream through DRAM.
+  std::int64_t global_buffer_bytes;
+};
+
+// Timing, traffic and energy of one op on one unit.
+struct OpCost {
+  std::int64_t cycles = 0;          // compute + stall
+  std::int64_t compute_cycles = 0;  // the unit computing (for the array: SCALE-Sim's figure)
+  std::int64_t stall_cycles = 0;    // waiting for off-chip memory
+  std::int64_t macs = 0;
+  std::int64_t flops = 0;
+  std::int64_t dram_read_bytes = 0, dram_write_bytes = 0;
+  std::int64_t sram_read_bytes = 0, sram_write_bytes = 0;
+  double compute_pj = 0, sram_pj = 0, dram_pj = 0;
+  double energy_pj() const { return compute_pj + sram_pj + dram_pj; }
+};
+
+// A parameter a unit implementation accepts (for `qaccel list` and docs).
+struct ParamDoc {
+  std::string name, type, desc;
+};
+
+class Unit {
+ public:
+  Unit(std::string name, UnitContext& ctx) : name_(std::move(name)), ctx_(ctx) {}
+  virtual ~Unit() = default;
+  const std::string& name() const { return name_; }
+  virtual std::string_view impl() const = 0;
+  // False (with the reason) when the unit cannot run the op at all.
+  virtual bool supports(const Op& op, std::string* why) const = 0;
+  // Runs the op from `start_cycle`: deterministic cycles, traffic and energy. Memory requests
+  // go through the shared port (contention included). Also updates the unit's stats.
+  virtual OpCost execute(const Op& op, std::int64_t start_cycle) = 0;
+  virtual double peak_flops_per_cycle() const = 0;
+  virtual double area_mm2() const = 0;
+  double leakage_mw() const { return area_mm2() * ctx_.tech.leakage_mw_per_mm2; }
+  // Functional quantized matmul: out (rows x w.rows) from activations quantized per row.
+  // Returns false when the unit has no functional matmul path.
+  virtual bool matmul(const std::vector<const QActivation*>& rows, const QTensor& w,
+                      std::vector<float>& out) {
+    (void)rows, (void)w, (void)out;
+    return false;
+  }
+
+ protected:
+  std::string name_;
+  UnitContext& ctx_;
+};
+
+using UnitFactory = std::function<std::unique_ptr<Unit>(
+    const std::string& name, config::MapReader& params, UnitContext& ctx)>;
+
+struct UnitInfo {
+  std::string impl, summary;
+  std::vector<ParamDoc> params;
+  UnitFactory make;
+};
+
+// name -> info of every registered implementation.
+std::map<std::string, UnitInfo>& unit_registry();
+
+struct RegisterUnit {
+  explicit RegisterUnit(UnitInfo info);
+};
+
+}  // namespace qaccel
