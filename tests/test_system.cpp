@@ -1,0 +1,182 @@
+// Units, mapper and the SystemC system. Tests that call System::run elaborate SystemC, so each
+// must run in its own process (ctest does that).
+#include <gtest/gtest.h>
+
+#include "arch/common/unit.hpp"
+#include "sim/base/error.hpp"
+#include "sim/config/config.hpp"
+#include "sim/config/yaml_reader.hpp"
+#include "sim/system.hpp"
+#include "test_util.hpp"
+
+using namespace qaccel;
+using qaccel::test::TempDir;
+
+namespace {
+
+std::string system_yaml(const std::string& mxu, const std::string& memory, int gbuf_kib = 1024) {
+  return "system:\n  name: t\n  clock_ghz: 1.0\n  tech: " + test::source_dir() +
+         "/configs/tech/45nm.yaml\n  memory: " + memory +
+         "\n  global_buffer_kib: " + std::to_string(gbuf_kib) + "\n  units:\n    mxu: " + mxu +
+         "\n    vpu: {impl: vector, lanes: 16}\n  mapping: {matmul: mxu, gemv: mxu, classifier: "
+         "mxu, default: vpu}\n";
+}
+
+Op gemv(std::int64_t n, std::int64_t k, std::int64_t weight_bytes) {
+  Op o;
+  o.name = "g", o.kind = OpKind::gemv, o.m = 1, o.n = n, o.k = k;
+  o.weight_bits = 8, o.act_bits = 8, o.group = 0;
+  o.macs = n * k, o.flops = 2 * o.macs, o.weight_bytes = weight_bytes, o.act_read_bytes = k,
+  o.act_write_bytes = 4 * n;
+  return o;
+}
+
+}  // namespace
+
+// A 4x4 WS array, gemv N = K = 8: 2 x 2 = 4 folds of 2R + C + T - 2 = 11 cycles (44 compute).
+// 64 weight bytes over 4 folds = 16 bytes per fold. At 4 B/cycle a fold's fetch takes 4 cycles
+// (< 11: hidden), so only fold 0's fetch + the 10-cycle latency is exposed: stall 14, total 58.
+// At 1 B/cycle a fetch takes 16 cycles: stall = (10 + 16) + 3 * (16 - 11) = 41, total 85.
+TEST(SystolicUnit, HandDerivedMemoryStalls) {
+  for (auto [bw, stall] : {std::pair{4.0, 14LL}, std::pair{1.0, 41LL}}) {
+    TempDir dir;
+    auto f = dir.write("s.yaml",
+                       system_yaml("{impl: systolic, rows: 4, cols: 4, dataflow: ws}",
+                                   "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: " +
+                                       std::to_string(bw) + ", latency_cycles: 10}"));
+    config::SystemSpec spec = config::load_system(f);
+    StatsRegistry stats;
+    BandwidthDram dram(spec.dram, stats);
+    UnitContext ctx{spec.tech, dram, 64.0, stats, 1 << 20};
+    auto units = config::build_units(spec, ctx);
+    Unit& mxu = *units[0];
+    OpCost c = mxu.execute(gemv(8, 8, 64), 0);
+    EXPECT_EQ(c.compute_cycles, 44);
+    EXPECT_EQ(c.stall_cycles, stall) << "bw " << bw;
+    EXPECT_EQ(c.cycles, 44 + stall);
+    EXPECT_EQ(c.dram_read_bytes, 64);
+    EXPECT_DOUBLE_EQ(c.dram_pj, 64 * 64.0);
+    EXPECT_DOUBLE_EQ(c.compute_pj, 64 * spec.tech.mac(8, 8));
+    EXPECT_EQ(stats.get("mxu.stall_cycles"), double(stall));
+  }
+}
+
+TEST(SystolicUnit, SupportsOnlyWhatItsPEsCanHold) {
+  TempDir dir;
+  auto f = dir.write("s.yaml",
+                     system_yaml("{impl: systolic, rows: 4, cols: 4, acc_bits: 20}",
+                                 "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: 8}"));
+  config::SystemSpec spec = config::load_system(f);
+  StatsRegistry stats;
+  BandwidthDram dram(spec.dram, stats);
+  UnitContext ctx{spec.tech, dram, 64.0, stats, 1 << 20};
+  auto units = config::build_units(spec, ctx);
+  std::string why;
+  Op o = gemv(8, 32, 256);
+  o.group = 32;  // 32 * 127 * 127 needs 20 bits with the sign
+  EXPECT_TRUE(units[0]->supports(o, &why)) << why;
+  o.group = 64;
+  EXPECT_FALSE(units[0]->supports(o, &why));
+  EXPECT_NE(why.find("accumulator bits"), std::string::npos) << why;
+  o.group = 32, o.act_bits = 16;
+  EXPECT_FALSE(units[0]->supports(o, &why));
+  o.act_bits = 8, o.weight_bits = 32;
+  EXPECT_FALSE(units[0]->supports(o, &why));
+}
+
+TEST(SystemConfig, UnknownImplListsTheKnownOnes) {
+  TempDir dir;
+  auto f = dir.write("s.yaml",
+                     system_yaml("{impl: systolc, rows: 4, cols: 4}",
+                                 "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: 8}"));
+  try {
+    config::load_system(f);
+    FAIL();
+  } catch (const ConfigError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("system.units.mxu.impl: found 'systolc', expected one of systolic, vector "
+                     "(did you mean "
+                     "'systolic'?)"),
+              std::string::npos)
+        << m;
+  }
+}
+
+TEST(SystemConfig, BadParametersNameTheirKeyPath) {
+  TempDir dir;
+  auto f = dir.write("s.yaml",
+                     system_yaml("{impl: systolic, rows: 4, cols: 0, dataflow: rs, colz: 3}",
+                                 "{kind: lpdr4, channels: 1, bytes_per_cycle_per_channel: 8}"));
+  try {
+    config::load_system(f);
+    FAIL();
+  } catch (const ConfigError& e) {
+    std::string m = e.what();
+    for (const char* frag : {"system.memory.kind: found 'lpdr4'", "(did you mean 'lpddr4'?)"})
+      EXPECT_NE(m.find(frag), std::string::npos) << m;
+  }
+  auto g = dir.write("g.yaml",
+                     system_yaml("{impl: systolic, rows: 4, cols: 0, dataflow: rs, colz: 3}",
+                                 "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: 8}"));
+  try {
+    config::load_system(g);
+    FAIL();
+  } catch (const ConfigError& e) {
+    std::string m = e.what();
+    for (const char* frag : {"system.units.mxu.cols: expected an integer in [1, 4096], found 0",
+                             "system.units.mxu.dataflow: found 'rs', expected one of ws, os, is",
+                             "system.units.mxu.colz: unknown key (did you mean 'cols'?)"})
+      EXPECT_NE(m.find(frag), std::string::npos) << m;
+  }
+}
+
+// Rooflines on constructed cases, 16x16 array (512 FLOP/cycle) over 64 B/cycle (ridge 8
+// FLOP/B): a gemv over 1 MiB of weights has intensity ~2 and must be memory-bound; a 512-row
+// matmul reusing those weights 512 times (activations on chip) must be compute-bound, with the
+// array busy ~ T / (2R + C + T - 2) = 512 / 558 of its cycles.
+TEST(SystemRun, RooflineBounds) {
+  TempDir dir;
+  auto f = dir.write(
+      "s.yaml", system_yaml("{impl: systolic, rows: 16, cols: 16}",
+                            "{kind: hbm2, channels: 1, bytes_per_cycle_per_channel: 64}", 8192));
+  System sys(config::load_system(f));
+  Op mem = gemv(1024, 1024, 1 << 20);
+  mem.name = "mem";
+  Op cmp = gemv(1024, 1024, 1 << 20);
+  cmp.name = "cmp", cmp.kind = OpKind::matmul, cmp.m = 512, cmp.macs = 512LL * 1024 * 1024,
+  cmp.flops = 2 * cmp.macs;
+  cmp.act_read_bytes = 512 * 1024, cmp.act_write_bytes = 512 * 1024 * 4;
+  auto recs = sys.run({{mem, cmp}});
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_TRUE(recs[0].memory_bound);
+  EXPECT_NEAR(recs[0].intensity, 2.0 * 1024 * 1024 / (1 << 20), 1e-9);
+  EXPECT_FALSE(recs[1].memory_bound);
+  EXPECT_EQ(recs[1].unit, "mxu");
+  EXPECT_EQ(recs[1].cost.dram_read_bytes, 1 << 20);     // activations stayed in the global buffer
+  EXPECT_EQ(recs[1].start_cycle, recs[0].cost.cycles);  // ops run back to back
+  EXPECT_NEAR(recs[1].utilization, 512.0 / 558.0, 0.01);
+}
+
+// Float32 matmuls cannot run on the integer array: the mapper falls back to the default unit
+// and says why; every op of a forward pass is accounted for.
+TEST(SystemRun, MapperFallsBackAndAccountsForEveryOp) {
+  System sys(config::load_system(test::source_dir() + "/configs/systems/edge-npu.yaml"));
+  ModelSpec m = config::load_model(test::source_dir() + "/configs/models/tiny.yaml");
+  m.quant = parse_scheme("fp32");
+  WorkloadSpec w = config::load_workload(test::source_dir() + "/configs/workloads/decode-32.yaml");
+  w.generated_tokens = 2;
+  auto ops = lower_forward(m, w, 0);
+  auto recs = sys.run({ops, lower_forward(m, w, 1)});
+  EXPECT_EQ(recs.size(), 2 * ops.size());
+  for (const OpRecord& r : recs) {
+    EXPECT_EQ(r.unit, "vpu") << r.op.name;
+    if (has_weights(r.op.kind))
+      EXPECT_NE(r.mapped_by.find("fallback: mxu"), std::string::npos) << r.mapped_by;
+  }
+  RunTotals t = sys.totals(recs);
+  std::int64_t sum = 0;
+  for (const OpRecord& r : recs)
+    sum += r.cost.cycles;
+  EXPECT_EQ(t.cycles, sum);
+  EXPECT_GT(t.leakage_pj, 0);
+}
