@@ -170,8 +170,9 @@ TEST(SystemRun, MapperFallsBackAndAccountsForEveryOp) {
   EXPECT_EQ(recs.size(), 2 * ops.size());
   for (const OpRecord& r : recs) {
     EXPECT_EQ(r.unit, "vpu") << r.op.name;
-    if (has_weights(r.op.kind))
+    if (has_weights(r.op.kind)) {
       EXPECT_NE(r.mapped_by.find("fallback: mxu"), std::string::npos) << r.mapped_by;
+    }
   }
   RunTotals t = sys.totals(recs);
   std::int64_t sum = 0;
