@@ -67,7 +67,19 @@ check run-no-system 2 "needs a system" -- "$q" run "$tmp/nosys.yaml"
 sed 's/dataflow: ws/dataflow: rs/; s/rows: 32/rows: 0/; s|\.\./tech|'"$src"'/configs/tech|' "$src/configs/systems/edge-npu.yaml" >"$tmp/bad-sys.yaml"
 check bad-system 2 "system.units.mxu.rows: expected an integer in \[1, 4096\], found 0" -- "$q" validate "$tmp/bad-sys.yaml"
 check bad-dataflow 2 "system.units.mxu.dataflow: found 'rs', expected one of ws, os, is" -- "$q" validate "$tmp/bad-sys.yaml"
-check run-system-needs-model 2 "needs --model and --workload" -- "$q" run "$src/configs/systems/edge-npu.yaml"
+check run-system-needs-workload 2 "needs --workload" -- "$q" run "$src/configs/systems/edge-npu.yaml"
+check run-system-needs-model 2 "needs --model" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/workloads/decode-32.yaml"
+
+# Layer lists: SCALE-Sim GEMM CSV and YAML. 32x32 WS, qkv_proj M=512 N=3072 K=1024:
+# 32 x 96 folds of 2*32 + 32 + 512 - 2 = 606 cycles = 1861632 compute cycles (SCALE-Sim's figure).
+check layers-csv 0 "^qkv_proj +mxu +512 +3072 +1024 +1861632 " -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/layers/gemm-example.csv" --ops-csv "$tmp/layers.csv"
+check layers-ops-csv 0 "^qkv_proj,0,matmul,mxu,512,3072,1024,1861632," -- cat "$tmp/layers.csv"
+check layers-yaml 0 "^ffn_down_w4 " -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/layers/gemm-example.yaml"
+printf 'Layer, M, N, K,\nfc1, 64, 64, 64,\nfc2, 64, x, 64,\nfc3, 0, 1, 1\n' >"$tmp/bad.csv"
+check layers-bad-csv 2 "bad.csv:3: expected 'layer name, M, N, K' with integer M, N, K" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/bad.csv"
+check layers-bad-csv-range 2 "bad.csv:4: M = 0 is outside" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/bad.csv"
+head -c 3000 /bin/ls >"$tmp/garbage.csv"
+check layers-garbage 2 "garbage.csv" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/garbage.csv"
 
 # llama2.c checkpoints through the CLI: dim 8, hidden 16, 1 layer, 2/2 heads, vocab 10, seq 4
 # (760 floats after the header); then the same file cut short.

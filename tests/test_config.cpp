@@ -235,3 +235,30 @@ TEST(Config, SchemeNamesRoundTrip) {
   EXPECT_THROW(parse_scheme("w8a8-xx"), ConfigError);
   EXPECT_THROW(parse_scheme(""), ConfigError);
 }
+
+// SCALE-Sim CSV layer lists: truncations and random bytes give an error or a clean load.
+TEST(Config, LayerCsvSurvivesGarbage) {
+  TempDir dir;
+  std::string good = "Layer, M, N, K,\nfc1, 64, 128, 256,\nfc2, 1, 4096, 4096,\n";
+  auto ok = config::load_layers(dir.write("ok.csv", good));
+  ASSERT_EQ(ok.ops.size(), 2u);
+  EXPECT_EQ(ok.ops[1].kind, OpKind::gemv);
+  EXPECT_EQ(ok.ops[0].macs, 64LL * 128 * 256);
+  for (std::size_t cut = 0; cut < good.size(); ++cut) {
+    try {
+      config::load_layers(dir.write("t.csv", good.substr(0, cut)));
+    } catch (const ConfigError&) {
+    }
+  }
+  SplitMix64 g(5);
+  for (int i = 0; i < 300; ++i) {
+    std::string junk(g.below(300), ' ');
+    for (char& c : junk)
+      c = char(g.below(256));
+    try {
+      config::load_layers(dir.write("g.csv", junk));
+    } catch (const ConfigError&) {
+    }
+  }
+  EXPECT_THROW(config::load_layers(dir.write("empty.csv", "")), ConfigError);
+}

@@ -169,6 +169,21 @@ struct Lowering {
 
 }  // namespace
 
+Op gemm_op(std::string name, std::int64_t m, std::int64_t n, std::int64_t k, int weight_bits,
+           int act_bits) {
+  Op o;
+  o.name = std::move(name);
+  o.kind = m == 1 ? OpKind::gemv : OpKind::matmul;
+  o.m = m, o.n = n, o.k = k;
+  o.weight_bits = weight_bits, o.act_bits = act_bits, o.group = 0;
+  o.dtype = "w" + std::to_string(weight_bits) + "a" + std::to_string(act_bits);
+  o.macs = m * n * k, o.flops = 2 * o.macs;
+  o.weight_bytes = (n * k * weight_bits + 7) / 8;
+  o.act_read_bytes = (m * k * act_bits + 7) / 8;
+  o.act_write_bytes = m * n * 4;
+  return o;
+}
+
 std::vector<Op> lower_forward(const ModelSpec& m, const WorkloadSpec& w, int step) {
   QACCEL_ASSERT(m.problems().empty(), "lowering an invalid model");
   const bool prefill = w.phase == Phase::prefill;

@@ -69,6 +69,11 @@ struct OpTotals {
 };
 OpTotals totals(const std::vector<Op>& ops);
 
+// A plain integer GEMM layer (from a layer list): out[m][n] = sum_k a[m][k] b[k][n] with
+// weight_bits-wide weights b, act_bits-wide activations and 32-bit outputs, one group of K.
+Op gemm_op(std::string name, std::int64_t m, std::int64_t n, std::int64_t k, int weight_bits = 8,
+           int act_bits = 8);
+
 // One forward pass of workload step `step` (decode: step s runs at context L + s; prefill has
 // one step).
 std::vector<Op> lower_forward(const ModelSpec& m, const WorkloadSpec& w, int step = 0);

@@ -179,6 +179,47 @@ void write_ops_csv(const std::string& path, const std::vector<OpRecord>& recs) {
   if (!os) throw ConfigError("--ops-csv: write failed for " + path);
 }
 
+void print_system(const System& sys) {
+  const auto& s = sys.spec();
+  std::cout << "system     " << s.name << ": " << num(s.clock_ghz) << " GHz, " << s.dram.kind << " "
+            << num(sys.peak_dram_bytes_per_cycle()) << " B/cycle ("
+            << num(sys.peak_dram_bytes_per_cycle() * s.clock_ghz) << " GB/s), units";
+  for (const auto& u : sys.units())
+    std::cout << " " << u->name() << " (" << u->impl() << ", " << human(u->peak_flops_per_cycle())
+              << " FLOP/cycle)";
+  std::cout << ", area " << num(sys.area_mm2(), "%.2f") << " mm2\n";
+}
+
+int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
+               const po::variables_map& vm) {
+  System sys(spec);
+  std::vector<OpRecord> recs = sys.run({layers.ops});
+  RunTotals t = sys.totals(recs);
+  print_system(sys);
+  std::cout << "workload   layer list " << layers.name << ": " << layers.ops.size()
+            << " GEMMs, timing-only\n\n";
+  Table tab;
+  for (const char* c : {"layer", "unit"})
+    tab.add_column(c);
+  for (const char* c : {"m", "n", "k", "compute_cycles", "stall_cycles", "cycles", "util_%",
+                        "sram_bytes", "dram_bytes"})
+    tab.add_column(c, true);
+  for (const OpRecord& r : recs)
+    tab.add_row({r.op.name, r.unit, std::to_string(r.op.m), std::to_string(r.op.n),
+                 std::to_string(r.op.k), std::to_string(r.cost.compute_cycles),
+                 std::to_string(r.cost.stall_cycles), std::to_string(r.cost.cycles),
+                 fixed(100.0 * r.utilization, 1),
+                 std::to_string(r.cost.sram_read_bytes + r.cost.sram_write_bytes),
+                 std::to_string(r.cost.dram_read_bytes + r.cost.dram_write_bytes)});
+  tab.render(std::cout, TableFormat::table);
+  std::cout << "\nlatency    " << t.cycles << " cycles = " << num(sys.ns(t.cycles) / 1e6, "%.4f")
+            << " ms (" << t.compute_cycles << " compute, " << t.stall_cycles << " memory stall)\n";
+  std::cout << "energy     " << num((t.dynamic_pj + t.leakage_pj) / 1e6, "%.4f") << " uJ\n";
+  std::cout << "area       " << num(sys.area_mm2(), "%.3f") << " mm2\n";
+  if (vm.count("ops-csv")) write_ops_csv(vm["ops-csv"].as<std::string>(), recs);
+  return 0;
+}
+
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& args) {
@@ -220,11 +261,21 @@ int cmd_run(const std::vector<std::string>& args) {
       throw ConfigError(file + ": job.system: missing; `qaccel run` needs a system to simulate");
   } else if (kind == "system") {
     job.system = config::load_system(file);
-    if (!vm.count("model") || !vm.count("workload"))
-      throw UsageError("a system file needs --model and --workload", usage);
+    if (!vm.count("workload"))
+      throw UsageError("a system file needs --workload (and --model for a model workload)", usage);
   } else {
     throw UsageError(file + " is a " + kind + " file; give a job or a system file", usage);
   }
+  // A layer list (YAML `layers:` or SCALE-Sim CSV) is simulated as plain GEMMs, no model.
+  if (vm.count("workload") && config::detect_kind(vm["workload"].as<std::string>()) == "layers") {
+    if (vm.count("model") || vm["functional"].as<bool>())
+      throw UsageError("a layer list runs timing-only and takes no --model", usage);
+    if (vm.count("json"))
+      throw UsageError("--json is for model workloads; use --ops-csv for layer lists", usage);
+    return run_layers(job.system, config::load_layers(vm["workload"].as<std::string>()), vm);
+  }
+  if (kind == "system" && !vm.count("model"))
+    throw UsageError("a model workload needs --model", usage);
   if (vm.count("model")) job.model = config::load_model(vm["model"].as<std::string>());
   if (vm.count("workload")) job.workload = config::load_workload(vm["workload"].as<std::string>());
   const ModelSpec& m = job.model;
@@ -249,14 +300,7 @@ int cmd_run(const std::vector<std::string>& args) {
   const double tokens = double(w.batch) * (prefill ? w.prompt_len : steps);
   const double seconds = sys.ns(t.cycles) * 1e-9;
 
-  const auto& s = sys.spec();
-  std::cout << "system     " << s.name << ": " << num(s.clock_ghz) << " GHz, " << s.dram.kind << " "
-            << num(sys.peak_dram_bytes_per_cycle()) << " B/cycle ("
-            << num(sys.peak_dram_bytes_per_cycle() * s.clock_ghz) << " GB/s), units";
-  for (const auto& u : sys.units())
-    std::cout << " " << u->name() << " (" << u->impl() << ", " << human(u->peak_flops_per_cycle())
-              << " FLOP/cycle)";
-  std::cout << ", area " << num(sys.area_mm2(), "%.2f") << " mm2\n";
+  print_system(sys);
   std::cout << "model      " << describe_model(m) << "\n";
   std::cout << "scheme     " << m.quant.name() << "\n";
   std::cout << "workload   " << w.name << ": "

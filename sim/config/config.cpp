@@ -1,5 +1,6 @@
 #include "sim/config/config.hpp"
 
+#include <fstream>
 #include <limits>
 
 #include "sim/base/error.hpp"
@@ -323,12 +324,113 @@ JobSpec load_job(const fs::path& file) {
   return j;
 }
 
+namespace {
+
+std::string trim(const std::string& s) {
+  std::size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+LayerList load_layers_csv(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError(file.string() + ": cannot open");
+  LayerList out;
+  out.name = file.stem().string();
+  std::vector<std::string> errors;
+  std::string line;
+  int lineno = 0;
+  std::size_t bytes = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    bytes += line.size() + 1;
+    if (bytes > (16u << 20))
+      throw ConfigError(file.string() + ": larger than 16 MiB; not a layer list");
+    if (line.find('\0') != std::string::npos)
+      throw ConfigError(file.string() + ": contains NUL bytes; not a CSV text file");
+    std::string t = trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    std::vector<std::string> f;
+    std::size_t start = 0;
+    for (;;) {
+      std::size_t c = t.find(',', start);
+      f.push_back(trim(t.substr(start, c == std::string::npos ? std::string::npos : c - start)));
+      if (c == std::string::npos) break;
+      start = c + 1;
+    }
+    if (!f.empty() && f.back().empty()) f.pop_back();  // SCALE-Sim lines end with a comma
+    long long v[3];
+    bool numeric = f.size() == 4;
+    for (int i = 0; numeric && i < 3; ++i)
+      numeric = parse_int64(f[i + 1], v[i]);
+    if (!numeric) {
+      if (out.ops.empty() && errors.empty() && f.size() >= 4 && !f[1].empty() &&
+          !std::isdigit((unsigned char)f[1][0]))
+        continue;  // header
+      errors.push_back(file.string() + ":" + std::to_string(lineno) +
+                       ": expected 'layer name, M, N, K' with integer M, N, K, found '" +
+                       t.substr(0, 80) + "'");
+      continue;
+    }
+    bool ok = true;
+    for (int i = 0; i < 3; ++i)
+      if (v[i] < 1 || v[i] > (1LL << 24)) {
+        errors.push_back(file.string() + ":" + std::to_string(lineno) + ": " + "MNK"[i] +
+                         std::string(" = ") + std::to_string(v[i]) + " is outside [1, 16777216]");
+        ok = false;
+      }
+    if (ok)
+      out.ops.push_back(gemm_op(f[0].empty() ? "layer" + std::to_string(out.ops.size()) : f[0],
+                                v[0], v[1], v[2]));
+  }
+  if (out.ops.empty() && errors.empty()) errors.push_back(file.string() + ": no layers");
+  if (!errors.empty()) throw ConfigError(join(errors, "\n"));
+  return out;
+}
+
+}  // namespace
+
+LayerList load_layers(const fs::path& file) {
+  if (file.extension() == ".csv") return load_layers_csv(file);
+  YAML::Node root = load_yaml_file(file);
+  Diagnostics d(file);
+  MapReader top(root, "", d);
+  YAML::Node list = top.child("layers");
+  top.finish();
+  LayerList out;
+  out.name = file.stem().string();
+  if (!list.IsDefined()) {
+    if (top.valid())
+      top.error("", "missing required key 'layers' (a list of {gemm: {m, n, k}} entries)");
+  } else if (!list.IsSequence() || list.size() == 0) {
+    top.error("layers",
+              "expected a non-empty list of {gemm: {m, n, k}} entries, found " + describe(list));
+  } else {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      std::string path = "layers[" + std::to_string(i) + "]";
+      MapReader e(list[i], path, d);
+      MapReader g = e.map("gemm");
+      e.finish();
+      if (!g.valid()) continue;
+      std::string name = g.string("name", "layer" + std::to_string(i));
+      long long m = g.integer("m", 1, 1 << 24), n = g.integer("n", 1, 1 << 24),
+                k = g.integer("k", 1, 1 << 24);
+      int wb = int(g.integer("weight_bits", 2, 16, 8)), ab = int(g.integer("act_bits", 8, 16, 8));
+      g.finish();
+      if (m > 0 && n > 0 && k > 0) out.ops.push_back(gemm_op(name, m, n, k, wb, ab));
+    }
+  }
+  d.throw_if_errors();
+  return out;
+}
+
 const std::vector<std::string>& config_kinds() {
-  static const std::vector<std::string> kinds = {"model", "workload", "job", "system", "tech"};
+  static const std::vector<std::string> kinds = {"model",  "workload", "job",
+                                                 "system", "tech",     "layers"};
   return kinds;
 }
 
 std::string detect_kind(const fs::path& file) {
+  if (file.extension() == ".csv") return "layers";  // SCALE-Sim GEMM topology
   YAML::Node root = load_yaml_file(file);
   Diagnostics d(file);
   const auto& kinds = config_kinds();
@@ -362,6 +464,8 @@ void validate_file(const fs::path& file) {
     load_system(file);
   else if (kind == "tech")
     load_tech(file);
+  else if (kind == "layers")
+    load_layers(file);
   else
     QACCEL_ASSERT(false, "config kind without a loader: " + kind);
 }

@@ -12,6 +12,7 @@
 #include "arch/common/memory.hpp"
 #include "arch/common/tech.hpp"
 #include "arch/common/unit.hpp"
+#include "workloads/ops.hpp"
 #include "workloads/spec.hpp"
 
 namespace qaccel::config {
@@ -57,6 +58,15 @@ struct JobSpec {
 ModelSpec load_model(const std::filesystem::path& file);
 WorkloadSpec load_workload(const std::filesystem::path& file);
 JobSpec load_job(const std::filesystem::path& file);
+
+// A layer list, as architects bring them from other tools: a YAML file `layers: [{gemm: {m, n,
+// k, name?}}, ...]` or a SCALE-Sim GEMM topology CSV (`layer name, M, N, K` per line, with an
+// optional header). Errors name the file and the line or key path.
+struct LayerList {
+  std::string name;
+  std::vector<Op> ops;
+};
+LayerList load_layers(const std::filesystem::path& file);
 
 // The kinds of config file, told apart by their single top-level key.
 const std::vector<std::string>& config_kinds();
