@@ -45,5 +45,6 @@ int cmd_validate(const std::vector<std::string>& args);
 int cmd_ref(const std::vector<std::string>& args);
 int cmd_ops(const std::vector<std::string>& args);
 int cmd_run(const std::vector<std::string>& args);
+int cmd_list(const std::vector<std::string>& args);
 
 }  // namespace qaccel::cli

@@ -17,11 +17,12 @@ struct Command {
 };
 
 const Command kCommands[] = {
-    {"run", "run the job in a config file (model + workload) and print its report",
+    {"run", "simulate a model workload or a layer list on a system and print its report",
      qaccel::cli::cmd_run},
     {"ref", "run the functional reference of a model on a prompt", qaccel::cli::cmd_ref},
     {"ops", "print the operator list of one forward pass", qaccel::cli::cmd_ops},
     {"validate", "check config files and report every error", qaccel::cli::cmd_validate},
+    {"list", "list unit implementations, their parameters and statistics", qaccel::cli::cmd_list},
 };
 
 void usage(std::ostream& os) {

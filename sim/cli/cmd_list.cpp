@@ -1,0 +1,44 @@
+#include <iostream>
+
+#include "arch/common/unit.hpp"
+#include "sim/cli/cli.hpp"
+#include "sim/config/config.hpp"
+#include "sim/system.hpp"
+
+namespace qaccel::cli {
+
+int cmd_list(const std::vector<std::string>& args) {
+  po::options_description opts("options");
+  opts.add_options()("stats", po::value<std::string>(),
+                     "also list every statistic of this system file");
+  po::variables_map vm;
+  if (!parse("list", "[--stats SYSTEM.yaml]",
+             "Lists the unit implementations a system file can name (`impl:`), their parameters,\n"
+             "the op kinds a mapping can name, and the config file kinds.",
+             opts, nullptr, args, vm))
+    return 0;
+  std::cout << "units (system.units.NAME.impl):\n";
+  for (const auto& [impl, info] : unit_registry()) {
+    std::cout << "  " << impl << ": " << info.summary << "\n";
+    for (const ParamDoc& p : info.params)
+      std::cout << "      " << p.name
+                << std::string(p.name.size() < 14 ? 14 - p.name.size() : 1, ' ') << p.type
+                << std::string(p.type.size() < 10 ? 10 - p.type.size() : 1, ' ') << p.desc << "\n";
+  }
+  std::cout << "\nop kinds (system.mapping keys, plus default):\n ";
+  for (const std::string& k : config::op_kind_names())
+    std::cout << " " << k;
+  std::cout << "\n\nconfig kinds (top-level key):\n ";
+  for (const std::string& k : config::config_kinds())
+    std::cout << " " << k;
+  std::cout << "\n";
+  if (vm.count("stats")) {
+    System sys(config::load_system(vm["stats"].as<std::string>()));
+    std::cout << "\nstatistics of " << sys.spec().name << " (name, unit, description):\n";
+    for (const Stat& s : sys.stats().all())
+      std::cout << "  " << s.name << "  [" << s.unit << "]  " << s.desc << "\n";
+  }
+  return 0;
+}
+
+}  // namespace qaccel::cli
