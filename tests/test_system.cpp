@@ -61,6 +61,30 @@ TEST(SystolicUnit, HandDerivedMemoryStalls) {
   }
 }
 
+// The same gemv with an input buffer of 2 B/cycle: WS streams R = 4 activation bytes per
+// cycle, so each fold's single stream cycle takes 2: one extra cycle per fold, 4 in all, on top
+// of the 14 exposed by the first fetch. The buffers and the DMA count their bytes.
+TEST(SystolicUnit, SlowBufferStretchesTheStream) {
+  TempDir dir;
+  auto f = dir.write(
+      "s.yaml",
+      system_yaml(
+          "{impl: systolic, rows: 4, cols: 4, dataflow: ws, ibuf_bytes_per_cycle: 2}",
+          "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: 4, latency_cycles: 10}"));
+  config::SystemSpec spec = config::load_system(f);
+  StatsRegistry stats;
+  BandwidthDram dram(spec.dram, stats);
+  UnitContext ctx{spec.tech, dram, 64.0, stats, 1 << 20};
+  auto units = config::build_units(spec, ctx);
+  OpCost c = units[0]->execute(gemv(8, 8, 64), 0);
+  EXPECT_EQ(c.compute_cycles, 44);
+  EXPECT_EQ(c.stall_cycles, 14 + 4);
+  EXPECT_EQ(stats.get("mxu.buffer_stall_cycles"), 4.0);
+  EXPECT_EQ(stats.get("mxu.dma.load_bytes"), 64.0);
+  EXPECT_EQ(stats.get("mxu.ibuf.read_bytes"), 8.0);    // the activation vector, once
+  EXPECT_EQ(stats.get("mxu.obuf.write_bytes"), 32.0);  // 8 float32 outputs
+}
+
 TEST(SystolicUnit, SupportsOnlyWhatItsPEsCanHold) {
   TempDir dir;
   auto f = dir.write("s.yaml",

@@ -11,10 +11,14 @@
 //   when its fetch outlasts the previous fold's compute. Output write-back overlaps the next
 //   fold; the last write-back is charged to the op.
 // - SRAM traffic: every operand byte entering the array is a buffer read; every byte fetched
-//   from DRAM or produced is a buffer write.
+//   from DRAM or produced is a buffer write. A buffer must deliver one array edge of operands
+//   per streaming cycle (WS: R activations; OS: R activations and C weights; IS: R weights);
+//   a buffer slower than that stretches each fold's stream (buffer stall cycles). By default
+//   the buffers are matched to the array, which gives SCALE-Sim's figures.
 #include <algorithm>
 #include <cmath>
 
+#include "arch/common/sram.hpp"
 #include "arch/common/unit.hpp"
 #include "arch/systolic/array.hpp"
 #include "sim/base/error.hpp"
@@ -30,6 +34,7 @@ struct SystolicSpec {
   ArraySpec array;
   int weight_bits = 8, act_bits = 8, acc_bits = 32;
   int ibuf_kib = 64, wbuf_kib = 64, obuf_kib = 64;
+  double ibuf_bytes_per_cycle = 0, wbuf_bytes_per_cycle = 0;  // 0: matched to the array edge
   bool stepping = false;  // per-cycle stepping in functional runs (slow; for validation)
 };
 
@@ -45,10 +50,18 @@ class SystolicUnit final : public Unit {
         macs_(ctx.stats.add(name + ".macs", "macs",
                             "multiply-accumulates of real (unpadded) operands")),
         folds_(ctx.stats.add(name + ".folds", "folds", "array folds (tiles mapped onto the grid)")),
-        sram_rd_(
-            ctx.stats.add(name + ".sram_read_bytes", "bytes", "buffer bytes read into the array")),
-        sram_wr_(ctx.stats.add(name + ".sram_write_bytes", "bytes",
-                               "buffer bytes written (fills and outputs)")) {}
+        buf_stall_(
+            ctx.stats.add(name + ".buffer_stall_cycles", "cycles",
+                          "cycles the stream waits for a buffer slower than the array edge")),
+        ibuf_(name + ".ibuf",
+              buffer(s.ibuf_kib, s.ibuf_bytes_per_cycle, s.array.rows * s.act_bits / 8.0),
+              ctx.stats),
+        wbuf_(name + ".wbuf",
+              buffer(s.wbuf_kib, s.wbuf_bytes_per_cycle,
+                     std::max(s.array.rows, s.array.cols) * s.weight_bits / 8.0),
+              ctx.stats),
+        obuf_(name + ".obuf", buffer(s.obuf_kib, 0, s.array.cols * 4.0), ctx.stats),
+        dma_(name + ".dma", ctx.dram, ctx.stats) {}
 
   std::string_view impl() const override { return "systolic"; }
 
@@ -79,53 +92,72 @@ class SystolicUnit final : public Unit {
     const i64 folds = p.folds(), cpf = p.cycles_per_fold(s_.array);
     const i64 w_bytes = op.weight_bytes, a_bytes = op.act_read_bytes, o_bytes = op.act_write_bytes;
     const bool act_in_dram = a_bytes + o_bytes > ctx_.global_buffer_bytes;
-    const bool a_fits = a_bytes <= i64(s_.ibuf_kib) * 512,
-               w_fits = w_bytes <= i64(s_.wbuf_kib) * 512;
+    // Double buffering: an operand is reused across folds when it fits half its buffer.
+    const bool a_fits = ibuf_.fits(2 * a_bytes), w_fits = wbuf_.fits(2 * w_bytes);
     i64 w_reads = 1, a_reads = 1;
+    double i_demand = 0, w_demand = 0;  // bytes per streaming cycle
+    const double ab = op.act_bits / 8.0, wb = op.weight_bits / 8.0;
     switch (s_.array.dataflow) {
       case Dataflow::ws:
         a_reads = a_fits ? 1 : p.col_folds;
+        i_demand = s_.array.rows * ab;
         break;
       case Dataflow::os:
         a_reads = a_fits ? 1 : p.col_folds;
         w_reads = w_fits ? 1 : p.row_folds;
+        i_demand = s_.array.rows * ab, w_demand = s_.array.cols * wb;
         break;
       case Dataflow::is:
         w_reads = w_fits ? 1 : p.col_folds;
+        w_demand = s_.array.rows * wb;
         break;
     }
+    // Stream cycles a buffer needs for T edge vectors, beyond the T the array takes.
+    auto stretch = [&](const Sram& b, double demand) {
+      return demand > 0 ? std::max<i64>(0, b.cycles(i64(std::ceil(double(p.t) * demand))) - p.t)
+                        : i64(0);
+    };
+    const i64 extra = std::max(stretch(ibuf_, i_demand), stretch(wbuf_, w_demand));
+
     OpCost c;
     c.macs = op.macs, c.flops = op.flops;
-    c.dram_read_bytes = w_bytes * w_reads + (act_in_dram ? a_bytes * a_reads : 0);
+    const i64 w_dram = w_bytes * w_reads, a_dram = act_in_dram ? a_bytes * a_reads : 0;
+    c.dram_read_bytes = w_dram + a_dram;
     c.dram_write_bytes = act_in_dram ? o_bytes : 0;
-    c.sram_write_bytes = w_bytes * w_reads + a_bytes * a_reads + o_bytes;
-    c.sram_read_bytes =
-        w_bytes * w_reads + a_bytes * a_reads + o_bytes;  // into the array; outputs out
+    // Buffer traffic: fills (from DRAM through the DMA, or from the global buffer), reads into
+    // the array, outputs written and drained.
+    ibuf_.write(a_bytes * a_reads - a_dram), ibuf_.read(a_bytes * a_reads);
+    wbuf_.read(w_bytes * w_reads);
+    obuf_.write(o_bytes);
+    if (!c.dram_write_bytes) obuf_.read(o_bytes);
+    c.sram_read_bytes = w_bytes * w_reads + a_bytes * a_reads + o_bytes;
+    c.sram_write_bytes = c.sram_read_bytes;
 
-    // Fold pipeline against the memory port.
+    // Fold pipeline: the DMA prefetches fold f+1's share of the DRAM bytes during fold f (the
+    // fetched bytes are counted in the buffer of the larger DRAM operand: attribution only).
+    Sram& dst = w_dram >= a_dram ? wbuf_ : ibuf_;
     const i64 per_fold = (c.dram_read_bytes + folds - 1) / folds;
-    i64 ready = ctx_.dram.transfer(per_fold, false, start, true);
+    i64 ready = dma_.load(std::min(per_fold, c.dram_read_bytes), dst, start, true);
     i64 t = start;
     for (i64 f = 0; f < folds; ++f) {
       i64 begin = std::max(t, ready);
-      if (f + 1 < folds) {
-        i64 bytes = std::min(per_fold, c.dram_read_bytes - per_fold * (f + 1));
-        ready = ctx_.dram.transfer(std::max<i64>(bytes, 0), false, begin, false);
-      }
-      t = begin + cpf;
+      if (f + 1 < folds)
+        ready = dma_.load(std::min(per_fold, c.dram_read_bytes - per_fold * (f + 1)), dst, begin,
+                          false);
+      t = begin + cpf + extra;
     }
-    if (c.dram_write_bytes) t = ctx_.dram.transfer(c.dram_write_bytes, true, t, true);
+    if (c.dram_write_bytes) t = dma_.store(c.dram_write_bytes, obuf_, t, true);
     c.compute_cycles = folds * cpf;
     c.cycles = t - start;
     c.stall_cycles = c.cycles - c.compute_cycles;
 
     c.compute_pj = double(c.macs) * ctx_.tech.mac(s_.weight_bits, s_.act_bits);
-    double buf_kib = double(s_.ibuf_kib + s_.wbuf_kib + s_.obuf_kib) / 3.0;
-    c.sram_pj = double(c.sram_read_bytes + c.sram_write_bytes) * ctx_.tech.sram(buf_kib);
+    c.sram_pj = 2.0 * (double(w_bytes * w_reads) * ctx_.tech.sram(wbuf_.kib()) +
+                       double(a_bytes * a_reads) * ctx_.tech.sram(ibuf_.kib()) +
+                       double(o_bytes) * ctx_.tech.sram(obuf_.kib()));
     c.dram_pj = double(c.dram_read_bytes + c.dram_write_bytes) * ctx_.dram_pj_per_byte;
     busy_ += double(c.compute_cycles), stall_ += double(c.stall_cycles), macs_ += double(c.macs);
-    folds_ += double(folds), sram_rd_ += double(c.sram_read_bytes),
-        sram_wr_ += double(c.sram_write_bytes);
+    folds_ += double(folds), buf_stall_ += double(folds * extra);
     return c;
   }
 
@@ -157,7 +189,16 @@ class SystolicUnit final : public Unit {
 
  private:
   SystolicSpec s_;
-  double &busy_, &stall_, &macs_, &folds_, &sram_rd_, &sram_wr_;
+  static SramSpec buffer(int kib, double bytes_per_cycle, double matched) {
+    SramSpec b;
+    b.capacity_bytes = std::int64_t(kib) * 1024;
+    b.bytes_per_cycle = bytes_per_cycle > 0 ? bytes_per_cycle : std::max(1.0, matched);
+    return b;
+  }
+
+  double &busy_, &stall_, &macs_, &folds_, &buf_stall_;
+  Sram ibuf_, wbuf_, obuf_;
+  Dma dma_;
 };
 
 std::unique_ptr<Unit> make(const std::string& name, config::MapReader& r, UnitContext& ctx) {
@@ -171,6 +212,8 @@ std::unique_ptr<Unit> make(const std::string& name, config::MapReader& r, UnitCo
   s.ibuf_kib = int(r.integer("ibuf_kib", 1, 1 << 20, 64));
   s.wbuf_kib = int(r.integer("wbuf_kib", 1, 1 << 20, 64));
   s.obuf_kib = int(r.integer("obuf_kib", 1, 1 << 20, 64));
+  s.ibuf_bytes_per_cycle = r.number("ibuf_bytes_per_cycle", 0.0, 1e9, 0.0);
+  s.wbuf_bytes_per_cycle = r.number("wbuf_bytes_per_cycle", 0.0, 1e9, 0.0);
   s.stepping = r.boolean("stepping", false);
   return std::make_unique<SystolicUnit>(name, s, ctx);
 }
@@ -187,6 +230,10 @@ const RegisterUnit reg(
       {"ibuf_kib", "int", "input buffer, double-buffered (default 64)"},
       {"wbuf_kib", "int", "weight buffer, double-buffered (default 64)"},
       {"obuf_kib", "int", "output buffer (default 64)"},
+      {"ibuf_bytes_per_cycle", "number",
+       "input buffer bandwidth (default: matched to R activations)"},
+      {"wbuf_bytes_per_cycle", "number",
+       "weight buffer bandwidth (default: matched to the array edge)"},
       {"stepping", "bool", "per-cycle stepping for functional matmuls (default false)"}},
      make});
 
