@@ -31,6 +31,21 @@ Op gemv(std::int64_t n, std::int64_t k, std::int64_t weight_bytes) {
   return o;
 }
 
+// A system's units built against their own stats and memory, outside SystemC.
+struct Units {
+  TempDir dir;
+  config::SystemSpec spec;
+  StatsRegistry stats;
+  BandwidthDram dram;
+  UnitContext ctx;
+  std::vector<std::unique_ptr<Unit>> units;
+  explicit Units(const std::string& yaml)
+      : spec(config::load_system(dir.write("s.yaml", yaml))),
+        dram(spec.dram, stats),
+        ctx{spec.tech, dram, 64.0, stats, 1 << 20},
+        units(config::build_units(spec, ctx)) {}
+};
+
 }  // namespace
 
 // A 4x4 WS array, gemv N = K = 8: 2 x 2 = 4 folds of 2R + C + T - 2 = 11 cycles (44 compute).
@@ -39,25 +54,17 @@ Op gemv(std::int64_t n, std::int64_t k, std::int64_t weight_bytes) {
 // At 1 B/cycle a fetch takes 16 cycles: stall = (10 + 16) + 3 * (16 - 11) = 41, total 85.
 TEST(SystolicUnit, HandDerivedMemoryStalls) {
   for (auto [bw, stall] : {std::pair{4.0, 14LL}, std::pair{1.0, 41LL}}) {
-    TempDir dir;
-    auto f = dir.write("s.yaml",
-                       system_yaml("{impl: systolic, rows: 4, cols: 4, dataflow: ws}",
-                                   "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: " +
-                                       std::to_string(bw) + ", latency_cycles: 10}"));
-    config::SystemSpec spec = config::load_system(f);
-    StatsRegistry stats;
-    BandwidthDram dram(spec.dram, stats);
-    UnitContext ctx{spec.tech, dram, 64.0, stats, 1 << 20};
-    auto units = config::build_units(spec, ctx);
-    Unit& mxu = *units[0];
-    OpCost c = mxu.execute(gemv(8, 8, 64), 0);
+    Units u(system_yaml("{impl: systolic, rows: 4, cols: 4, dataflow: ws}",
+                        "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: " +
+                            std::to_string(bw) + ", latency_cycles: 10}"));
+    OpCost c = u.units[0]->execute(gemv(8, 8, 64), 0);
     EXPECT_EQ(c.compute_cycles, 44);
     EXPECT_EQ(c.stall_cycles, stall) << "bw " << bw;
     EXPECT_EQ(c.cycles, 44 + stall);
     EXPECT_EQ(c.dram_read_bytes, 64);
     EXPECT_DOUBLE_EQ(c.dram_pj, 64 * 64.0);
-    EXPECT_DOUBLE_EQ(c.compute_pj, 64 * spec.tech.mac(8, 8));
-    EXPECT_EQ(stats.get("mxu.stall_cycles"), double(stall));
+    EXPECT_DOUBLE_EQ(c.compute_pj, 64 * u.spec.tech.mac(8, 8));
+    EXPECT_EQ(u.stats.get("mxu.stall_cycles"), double(stall));
   }
 }
 
@@ -65,47 +72,33 @@ TEST(SystolicUnit, HandDerivedMemoryStalls) {
 // cycle, so each fold's single stream cycle takes 2: one extra cycle per fold, 4 in all, on top
 // of the 14 exposed by the first fetch. The buffers and the DMA count their bytes.
 TEST(SystolicUnit, SlowBufferStretchesTheStream) {
-  TempDir dir;
-  auto f = dir.write(
-      "s.yaml",
-      system_yaml(
-          "{impl: systolic, rows: 4, cols: 4, dataflow: ws, ibuf_bytes_per_cycle: 2}",
-          "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: 4, latency_cycles: 10}"));
-  config::SystemSpec spec = config::load_system(f);
-  StatsRegistry stats;
-  BandwidthDram dram(spec.dram, stats);
-  UnitContext ctx{spec.tech, dram, 64.0, stats, 1 << 20};
-  auto units = config::build_units(spec, ctx);
-  OpCost c = units[0]->execute(gemv(8, 8, 64), 0);
+  Units u(system_yaml(
+      "{impl: systolic, rows: 4, cols: 4, dataflow: ws, ibuf_bytes_per_cycle: 2}",
+      "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: 4, latency_cycles: 10}"));
+  OpCost c = u.units[0]->execute(gemv(8, 8, 64), 0);
   EXPECT_EQ(c.compute_cycles, 44);
   EXPECT_EQ(c.stall_cycles, 14 + 4);
-  EXPECT_EQ(stats.get("mxu.buffer_stall_cycles"), 4.0);
-  EXPECT_EQ(stats.get("mxu.dma.load_bytes"), 64.0);
-  EXPECT_EQ(stats.get("mxu.ibuf.read_bytes"), 8.0);    // the activation vector, once
-  EXPECT_EQ(stats.get("mxu.obuf.write_bytes"), 32.0);  // 8 float32 outputs
+  EXPECT_EQ(u.stats.get("mxu.buffer_stall_cycles"), 4.0);
+  EXPECT_EQ(u.stats.get("mxu.dma.load_bytes"), 64.0);
+  EXPECT_EQ(u.stats.get("mxu.ibuf.read_bytes"), 8.0);    // the activation vector, once
+  EXPECT_EQ(u.stats.get("mxu.obuf.write_bytes"), 32.0);  // 8 float32 outputs
 }
 
 TEST(SystolicUnit, SupportsOnlyWhatItsPEsCanHold) {
-  TempDir dir;
-  auto f = dir.write("s.yaml",
-                     system_yaml("{impl: systolic, rows: 4, cols: 4, acc_bits: 20}",
-                                 "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: 8}"));
-  config::SystemSpec spec = config::load_system(f);
-  StatsRegistry stats;
-  BandwidthDram dram(spec.dram, stats);
-  UnitContext ctx{spec.tech, dram, 64.0, stats, 1 << 20};
-  auto units = config::build_units(spec, ctx);
+  Units u(system_yaml("{impl: systolic, rows: 4, cols: 4, acc_bits: 20}",
+                      "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: 8}"));
+  Unit& mxu = *u.units[0];
   std::string why;
   Op o = gemv(8, 32, 256);
   o.group = 32;  // 32 * 127 * 127 needs 20 bits with the sign
-  EXPECT_TRUE(units[0]->supports(o, &why)) << why;
+  EXPECT_TRUE(mxu.supports(o, &why)) << why;
   o.group = 64;
-  EXPECT_FALSE(units[0]->supports(o, &why));
+  EXPECT_FALSE(mxu.supports(o, &why));
   EXPECT_NE(why.find("accumulator bits"), std::string::npos) << why;
   o.group = 32, o.act_bits = 16;
-  EXPECT_FALSE(units[0]->supports(o, &why));
+  EXPECT_FALSE(mxu.supports(o, &why));
   o.act_bits = 8, o.weight_bits = 32;
-  EXPECT_FALSE(units[0]->supports(o, &why));
+  EXPECT_FALSE(mxu.supports(o, &why));
 }
 
 TEST(SystemConfig, UnknownImplListsTheKnownOnes) {
