@@ -135,7 +135,9 @@ void write_json(const std::string& path, const System& sys, const ModelSpec& m,
        << ", \"kind\": " << json_escape(std::string(to_string(r.op.kind)))
        << ", \"unit\": " << json_escape(r.unit) << ", \"mapped_by\": " << json_escape(r.mapped_by)
        << ", \"m\": " << r.op.m << ", \"n\": " << r.op.n << ", \"k\": " << r.op.k
-       << ", \"cycles\": " << r.cost.cycles << ", \"compute_cycles\": " << r.cost.compute_cycles
+       << ", \"start_cycle\": " << r.start_cycle << ", \"cycles\": " << r.cost.cycles
+       << ", \"ns\": " << num(sys.ns(r.cost.cycles))
+       << ", \"compute_cycles\": " << r.cost.compute_cycles
        << ", \"stall_cycles\": " << r.cost.stall_cycles << ", \"macs\": " << r.cost.macs
        << ", \"flops\": " << r.cost.flops
        << ", \"dram_bytes\": " << (r.cost.dram_read_bytes + r.cost.dram_write_bytes)
@@ -145,7 +147,9 @@ void write_json(const std::string& path, const System& sys, const ModelSpec& m,
        << ", \"peak_flops_per_cycle\": " << num(r.peak_flops_per_cycle)
        << ", \"utilization\": " << num(r.utilization)
        << ", \"bound\": " << json_escape(r.memory_bound ? "memory" : "compute")
-       << ", \"energy_pj\": " << num(r.cost.energy_pj()) << "}";
+       << ", \"energy_pj\": " << num(r.cost.energy_pj())
+       << ", \"compute_pj\": " << num(r.cost.compute_pj) << ", \"sram_pj\": " << num(r.cost.sram_pj)
+       << ", \"dram_pj\": " << num(r.cost.dram_pj) << "}";
   }
   os << "\n],\n\"stats\": [";
   const auto& stats = const_cast<System&>(sys).stats().all();
