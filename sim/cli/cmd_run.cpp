@@ -8,6 +8,7 @@
 #include "sim/cli/cli.hpp"
 #include "sim/config/config.hpp"
 #include "sim/report/table.hpp"
+#include "sim/simulate.hpp"
 #include "sim/system.hpp"
 #include "workloads/ops.hpp"
 #include "workloads/reference.hpp"
@@ -197,8 +198,9 @@ void print_system(const System& sys) {
 int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
                const po::variables_map& vm) {
   System sys(spec);
-  std::vector<OpRecord> recs = sys.run({layers.ops});
-  RunTotals t = sys.totals(recs);
+  SimResult res = simulate_ops(sys, layers.ops);
+  const std::vector<OpRecord>& recs = res.records;
+  const RunTotals& t = res.totals;
   print_system(sys);
   std::cout << "workload   layer list " << layers.name << ": " << layers.ops.size()
             << " GEMMs, timing-only\n\n";
@@ -294,15 +296,12 @@ int cmd_run(const std::vector<std::string>& args) {
   System sys(job.system);
   const bool prefill = w.phase == Phase::prefill;
   const int steps = prefill ? 1 : w.generated_tokens;
-  std::vector<std::vector<Op>> passes;
-  for (int s = 0; s < steps; ++s)
-    passes.push_back(lower_forward(m, w, s));
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<OpRecord> recs = sys.run(passes);
+  SimResult res = simulate(sys, m, w);
   double sim_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  RunTotals t = sys.totals(recs);
-  const double tokens = double(w.batch) * (prefill ? w.prompt_len : steps);
-  const double seconds = sys.ns(t.cycles) * 1e-9;
+  const std::vector<OpRecord>& recs = res.records;
+  const RunTotals& t = res.totals;
+  const double tokens = res.metrics.tokens;
 
   print_system(sys);
   std::cout << "model      " << describe_model(m) << "\n";
@@ -354,8 +353,8 @@ int cmd_run(const std::vector<std::string>& args) {
   const double energy = t.dynamic_pj + t.leakage_pj;
   std::cout << "\nlatency    " << t.cycles << " cycles = " << num(sys.ns(t.cycles) / 1e6, "%.4f")
             << " ms (" << t.compute_cycles << " compute, " << t.stall_cycles << " memory stall)\n";
-  std::cout << "throughput " << num(tokens / seconds, "%.1f") << " tokens/s (" << num(tokens)
-            << " tokens)\n";
+  std::cout << "throughput " << num(res.metrics.tokens_per_s, "%.1f") << " tokens/s ("
+            << num(tokens) << " tokens)\n";
   std::cout << "energy     " << num(energy / tokens / 1e6, "%.4f") << " uJ/token, "
             << num(energy / 1e6, "%.4f") << " uJ total:";
   for (const auto& [k, v] : t.energy_pj_by_component)

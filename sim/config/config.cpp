@@ -259,15 +259,22 @@ WorkloadSpec load_workload(const fs::path& file) {
   return load_kind<WorkloadSpec>(file, "workload", read_workload);
 }
 
-SystemSpec load_system(const fs::path& file) {
-  SystemSpec s = load_kind<SystemSpec>(
-      file, "system", [&](MapReader& r, SystemSpec& sp) { read_system(r, file, sp); });
+SystemSpec system_from_yaml(const YAML::Node& root, const fs::path& file) {
+  Diagnostics d(file);
+  MapReader r = top(root, "system", d);
+  SystemSpec s;
+  read_system(r, file, s);
+  d.throw_if_errors();
   // Build the units once against scratch resources so their parameters are checked now.
   StatsRegistry stats;
   BandwidthDram dram(s.dram, stats);
   UnitContext ctx{s.tech, dram, 0.0, stats, 0};
   build_units(s, ctx);
   return s;
+}
+
+SystemSpec load_system(const fs::path& file) {
+  return system_from_yaml(load_yaml_file(file), file);
 }
 
 std::vector<std::unique_ptr<Unit>> build_units(const SystemSpec& s, UnitContext& ctx) {

@@ -37,6 +37,9 @@ struct SystemSpec {
 };
 
 SystemSpec load_system(const std::filesystem::path& file);
+// The same from an already-loaded document (a sweep's design point); `file` names it in errors
+// and anchors relative paths.
+SystemSpec system_from_yaml(const YAML::Node& root, const std::filesystem::path& file);
 
 // Builds the spec's units through the registry; parameter errors become a ConfigError naming
 // the system file and key path (`system.units.mxu.rows`).

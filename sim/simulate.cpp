@@ -1,0 +1,96 @@
+#include "sim/simulate.hpp"
+
+#include "workloads/ops.hpp"
+
+namespace qaccel {
+
+namespace {
+
+SimResult finish(System& sys, std::vector<OpRecord> recs, double tokens) {
+  SimResult r;
+  r.records = std::move(recs);
+  r.totals = sys.totals(r.records);
+  const RunTotals& t = r.totals;
+  RunMetrics& m = r.metrics;
+  m.cycles = t.cycles, m.compute_cycles = t.compute_cycles, m.stall_cycles = t.stall_cycles;
+  m.macs = t.macs, m.flops = t.flops, m.dram_bytes = t.dram_bytes, m.sram_bytes = t.sram_bytes;
+  const double ns = sys.ns(t.cycles);
+  m.latency_ms = ns / 1e6;
+  m.tokens = tokens;
+  m.tokens_per_s = ns > 0 ? tokens / (ns * 1e-9) : 0;
+  m.energy_pj = t.dynamic_pj + t.leakage_pj;
+  m.energy_uj_per_token = tokens > 0 ? m.energy_pj / tokens / 1e6 : 0;
+  m.area_mm2 = sys.area_mm2();
+  m.tokens_per_s_per_mm2 = m.area_mm2 > 0 ? m.tokens_per_s / m.area_mm2 : 0;
+  for (const auto& u : sys.units())
+    m.peak_flops_per_cycle += u->peak_flops_per_cycle();
+  m.attained_flops_per_cycle = t.cycles ? double(t.flops) / double(t.cycles) : 0;
+  m.utilization =
+      m.peak_flops_per_cycle > 0 ? m.attained_flops_per_cycle / m.peak_flops_per_cycle : 0;
+  m.peak_dram_bytes_per_cycle = sys.peak_dram_bytes_per_cycle();
+  m.attained_dram_bytes_per_cycle = t.cycles ? double(t.dram_bytes) / double(t.cycles) : 0;
+  m.energy_pj_by_component = t.energy_pj_by_component;
+  return r;
+}
+
+}  // namespace
+
+const std::vector<std::string>& metric_names() {
+  static const std::vector<std::string> names = {"cycles",
+                                                 "compute_cycles",
+                                                 "stall_cycles",
+                                                 "macs",
+                                                 "flops",
+                                                 "dram_bytes",
+                                                 "sram_bytes",
+                                                 "latency_ms",
+                                                 "tokens",
+                                                 "tokens_per_s",
+                                                 "energy_pj",
+                                                 "energy_uj_per_token",
+                                                 "area_mm2",
+                                                 "tokens_per_s_per_mm2",
+                                                 "peak_flops_per_cycle",
+                                                 "attained_flops_per_cycle",
+                                                 "utilization",
+                                                 "peak_dram_bytes_per_cycle",
+                                                 "attained_dram_bytes_per_cycle"};
+  return names;
+}
+
+std::map<std::string, double> metric_values(const RunMetrics& m) {
+  return {{"cycles", double(m.cycles)},
+          {"compute_cycles", double(m.compute_cycles)},
+          {"stall_cycles", double(m.stall_cycles)},
+          {"macs", double(m.macs)},
+          {"flops", double(m.flops)},
+          {"dram_bytes", double(m.dram_bytes)},
+          {"sram_bytes", double(m.sram_bytes)},
+          {"latency_ms", m.latency_ms},
+          {"tokens", m.tokens},
+          {"tokens_per_s", m.tokens_per_s},
+          {"energy_pj", m.energy_pj},
+          {"energy_uj_per_token", m.energy_uj_per_token},
+          {"area_mm2", m.area_mm2},
+          {"tokens_per_s_per_mm2", m.tokens_per_s_per_mm2},
+          {"peak_flops_per_cycle", m.peak_flops_per_cycle},
+          {"attained_flops_per_cycle", m.attained_flops_per_cycle},
+          {"utilization", m.utilization},
+          {"peak_dram_bytes_per_cycle", m.peak_dram_bytes_per_cycle},
+          {"attained_dram_bytes_per_cycle", m.attained_dram_bytes_per_cycle}};
+}
+
+SimResult simulate(System& sys, const ModelSpec& m, const WorkloadSpec& w) {
+  const bool prefill = w.phase == Phase::prefill;
+  const int steps = prefill ? 1 : w.generated_tokens;
+  std::vector<std::vector<Op>> passes;
+  for (int s = 0; s < steps; ++s)
+    passes.push_back(lower_forward(m, w, s));
+  return finish(sys, sys.run(passes), double(w.batch) * (prefill ? w.prompt_len : steps));
+}
+
+SimResult simulate_ops(System& sys, const std::vector<Op>& ops) {
+  return finish(sys, sys.run({ops}), 0);
+}
+
+}  // namespace qaccel

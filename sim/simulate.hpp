@@ -1,0 +1,39 @@
+#pragma once
+// One simulation of a model workload on a system, with the run-level metrics every consumer
+// (the run report, the DSE database) reads. One per process: it elaborates SystemC.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/system.hpp"
+#include "workloads/spec.hpp"
+
+namespace qaccel {
+
+struct RunMetrics {
+  std::int64_t cycles = 0, compute_cycles = 0, stall_cycles = 0, macs = 0, flops = 0;
+  std::int64_t dram_bytes = 0, sram_bytes = 0;
+  double latency_ms = 0, tokens = 0, tokens_per_s = 0;
+  double energy_pj = 0, energy_uj_per_token = 0;
+  double area_mm2 = 0, tokens_per_s_per_mm2 = 0;
+  double peak_flops_per_cycle = 0, attained_flops_per_cycle = 0, utilization = 0;
+  double peak_dram_bytes_per_cycle = 0, attained_dram_bytes_per_cycle = 0;
+  std::map<std::string, double> energy_pj_by_component;
+};
+
+// Named metric values, for constraints, objectives and the database (one source of names).
+std::map<std::string, double> metric_values(const RunMetrics& m);
+const std::vector<std::string>& metric_names();
+
+struct SimResult {
+  std::vector<OpRecord> records;
+  RunTotals totals;
+  RunMetrics metrics;
+};
+
+// Lowers every pass of the workload (a prefill, or one per generated token) and runs them.
+SimResult simulate(System& sys, const ModelSpec& m, const WorkloadSpec& w);
+// The same for a plain list of ops (layer lists): tokens are 0.
+SimResult simulate_ops(System& sys, const std::vector<Op>& ops);
+
+}  // namespace qaccel
