@@ -46,5 +46,6 @@ int cmd_ref(const std::vector<std::string>& args);
 int cmd_ops(const std::vector<std::string>& args);
 int cmd_run(const std::vector<std::string>& args);
 int cmd_list(const std::vector<std::string>& args);
+int cmd_sweep(const std::vector<std::string>& args);
 
 }  // namespace qaccel::cli

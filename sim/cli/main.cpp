@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"ref", "run the functional reference of a model on a prompt", qaccel::cli::cmd_ref},
     {"ops", "print the operator list of one forward pass", qaccel::cli::cmd_ops},
     {"validate", "check config files and report every error", qaccel::cli::cmd_validate},
+    {"sweep", "run a design-space sweep into the results database", qaccel::cli::cmd_sweep},
     {"list", "list unit implementations, their parameters and statistics", qaccel::cli::cmd_list},
 };
 

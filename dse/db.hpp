@@ -1,0 +1,76 @@
+#pragma once
+// The results database: one SQLite file (WAL), schema versioned and checked, every run written
+// in one transaction. Designs are keyed by a content hash, so re-runs skip and merges dedupe.
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace qaccel::dse {
+
+class Stmt;
+
+class Db {
+ public:
+  // Opens (creating when allowed and absent) and checks the schema. A foreign or corrupt file,
+  // or one of another schema version, is a ConfigError naming the file.
+  static Db open(const std::filesystem::path& path, bool readonly = false);
+  Db(Db&& o) noexcept : db_(o.db_), path_(std::move(o.path_)) { o.db_ = nullptr; }
+  Db& operator=(Db&&) = delete;
+  ~Db();
+  void exec(const std::string& sql);
+  Stmt prepare(const std::string& sql);
+  sqlite3* raw() { return db_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  Db(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_;
+  std::filesystem::path path_;
+};
+
+// A prepared statement with positional binds (1-based) and typed column reads.
+class Stmt {
+ public:
+  Stmt(Db& db, sqlite3_stmt* s) : db_(&db), s_(s) {}
+  Stmt(Stmt&& o) noexcept : db_(o.db_), s_(o.s_) { o.s_ = nullptr; }
+  ~Stmt();
+  Stmt& bind(int i, const std::string& v);
+  Stmt& bind(int i, double v);
+  Stmt& bind(int i, std::int64_t v);
+  Stmt& bind(int i, int v) { return bind(i, std::int64_t(v)); }
+  Stmt& bind_null(int i);
+  bool step();  // true while a row is available
+  void run();   // step to completion, then reset for reuse
+  void reset();
+  int columns() const;
+  std::string name(int c) const;
+  std::string text(int c) const;
+  double real(int c) const;
+  std::int64_t integer(int c) const;
+  bool is_null(int c) const;
+  bool is_numeric(int c) const;
+
+ private:
+  Db* db_;
+  sqlite3_stmt* s_;
+};
+
+// RAII transaction: commits on commit(), rolls back otherwise (exceptions, early returns).
+class Transaction {
+ public:
+  explicit Transaction(Db& db);
+  void commit();
+  ~Transaction();
+
+ private:
+  Db& db_;
+  bool done_ = false;
+};
+
+inline constexpr int kSchemaVersion = 1;
+
+}  // namespace qaccel::dse

@@ -1,0 +1,532 @@
+#include "dse/driver.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <limits>
+#include <set>
+#include <thread>
+
+#include "qaccel/version.hpp"
+#include "sim/base/error.hpp"
+#include "workloads/rng.hpp"
+
+namespace qaccel::dse {
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void on_signal(int sig) {
+  g_stop = sig;
+}
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string hostname() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+void bind_value(Stmt& st, int i, const std::string& v) {
+  // Numbers are stored as numbers so `WHERE name = '...' AND value = 128` works.
+  if (auto d = numeric(v)) {
+    if (*d == std::floor(*d) && std::fabs(*d) < 9e15)
+      st.bind(i, std::int64_t(*d));
+    else
+      st.bind(i, *d);
+  } else {
+    st.bind(i, v);
+  }
+}
+
+}  // namespace
+
+void record_sweep(Db& db, const SweepSpec& s) {
+  db.prepare("INSERT OR IGNORE INTO sweeps(name, spec_file, spec, created) VALUES(?, ?, ?, ?)")
+      .bind(1, s.name)
+      .bind(2, s.file.string())
+      .bind(3, s.text)
+      .bind(4, now_utc())
+      .run();
+}
+
+std::optional<std::string> run_status(Db& db, const std::string& hash) {
+  Stmt st = db.prepare("SELECT status FROM runs WHERE hash = ?");
+  st.bind(1, hash);
+  if (st.step()) return st.text(0);
+  return std::nullopt;
+}
+
+std::optional<std::map<std::string, double>> load_metrics(Db& db, const std::string& hash) {
+  Stmt st = db.prepare("SELECT * FROM metrics WHERE hash = ?");
+  st.bind(1, hash);
+  if (!st.step()) return std::nullopt;
+  std::map<std::string, double> m;
+  for (int c = 0; c < st.columns(); ++c)
+    if (st.name(c) != "hash") m[st.name(c)] = st.real(c);
+  return m;
+}
+
+void store_result(Db& db, const SweepSpec& s, const DesignPoint& p, const std::string& status,
+                  const std::string& error, double wall_s, const SimResult* res) {
+  Transaction tx(db);
+  db.prepare(
+        "INSERT OR IGNORE INTO designs(hash, system_yaml, model, workload, model_file, "
+        "workload_file, sim_version) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?)")
+      .bind(1, p.hash)
+      .bind(2, p.system_yaml)
+      .bind(3, s.models[p.model].name)
+      .bind(4, s.workloads[p.workload].name)
+      .bind(5, s.model_files[p.model].string())
+      .bind(6, s.workload_files[p.workload].string())
+      .bind(7, std::string(kVersion))
+      .run();
+  Stmt prm = db.prepare("INSERT OR IGNORE INTO params(hash, name, value) VALUES(?, ?, ?)");
+  for (const auto& [name, value] : p.params) {
+    prm.bind(1, p.hash).bind(2, name);
+    bind_value(prm, 3, value);
+    prm.run();
+  }
+  prm.bind(1, p.hash).bind(2, std::string("model")).bind(3, s.models[p.model].name).run();
+  prm.bind(1, p.hash).bind(2, std::string("workload")).bind(3, s.workloads[p.workload].name).run();
+  db.prepare("INSERT OR IGNORE INTO sweep_designs(sweep, hash, point) VALUES(?, ?, ?)")
+      .bind(1, s.name)
+      .bind(2, p.hash)
+      .bind(3, p.index)
+      .run();
+  db.prepare(
+        "INSERT OR IGNORE INTO runs(hash, status, error, wall_s, host, finished, sim_version) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?)")
+      .bind(1, p.hash)
+      .bind(2, status)
+      .bind(3, error)
+      .bind(4, wall_s)
+      .bind(5, hostname())
+      .bind(6, now_utc())
+      .bind(7, std::string(kVersion))
+      .run();
+  if (res) {
+    std::string cols = "hash", marks = "?";
+    for (const std::string& n : metric_names())
+      cols += ", " + n, marks += ", ?";
+    Stmt m = db.prepare("INSERT OR IGNORE INTO metrics(" + cols + ") VALUES(" + marks + ")");
+    m.bind(1, p.hash);
+    auto values = metric_values(res->metrics);
+    int i = 2;
+    for (const std::string& n : metric_names())
+      m.bind(i++, values.at(n));
+    m.run();
+    Stmt e = db.prepare("INSERT OR IGNORE INTO energy(hash, component, pj) VALUES(?, ?, ?)");
+    for (const auto& [k, v] : res->metrics.energy_pj_by_component)
+      e.bind(1, p.hash).bind(2, k).bind(3, v).run();
+    Stmt op = db.prepare(
+        "INSERT OR IGNORE INTO op_metrics(hash, idx, step, name, kind, unit, m, n, k, cycles, "
+        "compute_cycles, "
+        "stall_cycles, macs, flops, dram_bytes, sram_bytes, intensity, attained_flops_per_cycle, "
+        "peak_flops_per_cycle, utilization, bound, energy_pj) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?, ?, ?, ?, ?, ?, ?, "
+        "?, ?, ?, ?, ?)");
+    for (std::size_t i = 0; i < res->records.size(); ++i) {
+      const OpRecord& r = res->records[i];
+      op.bind(1, p.hash).bind(2, std::int64_t(i)).bind(3, r.step).bind(4, r.op.name);
+      op.bind(5, std::string(to_string(r.op.kind)))
+          .bind(6, r.unit)
+          .bind(7, r.op.m)
+          .bind(8, r.op.n)
+          .bind(9, r.op.k);
+      op.bind(10, r.cost.cycles)
+          .bind(11, r.cost.compute_cycles)
+          .bind(12, r.cost.stall_cycles)
+          .bind(13, r.cost.macs);
+      op.bind(14, r.cost.flops).bind(15, r.cost.dram_read_bytes + r.cost.dram_write_bytes);
+      op.bind(16, r.cost.sram_read_bytes + r.cost.sram_write_bytes).bind(17, r.intensity);
+      op.bind(18, r.attained_flops_per_cycle)
+          .bind(19, r.peak_flops_per_cycle)
+          .bind(20, r.utilization);
+      op.bind(21, std::string(r.memory_bound ? "memory" : "compute")).bind(22, r.cost.energy_pj());
+      op.run();
+    }
+  }
+  tx.commit();
+}
+
+namespace {
+
+// The worker: simulate one design and store it; never returns.
+[[noreturn]] void worker(const SweepSpec& s, const DesignPoint& p,
+                         const std::filesystem::path& db_path) {
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  int code = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    Db db = Db::open(db_path);
+    std::string status = "ok", error;
+    std::optional<SimResult> res;
+    try {
+      System sys(p.system);
+      res = simulate(sys, s.models[p.model], s.workloads[p.workload]);
+      auto values = metric_values(res->metrics);
+      for (const Constraint& c : s.constraints) {
+        if (!c.on_results) continue;
+        bool ok = c.expr.holds([&](const std::string& n) -> std::optional<double> {
+          auto it = values.find(n);
+          if (it != values.end()) return it->second;
+          for (const auto& [k, v] : p.params)
+            if (k == n) return numeric(v);
+          return std::nullopt;
+        });
+        if (!ok) status = "infeasible", error = "violates " + c.expr.text();
+      }
+    } catch (const std::exception& e) {
+      status = "failed", error = e.what();
+      res.reset();
+    }
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    store_result(db, s, p, status, error, wall, res ? &*res : nullptr);
+  } catch (const std::exception& e) {
+    std::cerr << "worker for design " << p.hash << ": " << e.what() << "\n";
+    code = 3;
+  }
+  std::cout.flush(), std::cerr.flush();
+  _exit(code);  // no destructors: the driver's own database handle must stay untouched
+}
+
+struct Running {
+  const DesignPoint* point;
+  pid_t pid;
+  std::chrono::steady_clock::time_point start;
+};
+
+// Runs `points` with up to o.workers workers; updates the summary.
+class Pool {
+ public:
+  Pool(const SweepSpec& s, const SweepOptions& o, Db& db, SweepSummary& sum)
+      : s_(s), o_(o), db_(db), sum_(sum), t0_(std::chrono::steady_clock::now()) {
+    if (!s.objectives.empty()) objective_ = s.objectives[0];
+  }
+
+  void run(const std::vector<DesignPoint>& points, std::int64_t total_hint) {
+    total_ = std::max<std::int64_t>(total_hint, done_ + std::int64_t(points.size()));
+    std::size_t next = 0;
+    while (!g_stop && (next < points.size() || !running_.empty())) {
+      while (!g_stop && next < points.size() && int(running_.size()) < o_.workers) {
+        const DesignPoint& p = points[next++];
+        if (auto st = run_status(db_, p.hash)) {
+          // Done before (this sweep or another): link it to this sweep, count it, skip it.
+          db_.prepare("INSERT OR IGNORE INTO sweep_designs(sweep, hash, point) VALUES(?, ?, ?)")
+              .bind(1, s_.name)
+              .bind(2, p.hash)
+              .bind(3, p.index)
+              .run();
+          ++sum_.skipped, ++done_;
+          note(p, *st);
+          continue;
+        }
+        std::cout.flush(), std::cerr.flush();
+        pid_t pid = fork();
+        if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
+        if (pid == 0) worker(s_, p, o_.db_path);
+        running_.push_back({&p, pid, std::chrono::steady_clock::now()});
+      }
+      reap();
+      progress(false);
+      if (!running_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (g_stop) {
+      for (const Running& r : running_)
+        kill(r.pid, SIGKILL);
+      for (const Running& r : running_)
+        waitpid(r.pid, nullptr, 0);
+      running_.clear();
+    }
+    progress(true);
+  }
+
+ private:
+  void reap() {
+    for (std::size_t i = 0; i < running_.size();) {
+      Running& r = running_[i];
+      int status = 0;
+      pid_t got = waitpid(r.pid, &status, WNOHANG);
+      double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - r.start).count();
+      if (got == 0 && o_.timeout_s > 0 && secs > o_.timeout_s) {
+        kill(r.pid, SIGKILL);
+        waitpid(r.pid, nullptr, 0);
+        store_result(db_, s_, *r.point, "timeout",
+                     "exceeded --timeout " + std::to_string(o_.timeout_s) + " s", secs, nullptr);
+        finish(*r.point, "timeout");
+        running_.erase(running_.begin() + std::ptrdiff_t(i));
+        continue;
+      }
+      if (got == 0) {
+        ++i;
+        continue;
+      }
+      std::optional<std::string> st = run_status(db_, r.point->hash);
+      if (!st && !g_stop) {
+        std::string why = WIFSIGNALED(status)
+                              ? "worker died: signal " + std::to_string(WTERMSIG(status)) + " (" +
+                                    strsignal(WTERMSIG(status)) + ")"
+                              : "worker exited with status " + std::to_string(WEXITSTATUS(status)) +
+                                    " without storing a result";
+        store_result(db_, s_, *r.point, "failed", why, secs, nullptr);
+        st = "failed";
+      }
+      if (st) finish(*r.point, *st);
+      running_.erase(running_.begin() + std::ptrdiff_t(i));
+    }
+  }
+
+  void finish(const DesignPoint& p, const std::string& st) {
+    ++sum_.ran, ++done_;
+    note(p, st);
+  }
+
+  void note(const DesignPoint& p, const std::string& st) {
+    if (st == "ok")
+      ++sum_.ok;
+    else if (st == "failed")
+      ++sum_.failed;
+    else if (st == "timeout")
+      ++sum_.timeouts;
+    else if (st == "infeasible")
+      ++sum_.infeasible;
+    if (st != "ok" || !objective_) return;
+    if (auto m = load_metrics(db_, p.hash)) {
+      double v = m->at(objective_->metric);
+      if (!best_ || (objective_->maximize ? v > *best_ : v < *best_)) best_ = v;
+    }
+  }
+
+  void progress(bool final) {
+    if (!o_.progress) return;
+    auto now = std::chrono::steady_clock::now();
+    if (!final && now - last_ < std::chrono::milliseconds(500)) return;
+    last_ = now;
+    double el = std::chrono::duration<double>(now - t0_).count();
+    std::int64_t ran = sum_.ran;
+    double rate = el > 0 ? double(ran) / el : 0;
+    double eta = rate > 0 ? double(total_ - done_) / rate : 0;
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "\r%s: %lld/%lld done (%lld skipped, %lld failed), %.1f/s, ETA %.0f s",
+                  s_.name.c_str(), (long long)done_, (long long)total_, (long long)sum_.skipped,
+                  (long long)(sum_.failed + sum_.timeouts), rate, eta);
+    std::cerr << buf;
+    if (best_) std::cerr << ", best " << objective_->metric << " " << *best_;
+    std::cerr << "   " << (final ? "\n" : "") << std::flush;
+  }
+
+  const SweepSpec& s_;
+  const SweepOptions& o_;
+  Db& db_;
+  SweepSummary& sum_;
+  std::vector<Running> running_;
+  std::int64_t done_ = 0, total_ = 0;
+  std::optional<Objective> objective_;
+  std::optional<double> best_;
+  std::chrono::steady_clock::time_point t0_, last_{};
+};
+
+// Objective vector to minimise; +inf for designs without an ok result.
+std::vector<double> objectives_of(Db& db, const SweepSpec& s, const std::string& hash) {
+  std::vector<double> out(s.objectives.size(), std::numeric_limits<double>::infinity());
+  if (run_status(db, hash) != std::optional<std::string>("ok")) return out;
+  auto m = load_metrics(db, hash);
+  for (std::size_t i = 0; i < s.objectives.size(); ++i) {
+    double v = m->at(s.objectives[i].metric);
+    out[i] = s.objectives[i].maximize ? -v : v;
+  }
+  return out;
+}
+
+bool dominates(const std::vector<double>& a, const std::vector<double>& b) {
+  bool better = false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] > b[i]) return false;
+    if (a[i] < b[i]) better = true;
+  }
+  return better;
+}
+
+// NSGA-II (Deb et al. 2002): non-dominated sorting and crowding distance, binary tournaments,
+// uniform crossover and per-gene reset mutation over the free parameters' value indexes.
+void nsga2(const SweepSpec& s, Pool& pool, Db& db) {
+  std::vector<std::size_t> free;
+  for (std::size_t i = 0; i < s.params.size(); ++i)
+    if (s.params[i].tied_to.empty()) free.push_back(i);
+  SplitMix64 g(s.seed);
+  using Genome = std::vector<std::uint32_t>;
+  auto values_of = [&](const Genome& gn) {
+    std::vector<std::string> v(s.params.size());
+    for (std::size_t f = 0; f < free.size(); ++f)
+      v[free[f]] = s.params[free[f]].values[gn[f]];
+    for (std::size_t i = 0; i < s.params.size(); ++i)
+      if (!s.params[i].tied_to.empty())
+        for (std::size_t j = 0; j < s.params.size(); ++j)
+          if (s.params[j].path == s.params[i].tied_to) v[i] = v[j];
+    return v;
+  };
+  auto random_genome = [&]() {
+    Genome gn(free.size());
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      for (std::size_t f = 0; f < free.size(); ++f)
+        gn[f] = g.below(std::uint32_t(s.params[free[f]].values.size()));
+      if (params_allowed(s, values_of(gn))) return gn;
+    }
+    throw ConfigError(s.file.string() +
+                      ": no design satisfies the parameter constraints (1000 random draws)");
+  };
+  struct Ind {
+    Genome genome;
+    DesignPoint point;
+    std::vector<double> obj;
+    int rank = 0;
+    double crowd = 0;
+  };
+  std::int64_t index = 0;
+  auto make = [&](Genome gn) {
+    Ind ind;
+    ind.point = make_point(s, index++, values_of(gn), 0, 0);
+    ind.genome = std::move(gn);
+    return ind;
+  };
+  auto evaluate = [&](std::vector<Ind>& pop, std::int64_t total) {
+    std::vector<DesignPoint> pts;
+    std::set<std::string> seen;
+    for (const Ind& i : pop)
+      if (seen.insert(i.point.hash).second) pts.push_back(i.point);
+    pool.run(pts, total);
+    for (Ind& i : pop)
+      i.obj = objectives_of(db, s, i.point.hash);
+  };
+  auto rank_and_crowd = [&](std::vector<Ind>& pop) {
+    const std::size_t n = pop.size();
+    std::vector<std::vector<std::size_t>> dominated(n);
+    std::vector<int> count(n, 0);
+    std::vector<std::size_t> front;
+    for (std::size_t a = 0; a < n; ++a)
+      for (std::size_t b = 0; b < n; ++b)
+        if (dominates(pop[a].obj, pop[b].obj))
+          dominated[a].push_back(b);
+        else if (dominates(pop[b].obj, pop[a].obj))
+          ++count[a];
+    for (std::size_t a = 0; a < n; ++a)
+      if (count[a] == 0) front.push_back(a), pop[a].rank = 0;
+    for (int r = 0; !front.empty(); ++r) {
+      // Crowding distance within this front.
+      for (std::size_t a : front)
+        pop[a].crowd = 0;
+      for (std::size_t m = 0; m < s.objectives.size(); ++m) {
+        std::vector<std::size_t> f = front;
+        std::stable_sort(f.begin(), f.end(), [&](std::size_t x, std::size_t y) {
+          return pop[x].obj[m] < pop[y].obj[m];
+        });
+        double lo = pop[f.front()].obj[m], hi = pop[f.back()].obj[m];
+        pop[f.front()].crowd = pop[f.back()].crowd = std::numeric_limits<double>::infinity();
+        if (std::isfinite(hi - lo) && hi > lo)
+          for (std::size_t i = 1; i + 1 < f.size(); ++i)
+            pop[f[i]].crowd += (pop[f[i + 1]].obj[m] - pop[f[i - 1]].obj[m]) / (hi - lo);
+      }
+      std::vector<std::size_t> next;
+      for (std::size_t a : front)
+        for (std::size_t b : dominated[a])
+          if (--count[b] == 0) pop[b].rank = r + 1, next.push_back(b);
+      front = std::move(next);
+    }
+  };
+  auto better = [](const Ind& a, const Ind& b) {
+    return a.rank != b.rank ? a.rank < b.rank : a.crowd > b.crowd;
+  };
+
+  const std::int64_t total = std::int64_t(s.population) * (s.generations + 1);
+  std::vector<Ind> pop;
+  for (int i = 0; i < s.population; ++i)
+    pop.push_back(make(random_genome()));
+  evaluate(pop, total);
+  rank_and_crowd(pop);
+  for (int gen = 0; gen < s.generations && !g_stop; ++gen) {
+    std::vector<Ind> kids;
+    auto tournament = [&]() -> const Ind& {
+      const Ind& a = pop[g.below(std::uint32_t(pop.size()))];
+      const Ind& b = pop[g.below(std::uint32_t(pop.size()))];
+      return better(a, b) ? a : b;
+    };
+    while (int(kids.size()) < s.population) {
+      const Ind& pa = tournament();
+      const Ind& pb = tournament();
+      Genome child = pa.genome;
+      bool cross = g.below(100) < 90;
+      for (std::size_t f = 0; f < free.size(); ++f) {
+        if (cross && g.below(2)) child[f] = pb.genome[f];
+        if (g.below(std::uint32_t(free.size() * 1000)) < 1000)  // mutation rate 1 / genes
+          child[f] = g.below(std::uint32_t(s.params[free[f]].values.size()));
+      }
+      if (!params_allowed(s, values_of(child))) child = random_genome();
+      kids.push_back(make(child));
+    }
+    evaluate(kids, total);
+    for (Ind& k : kids)
+      pop.push_back(std::move(k));
+    rank_and_crowd(pop);
+    std::stable_sort(pop.begin(), pop.end(), better);
+    pop.resize(std::size_t(s.population));
+    rank_and_crowd(pop);
+  }
+}
+
+}  // namespace
+
+SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o) {
+  Db db = Db::open(o.db_path);
+  record_sweep(db, s);
+  SweepSummary sum;
+  struct sigaction sa {
+  }, old_int{}, old_term{};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  g_stop = 0;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  try {
+    Pool pool(s, o, db, sum);
+    if (s.strategy == Strategy::nsga2) {
+      if (o.shards != 1)
+        throw ConfigError(
+            "--shard: an nsga2 search cannot be sharded (its generations depend on each other)");
+      nsga2(s, pool, db);
+    } else {
+      std::vector<DesignPoint> all = enumerate(s), mine;
+      for (DesignPoint& p : all)
+        if (p.index % o.shards == o.shard) mine.push_back(std::move(p));
+      sum.points = std::int64_t(mine.size());
+      pool.run(mine, sum.points);
+    }
+  } catch (...) {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+    throw;
+  }
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  sum.stopped_by_signal = int(g_stop);
+  if (s.strategy == Strategy::nsga2) sum.points = sum.ran + sum.skipped;
+  return sum;
+}
+
+}  // namespace qaccel::dse

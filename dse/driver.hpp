@@ -1,0 +1,41 @@
+#pragma once
+// Runs a sweep's design points, each in its own worker process (SystemC elaborates once per
+// process), N at a time. Workers write their own results in one transaction each, so a killed
+// driver loses nothing finished, and a re-run only runs what is missing.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dse/db.hpp"
+#include "dse/sweep.hpp"
+#include "sim/simulate.hpp"
+
+namespace qaccel::dse {
+
+struct SweepOptions {
+  std::filesystem::path db_path = "results/qaccel.db";
+  int workers = 1;
+  int shard = 0, shards = 1;  // run points whose index % shards == shard
+  double timeout_s = 0;       // 0: none
+  bool progress = true;
+};
+
+struct SweepSummary {
+  std::int64_t points = 0, ran = 0, skipped = 0, ok = 0, failed = 0, timeouts = 0, infeasible = 0;
+  int stopped_by_signal = 0;  // SIGINT/SIGTERM number when interrupted
+};
+
+SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o);
+
+// Storage (also used by tests): the sweep row, one design's result, lookups.
+void record_sweep(Db& db, const SweepSpec& s);
+void store_result(Db& db, const SweepSpec& s, const DesignPoint& p, const std::string& status,
+                  const std::string& error, double wall_s, const SimResult* res);
+// Status of a stored run, if any.
+std::optional<std::string> run_status(Db& db, const std::string& hash);
+std::optional<std::map<std::string, double>> load_metrics(Db& db, const std::string& hash);
+
+}  // namespace qaccel::dse

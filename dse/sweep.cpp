@@ -1,0 +1,396 @@
+#include "dse/sweep.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "qaccel/version.hpp"
+#include "sim/base/error.hpp"
+#include "sim/base/text.hpp"
+#include "sim/config/yaml_reader.hpp"
+#include "sim/simulate.hpp"
+#include "workloads/rng.hpp"
+
+namespace qaccel::dse {
+
+namespace fs = std::filesystem;
+using config::MapReader;
+
+std::optional<double> numeric(const std::string& v) {
+  double d = 0;
+  if (parse_double(v, d)) return d;
+  return std::nullopt;
+}
+
+namespace {
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+fs::path resolve(const fs::path& file, const std::string& p) {
+  fs::path path(p);
+  return path.is_absolute() ? path : file.parent_path() / path;
+}
+
+std::string fmt_number(double v) {
+  char buf[32];
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.10g", v);
+  return buf;
+}
+
+// A list of files (`models: [a, b]`); each is loaded with `load`.
+template <class Spec>
+void read_files(MapReader& r, const std::string& key, const fs::path& file,
+                std::vector<fs::path>& paths, std::vector<Spec>& specs,
+                Spec (*load)(const fs::path&)) {
+  YAML::Node n = r.child(key);
+  if (!n.IsDefined()) {
+    r.error("", "missing required key '" + key + "' (a list of file paths)");
+    return;
+  }
+  if (!n.IsSequence() || n.size() == 0) {
+    r.error(key, "expected a non-empty list of file paths, found " + config::describe(n));
+    return;
+  }
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    std::string at = r.path(key + "[" + std::to_string(i) + "]");
+    if (!n[i].IsScalar()) {
+      r.diag().error(n[i].Mark(), at, "expected a file path, found " + config::describe(n[i]));
+      continue;
+    }
+    fs::path p = resolve(file, n[i].Scalar());
+    try {
+      specs.push_back(load(p));
+      paths.push_back(p);
+    } catch (const ConfigError& e) {
+      r.diag().error(n[i].Mark(), at, "in the referenced file:\n  " + std::string(e.what()));
+    }
+  }
+}
+
+// Values of one parameter: a list, {from, to, step}, or {from, to, scale: pow2}.
+void read_values(MapReader& params, const std::string& path, const YAML::Node& n, ParamSpec& p) {
+  const std::string at = params.path(path);
+  auto& d = params.diag();
+  if (n.IsScalar()) {
+    const std::string& v = n.Scalar();
+    if (!v.empty() && v[0] == '=')
+      p.tied_to = v.substr(1);
+    else
+      d.error(n.Mark(), at,
+              "expected a list of values, a range {from, to, step}, {from, to, scale: pow2} or "
+              "'=other.parameter', found '" +
+                  v + "'");
+    return;
+  }
+  if (n.IsSequence()) {
+    if (n.size() == 0) d.error(n.Mark(), at, "expected at least one value");
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      if (!n[i].IsScalar())
+        d.error(n[i].Mark(), at + "[" + std::to_string(i) + "]",
+                "expected a scalar value, found " + config::describe(n[i]));
+      else
+        p.values.push_back(n[i].Scalar());
+    }
+    return;
+  }
+  MapReader r(n, at, d);
+  if (!r.valid()) return;
+  double from = r.number("from", -1e15, 1e15), to = r.number("to", -1e15, 1e15);
+  std::string scale = r.choice("scale", {"linear", "pow2"}, "linear");
+  if (scale == "pow2") {
+    if (!(from > 0) || std::log2(from) != std::floor(std::log2(from)))
+      r.error("from", "a pow2 range starts at a power of two, found " + fmt_number(from));
+    else
+      for (double v = from; v <= to && p.values.size() < 4096; v *= 2)
+        p.values.push_back(fmt_number(v));
+  } else {
+    double step = r.number("step", 1e-12, 1e15);
+    if (step > 0 && to >= from && (to - from) / step > 100000)
+      r.error("step", "more than 100000 values");
+    else if (step > 0)
+      for (std::int64_t i = 0; from + double(i) * step <= to + 1e-9 * step; ++i)
+        p.values.push_back(fmt_number(from + double(i) * step));
+  }
+  if (p.values.empty() && d.ok()) r.error("", "the range holds no value (from > to?)");
+  r.finish();
+}
+
+// The mapping that holds the last key of `path` inside the `system` document, or null.
+YAML::Node parent_of(YAML::Node root, const std::string& path, std::string& last) {
+  std::vector<std::string> parts;
+  std::stringstream ss(path);
+  for (std::string part; std::getline(ss, part, '.');)
+    parts.push_back(part);
+  // Node::reset rebinds; operator= would overwrite the node's content in the tree.
+  YAML::Node n;
+  n.reset(root["system"]);
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (!n.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    YAML::Node child = n[parts[i]];
+    n.reset(child);
+  }
+  last = parts.empty() ? "" : parts.back();
+  return n.IsMap() && !last.empty() ? n : YAML::Node(YAML::NodeType::Undefined);
+}
+
+std::uint64_t fnv1a(const std::string& s, std::uint64_t h) {
+  for (unsigned char c : s)
+    h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+}  // namespace
+
+SweepSpec load_sweep(const fs::path& file) {
+  YAML::Node root = config::load_yaml_file(file);
+  config::Diagnostics d(file);
+  MapReader top(root, "", d);
+  MapReader r = top.map("sweep");
+  top.finish();
+  SweepSpec s;
+  s.file = file;
+  s.text = read_text(file);
+  if (r.valid()) {
+    s.name = r.string("name");
+    std::string base = r.string("base");
+    if (!base.empty()) {
+      s.base_file = resolve(file, base);
+      try {
+        s.base = config::load_yaml_file(s.base_file);
+        config::system_from_yaml(s.base, s.base_file);  // the base itself must be valid
+      } catch (const ConfigError& e) {
+        r.error("base", "in the referenced file:\n  " + std::string(e.what()));
+      }
+    }
+    read_files<ModelSpec>(r, "models", file, s.model_files, s.models, &config::load_model);
+    read_files<WorkloadSpec>(r, "workloads", file, s.workload_files, s.workloads,
+                             &config::load_workload);
+    for (const auto& m : s.models)
+      for (std::size_t i = 0; i < s.workloads.size(); ++i)
+        for (const std::string& p : s.workloads[i].problems(m))
+          r.error("workloads",
+                  "workload '" + s.workloads[i].name + "' on model '" + m.name + "': " + p);
+
+    // Parameters.
+    MapReader params = r.map("parameters");
+    std::set<std::string> names;
+    if (params.valid()) {
+      YAML::Node pn = r.child("parameters");
+      for (const auto& kv : pn) {
+        ParamSpec p;
+        p.path = kv.first.Scalar();
+        params.child(p.path);
+        read_values(params, p.path, kv.second, p);
+        std::string last;
+        if (s.base.IsDefined() && !parent_of(YAML::Clone(s.base), p.path, last).IsDefined())
+          params.error(p.path, "no such place in the base system (" + s.base_file.string() +
+                                   "); a key path names existing mappings, e.g. units.mxu.rows");
+        names.insert(p.path);
+        s.params.push_back(p);
+      }
+      if (s.params.empty()) params.error("", "expected at least one parameter");
+      for (const ParamSpec& p : s.params)
+        if (!p.tied_to.empty()) {
+          auto it = std::find_if(s.params.begin(), s.params.end(),
+                                 [&](const ParamSpec& q) { return q.path == p.tied_to; });
+          if (it == s.params.end() || !it->tied_to.empty())
+            params.error(p.path, "tied to '" + p.tied_to +
+                                     "', which is not an untied parameter of this sweep");
+        }
+      params.finish();
+    }
+
+    // Constraints.
+    YAML::Node cn = r.child("constraints");
+    if (cn.IsDefined()) {
+      if (!cn.IsSequence())
+        r.error("constraints", "expected a list of expressions, found " + config::describe(cn));
+      else
+        for (std::size_t i = 0; i < cn.size(); ++i) {
+          std::string at = r.path("constraints[" + std::to_string(i) + "]");
+          try {
+            if (!cn[i].IsScalar())
+              throw ConfigError("expected an expression such as 'area_mm2 <= 200'");
+            Constraint c{Expr::parse(cn[i].Scalar()), false};
+            for (const std::string& n : c.expr.names()) {
+              bool metric = std::count(metric_names().begin(), metric_names().end(), n) > 0;
+              if (!metric && !names.count(n)) {
+                std::vector<std::string> known(names.begin(), names.end());
+                known.insert(known.end(), metric_names().begin(), metric_names().end());
+                std::string hint = nearest(n, known);
+                throw ConfigError(
+                    "unknown name '" + n + "' (parameters of this sweep or metrics: " +
+                    (hint.empty() ? join(metric_names(), ", ") : "did you mean '" + hint + "'?") +
+                    ")");
+              }
+              c.on_results |= metric;
+            }
+            s.constraints.push_back(std::move(c));
+          } catch (const ConfigError& e) {
+            d.error(cn[i].Mark(), at, e.what());
+          }
+        }
+    }
+
+    // Strategy and objectives.
+    MapReader st = r.has("strategy") ? r.map("strategy")
+                                     : MapReader(YAML::Load("{kind: grid}"), "strategy", d);
+    r.child("strategy");
+    if (st.valid()) {
+      std::string kind = st.choice("kind", {"grid", "random", "nsga2"});
+      s.strategy = kind == "random"  ? Strategy::random
+                   : kind == "nsga2" ? Strategy::nsga2
+                                     : Strategy::grid;
+      if (s.strategy == Strategy::random) s.count = int(st.integer("count", 1, 10000000));
+      if (s.strategy == Strategy::nsga2) {
+        s.population = int(st.integer("population", 4, 100000));
+        s.generations = int(st.integer("generations", 1, 100000));
+      }
+      if (s.strategy != Strategy::grid)
+        s.seed = std::uint64_t(st.integer("seed", 0, std::numeric_limits<long long>::max()));
+      st.finish();
+    }
+    YAML::Node on = r.child("objectives");
+    if (on.IsDefined()) {
+      MapReader o(on, r.path("objectives"), d);
+      if (o.valid())
+        for (const auto& kv : on) {
+          std::string metric = kv.first.Scalar();
+          if (!std::count(metric_names().begin(), metric_names().end(), metric)) {
+            std::string hint = nearest(metric, metric_names());
+            d.error(kv.first.Mark(), o.path(metric),
+                    "unknown metric" + (hint.empty() ? "; known: " + join(metric_names(), ", ")
+                                                     : " (did you mean '" + hint + "'?)"));
+            o.child(metric);
+            continue;
+          }
+          s.objectives.push_back({metric, o.choice(metric, {"min", "max"}) == "max"});
+        }
+      o.finish();
+    }
+    if (s.strategy == Strategy::nsga2) {
+      if (s.objectives.size() < 2)
+        r.error("objectives", "nsga2 needs at least two objectives (metric: min|max)");
+      if (s.models.size() > 1 || s.workloads.size() > 1)
+        r.error("strategy", "nsga2 searches one model and one workload; list one of each");
+    }
+    r.finish();
+  }
+  d.throw_if_errors();
+  return s;
+}
+
+bool params_allowed(const SweepSpec& s, const std::vector<std::string>& values) {
+  for (const Constraint& c : s.constraints) {
+    if (c.on_results) continue;
+    bool ok = c.expr.holds([&](const std::string& n) -> std::optional<double> {
+      for (std::size_t i = 0; i < s.params.size(); ++i)
+        if (s.params[i].path == n) {
+          auto v = numeric(values[i]);
+          if (!v)
+            throw ConfigError("constraint '" + c.expr.text() + "': parameter " + n + " = '" +
+                              values[i] + "' is not a number");
+          return v;
+        }
+      return std::nullopt;
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+DesignPoint make_point(const SweepSpec& s, std::int64_t index,
+                       const std::vector<std::string>& values, int model, int workload) {
+  DesignPoint p;
+  p.index = index, p.model = model, p.workload = workload;
+  YAML::Node doc = YAML::Clone(s.base);
+  std::string label;
+  for (std::size_t i = 0; i < s.params.size(); ++i) {
+    p.params.emplace_back(s.params[i].path, values[i]);
+    label += (i ? ", " : "") + s.params[i].path + "=" + values[i];
+    std::string last;
+    YAML::Node parent = parent_of(doc, s.params[i].path, last);
+    QACCEL_ASSERT(parent.IsDefined(), "parameter path not validated: " + s.params[i].path);
+    parent[last] = values[i];
+  }
+  YAML::Emitter em;
+  em << doc;
+  p.system_yaml = em.c_str();
+  try {
+    p.system = config::system_from_yaml(doc, s.base_file);
+  } catch (const ConfigError& e) {
+    throw ConfigError(s.file.string() + ": design [" + label + "] is not a valid system:\n" +
+                      e.what());
+  }
+  std::string content = p.system_yaml + '\0' + read_text(p.system.tech_file) + '\0' +
+                        read_text(s.model_files[model]) + '\0' +
+                        read_text(s.workload_files[workload]) + '\0' + kVersion;
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%016llx%016llx",
+                (unsigned long long)fnv1a(content, 1469598103934665603ULL),
+                (unsigned long long)fnv1a(content, 0x84222325cbf29ce4ULL));
+  p.hash = hex;
+  return p;
+}
+
+std::vector<DesignPoint> enumerate(const SweepSpec& s) {
+  QACCEL_ASSERT(s.strategy != Strategy::nsga2, "nsga2 designs come from the search");
+  std::vector<std::size_t> free;
+  for (std::size_t i = 0; i < s.params.size(); ++i)
+    if (s.params[i].tied_to.empty()) free.push_back(i);
+  auto resolve_ties = [&](std::vector<std::string>& v) {
+    for (std::size_t i = 0; i < s.params.size(); ++i)
+      if (!s.params[i].tied_to.empty())
+        for (std::size_t j = 0; j < s.params.size(); ++j)
+          if (s.params[j].path == s.params[i].tied_to) v[i] = v[j];
+  };
+  std::vector<std::vector<std::string>> combos;
+  std::vector<std::string> v(s.params.size());
+  if (s.strategy == Strategy::grid) {
+    std::vector<std::size_t> idx(free.size(), 0);
+    for (bool done = false; !done;) {
+      for (std::size_t f = 0; f < free.size(); ++f)
+        v[free[f]] = s.params[free[f]].values[idx[f]];
+      resolve_ties(v);
+      if (params_allowed(s, v)) combos.push_back(v);
+      done = true;  // odometer, last parameter fastest
+      for (std::size_t f = free.size(); f-- > 0;) {
+        if (++idx[f] < s.params[free[f]].values.size()) {
+          done = false;
+          break;
+        }
+        idx[f] = 0;
+      }
+    }
+  } else {
+    SplitMix64 g(s.seed);
+    std::set<std::vector<std::string>> seen;
+    for (std::int64_t draws = 0; int(combos.size()) < s.count && draws < 100LL * s.count; ++draws) {
+      for (std::size_t f : free)
+        v[f] = s.params[f].values[g.below(std::uint32_t(s.params[f].values.size()))];
+      resolve_ties(v);
+      if (params_allowed(s, v) && seen.insert(v).second) combos.push_back(v);
+    }
+  }
+  std::vector<DesignPoint> out;
+  std::set<std::string> hashes;
+  std::int64_t index = 0;
+  for (const auto& c : combos)
+    for (int m = 0; m < int(s.models.size()); ++m)
+      for (int w = 0; w < int(s.workloads.size()); ++w) {
+        DesignPoint p = make_point(s, index++, c, m, w);
+        if (hashes.insert(p.hash).second) out.push_back(std::move(p));
+      }
+  return out;
+}
+
+}  // namespace qaccel::dse
