@@ -23,6 +23,9 @@ const Command kCommands[] = {
     {"ops", "print the operator list of one forward pass", qaccel::cli::cmd_ops},
     {"validate", "check config files and report every error", qaccel::cli::cmd_validate},
     {"sweep", "run a design-space sweep into the results database", qaccel::cli::cmd_sweep},
+    {"query", "ask the results database: runs, best, pareto, compare, ops, sql",
+     qaccel::cli::cmd_query},
+    {"merge", "merge results databases (sweep shards) without duplicates", qaccel::cli::cmd_merge},
     {"list", "list unit implementations, their parameters and statistics", qaccel::cli::cmd_list},
 };
 
