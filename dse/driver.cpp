@@ -1,6 +1,7 @@
 #include "dse/driver.hpp"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -167,9 +168,12 @@ namespace {
 
 // The worker: simulate one design and store it; never returns.
 [[noreturn]] void worker(const SweepSpec& s, const DesignPoint& p,
-                         const std::filesystem::path& db_path) {
+                         const std::filesystem::path& db_path, pid_t driver) {
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
+  // Die with the driver (kill -9 included): an orphan would store work nobody waits for.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != driver) _exit(4);
   int code = 0;
   auto t0 = std::chrono::steady_clock::now();
   try {
@@ -215,7 +219,7 @@ struct Running {
 class Pool {
  public:
   Pool(const SweepSpec& s, const SweepOptions& o, Db& db, SweepSummary& sum)
-      : s_(s), o_(o), db_(db), sum_(sum), t0_(std::chrono::steady_clock::now()) {
+      : s_(s), o_(o), db_(db), sum_(sum), t0_(std::chrono::steady_clock::now()), driver_(getpid()) {
     if (!s.objectives.empty()) objective_ = s.objectives[0];
   }
 
@@ -239,7 +243,7 @@ class Pool {
         std::cout.flush(), std::cerr.flush();
         pid_t pid = fork();
         if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
-        if (pid == 0) worker(s_, p, o_.db_path);
+        if (pid == 0) worker(s_, p, o_.db_path, driver_);
         running_.push_back({&p, pid, std::chrono::steady_clock::now()});
       }
       reap();
@@ -341,6 +345,7 @@ class Pool {
   std::optional<Objective> objective_;
   std::optional<double> best_;
   std::chrono::steady_clock::time_point t0_, last_{};
+  pid_t driver_;
 };
 
 // Objective vector to minimise; +inf for designs without an ok result.

@@ -198,6 +198,26 @@ SweepSpec load_sweep(const fs::path& file) {
         s.params.push_back(p);
       }
       if (s.params.empty()) params.error("", "expected at least one parameter");
+      // Each value on its own must make a valid system: unknown keys and bad values surface
+      // here, at the parameter, rather than in the middle of a sweep.
+      if (s.base.IsDefined())
+        for (const ParamSpec& p : s.params)
+          for (const std::string& v : p.values) {
+            YAML::Node doc = YAML::Clone(s.base);
+            std::string last;
+            YAML::Node parent = parent_of(doc, p.path, last);
+            if (!parent.IsDefined()) break;
+            parent[last] = v;
+            try {
+              config::system_from_yaml(doc, s.base_file);
+            } catch (const ConfigError& e) {
+              std::string msg = e.what();
+              auto colon = msg.find(": system.");
+              params.error(p.path, "value '" + v + "' does not make a valid system: " +
+                                       (colon == std::string::npos ? msg : msg.substr(colon + 2)));
+              break;
+            }
+          }
       for (const ParamSpec& p : s.params)
         if (!p.tied_to.empty()) {
           auto it = std::find_if(s.params.begin(), s.params.end(),

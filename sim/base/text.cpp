@@ -24,6 +24,10 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 std::string nearest(std::string_view word, const std::vector<std::string>& candidates) {
   std::string best;
   std::size_t best_d = std::string::npos;
+  // A word that starts a candidate ("latency" for "latency_ms") is a likely abbreviation.
+  if (word.size() >= 3)
+    for (const auto& c : candidates)
+      if (c.size() > word.size() && c.compare(0, word.size(), word) == 0) return c;
   for (const auto& c : candidates) {
     std::size_t d = edit_distance(word, c);
     if (d < best_d) best_d = d, best = c;

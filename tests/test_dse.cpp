@@ -1,0 +1,329 @@
+// Sweeps, the results database and the driver. Workers are forked from the test process; the
+// test process itself never elaborates SystemC.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+#include <thread>
+
+#include "dse/db.hpp"
+#include "dse/driver.hpp"
+#include "dse/sweep.hpp"
+#include "sim/base/error.hpp"
+#include "test_util.hpp"
+
+using namespace qaccel;
+using namespace qaccel::dse;
+using qaccel::test::TempDir;
+
+namespace {
+
+std::string cfg(const std::string& rel) {
+  return test::source_dir() + "/configs/" + rel;
+}
+
+std::string sweep_text(const std::string& name, const std::string& params,
+                       const std::string& extra = "") {
+  return "sweep:\n  name: " + name + "\n  base: " + cfg("systems/edge-npu.yaml") + "\n  models: [" +
+         cfg("models/tiny.yaml") + "]\n  workloads: [" + cfg("workloads/decode-32.yaml") +
+         "]\n  parameters:\n" + params + extra;
+}
+
+const char* kGrid =
+    "    units.mxu.rows: [4, 8, 16]\n    units.mxu.cols: \"=units.mxu.rows\"\n    "
+    "units.mxu.dataflow: [ws, os]\n";
+
+std::set<std::string> hashes(const std::vector<DesignPoint>& pts) {
+  std::set<std::string> h;
+  for (const auto& p : pts)
+    h.insert(p.hash);
+  return h;
+}
+
+std::set<std::string> stored(const std::filesystem::path& db_path) {
+  Db db = Db::open(db_path, true);
+  Stmt st = db.prepare("SELECT hash FROM runs");
+  std::set<std::string> out;
+  while (st.step())
+    out.insert(st.text(0));
+  return out;
+}
+
+std::string load_error(const std::string& text) {
+  TempDir dir;
+  try {
+    load_sweep(dir.write("s.yaml", text));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+SweepOptions opts(const std::filesystem::path& db, int workers = 2) {
+  SweepOptions o;
+  o.db_path = db, o.workers = workers, o.progress = false;
+  return o;
+}
+
+}  // namespace
+
+TEST(Sweep, GridOrderTiesAndHashes) {
+  TempDir dir;
+  SweepSpec s = load_sweep(dir.write("s.yaml", sweep_text("g", kGrid)));
+  auto pts = enumerate(s);
+  ASSERT_EQ(pts.size(), 6u);
+  // Last parameter fastest; the tie copies rows into cols.
+  EXPECT_EQ(pts[0].params[0].second, "4");
+  EXPECT_EQ(pts[0].params[2].second, "ws");
+  EXPECT_EQ(pts[1].params[2].second, "os");
+  EXPECT_EQ(pts[2].params[0].second, "8");
+  for (const auto& p : pts)
+    EXPECT_EQ(p.params[0].second, p.params[1].second);
+  EXPECT_EQ(hashes(pts).size(), 6u);
+  EXPECT_EQ(hashes(enumerate(s)), hashes(pts));  // same designs, same hashes
+  EXPECT_NE(pts[0].system_yaml.find("rows: 4"), std::string::npos);
+}
+
+TEST(Sweep, RangesAndPow2) {
+  TempDir dir;
+  SweepSpec s = load_sweep(dir.write(
+      "s.yaml",
+      sweep_text("r",
+                 "    units.mxu.rows: {from: 4, to: 64, scale: pow2}\n"
+                 "    memory.bytes_per_cycle_per_channel: {from: 8, to: 20, step: 4}\n")));
+  EXPECT_EQ(s.params[0].values, (std::vector<std::string>{"4", "8", "16", "32", "64"}));
+  EXPECT_EQ(s.params[1].values, (std::vector<std::string>{"8", "12", "16", "20"}));
+}
+
+TEST(Sweep, RandomIsDeterministicPerSeed) {
+  TempDir dir;
+  std::string p =
+      "    units.mxu.rows: {from: 2, to: 64, step: 2}\n    units.mxu.cols: {from: 2, to: 64, step: "
+      "2}\n";
+  auto a = enumerate(load_sweep(
+      dir.write("a.yaml", sweep_text("r", p, "  strategy: {kind: random, count: 10, seed: 3}\n"))));
+  auto b = enumerate(load_sweep(
+      dir.write("b.yaml", sweep_text("r", p, "  strategy: {kind: random, count: 10, seed: 3}\n"))));
+  auto c = enumerate(load_sweep(
+      dir.write("c.yaml", sweep_text("r", p, "  strategy: {kind: random, count: 10, seed: 4}\n"))));
+  EXPECT_EQ(a.size(), 10u);
+  EXPECT_EQ(hashes(a), hashes(b));
+  EXPECT_NE(hashes(a), hashes(c));
+}
+
+TEST(Sweep, ParameterConstraintsFilterDesigns) {
+  TempDir dir;
+  SweepSpec s = load_sweep(dir.write(
+      "s.yaml", sweep_text("c", "    units.mxu.rows: [4, 8, 16]\n    units.mxu.cols: [4, 8, 16]\n",
+                           "  constraints:\n    - \"units.mxu.rows * units.mxu.cols <= 64\"\n")));
+  auto pts = enumerate(s);
+  EXPECT_EQ(pts.size(), 6u);  // (4,4) (4,8) (4,16) (8,4) (8,8) (16,4)
+  for (const auto& p : pts)
+    EXPECT_LE(std::stoi(p.params[0].second) * std::stoi(p.params[1].second), 64);
+}
+
+TEST(Sweep, MalformedFilesNameFileAndKeyPath) {
+  struct Case {
+    std::string text, fragment;
+  };
+  std::vector<Case> cases = {
+      {sweep_text("x", kGrid, "  strategi: {kind: grid}\n"),
+       "sweep.strategi: unknown key (did you mean 'strategy'?)"},
+      {sweep_text("x", "    units.mxu.rowz: [4]\n"),
+       "sweep.parameters.units.mxu.rowz: value '4' does not make a valid system: "
+       "system.units.mxu.rowz: unknown key (did you mean 'rows'?)"},
+      {sweep_text("x", "    units.mxu.rows: [4, 0]\n"),
+       "value '0' does not make a valid system: system.units.mxu.rows"},
+      {sweep_text("x", "    units.mxu.rows: {from: 4, to: 64, scale: pow3}\n"),
+       "sweep.parameters.units.mxu.rows.scale"},
+      {sweep_text("x", "    units.mxu.rows: {from: 3, to: 64, scale: pow2}\n"),
+       "a pow2 range starts at a power of two"},
+      {sweep_text("x", "    units.mxu.rows: 7\n"), "expected a list of values"},
+      {sweep_text("x", "    units.mxu.cols: \"=units.mxu.rows\"\n"),
+       "tied to 'units.mxu.rows', which is not"},
+      {sweep_text("x", kGrid, "  constraints: [\"area_mm3 <= 2\"]\n"),
+       "unknown name 'area_mm3' (parameters of this sweep or metrics: did you mean 'area_mm2'?)"},
+      {sweep_text("x", kGrid, "  constraints: [\"area_mm2 <=\"]\n"),
+       "sweep.constraints[0]: constraint 'area_mm2 <='"},
+      {sweep_text("x", kGrid, "  objectives: {latency: min}\n"),
+       "sweep.objectives.latency: unknown metric (did you mean 'latency_ms'?)"},
+      {sweep_text("x", kGrid,
+                  "  strategy: {kind: nsga2, population: 8, generations: 2, seed: 1}\n  "
+                  "objectives: {latency_ms: min}\n"),
+       "nsga2 needs at least two objectives"},
+      {sweep_text("x", kGrid, "  strategy: {kind: random}\n"), "missing required key 'count'"},
+      {"sweep:\n  name: x\n  base: nowhere.yaml\n", "sweep.base: in the referenced file"},
+  };
+  for (const auto& c : cases) {
+    std::string e = load_error(c.text);
+    EXPECT_NE(e.find(c.fragment), std::string::npos) << "expected '" << c.fragment << "' in:\n"
+                                                     << e;
+    EXPECT_NE(e.find("s.yaml"), std::string::npos) << e;
+  }
+}
+
+TEST(SweepRun, StoresEveryDesignOnceAndResumes) {
+  TempDir dir;
+  SweepSpec s = load_sweep(
+      dir.write("s.yaml", sweep_text("g", kGrid, "  constraints: [\"area_mm2 <= 10.6\"]\n")));
+  auto db = dir.path / "r.db";
+  SweepSummary a = run_sweep(s, opts(db));
+  EXPECT_EQ(a.points, 6);
+  EXPECT_EQ(a.ran, 6);
+  EXPECT_EQ(a.ok + a.infeasible, 6);
+  EXPECT_GT(a.infeasible, 0);  // the 16x16 arrays exceed 10.6 mm2
+  EXPECT_EQ(stored(db), hashes(enumerate(s)));
+  SweepSummary b = run_sweep(s, opts(db));
+  EXPECT_EQ(b.ran, 0);
+  EXPECT_EQ(b.skipped, 6);
+  Db d = Db::open(db, true);
+  Stmt st = d.prepare("SELECT count(*) FROM params WHERE name = 'units.mxu.rows' AND value = 8");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(st.integer(0), 2);  // ws and os
+  Stmt ops = d.prepare("SELECT count(DISTINCT hash) FROM op_metrics");
+  ASSERT_TRUE(ops.step());
+  EXPECT_EQ(ops.integer(0), 6);
+}
+
+// SIGKILL of the driver mid-sweep loses nothing finished; the re-run completes the set exactly.
+TEST(SweepRun, ResumeAfterSigkillGivesTheFullSet) {
+  TempDir dir;
+  SweepSpec s =
+      load_sweep(dir.write("s.yaml", sweep_text("k",
+                                                "    units.mxu.rows: {from: 2, to: 40, step: 2}\n  "
+                                                "  units.mxu.dataflow: [ws, os, is]\n")));
+  auto db = dir.path / "k.db";
+  Db::open(db);  // create the schema before two processes race for it
+  pid_t pid = fork();
+  if (pid == 0) {
+    run_sweep(s, opts(db, 1));
+    _exit(0);
+  }
+  // Wait until some, not all, results are stored, then kill -9.
+  for (int i = 0; i < 2000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (stored(db).size() >= 5) break;
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // its worker dies with it
+  std::size_t partial = stored(db).size();
+  EXPECT_GE(partial, 5u);
+  EXPECT_LT(partial, 60u);
+  SweepSummary r = run_sweep(s, opts(db));
+  EXPECT_EQ(r.skipped, std::int64_t(partial));
+  EXPECT_EQ(stored(db), hashes(enumerate(s)));
+}
+
+TEST(SweepRun, TwoSweepsIntoOneDatabaseAtOnce) {
+  TempDir dir;
+  SweepSpec a = load_sweep(
+      dir.write("a.yaml", sweep_text("a", "    units.mxu.rows: {from: 2, to: 24, step: 2}\n")));
+  SweepSpec b = load_sweep(
+      dir.write("b.yaml", sweep_text("b", "    units.mxu.cols: {from: 2, to: 24, step: 2}\n")));
+  auto db = dir.path / "two.db";
+  Db::open(db);
+  pid_t pa = fork();
+  if (pa == 0) _exit(run_sweep(a, opts(db, 1)).ok == 12 ? 0 : 1);
+  pid_t pb = fork();
+  if (pb == 0)
+    _exit(run_sweep(b, opts(db, 1)).ok + run_sweep(b, opts(db, 1)).skipped == 24 ? 0 : 1);
+  int sa = 0, sb = 0;
+  waitpid(pa, &sa, 0);
+  waitpid(pb, &sb, 0);
+  EXPECT_TRUE(WIFEXITED(sa) && WEXITSTATUS(sa) == 0);
+  EXPECT_TRUE(WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
+  std::set<std::string> want = hashes(enumerate(a));
+  for (const auto& h : hashes(enumerate(b)))
+    want.insert(h);
+  EXPECT_EQ(stored(db), want);
+}
+
+TEST(SweepRun, ShardsMergeWithoutDuplicates) {
+  TempDir dir;
+  SweepSpec s = load_sweep(dir.write("s.yaml", sweep_text("m", kGrid)));
+  SweepOptions o0 = opts(dir.path / "s0.db"), o1 = opts(dir.path / "s1.db");
+  o0.shard = 0, o0.shards = 2, o1.shard = 1, o1.shards = 2;
+  EXPECT_EQ(run_sweep(s, o0).points, 3);
+  EXPECT_EQ(run_sweep(s, o1).points, 3);
+  // Merge overlapping inputs (shard 0 twice) through SQL as `qaccel merge` does.
+  Db out = Db::open(dir.path / "all.db");
+  for (const char* in : {"s0.db", "s1.db", "s0.db"}) {
+    out.prepare("ATTACH DATABASE ? AS src").bind(1, (dir.path / in).string()).run();
+    for (const char* t : {"sweeps", "designs", "sweep_designs", "params", "runs", "metrics",
+                          "energy", "op_metrics"})
+      out.exec(std::string("INSERT OR IGNORE INTO main.") + t + " SELECT * FROM src." + t);
+    out.exec("DETACH DATABASE src");
+  }
+  EXPECT_EQ(stored(dir.path / "all.db"), hashes(enumerate(s)));
+}
+
+TEST(SweepRun, NsgaIsDeterministicPerSeed) {
+  TempDir dir;
+  std::string text =
+      sweep_text("n",
+                 "    units.mxu.rows: {from: 2, to: 32, step: 2}\n    units.mxu.cols: {from: 2, "
+                 "to: 32, step: 2}\n",
+                 "  strategy: {kind: nsga2, population: 6, generations: 2, seed: 9}\n"
+                 "  objectives: {latency_ms: min, area_mm2: min}\n");
+  SweepSpec s = load_sweep(dir.write("s.yaml", text));
+  run_sweep(s, opts(dir.path / "a.db"));
+  run_sweep(s, opts(dir.path / "b.db"));
+  auto a = stored(dir.path / "a.db");
+  EXPECT_EQ(a, stored(dir.path / "b.db"));
+  EXPECT_GE(a.size(), 6u);
+  EXPECT_LE(a.size(), 18u);
+}
+
+TEST(SweepRun, TimeoutIsRecordedAndTheSweepGoesOn) {
+  TempDir dir;
+  std::string text = "sweep:\n  name: t\n  base: " + cfg("systems/datacenter.yaml") +
+                     "\n  models: [" + cfg("models/llama-2-7b.yaml") + "]\n  workloads: [" +
+                     cfg("workloads/prefill-512.yaml") +
+                     "]\n  parameters:\n    units.mxu.rows: [4, 8]\n";
+  SweepSpec s = load_sweep(dir.write("s.yaml", text));
+  SweepOptions o = opts(dir.path / "t.db");
+  o.timeout_s = 0.001;
+  SweepSummary r = run_sweep(s, o);
+  EXPECT_EQ(r.timeouts, 2);
+  Db d = Db::open(dir.path / "t.db", true);
+  Stmt st = d.prepare("SELECT error FROM runs WHERE status = 'timeout'");
+  ASSERT_TRUE(st.step());
+  EXPECT_NE(st.text(0).find("exceeded --timeout"), std::string::npos);
+}
+
+TEST(Database, ForeignCorruptAndFutureFilesAreRejected) {
+  TempDir dir;
+  auto expect = [](const std::filesystem::path& p, const std::string& fragment) {
+    try {
+      Db::open(p);
+      FAIL() << p;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  };
+  expect(dir.write("garbage.db", std::string(4096, 'x')), "not a SQLite database");
+  {
+    sqlite3* raw = nullptr;
+    sqlite3_open((dir.path / "foreign.db").c_str(), &raw);
+    sqlite3_exec(raw, "CREATE TABLE t(x)", nullptr, nullptr, nullptr);
+    sqlite3_close(raw);
+  }
+  expect(dir.path / "foreign.db", "not a qaccel results database");
+  { Db::open(dir.path / "future.db").exec("PRAGMA user_version=99"); }
+  expect(dir.path / "future.db", "schema version 99");
+  // Truncated copies of a real database: an error, never a crash.
+  auto good = dir.path / "good.db";
+  { Db::open(good); }
+  std::ifstream in(good, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  for (std::size_t cut : {std::size_t(10), std::size_t(100), bytes.size() / 2}) {
+    auto p = dir.write("cut" + std::to_string(cut) + ".db", bytes.substr(0, cut));
+    try {
+      Db::open(p, true);
+    } catch (const ConfigError&) {
+    }
+  }
+}
