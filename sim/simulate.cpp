@@ -58,6 +58,11 @@ const std::vector<std::string>& metric_names() {
   return names;
 }
 
+bool larger_is_better(const std::string& m) {
+  return m == "tokens_per_s" || m == "tokens_per_s_per_mm2" || m == "utilization" ||
+         m == "attained_flops_per_cycle" || m == "attained_dram_bytes_per_cycle" || m == "tokens";
+}
+
 std::map<std::string, double> metric_values(const RunMetrics& m) {
   return {{"cycles", double(m.cycles)},
           {"compute_cycles", double(m.compute_cycles)},

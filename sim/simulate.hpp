@@ -24,6 +24,8 @@ struct RunMetrics {
 // Named metric values, for constraints, objectives and the database (one source of names).
 std::map<std::string, double> metric_values(const RunMetrics& m);
 const std::vector<std::string>& metric_names();
+// True for metrics where larger is better (throughput, utilization); the rest are minimised.
+bool larger_is_better(const std::string& metric);
 
 struct SimResult {
   std::vector<OpRecord> records;

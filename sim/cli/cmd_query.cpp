@@ -13,12 +13,6 @@ namespace qaccel::cli {
 
 namespace {
 
-// Metrics where larger is better (the others are minimised by default).
-bool larger_is_better(const std::string& m) {
-  return m == "tokens_per_s" || m == "tokens_per_s_per_mm2" || m == "utilization" ||
-         m == "attained_flops_per_cycle" || m == "attained_dram_bytes_per_cycle" || m == "tokens";
-}
-
 void check_metric(const std::string& m, const std::string& option) {
   const auto& names = metric_names();
   if (std::find(names.begin(), names.end(), m) == names.end()) {

@@ -26,6 +26,7 @@ const Command kCommands[] = {
     {"query", "ask the results database: runs, best, pareto, compare, ops, sql",
      qaccel::cli::cmd_query},
     {"merge", "merge results databases (sweep shards) without duplicates", qaccel::cli::cmd_merge},
+    {"plot", "draw a roofline of a run or a sweep's Pareto front as SVG", qaccel::cli::cmd_plot},
     {"list", "list unit implementations, their parameters and statistics", qaccel::cli::cmd_list},
 };
 

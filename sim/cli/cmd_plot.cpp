@@ -1,0 +1,206 @@
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <regex>
+
+#include "dse/db.hpp"
+#include "dse/svg.hpp"
+#include "sim/base/text.hpp"
+#include "sim/cli/cli.hpp"
+#include "sim/report/table.hpp"
+#include "sim/simulate.hpp"
+
+namespace qaccel::cli {
+
+namespace {
+
+const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd",
+                         "#8c564b", "#e377c2", "#17becf", "#bcbd22"};
+
+std::string find_hash(dse::Db& db, const std::string& prefix) {
+  dse::Stmt st = db.prepare(
+      "SELECT hash FROM runs WHERE hash LIKE ? || '%' AND status IN ('ok', 'infeasible')");
+  st.bind(1, prefix);
+  std::vector<std::string> h;
+  while (st.step())
+    h.push_back(st.text(0));
+  if (prefix.size() < 4 || h.size() != 1)
+    throw ConfigError("--run '" + prefix +
+                      "': " + (h.empty() ? "no finished run with that hash prefix" : "ambiguous") +
+                      " in " + db.path().string() + " (ids come from `qaccel query runs`)");
+  return h[0];
+}
+
+dse::Chart roofline(dse::Db& db, const std::string& hash, int step) {
+  dse::Chart c;
+  double bw = 0;
+  {
+    dse::Stmt st = db.prepare("SELECT peak_dram_bytes_per_cycle FROM metrics WHERE hash = ?");
+    st.bind(1, hash);
+    if (st.step()) bw = st.real(0);
+  }
+  dse::Stmt st = db.prepare(
+      "SELECT name, unit, intensity, attained_flops_per_cycle, peak_flops_per_cycle FROM "
+      "op_metrics "
+      "WHERE hash = ? AND step = ? ORDER BY idx");
+  st.bind(1, hash).bind(2, step);
+  // Layers repeat the same ops: one point per op role ("wq", "attn_score", ...) and unit.
+  std::map<std::string, std::size_t> unit_series;
+  std::map<std::string, double> peaks;
+  std::map<std::string, bool> seen;
+  int hidden = 0;
+  double xmin = 1e300, xmax = 0;
+  const std::regex layer(R"(^L\d+\.)");
+  while (st.step()) {
+    std::string unit = st.text(1), role = std::regex_replace(st.text(0), layer, "");
+    double x = st.real(2), y = st.real(3);
+    peaks[unit] = st.real(4);
+    if (x <= 0 || y <= 0) {
+      ++hidden;
+      continue;
+    }
+    if (seen[unit + "/" + role]) continue;
+    seen[unit + "/" + role] = true;
+    if (!unit_series.count(unit)) {
+      unit_series[unit] = c.series.size();
+      dse::Series s;
+      s.name = "ops on " + unit;
+      s.color = kColors[unit_series.size() % 8];
+      c.series.push_back(s);
+    }
+    dse::Series& s = c.series[unit_series[unit]];
+    s.points.emplace_back(x, y);
+    s.labels.push_back(role);
+    xmin = std::min(xmin, x), xmax = std::max(xmax, x);
+  }
+  if (c.series.empty())
+    throw ConfigError("run " + hash.substr(0, 12) + " has no op with DRAM traffic to plot");
+  // One roof per unit: min(peak, bandwidth x intensity), drawn across the data's range.
+  for (const auto& [unit, peak] : peaks)
+    if (unit_series.count(unit))
+      xmin = std::min(xmin, peak / bw / 3), xmax = std::max(xmax, peak / bw * 3);
+  xmin = std::pow(10.0, std::floor(std::log10(xmin))),
+  xmax = std::pow(10.0, std::ceil(std::log10(xmax)));
+  int i = 0;
+  for (const auto& [unit, peak] : peaks) {
+    if (!unit_series.count(unit)) continue;
+    dse::Series roof;
+    roof.name = "roof " + unit + ": " + human(peak) + " FLOP/c";
+    roof.color = kColors[(unit_series[unit] + 1) % 8];
+    roof.line = true, roof.markers = false;
+    double ridge = peak / bw;
+    for (double x : {xmin, ridge, xmax})
+      if (x >= xmin && x <= xmax) roof.points.emplace_back(x, std::min(peak, bw * x));
+    c.series.push_back(roof);
+    ++i;
+  }
+  c.title = "Roofline of run " + hash.substr(0, 12);
+  c.subtitle =
+      "pass " + std::to_string(step) + ", one point per op role, DRAM " + human(bw) + " B/cycle" +
+      (hidden ? "; " + std::to_string(hidden) + " ops without DRAM traffic not shown" : "");
+  c.xlabel = "arithmetic intensity (FLOP per DRAM byte)";
+  c.ylabel = "attained FLOP per cycle";
+  c.logx = c.logy = true;
+  return c;
+}
+
+dse::Chart pareto(dse::Db& db, const std::string& sweep, const std::string& x,
+                  const std::string& y) {
+  for (const std::string& m : {x, y})
+    if (std::find(metric_names().begin(), metric_names().end(), m) == metric_names().end())
+      throw ConfigError("unknown metric '" + m + "'; known: " + join(metric_names(), ", "));
+  dse::Stmt st = db.prepare("SELECT m.hash, m." + x + ", m." + y +
+                            " FROM metrics m JOIN runs r ON r.hash = m.hash AND r.status = 'ok' "
+                            "JOIN sweep_designs s ON s.hash = m.hash AND s.sweep = ?");
+  st.bind(1, sweep);
+  struct P {
+    std::string hash;
+    double x, y;
+  };
+  std::vector<P> pts;
+  while (st.step())
+    pts.push_back({st.text(0), st.real(1), st.real(2)});
+  if (pts.empty())
+    throw ConfigError("sweep '" + sweep + "' has no finished designs in " + db.path().string());
+  const double sx = larger_is_better(x) ? -1 : 1, sy = larger_is_better(y) ? -1 : 1;
+  auto dominated = [&](const P& p) {
+    for (const P& q : pts)
+      if (sx * q.x <= sx * p.x && sy * q.y <= sy * p.y &&
+          (sx * q.x < sx * p.x || sy * q.y < sy * p.y))
+        return true;
+    return false;
+  };
+  dse::Series all, front;
+  all.name = "designs (" + std::to_string(pts.size()) + ")", all.color = "#9aa5b1", all.radius = 3;
+  front.name = "Pareto front", front.color = "#d62728", front.line = true;
+  std::vector<P> fp;
+  for (const P& p : pts) {
+    all.points.emplace_back(p.x, p.y);
+    if (!dominated(p)) fp.push_back(p);
+  }
+  std::sort(fp.begin(), fp.end(), [](const P& a, const P& b) { return a.x < b.x; });
+  for (const P& p : fp)
+    front.points.emplace_back(p.x, p.y), front.labels.push_back(p.hash.substr(0, 6));
+  dse::Chart c;
+  c.title = "Sweep " + sweep + ": " + y + " vs " + x;
+  c.subtitle = std::to_string(fp.size()) + " Pareto-optimal of " + std::to_string(pts.size()) +
+               " designs (" + (sx > 0 ? "min " : "max ") + x + ", " + (sy > 0 ? "min " : "max ") +
+               y + ")";
+  c.xlabel = x, c.ylabel = y;
+  auto wide = [&](auto get) {
+    double lo = 1e300, hi = 0;
+    for (const P& p : pts)
+      lo = std::min(lo, get(p)), hi = std::max(hi, get(p));
+    return lo > 0 && hi / lo > 50;
+  };
+  c.logx = wide([](const P& p) { return p.x; });
+  c.logy = wide([](const P& p) { return p.y; });
+  c.series = {all, front};
+  return c;
+}
+
+}  // namespace
+
+int cmd_plot(const std::vector<std::string>& args) {
+  po::options_description opts("options");
+  opts.add_options()("kind", po::value<std::string>()->required(), "roofline | pareto")(
+      "db", po::value<std::string>()->default_value("results/qaccel.db"), "results database")(
+      "run", po::value<std::string>(), "roofline: design id (hash prefix)")(
+      "step", po::value<int>()->default_value(0), "roofline: which pass")(
+      "sweep", po::value<std::string>(), "pareto: sweep name")(
+      "x", po::value<std::string>(), "pareto: metric on x")("y", po::value<std::string>(),
+                                                            "pareto: metric on y")(
+      "out,o", po::value<std::string>()->required(), "SVG file to write");
+  po::positional_options_description pos;
+  pos.add("kind", 1);
+  po::variables_map vm;
+  const std::string synopsis =
+      "(roofline --run ID | pareto --sweep NAME --x M1 --y M2) -o F.svg [--db F]";
+  if (!parse("plot", synopsis, "Draws a chart from the results database as a self-contained SVG.",
+             opts, &pos, args, vm))
+    return 0;
+  const std::string usage = "usage: qaccel plot " + synopsis + "\n";
+  dse::Db db = dse::Db::open(vm["db"].as<std::string>(), true);
+  std::string kind = vm["kind"].as<std::string>();
+  dse::Chart c;
+  if (kind == "roofline") {
+    if (!vm.count("run")) throw UsageError("roofline needs --run ID", usage);
+    c = roofline(db, find_hash(db, vm["run"].as<std::string>()), vm["step"].as<int>());
+  } else if (kind == "pareto") {
+    if (!vm.count("sweep") || !vm.count("x") || !vm.count("y"))
+      throw UsageError("pareto needs --sweep, --x and --y", usage);
+    c = pareto(db, vm["sweep"].as<std::string>(), vm["x"].as<std::string>(),
+               vm["y"].as<std::string>());
+  } else {
+    throw UsageError("unknown plot '" + kind + "' (roofline or pareto)", usage);
+  }
+  std::ofstream out(vm["out"].as<std::string>(), std::ios::trunc);
+  if (!out) throw ConfigError("-o: cannot write " + vm["out"].as<std::string>());
+  out << dse::render_svg(c);
+  if (!out) throw ConfigError("-o: write failed");
+  std::cout << vm["out"].as<std::string>() << "\n";
+  return 0;
+}
+
+}  // namespace qaccel::cli
