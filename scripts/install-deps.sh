@@ -8,7 +8,7 @@ packages=(
   libsystemc-dev                       # SystemC 2.3.4 (found with pkg-config)
   libboost-program-options-dev         # command line
   libyaml-cpp-dev                      # configs
-  libsqlite3-dev                       # results database
+  libsqlite3-dev sqlite3               # results database (and its command-line shell)
   libgtest-dev googletest              # tests
   libbenchmark-dev                     # bench/
 )

@@ -90,5 +90,47 @@ check ckpt-ref 0 "^greedy: [0-9] [0-9]$" -- "$q" ref --checkpoint "$tmp/m.bin" -
 head -c 1000 "$tmp/m.bin" >"$tmp/cut.bin"
 check ckpt-truncated 2 "truncated: header promises 3068 bytes, file has 1000" -- "$q" ref --checkpoint "$tmp/cut.bin" --prompt-tokens 1
 
+# Sweeps, queries, plots, merge.
+db=$tmp/r.db
+check sweep 0 "^sweep smoke: 9 design points; ran 9" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$db" --workers 2 --quiet
+check sweep-resume 0 "ran 0, already stored 9" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$db" --quiet
+check sweep-validate 0 "ok \(sweep, 9 design points\)" -- "$q" validate "$src/configs/sweeps/smoke.yaml"
+check sweep-bad-shard 2 "expected i/N" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$db" --shard 3/2
+check query-runs 0 "units.mxu.rows=16" -- "$q" query --db "$db" runs
+check query-where 0 '^\[$' -- "$q" query --db "$db" runs --where units.mxu.rows=8 --where units.mxu.dataflow=ws --format json
+check query-best 0 "^id +status" -- "$q" query --db "$db" best --by tokens_per_s --top 2
+check query-bad-metric 2 "did you mean 'latency_ms'" -- "$q" query --db "$db" best --by latency
+check query-pareto 0 "latency_ms" -- "$q" query --db "$db" pareto --x area_mm2 --y latency_ms --format csv
+id=$("$q" query --db "$db" runs --format csv | awk -F, 'NR==2 {print $1}')
+check query-ops 0 "^L0.wq +gemv +mxu" -- "$q" query --db "$db" ops "$id"
+check query-sql 0 "^9$" -- "$q" query --db "$db" sql "SELECT count(*) AS n FROM runs" --format csv
+check query-sql-readonly 2 "readonly" -- "$q" query --db "$db" sql "DELETE FROM runs"
+check plot-roofline 0 "roof.svg" -- "$q" plot roofline --db "$db" --run "$id" -o "$tmp/roof.svg"
+check plot-roofline-svg 0 "<svg .*</svg>|Roofline of run" -- cat "$tmp/roof.svg"
+check plot-pareto 0 "pareto.svg" -- "$q" plot pareto --db "$db" --sweep smoke --x area_mm2 --y latency_ms -o "$tmp/pareto.svg"
+check plot-pareto-svg 0 "Pareto front" -- cat "$tmp/pareto.svg"
+check merge 0 "9 new runs" -- "$q" merge "$tmp/merged.db" "$db"
+check merge-again 0 "0 new runs" -- "$q" merge "$tmp/merged.db" "$db"
+echo "not a database at all" >"$tmp/foreign.db"
+check query-foreign-db 2 "not a SQLite database" -- "$q" query --db "$tmp/foreign.db" runs
+
+# Ctrl-C stops cleanly (exit 130), keeps what finished, and the same command resumes.
+sed "s/count: 500/count: 60/; s/name: bench-sweep/name: sigint/; s|\.\./configs|$src/configs|" \
+  "$src/bench/sweep-bench.yaml" >"$tmp/sigint.yaml"
+"$q" sweep "$tmp/sigint.yaml" --db "$tmp/int.db" --workers 1 --quiet >/dev/null 2>&1 &
+spid=$!
+for _ in $(seq 200); do  # until a few designs are stored (at most 10 s)
+  sleep 0.05
+  n=$(sqlite3 "$tmp/int.db" "SELECT count(*) FROM runs" 2>/dev/null || echo 0)
+  [ "${n:-0}" -ge 3 ] && break
+done
+kill -INT "$spid"
+wait "$spid"
+rc=$?
+partial=$(sqlite3 "$tmp/int.db" "SELECT count(*) FROM runs" 2>/dev/null || echo 0)
+check sweep-resume-after-int 0 "ran $((60 - partial)), already stored $partial" -- "$q" sweep "$tmp/sigint.yaml" --db "$tmp/int.db" --quiet
+if [ "$rc" -eq 130 ] && [ "$partial" -gt 0 ] && [ "$partial" -lt 60 ]; then pass=$((pass + 1)); else
+  echo "FAIL sigint: exit $rc, $partial of 60 stored"; fail=$((fail + 1)); fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "dse/sweep.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/config/config.hpp"
 
@@ -21,6 +22,12 @@ int cmd_validate(const std::vector<std::string>& args) {
   for (const std::string& f : vm["file"].as<std::vector<std::string>>()) {
     try {
       std::string kind = config::detect_kind(f);
+      if (kind == "sweep") {
+        dse::SweepSpec s = dse::load_sweep(f);
+        std::size_t n = s.strategy == dse::Strategy::nsga2 ? 0 : dse::enumerate(s).size();
+        std::cout << f << ": ok (sweep, " << (n ? std::to_string(n) + " design points" : "nsga2 search") << ")\n";
+        continue;
+      }
       config::validate_file(f);
       std::cout << f << ": ok (" << kind << ")\n";
     } catch (const ConfigError& e) {
