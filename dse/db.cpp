@@ -87,11 +87,16 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
     if (readonly) throw ConfigError("database " + path.string() + ": empty (no qaccel results)");
     db.exec("PRAGMA journal_mode=WAL");
     Transaction tx(db);
-    db.exec(kSchema);
-    db.exec("PRAGMA application_id=" + std::to_string(kApplicationId));
-    db.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
+    // Another process may have created the schema while this one waited for the lock.
+    Stmt again = db.prepare("SELECT count(*) FROM sqlite_master");
+    if (again.step() && again.integer(0) == 0) {
+      db.exec(kSchema);
+      db.exec("PRAGMA application_id=" + std::to_string(kApplicationId));
+      db.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
+    }
+    again.reset();
     tx.commit();
-    return db;
+    return open(path, readonly);
   }
   if (app != kApplicationId)
     throw ConfigError("database " + path.string() +
