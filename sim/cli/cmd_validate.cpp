@@ -25,7 +25,8 @@ int cmd_validate(const std::vector<std::string>& args) {
       if (kind == "sweep") {
         dse::SweepSpec s = dse::load_sweep(f);
         std::size_t n = s.strategy == dse::Strategy::nsga2 ? 0 : dse::enumerate(s).size();
-        std::cout << f << ": ok (sweep, " << (n ? std::to_string(n) + " design points" : "nsga2 search") << ")\n";
+        std::cout << f << ": ok (sweep, "
+                  << (n ? std::to_string(n) + " design points" : "nsga2 search") << ")\n";
         continue;
       }
       config::validate_file(f);

@@ -432,7 +432,8 @@ LayerList load_layers(const fs::path& file) {
 
 const std::vector<std::string>& config_kinds() {
   // `sweep` files are parsed by dse/ (qaccel validate dispatches them there).
-  static const std::vector<std::string> kinds = {"model", "workload", "job", "system", "tech", "layers", "sweep"};
+  static const std::vector<std::string> kinds = {"model", "workload", "job",  "system",
+                                                 "tech",  "layers",   "sweep"};
   return kinds;
 }
 
@@ -474,7 +475,8 @@ void validate_file(const fs::path& file) {
   else if (kind == "layers")
     load_layers(file);
   else if (kind == "sweep")
-    throw ConfigError(file.string() + ": a sweep file; `qaccel validate` checks it through the DSE driver");
+    throw ConfigError(file.string() +
+                      ": a sweep file; `qaccel validate` checks it through the DSE driver");
   else
     QACCEL_ASSERT(false, "config kind without a loader: " + kind);
 }
