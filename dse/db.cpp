@@ -37,6 +37,9 @@ CREATE TABLE op_metrics(
   macs INTEGER, flops INTEGER, dram_bytes INTEGER, sram_bytes INTEGER, intensity REAL,
   attained_flops_per_cycle REAL, peak_flops_per_cycle REAL, utilization REAL, bound TEXT,
   energy_pj REAL, PRIMARY KEY(hash, idx));
+CREATE TABLE stats(
+  hash TEXT NOT NULL, name TEXT NOT NULL, unit TEXT, description TEXT, value REAL,
+  PRIMARY KEY(hash, name));
 CREATE INDEX params_by_name_value ON params(name, value);
 CREATE INDEX runs_by_status ON runs(status);
 CREATE INDEX sweep_designs_by_hash ON sweep_designs(hash);

@@ -133,6 +133,15 @@ void store_result(Db& db, const SweepSpec& s, const DesignPoint& p, const std::s
     Stmt e = db.prepare("INSERT OR IGNORE INTO energy(hash, component, pj) VALUES(?, ?, ?)");
     for (const auto& [k, v] : res->metrics.energy_pj_by_component)
       e.bind(1, p.hash).bind(2, k).bind(3, v).run();
+    Stmt stat = db.prepare(
+        "INSERT OR IGNORE INTO stats(hash, name, unit, description, value) VALUES(?, ?, ?, ?, ?)");
+    for (const Stat& st : res->stats)
+      stat.bind(1, p.hash)
+          .bind(2, st.name)
+          .bind(3, st.unit)
+          .bind(4, st.desc)
+          .bind(5, st.value)
+          .run();
     Stmt op = db.prepare(
         "INSERT OR IGNORE INTO op_metrics(hash, idx, step, name, kind, unit, m, n, k, cycles, "
         "compute_cycles, "

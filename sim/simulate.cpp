@@ -30,6 +30,7 @@ SimResult finish(System& sys, std::vector<OpRecord> recs, double tokens) {
   m.peak_dram_bytes_per_cycle = sys.peak_dram_bytes_per_cycle();
   m.attained_dram_bytes_per_cycle = t.cycles ? double(t.dram_bytes) / double(t.cycles) : 0;
   m.energy_pj_by_component = t.energy_pj_by_component;
+  r.stats.assign(sys.stats().all().begin(), sys.stats().all().end());
   return r;
 }
 

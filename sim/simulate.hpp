@@ -29,6 +29,7 @@ bool larger_is_better(const std::string& metric);
 
 struct SimResult {
   std::vector<OpRecord> records;
+  std::vector<Stat> stats;  // every registered statistic after the run
   RunTotals totals;
   RunMetrics metrics;
 };

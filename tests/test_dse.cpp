@@ -185,6 +185,15 @@ TEST(SweepRun, StoresEveryDesignOnceAndResumes) {
   Stmt ops = d.prepare("SELECT count(DISTINCT hash) FROM op_metrics");
   ASSERT_TRUE(ops.step());
   EXPECT_EQ(ops.integer(0), 6);
+  // Every statistic of every run, with its unit; the array's MACs match the run's matmul MACs.
+  Stmt stats = d.prepare(
+      "SELECT count(*) FROM stats s JOIN op_metrics o ON o.hash = s.hash WHERE s.name = 'mxu.macs' "
+      "GROUP BY s.hash HAVING s.value = sum(CASE WHEN o.unit = 'mxu' THEN o.macs ELSE 0 END) / "
+      "1.0");
+  int agreeing = 0;
+  while (stats.step())
+    ++agreeing;
+  EXPECT_EQ(agreeing, 6);
 }
 
 // SIGKILL of the driver mid-sweep loses nothing finished; the re-run completes the set exactly.

@@ -1,5 +1,6 @@
 #include "arch/common/stats.hpp"
 
+#include <cmath>
 #include <cstdio>
 
 #include "sim/base/error.hpp"
@@ -30,7 +31,11 @@ void StatsRegistry::dump_text(std::ostream& os) const {
     w = std::max(w, s.name.size());
   for (const Stat& s : stats_) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%20.6g", s.value);
+    // Counters print exactly; derived values with six significant digits.
+    if (s.value == std::floor(s.value) && std::fabs(s.value) < 1e18)
+      std::snprintf(buf, sizeof buf, "%20.0f", s.value);
+    else
+      std::snprintf(buf, sizeof buf, "%20.6g", s.value);
     os << s.name << std::string(w - s.name.size() + 2, ' ') << buf << "  " << s.unit << "  # "
        << s.desc << "\n";
   }

@@ -184,6 +184,13 @@ void write_ops_csv(const std::string& path, const std::vector<OpRecord>& recs) {
   if (!os) throw ConfigError("--ops-csv: write failed for " + path);
 }
 
+void write_stats(const std::string& path, System& sys) {
+  std::ofstream os(path, std::ios::trunc);
+  if (!os) throw ConfigError("--stats: cannot write " + path);
+  sys.stats().dump_text(os);
+  if (!os) throw ConfigError("--stats: write failed for " + path);
+}
+
 void print_system(const System& sys) {
   const auto& s = sys.spec();
   std::cout << "system     " << s.name << ": " << num(s.clock_ghz) << " GHz, " << s.dram.kind << " "
@@ -223,6 +230,7 @@ int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
   std::cout << "energy     " << num((t.dynamic_pj + t.leakage_pj) / 1e6, "%.4f") << " uJ\n";
   std::cout << "area       " << num(sys.area_mm2(), "%.3f") << " mm2\n";
   if (vm.count("ops-csv")) write_ops_csv(vm["ops-csv"].as<std::string>(), recs);
+  if (vm.count("stats")) write_stats(vm["stats"].as<std::string>(), sys);
   return 0;
 }
 
@@ -240,6 +248,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "json", po::value<std::string>(),
       "write the full run (resolved config, totals, ops, stats) as JSON")(
       "ops-csv", po::value<std::string>(), "write one CSV row per op and step")(
+      "stats", po::value<std::string>(),
+      "write every statistic (name, value, unit, description) as text")(
       "max-memory-gib", po::value<double>()->default_value(16.0),
       "functional mode: refuse larger float weights");
   po::positional_options_description pos;
@@ -375,6 +385,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (vm.count("json"))
     write_json(vm["json"].as<std::string>(), sys, m, w, functional, recs, t, tokens);
   if (vm.count("ops-csv")) write_ops_csv(vm["ops-csv"].as<std::string>(), recs);
+  if (vm.count("stats")) write_stats(vm["stats"].as<std::string>(), sys);
   return 0;
 }
 
