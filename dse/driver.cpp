@@ -238,6 +238,10 @@ class Pool {
     while (!g_stop && (next < points.size() || !running_.empty())) {
       while (!g_stop && next < points.size() && int(running_.size()) < o_.workers) {
         const DesignPoint& p = points[next++];
+        if (o_.retry_failed)
+          db_.prepare("DELETE FROM runs WHERE hash = ? AND status IN ('failed', 'timeout')")
+              .bind(1, p.hash)
+              .run();
         if (auto st = run_status(db_, p.hash)) {
           // Done before (this sweep or another): link it to this sweep, count it, skip it.
           db_.prepare("INSERT OR IGNORE INTO sweep_designs(sweep, hash, point) VALUES(?, ?, ?)")

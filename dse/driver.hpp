@@ -20,6 +20,7 @@ struct SweepOptions {
   int workers = 1;
   int shard = 0, shards = 1;  // run points whose index % shards == shard
   double timeout_s = 0;       // 0: none
+  bool retry_failed = false;  // run again designs stored as failed or timed out
   bool progress = true;
 };
 

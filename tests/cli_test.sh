@@ -93,9 +93,16 @@ head -c 1000 "$tmp/m.bin" >"$tmp/cut.bin"
 check ckpt-truncated 2 "truncated: header promises 3068 bytes, file has 1000" -- "$q" ref --checkpoint "$tmp/cut.bin" --prompt-tokens 1
 
 # Sweeps, queries, plots, merge.
+sed "s/count: 500/count: 60/; s/name: bench-sweep/name: sigint/; s|\.\./configs|$src/configs|" \
+  "$src/bench/sweep-bench.yaml" >"$tmp/sigint.yaml"
+printf 'sweep:\n  name: retry\n  base: %s\n  models: [%s]\n  workloads: [%s]\n  parameters:\n    units.mxu.rows: [4, 8]\n' \
+  "$src/configs/systems/datacenter.yaml" "$src/configs/models/llama-2-7b.yaml" "$src/configs/workloads/prefill-512.yaml" \
+  >"$tmp/retry.yaml"  # two slow designs: a microsecond timeout kills both
 db=$tmp/r.db
 check sweep 0 "^sweep smoke: 9 design points; ran 9" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$db" --workers 2 --quiet
 check sweep-resume 0 "ran 0, already stored 9" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$db" --quiet
+check sweep-timeouts 0 "timeout 2" -- "$q" sweep "$tmp/retry.yaml" --db "$tmp/to.db" --timeout 0.000001 --quiet
+check sweep-retry 0 "ran 2, already stored 0; ok 2" -- "$q" sweep "$tmp/retry.yaml" --db "$tmp/to.db" --retry-failed --quiet
 check sweep-validate 0 "ok \(sweep, 9 design points\)" -- "$q" validate "$src/configs/sweeps/smoke.yaml"
 check sweep-bad-shard 2 "expected i/N" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$db" --shard 3/2
 check query-runs 0 "units.mxu.rows=16" -- "$q" query --db "$db" runs

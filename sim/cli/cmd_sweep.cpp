@@ -17,6 +17,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
                                    "i/N: run only points whose index % N == i (0-based)")(
       "timeout", po::value<double>()->default_value(0),
       "seconds before a point is killed and recorded as timeout (0: none)")(
+      "retry-failed", po::bool_switch(), "run again the designs stored as failed or timed out")(
       "quiet", po::bool_switch(), "no progress line on stderr");
   po::positional_options_description pos;
   pos.add("file", 1);
@@ -39,6 +40,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
   o.timeout_s = vm["timeout"].as<double>();
   if (o.timeout_s < 0) throw UsageError("--timeout must be >= 0", usage);
   o.progress = !vm["quiet"].as<bool>();
+  o.retry_failed = vm["retry-failed"].as<bool>();
   if (vm.count("shard")) {
     const std::string sh = vm["shard"].as<std::string>();
     auto slash = sh.find('/');
