@@ -101,7 +101,8 @@ void write_json(const std::string& path, const System& sys, const ModelSpec& m,
      << ", \"bytes_per_cycle_per_channel\": " << num(s.dram.bytes_per_cycle_per_channel)
      << ", \"latency_cycles\": " << s.dram.latency_cycles
      << "}, \"global_buffer_kib\": " << s.global_buffer_kib
-     << ", \"area_mm2\": " << num(sys.area_mm2()) << ", \"units\": [";
+     << ", \"area_mm2\": " << num(sys.area_mm2()) << ", \"resolved_yaml\": " << json_escape(s.yaml)
+     << ", \"units\": [";
   for (std::size_t i = 0; i < sys.units().size(); ++i) {
     const Unit& u = *sys.units()[i];
     os << (i ? ", " : "") << "{\"name\": " << json_escape(u.name())
@@ -111,7 +112,10 @@ void write_json(const std::string& path, const System& sys, const ModelSpec& m,
   }
   os << "]},\n\"model\": {\"name\": " << json_escape(m.name)
      << ", \"scheme\": " << json_escape(m.quant.name()) << ", \"params\": " << m.n_params()
-     << "},\n\"workload\": {\"name\": " << json_escape(w.name)
+     << ", \"dim\": " << m.dim << ", \"hidden_dim\": " << m.hidden_dim
+     << ", \"n_layers\": " << m.n_layers << ", \"n_heads\": " << m.n_heads
+     << ", \"n_kv_heads\": " << m.n_kv_heads << ", \"vocab_size\": " << m.vocab_size
+     << ", \"seq_len\": " << m.seq_len << "},\n\"workload\": {\"name\": " << json_escape(w.name)
      << ", \"phase\": " << json_escape(w.phase == Phase::prefill ? "prefill" : "decode")
      << ", \"batch\": " << w.batch << ", \"prompt_len\": " << w.prompt_len
      << ", \"context_len\": " << w.context_len << ", \"generated_tokens\": " << w.generated_tokens

@@ -265,6 +265,9 @@ SystemSpec system_from_yaml(const YAML::Node& root, const fs::path& file) {
   SystemSpec s;
   read_system(r, file, s);
   d.throw_if_errors();
+  YAML::Emitter em;
+  em << root;
+  s.yaml = em.c_str();
   // Build the units once against scratch resources so their parameters are checked now.
   StatsRegistry stats;
   BandwidthDram dram(s.dram, stats);

@@ -26,6 +26,7 @@ struct UnitEntry {
 };
 struct SystemSpec {
   std::filesystem::path file;
+  std::string yaml;  // the document as parsed (a sweep's design: with its parameter values)
   std::string name;
   double clock_ghz = 1.0;
   std::filesystem::path tech_file;
