@@ -5,8 +5,10 @@
 #include <iostream>
 #include <map>
 
+#include "sim/base/text.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/config/config.hpp"
+#include "sim/functional.hpp"
 #include "sim/report/table.hpp"
 #include "sim/simulate.hpp"
 #include "sim/system.hpp"
@@ -19,72 +21,10 @@ namespace qaccel::cli {
 
 namespace {
 
-// The workload's token stream: its explicit prompt_tokens, then ids drawn from prompt_seed.
-std::vector<int> workload_tokens(const WorkloadSpec& w, int vocab, int n) {
-  std::vector<int> t(w.prompt_tokens.begin(),
-                     w.prompt_tokens.begin() + std::min<std::size_t>(n, w.prompt_tokens.size()));
-  SplitMix64 g(w.prompt_seed);
-  while (int(t.size()) < n)
-    t.push_back(int(g.below(std::uint32_t(vocab))));
-  return t;
-}
-
 std::string num(double v, const char* fmt = "%.6g") {
   char buf[64];
   std::snprintf(buf, sizeof buf, fmt, v);
   return buf;
-}
-
-struct Verification {
-  std::int64_t matmuls = 0;  // matmul calls recomputed by a unit and compared bit for bit
-  std::int64_t reference_kernel_ops = 0;
-  std::string units;
-};
-
-// Runs the reference on the workload's tokens; every quantized matmul whose op the mapper put
-// on a unit with a functional path is recomputed there and compared bit for bit.
-Verification verify(const System& sys, const ModelSpec& m, const WorkloadSpec& w,
-                    const std::vector<OpRecord>& records) {
-  std::map<std::string, Unit*> unit_of;
-  for (const OpRecord& r : records)
-    if (r.step == 0 && has_weights(r.op.kind)) unit_of[r.op.name] = &sys.unit(r.unit);
-  bool prefill = w.phase == Phase::prefill;
-  int context = prefill ? w.prompt_len : w.context_len;
-  int greedy = prefill ? 1 : w.generated_tokens + 1;
-  Reference ref(m, load_weights(m), context + greedy - 1);
-  Verification v;
-  std::map<std::string, bool> used;
-  std::vector<float> hw;
-  // Decode: the context positions only fill the KV cache (they are not simulated ops), so the
-  // array recomputes the matmuls of the simulated steps, positions context .. context+N-1.
-  const int first_checked = prefill ? 0 : context;
-  int pos_now = 0;
-  ref.set_matmul_hook([&](const std::string& name, const QActivation& x, const QTensor& wt,
-                          std::span<const float> out) {
-    if (pos_now < first_checked) return;
-    auto it = unit_of.find(name);
-    QACCEL_ASSERT(it != unit_of.end(), "reference matmul " + name + " has no op in the lowering");
-    if (!it->second->matmul({&x}, wt, hw)) return;
-    for (std::size_t i = 0; i < out.size(); ++i)
-      if (std::memcmp(&hw[i], &out[i], sizeof(float)) != 0)
-        throw CheckError("op " + name + " on unit '" + it->second->name() + "': output " +
-                         std::to_string(i) + " is " + num(hw[i], "%.9g") + ", the reference has " +
-                         num(out[i], "%.9g"));
-    ++v.matmuls;
-    used[it->second->name()] = true;
-  });
-  std::vector<int> tokens = workload_tokens(w, m.vocab_size, context);
-  int positions = 0;
-  run_sequence(ref, tokens, greedy, [&](int p, int, std::span<const float>) {
-    ++positions, pos_now = p + 1;
-    if (p % 16 == 15)
-      std::cerr << "\rfunctional: position " << (p + 1) << "/" << (context + greedy - 1)
-                << std::flush;
-  });
-  if (positions >= 16) std::cerr << "\n";
-  for (const auto& [u, x] : used)
-    v.units += (v.units.empty() ? "" : ", ") + u;
-  return v;
 }
 
 void write_json(const std::string& path, const System& sys, const ModelSpec& m,
@@ -377,13 +317,10 @@ int cmd_run(const std::vector<std::string>& args) {
   std::cout << "simulated  " << recs.size() << " ops in " << num(sim_s, "%.3f") << " s host time\n";
 
   if (functional) {
-    Verification v = verify(sys, m, w, recs);
-    std::int64_t vector_ops = 0;
-    for (const OpRecord& r : recs)
-      vector_ops += !has_weights(r.op.kind) || sys.unit(r.unit).impl() != "systolic";
+    Verification v = verify_functional(sys, m, w, recs);
     std::cout << "verified: " << v.matmuls << " ops bit-exact (matmuls recomputed on "
-              << (v.units.empty() ? "no unit" : v.units)
-              << " from the reference's quantized inputs); the other " << vector_ops
+              << (v.units.empty() ? "no unit" : join(v.units, ", "))
+              << " from the reference's quantized inputs); the other " << v.reference_kernel_ops
               << " ops of the timing run execute the reference's own kernels\n";
   }
   if (vm.count("json"))

@@ -1,0 +1,29 @@
+#pragma once
+// Functional mode: the reference runs the workload's tokens, and every quantized matmul the
+// mapper placed on a unit with a functional path is recomputed on that unit from the
+// reference's quantized inputs and compared bit for bit.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/system.hpp"
+#include "workloads/spec.hpp"
+
+namespace qaccel {
+
+// The workload's token stream: its explicit prompt_tokens, then ids drawn from prompt_seed.
+std::vector<int> workload_tokens(const WorkloadSpec& w, int vocab, int n);
+
+struct Verification {
+  std::int64_t matmuls = 0;               // matmul calls recomputed on a unit, bit-exact
+  std::int64_t reference_kernel_ops = 0;  // ops of the timing run no unit recomputed
+  std::vector<std::string> units;         // the units that recomputed
+};
+
+// `records` are the timing run's (for the op -> unit mapping). Decode: the context positions
+// only fill the KV cache, so the simulated steps' positions are the ones checked. Throws
+// CheckError naming the op, unit and element on the first mismatch.
+Verification verify_functional(const System& sys, const ModelSpec& m, const WorkloadSpec& w,
+                               const std::vector<OpRecord>& records);
+
+}  // namespace qaccel
