@@ -318,6 +318,7 @@ int cmd_run(const std::vector<std::string>& args) {
 
   if (functional) {
     Verification v = verify_functional(sys, m, w, recs);
+    if (!v.mismatch.empty()) throw CheckError(v.mismatch);
     std::cout << "verified: " << v.matmuls << " ops bit-exact (matmuls recomputed on "
               << (v.units.empty() ? "no unit" : join(v.units, ", "))
               << " from the reference's quantized inputs); the other " << v.reference_kernel_ops
