@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "sim/base/error.hpp"
+#include "sim/base/parallel.hpp"
 
 namespace qaccel {
 
@@ -34,13 +35,17 @@ QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group
   t.rows = rows, t.cols = cols, t.group = group, t.qmax = qmax;
   t.q.resize(w.size());
   t.scales.resize(std::size_t(rows) * (cols / group));
-  for (std::size_t g = 0; g < t.scales.size(); ++g) {
-    auto grp = w.subspan(g * group, group);
-    float s = symmetric_scale(grp, qmax);
-    t.scales[g] = s;
-    for (int i = 0; i < group; ++i)
-      t.q[g * group + i] = static_cast<std::int8_t>(quantize_value(grp[i], s, qmax));
-  }
+  // Groups are independent: large tensors (the classifier) quantize in parallel row blocks.
+  const std::size_t groups = t.scales.size(), blocks = w.size() >= (1u << 22) ? 64 : 1;
+  parallel_for(blocks, [&](std::size_t b) {
+    for (std::size_t g = b * groups / blocks; g < (b + 1) * groups / blocks; ++g) {
+      auto grp = w.subspan(g * group, group);
+      float s = symmetric_scale(grp, qmax);
+      t.scales[g] = s;
+      for (int i = 0; i < group; ++i)
+        t.q[g * group + i] = static_cast<std::int8_t>(quantize_value(grp[i], s, qmax));
+    }
+  });
   return t;
 }
 

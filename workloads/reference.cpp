@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "sim/base/error.hpp"
+#include "sim/base/parallel.hpp"
 
 namespace qaccel {
 
@@ -65,7 +66,7 @@ std::vector<Linear> make_layers(std::vector<float>& all, int layers, int rows, i
                                 const QuantSpec& q) {
   std::vector<Linear> out(layers);
   std::size_t per = std::size_t(rows) * cols;
-  for (int l = 0; l < layers; ++l) {
+  parallel_for(std::size_t(layers), [&](std::size_t l) {
     Linear& lin = out[l];
     lin.rows = rows, lin.cols = cols;
     std::span<const float> src(all.data() + l * per, per);
@@ -73,7 +74,7 @@ std::vector<Linear> make_layers(std::vector<float>& all, int layers, int rows, i
       lin.q = quantize_weights(src, rows, cols, q.group_for(cols), weight_qmax(q.weights));
     else
       lin.f.assign(src.begin(), src.end());
-  }
+  });
   std::vector<float>().swap(all);  // release the float copy
   return out;
 }

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "sim/base/error.hpp"
+#include "sim/base/parallel.hpp"
 #include "workloads/rng.hpp"
 
 namespace qaccel {
@@ -29,9 +30,10 @@ struct Sizes {
 void fill_layers(std::vector<float>& t, std::uint64_t seed, TensorId id, std::size_t layers,
                  std::size_t per, float mean, float stddev) {
   t.resize(layers * per);
-  for (std::size_t l = 0; l < layers; ++l)
+  parallel_for(layers, [&](std::size_t l) {
     synthetic_tensor(seed, id, static_cast<int>(l), mean, stddev,
                      std::span(t).subspan(l * per, per));
+  });
 }
 
 }  // namespace
