@@ -1,6 +1,6 @@
 #include "sim/simulate.hpp"
 
-#include "workloads/ops.hpp"
+#include "workloads/graph.hpp"
 
 namespace qaccel {
 
@@ -9,6 +9,8 @@ namespace {
 SimResult finish(System& sys, std::vector<OpRecord> recs, double tokens) {
   SimResult r;
   r.records = std::move(recs);
+  r.units = sys.engine().units;
+  r.memory = sys.engine().memory;
   r.totals = sys.totals(r.records);
   const RunTotals& t = r.totals;
   RunMetrics& m = r.metrics;
@@ -86,17 +88,15 @@ std::map<std::string, double> metric_values(const RunMetrics& m) {
           {"attained_dram_bytes_per_cycle", m.attained_dram_bytes_per_cycle}};
 }
 
-SimResult simulate(System& sys, const ModelSpec& m, const WorkloadSpec& w) {
+SimResult simulate(System& sys, const ModelSpec& m, const WorkloadSpec& w, bool record_memory) {
   const bool prefill = w.phase == Phase::prefill;
   const int steps = prefill ? 1 : w.generated_tokens;
-  std::vector<std::vector<Op>> passes;
-  for (int s = 0; s < steps; ++s)
-    passes.push_back(lower_forward(m, w, s));
-  return finish(sys, sys.run(passes), double(w.batch) * (prefill ? w.prompt_len : steps));
+  OpGraph g = lower_workload(m, w, sys.spec().attention);
+  return finish(sys, sys.run(g, record_memory), double(w.batch) * (prefill ? w.prompt_len : steps));
 }
 
-SimResult simulate_ops(System& sys, const std::vector<Op>& ops) {
-  return finish(sys, sys.run({ops}), 0);
+SimResult simulate_graph(System& sys, const OpGraph& g, bool record_memory) {
+  return finish(sys, sys.run(g, record_memory), 0);
 }
 
 }  // namespace qaccel

@@ -29,14 +29,18 @@ bool larger_is_better(const std::string& metric);
 
 struct SimResult {
   std::vector<OpRecord> records;
-  std::vector<Stat> stats;  // every registered statistic after the run
+  std::vector<UnitUsage> units;    // per unit over the run
+  std::vector<MemoryBusy> memory;  // the memory's busy stretches (when recorded)
+  std::vector<Stat> stats;         // every registered statistic after the run
   RunTotals totals;
   RunMetrics metrics;
 };
 
-// Lowers every pass of the workload (a prefill, or one per generated token) and runs them.
-SimResult simulate(System& sys, const ModelSpec& m, const WorkloadSpec& w);
-// The same for a plain list of ops (layer lists): tokens are 0.
-SimResult simulate_ops(System& sys, const std::vector<Op>& ops);
+// Lowers every pass of the workload (a prefill, or one per generated token) to one op graph and
+// runs it. `record_memory` keeps the memory's busy stretches (for trace counters).
+SimResult simulate(System& sys, const ModelSpec& m, const WorkloadSpec& w,
+                   bool record_memory = false);
+// The same for a ready graph (layer lists): tokens are 0.
+SimResult simulate_graph(System& sys, const OpGraph& g, bool record_memory = false);
 
 }  // namespace qaccel

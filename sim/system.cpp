@@ -2,6 +2,8 @@
 
 #include <systemc>
 
+#include <algorithm>
+
 #include "sim/base/error.hpp"
 
 // libsystemc references sc_main; qaccel drives the kernel from its own main().
@@ -12,11 +14,13 @@ int sc_main(int, char**) {
 namespace qaccel {
 
 System::System(const config::SystemSpec& spec) : spec_(spec) {
-  dram_ = std::make_unique<BandwidthDram>(spec_.dram, stats_);
-  ctx_ = std::make_unique<UnitContext>(UnitContext{spec_.tech, *dram_,
-                                                   spec_.tech.dram(spec_.dram.kind), stats_,
-                                                   spec_.global_buffer_kib * 1024});
+  ctx_ = std::make_unique<UnitContext>(UnitContext{spec_.tech, spec_.tech.dram(spec_.dram.kind),
+                                                   stats_, spec_.global_buffer_kib * 1024});
   units_ = config::build_units(spec_, *ctx_);
+  std::vector<Unit*> units;
+  for (const auto& u : units_)
+    units.push_back(u.get());
+  declare_engine_stats(stats_, units);
 }
 
 Unit& System::unit(const std::string& name) const {
@@ -39,8 +43,11 @@ Unit& System::map(const Op& op, std::string* how) const {
   Unit& d = unit(spec_.mapping.at("default"));
   std::string why_default;
   if (!d.supports(op, &why_default))
-    throw ConfigError(spec_.file.string() + ": no unit can run op " + op.name + " (" + kind + ", " +
-                      op.dtype + "): default unit '" + d.name() + "': " + why_default);
+    throw ConfigError(spec_.file.string() + ": system.mapping." +
+                      (rule == spec_.mapping.end() ? "default" : kind) + ": no unit can run op " +
+                      op.name + " (" + kind + ", " + op.dtype + "): " +
+                      (rule == spec_.mapping.end() ? "" : "'" + rule->second + "': " + why + "; ") +
+                      "default unit '" + d.name() + "': " + why_default);
   if (how) *how = rule == spec_.mapping.end() ? "default" : "fallback: " + rule->second + " " + why;
   return d;
 }
@@ -52,58 +59,28 @@ double System::area_mm2() const {
   return a;
 }
 
-namespace {
-
-// The SystemC top: one driver thread walks the op list; each op asks its unit for the exact
-// cycle count and waits once (loosely timed, no clock). The exact cycle counter is kept in
-// integers; SystemC time follows it at the configured period.
-SC_MODULE(Driver) {
-  const System* sys = nullptr;
-  const std::vector<std::vector<Op>>* passes = nullptr;
-  std::vector<OpRecord>* out = nullptr;
-  sc_core::sc_time period;
-  std::int64_t cycle = 0;
-
-  SC_CTOR(Driver) {
-    SC_THREAD(run);
-  }
-
-  void run() {
-    for (std::size_t s = 0; s < passes->size(); ++s)
-      for (const Op& op : (*passes)[s]) {
-        OpRecord r;
-        r.op = op, r.step = int(s), r.start_cycle = cycle;
-        Unit& u = sys->map(op, &r.mapped_by);
-        r.unit = u.name();
-        r.cost = u.execute(op, cycle);
-        cycle += r.cost.cycles;
-        wait(period * double(r.cost.cycles));
-        out->push_back(std::move(r));
-      }
-  }
-};
-
-}  // namespace
-
-std::vector<OpRecord> System::run(const std::vector<std::vector<Op>>& passes) {
-  std::vector<OpRecord> records;
+std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
-  Driver driver("driver");
-  driver.sys = this, driver.passes = &passes, driver.out = &records;
-  driver.period = sc_core::sc_time(1.0 / spec_.clock_ghz, sc_core::SC_NS);
-  sc_core::sc_start();
-  QACCEL_ASSERT(
-      records.size() ==
-          [&] {
-            std::size_t n = 0;
-            for (const auto& p : passes)
-              n += p.size();
-            return n;
-          }(),
-      "the driver did not run every op");
-  const double bw = dram_->peak_bytes_per_cycle();
-  for (OpRecord& r : records) {
-    const Unit& u = unit(r.unit);
+  std::vector<OpRecord> records(g.size());
+  std::vector<int> unit_of(g.size());
+  std::vector<OpPlan> plans(g.size());
+  std::vector<Unit*> units;
+  for (const auto& u : units_)
+    units.push_back(u.get());
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    OpRecord& r = records[i];
+    r.op = g.ops[i], r.step = g.step[i];
+    Unit& u = map(r.op, &r.mapped_by);
+    r.unit = u.name();
+    unit_of[i] = int(std::find(units.begin(), units.end(), &u) - units.begin());
+    plans[i] = u.plan(r.op);
+  }
+  engine_ = run_engine(spec_.dram, stats_, units, g, unit_of, plans, records,
+                       {spec_.schedule, spec_.prefetch, record_memory});
+  const double bw = peak_dram_bytes_per_cycle();
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    OpRecord& r = records[i];
+    const Unit& u = *units[std::size_t(unit_of[i])];
     std::int64_t dram = r.cost.dram_read_bytes + r.cost.dram_write_bytes;
     r.intensity = dram ? double(r.cost.flops) / double(dram) : 0.0;
     r.peak_flops_per_cycle = u.peak_flops_per_cycle();
@@ -118,8 +95,8 @@ std::vector<OpRecord> System::run(const std::vector<std::vector<Op>>& passes) {
 RunTotals System::totals(const std::vector<OpRecord>& records) const {
   RunTotals t;
   for (const OpRecord& r : records) {
-    t.cycles += r.cost.cycles, t.compute_cycles += r.cost.compute_cycles,
-        t.stall_cycles += r.cost.stall_cycles;
+    t.cycles = std::max(t.cycles, r.end_cycle);
+    t.compute_cycles += r.cost.compute_cycles, t.stall_cycles += r.cost.stall_cycles;
     t.macs += r.cost.macs, t.flops += r.cost.flops;
     t.dram_bytes += r.cost.dram_read_bytes + r.cost.dram_write_bytes;
     t.sram_bytes += r.cost.sram_read_bytes + r.cost.sram_write_bytes;

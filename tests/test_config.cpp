@@ -241,9 +241,9 @@ TEST(Config, LayerCsvSurvivesGarbage) {
   TempDir dir;
   std::string good = "Layer, M, N, K,\nfc1, 64, 128, 256,\nfc2, 1, 4096, 4096,\n";
   auto ok = config::load_layers(dir.write("ok.csv", good));
-  ASSERT_EQ(ok.ops.size(), 2u);
-  EXPECT_EQ(ok.ops[1].kind, OpKind::gemv);
-  EXPECT_EQ(ok.ops[0].macs, 64LL * 128 * 256);
+  ASSERT_EQ(ok.graph.ops.size(), 2u);
+  EXPECT_EQ(ok.graph.ops[1].kind, OpKind::gemv);
+  EXPECT_EQ(ok.graph.ops[0].macs, 64LL * 128 * 256);
   for (std::size_t cut = 0; cut < good.size(); ++cut) {
     try {
       config::load_layers(dir.write("t.csv", good.substr(0, cut)));

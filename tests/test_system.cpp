@@ -35,19 +35,26 @@ Op gemv(std::int64_t n, std::int64_t k, std::int64_t weight_bytes) {
   return o;
 }
 
-// A system's units built against their own stats and memory, outside SystemC.
+// A system's units built against their own stats, outside SystemC.
 struct Units {
   TempDir dir;
   config::SystemSpec spec;
   StatsRegistry stats;
-  BandwidthDram dram;
   UnitContext ctx;
   std::vector<std::unique_ptr<Unit>> units;
   explicit Units(const std::string& yaml)
       : spec(config::load_system(dir.write("s.yaml", yaml))),
-        dram(spec.dram, stats),
-        ctx{spec.tech, dram, 64.0, stats, 1 << 20},
+        ctx{spec.tech, 64.0, stats, 1 << 20},
         units(config::build_units(spec, ctx)) {}
+};
+
+// One op alone on a system (elaborates SystemC: one per test process).
+struct OneOp {
+  TempDir dir;
+  System sys;
+  OpRecord rec;
+  OneOp(const std::string& yaml, const Op& op)
+      : sys(config::load_system(dir.write("s.yaml", yaml))), rec(sys.run(build_graph({{op}}))[0]) {}
 };
 
 }  // namespace
@@ -56,36 +63,43 @@ struct Units {
 // 64 weight bytes over 4 folds = 16 bytes per fold. At 4 B/cycle a fold's fetch takes 4 cycles
 // (< 11: hidden), so only fold 0's fetch + the 10-cycle latency is exposed: stall 14, total 58.
 // At 1 B/cycle a fetch takes 16 cycles: stall = (10 + 16) + 3 * (16 - 11) = 41, total 85.
-TEST(SystolicUnit, HandDerivedMemoryStalls) {
-  for (auto [bw, stall] : {std::pair{4.0, 14LL}, std::pair{1.0, 41LL}}) {
-    Units u(system_yaml("{impl: systolic, rows: 4, cols: 4, dataflow: ws}",
-                        "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: " +
-                            std::to_string(bw) + ", latency_cycles: 10}"));
-    OpCost c = u.units[0]->execute(gemv(8, 8, 64), 0);
-    EXPECT_EQ(c.compute_cycles, 44);
-    EXPECT_EQ(c.stall_cycles, stall) << "bw " << bw;
-    EXPECT_EQ(c.cycles, 44 + stall);
-    EXPECT_EQ(c.dram_read_bytes, 64);
-    EXPECT_DOUBLE_EQ(c.dram_pj, 64 * 64.0);
-    EXPECT_DOUBLE_EQ(c.compute_pj, 64 * u.spec.tech.mac(8, 8));
-    EXPECT_EQ(u.stats.get("mxu.stall_cycles"), double(stall));
-  }
+void expect_stall(double bw, std::int64_t stall) {
+  OneOp u(system_yaml("{impl: systolic, rows: 4, cols: 4, dataflow: ws}",
+                      "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: " +
+                          std::to_string(bw) + ", latency_cycles: 10}"),
+          gemv(8, 8, 64));
+  const OpCost& c = u.rec.cost;
+  EXPECT_EQ(c.compute_cycles, 44);
+  EXPECT_EQ(c.stall_cycles, stall) << "bw " << bw;
+  EXPECT_EQ(c.cycles, 44 + stall);
+  EXPECT_EQ(c.dram_read_bytes, 64);
+  EXPECT_DOUBLE_EQ(c.dram_pj, 64 * u.sys.spec().tech.dram("lpddr4"));
+  EXPECT_DOUBLE_EQ(c.compute_pj, 64 * u.sys.spec().tech.mac(8, 8));
+  EXPECT_EQ(u.sys.stats().get("mxu.stall_cycles"), double(stall));
+}
+TEST(SystolicUnit, HandDerivedMemoryStallsFastMemory) {
+  expect_stall(4.0, 14);
+}
+TEST(SystolicUnit, HandDerivedMemoryStallsSlowMemory) {
+  expect_stall(1.0, 41);
 }
 
 // The same gemv with an input buffer of 2 B/cycle: WS streams R = 4 activation bytes per
 // cycle, so each fold's single stream cycle takes 2: one extra cycle per fold, 4 in all, on top
 // of the 14 exposed by the first fetch. The buffers and the DMA count their bytes.
 TEST(SystolicUnit, SlowBufferStretchesTheStream) {
-  Units u(system_yaml(
-      "{impl: systolic, rows: 4, cols: 4, dataflow: ws, ibuf_bytes_per_cycle: 2}",
-      "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: 4, latency_cycles: 10}"));
-  OpCost c = u.units[0]->execute(gemv(8, 8, 64), 0);
+  OneOp u(system_yaml(
+              "{impl: systolic, rows: 4, cols: 4, dataflow: ws, ibuf_bytes_per_cycle: 2}",
+              "{kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: 4, latency_cycles: 10}"),
+          gemv(8, 8, 64));
+  const OpCost& c = u.rec.cost;
+  const StatsRegistry& st = u.sys.stats();
   EXPECT_EQ(c.compute_cycles, 44);
   EXPECT_EQ(c.stall_cycles, 14 + 4);
-  EXPECT_EQ(u.stats.get("mxu.buffer_stall_cycles"), 4.0);
-  EXPECT_EQ(u.stats.get("mxu.dma.load_bytes"), 64.0);
-  EXPECT_EQ(u.stats.get("mxu.ibuf.read_bytes"), 8.0);    // the activation vector, once
-  EXPECT_EQ(u.stats.get("mxu.obuf.write_bytes"), 32.0);  // 8 float32 outputs
+  EXPECT_EQ(st.get("mxu.buffer_stall_cycles"), 4.0);
+  EXPECT_EQ(st.get("mxu.dma.load_bytes"), 64.0);
+  EXPECT_EQ(st.get("mxu.ibuf.read_bytes"), 8.0);    // the activation vector, once
+  EXPECT_EQ(st.get("mxu.obuf.write_bytes"), 32.0);  // 8 float32 outputs
 }
 
 TEST(SystolicUnit, SupportsOnlyWhatItsPEsCanHold) {
@@ -166,7 +180,7 @@ TEST(SystemRun, RooflineBounds) {
   cmp.name = "cmp", cmp.kind = OpKind::matmul, cmp.m = 512, cmp.macs = 512LL * 1024 * 1024,
   cmp.flops = 2 * cmp.macs;
   cmp.act_read_bytes = 512 * 1024, cmp.act_write_bytes = 512 * 1024 * 4;
-  auto recs = sys.run({{mem, cmp}});
+  auto recs = sys.run(build_graph({{mem, cmp}}));
   ASSERT_EQ(recs.size(), 2u);
   EXPECT_TRUE(recs[0].memory_bound);
   EXPECT_NEAR(recs[0].intensity, 2.0 * 1024 * 1024 / (1 << 20), 1e-9);
@@ -186,7 +200,7 @@ TEST(SystemRun, MapperFallsBackAndAccountsForEveryOp) {
   WorkloadSpec w = config::load_workload(test::source_dir() + "/configs/workloads/decode-32.yaml");
   w.generated_tokens = 2;
   auto ops = lower_forward(m, w, 0);
-  auto recs = sys.run({ops, lower_forward(m, w, 1)});
+  auto recs = sys.run(build_graph({ops, lower_forward(m, w, 1)}));
   EXPECT_EQ(recs.size(), 2 * ops.size());
   for (const OpRecord& r : recs) {
     EXPECT_EQ(r.unit, "vpu") << r.op.name;
@@ -213,10 +227,11 @@ class FlipBitUnit final : public Unit {
   bool supports(const Op& op, std::string*) const override {
     return has_weights(op.kind) && op.weight_bits < 32;
   }
-  OpCost execute(const Op& op, std::int64_t) override {
-    OpCost c;
-    c.cycles = c.compute_cycles = op.macs, c.macs = op.macs, c.flops = op.flops;
-    return c;
+  OpPlan plan(const Op& op) override {
+    OpPlan p;
+    p.cost.compute_cycles = p.fold_cycles = p.last_fold_cycles = op.macs;
+    p.cost.macs = op.macs, p.cost.flops = op.flops;
+    return p;
   }
   double peak_flops_per_cycle() const override { return 2; }
   double area_mm2() const override { return 0; }

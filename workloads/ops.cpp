@@ -34,6 +34,18 @@ std::string_view to_string(OpKind k) {
   return "?";
 }
 
+std::string_view to_string(TensorKind k) {
+  switch (k) {
+    case TensorKind::weight:
+      return "weight";
+    case TensorKind::activation:
+      return "activation";
+    case TensorKind::kv_cache:
+      return "kv_cache";
+  }
+  return "?";
+}
+
 bool is_gemm(OpKind k) {
   return k == OpKind::matmul || k == OpKind::gemv || k == OpKind::classifier ||
          k == OpKind::attn_score || k == OpKind::attn_value;
@@ -73,6 +85,8 @@ struct Lowering {
   const ModelSpec& m;
   const QuantSpec& q;
   i64 B, T, start;  // batch, tokens in this pass, position of the first one
+  int step;
+  AttentionOps attention;
   std::vector<Op> ops;
 
   i64 weight_bytes(i64 rows, i64 cols) const {
@@ -91,13 +105,24 @@ struct Lowering {
     if (q.kv_bits == 8) return vectors * (hs + kF32);
     return vectors * hs * (q.kv_bits / 8);
   }
+  // Tensor names: activations are per step, weights and KV caches are shared by all steps.
+  std::string act(const std::string& n) const { return "s" + std::to_string(step) + "." + n; }
+  static TensorRef in(std::string name, i64 bytes) {
+    return {std::move(name), TensorKind::activation, bytes};
+  }
+  // A KV cache: K and V of `seqs` sequences and `heads` KV heads over the model's seq_len.
+  TensorRef kv(std::string name, i64 seqs, i64 heads) const {
+    return {std::move(name), TensorKind::kv_cache, 2 * kv_bytes(seqs * heads * m.seq_len)};
+  }
 
   Op& add(std::string name, OpKind kind, int layer) {
     Op& o = ops.emplace_back();
     o.name = std::move(name), o.kind = kind, o.layer = layer;
     return o;
   }
-  void linear(const std::string& name, int layer, i64 rows_m, i64 n, i64 k, OpKind kind) {
+  // A weight matmul from activation `x` to activation `y`; `weights` names the weight tensor.
+  void linear(const std::string& name, int layer, i64 rows_m, i64 n, i64 k, OpKind kind,
+              const std::string& x, const std::string& y, std::string weights = "") {
     Op& o = add(name, kind == OpKind::matmul && rows_m == 1 ? OpKind::gemv : kind, layer);
     o.m = rows_m, o.n = n, o.k = k;
     o.dtype = q.quantized() ? q.name() : "fp32";
@@ -108,62 +133,116 @@ struct Lowering {
     o.weight_bytes = weight_bytes(n, k);
     o.act_read_bytes = act_bytes(rows_m, k);
     o.act_write_bytes = rows_m * n * kF32;
+    o.reads = {{weights.empty() ? "W." + name : weights, TensorKind::weight, o.weight_bytes},
+               in(act(x), o.act_read_bytes)};
+    o.writes = {in(act(y), o.act_write_bytes)};
   }
   void elementwise(const std::string& name, OpKind kind, int layer, i64 elements, i64 flops_per,
-                   i64 reads_per, i64 writes_per = 1) {
+                   i64 reads_per, std::vector<std::string> xs, std::vector<std::string> ys) {
     Op& o = add(name, kind, layer);
     o.elements = elements, o.flops = elements * flops_per, o.dtype = "fp32";
     o.act_read_bytes = elements * reads_per * kF32;
-    o.act_write_bytes = elements * writes_per * kF32;
+    o.act_write_bytes = elements * kF32 * i64(ys.size());
+    for (const auto& x : xs)
+      o.reads.push_back(in(act(x), elements * kF32));
+    for (const auto& y : ys)
+      o.writes.push_back(in(act(y), elements * kF32));
   }
 
-  void layer(int l) {
-    const std::string p = "L" + std::to_string(l) + ".";
-    const i64 d = m.dim, h = m.hidden_dim, kvd = m.kv_dim(), hs = m.head_size();
-    const i64 nh = m.n_heads, nkv = m.n_kv_heads, grp = m.kv_group(), BT = B * T;
-    // Sum over this pass's queries of their context length (causal: position p sees p + 1).
+  // Attention of `seqs` sequences and `kv_heads` KV heads as one group of ops (score, softmax,
+  // value), reading cache `cache` and writing activation `out`.
+  void attention_ops(const std::string& p, const std::string& suffix, int l, i64 seqs, i64 kv_heads,
+                     const TensorRef& cache, const std::string& out) {
+    const i64 hs = m.head_size(), grp = m.kv_group(), heads = kv_heads * grp;
     const i64 ctx_sum = T * start + T * (T + 1) / 2, ctx_max = start + T;
+    const std::string scores = p + "scores" + suffix, probs = p + "probs" + suffix;
+    {
+      Op& o = add(p + "attn_score" + suffix, OpKind::attn_score, l);
+      o.m = T * grp, o.n = ctx_max, o.k = hs, o.count = seqs * kv_heads;
+      o.dtype = "fp32 x kv" + std::to_string(q.kv_bits);
+      o.macs = seqs * heads * ctx_sum * hs, o.flops = 2 * o.macs;
+      o.act_read_bytes = seqs * T * heads * hs * kF32;
+      o.kv_read_bytes = kv_bytes(seqs * kv_heads * ctx_max);
+      o.act_write_bytes = seqs * heads * ctx_sum * kF32;
+      o.reads = {in(act(p + "q_rot"), o.act_read_bytes), cache};
+      o.writes = {in(act(scores), o.act_write_bytes)};
+    }
+    elementwise(p + "softmax" + suffix, OpKind::softmax, l, seqs * heads * ctx_sum, 5, 1, {scores},
+                {probs});
+    {
+      Op& o = add(p + "attn_value" + suffix, OpKind::attn_value, l);
+      o.m = T * grp, o.n = hs, o.k = ctx_max, o.count = seqs * kv_heads;
+      o.dtype = "fp32 x kv" + std::to_string(q.kv_bits);
+      o.macs = seqs * heads * ctx_sum * hs, o.flops = 2 * o.macs;
+      o.act_read_bytes = seqs * heads * ctx_sum * kF32;
+      o.kv_read_bytes = kv_bytes(seqs * kv_heads * ctx_max);
+      o.act_write_bytes = seqs * T * heads * hs * kF32;
+      o.reads = {in(act(probs), o.act_read_bytes), cache};
+      o.writes = {in(act(out), o.act_write_bytes)};
+    }
+  }
 
-    elementwise(p + "rmsnorm_att", OpKind::rmsnorm, l, BT * d, 4, 1);
+  void layer(int l, const std::string& x_in, const std::string& x_out) {
+    const std::string p = "L" + std::to_string(l) + ".";
+    const i64 d = m.dim, h = m.hidden_dim, kvd = m.kv_dim();
+    const i64 nkv = m.n_kv_heads, BT = B * T;
+
+    elementwise(p + "rmsnorm_att", OpKind::rmsnorm, l, BT * d, 4, 1, {x_in}, {p + "xn_att"});
     ops.back().act_read_bytes += d * kF32;  // norm weights
-    linear(p + "wq", l, BT, d, d, OpKind::matmul);
-    linear(p + "wk", l, BT, kvd, d, OpKind::matmul);
-    linear(p + "wv", l, BT, kvd, d, OpKind::matmul);
-    elementwise(p + "rope", OpKind::rope, l, BT * (d + kvd), 3, 1);
+    linear(p + "wq", l, BT, d, d, OpKind::matmul, p + "xn_att", p + "q");
+    linear(p + "wk", l, BT, kvd, d, OpKind::matmul, p + "xn_att", p + "k");
+    linear(p + "wv", l, BT, kvd, d, OpKind::matmul, p + "xn_att", p + "v");
+    {
+      // RoPE rotates q and k together (one op over d + kv_dim elements per token).
+      Op& o = add(p + "rope", OpKind::rope, l);
+      o.elements = BT * (d + kvd), o.flops = 3 * o.elements, o.dtype = "fp32";
+      o.act_read_bytes = o.act_write_bytes = o.elements * kF32;
+      o.reads = {in(act(p + "q"), BT * d * kF32), in(act(p + "k"), BT * kvd * kF32)};
+      o.writes = {in(act(p + "q_rot"), BT * d * kF32), in(act(p + "k_rot"), BT * kvd * kF32)};
+    }
+    std::vector<TensorRef> caches;
+    if (attention == AttentionOps::per_layer)
+      caches.push_back(kv("KV.L" + std::to_string(l), B, nkv));
+    else
+      for (i64 b = 0; b < B; ++b)
+        for (i64 kh = 0; kh < nkv; ++kh)
+          caches.push_back(
+              kv("KV.L" + std::to_string(l) + ".b" + std::to_string(b) + ".h" + std::to_string(kh),
+                 1, 1));
     {
       Op& o = add(p + "kv_append", OpKind::kv_append, l);
       o.elements = 2 * BT * kvd, o.dtype = "kv" + std::to_string(q.kv_bits);
       o.act_read_bytes = o.elements * kF32;
       o.kv_write_bytes = 2 * kv_bytes(BT * nkv);
+      o.reads = {in(act(p + "k_rot"), BT * kvd * kF32), in(act(p + "v"), BT * kvd * kF32)};
+      o.writes = caches;
     }
-    {
-      Op& o = add(p + "attn_score", OpKind::attn_score, l);
-      o.m = T * grp, o.n = ctx_max, o.k = hs, o.count = B * nkv;
-      o.dtype = "fp32 x kv" + std::to_string(q.kv_bits);
-      o.macs = B * nh * ctx_sum * hs, o.flops = 2 * o.macs;
-      o.act_read_bytes = BT * d * kF32;
-      o.kv_read_bytes = kv_bytes(B * nkv * ctx_max);
-      o.act_write_bytes = B * nh * ctx_sum * kF32;
+    std::vector<TensorRef> attn_outs;
+    if (attention == AttentionOps::per_layer) {
+      attention_ops(p, "", l, B, nkv, caches[0], p + "attn");
+      attn_outs.push_back(ops.back().writes[0]);
+    } else {
+      for (i64 b = 0; b < B; ++b)
+        for (i64 kh = 0; kh < nkv; ++kh) {
+          const std::string sfx = ".b" + std::to_string(b) + ".h" + std::to_string(kh);
+          attention_ops(p, sfx, l, 1, 1, caches[std::size_t(b * nkv + kh)], p + "attn" + sfx);
+          attn_outs.push_back(ops.back().writes[0]);
+        }
     }
-    elementwise(p + "softmax", OpKind::softmax, l, B * nh * ctx_sum, 5, 1);
-    {
-      Op& o = add(p + "attn_value", OpKind::attn_value, l);
-      o.m = T * grp, o.n = hs, o.k = ctx_max, o.count = B * nkv;
-      o.dtype = "fp32 x kv" + std::to_string(q.kv_bits);
-      o.macs = B * nh * ctx_sum * hs, o.flops = 2 * o.macs;
-      o.act_read_bytes = B * nh * ctx_sum * kF32;
-      o.kv_read_bytes = kv_bytes(B * nkv * ctx_max);
-      o.act_write_bytes = BT * d * kF32;
-    }
-    linear(p + "wo", l, BT, d, d, OpKind::matmul);
-    elementwise(p + "residual_att", OpKind::add, l, BT * d, 1, 2);
-    elementwise(p + "rmsnorm_ffn", OpKind::rmsnorm, l, BT * d, 4, 1);
+    linear(p + "wo", l, BT, d, d, OpKind::matmul, p + "attn", p + "o");
+    if (attention == AttentionOps::per_head) ops.back().reads.pop_back();  // the heads' outputs
+    for (const TensorRef& t :
+         attention == AttentionOps::per_head ? attn_outs : std::vector<TensorRef>{})
+      ops.back().reads.push_back(t);
+    elementwise(p + "residual_att", OpKind::add, l, BT * d, 1, 2, {x_in, p + "o"}, {p + "x_att"});
+    elementwise(p + "rmsnorm_ffn", OpKind::rmsnorm, l, BT * d, 4, 1, {p + "x_att"}, {p + "xn_ffn"});
     ops.back().act_read_bytes += d * kF32;
-    linear(p + "w1", l, BT, h, d, OpKind::matmul);
-    linear(p + "w3", l, BT, h, d, OpKind::matmul);
-    elementwise(p + "silu_mul", OpKind::silu_mul, l, BT * h, 6, 2);
-    linear(p + "w2", l, BT, d, h, OpKind::matmul);
-    elementwise(p + "residual_ffn", OpKind::add, l, BT * d, 1, 2);
+    linear(p + "w1", l, BT, h, d, OpKind::matmul, p + "xn_ffn", p + "h1");
+    linear(p + "w3", l, BT, h, d, OpKind::matmul, p + "xn_ffn", p + "h3");
+    elementwise(p + "silu_mul", OpKind::silu_mul, l, BT * h, 6, 2, {p + "h1", p + "h3"},
+                {p + "hg"});
+    linear(p + "w2", l, BT, d, h, OpKind::matmul, p + "hg", p + "f");
+    elementwise(p + "residual_ffn", OpKind::add, l, BT * d, 1, 2, {p + "x_att", p + "f"}, {x_out});
   }
 };
 
@@ -181,28 +260,43 @@ Op gemm_op(std::string name, std::int64_t m, std::int64_t n, std::int64_t k, int
   o.weight_bytes = (n * k * weight_bits + 7) / 8;
   o.act_read_bytes = (m * k * act_bits + 7) / 8;
   o.act_write_bytes = m * n * 4;
+  o.reads = {{"W." + o.name, TensorKind::weight, o.weight_bytes}};
+  o.writes = {{o.name + ".out", TensorKind::activation, o.act_write_bytes}};
   return o;
 }
 
-std::vector<Op> lower_forward(const ModelSpec& m, const WorkloadSpec& w, int step) {
+std::vector<Op> lower_forward(const ModelSpec& m, const WorkloadSpec& w, int step,
+                              AttentionOps attention) {
   QACCEL_ASSERT(m.problems().empty(), "lowering an invalid model");
   const bool prefill = w.phase == Phase::prefill;
   QACCEL_ASSERT(step >= 0 && (prefill ? step == 0 : step < std::max(1, w.generated_tokens)),
                 "step out of range");
-  Lowering lw{m, m.quant, w.batch, w.pass_tokens(), prefill ? 0 : w.context_len + step, {}};
+  Lowering lw{m,    m.quant,   w.batch, w.pass_tokens(), prefill ? 0 : w.context_len + step,
+              step, attention, {}};
   const i64 d = m.dim, BT = lw.B * lw.T;
+  const std::string table = "W.embedding";
   {
     Op& o = lw.add("embedding", OpKind::embedding, -1);
     o.elements = BT * d, o.dtype = m.quant.quantized() ? m.quant.name() : "fp32";
     o.weight_bytes = BT * lw.weight_bytes(1, d);
     o.act_write_bytes = BT * d * kF32;
+    // The tokens: the prompt's, or the previous step's logits (greedy decoding).
+    o.reads = {
+        {table, TensorKind::weight, lw.weight_bytes(m.vocab_size, d)},
+        Lowering::in(step == 0 ? "tokens" : "s" + std::to_string(step - 1) + ".logits", BT * 4)};
+    o.writes = {Lowering::in(lw.act("x"), o.act_write_bytes)};
   }
-  for (int l = 0; l < m.n_layers; ++l)
-    lw.layer(l);
+  std::string x = "x";
+  for (int l = 0; l < m.n_layers; ++l) {
+    std::string next = "L" + std::to_string(l) + ".x";
+    lw.layer(l, x, next);
+    x = next;
+  }
   const i64 rows = prefill && w.logits == LogitsFor::last ? lw.B : BT;
-  lw.elementwise("final.rmsnorm", OpKind::rmsnorm, -1, rows * d, 4, 1);
+  lw.elementwise("final.rmsnorm", OpKind::rmsnorm, -1, rows * d, 4, 1, {x}, {"xf"});
   lw.ops.back().act_read_bytes += d * kF32;
-  lw.linear("classifier", -1, rows, m.vocab_size, d, OpKind::classifier);
+  lw.linear("classifier", -1, rows, m.vocab_size, d, OpKind::classifier, "xf", "logits",
+            m.shared_classifier ? table : "");
   return std::move(lw.ops);
 }
 

@@ -39,6 +39,17 @@ bool is_gemm(OpKind k);
 // True for the weight-bearing projections (matmul, gemv, classifier).
 bool has_weights(OpKind k);
 
+// A tensor an op reads or writes: weights, activations (one per pass and op output) and KV
+// caches. The op graph's edges follow from them (workloads/graph.hpp); the bytes size the
+// tensor in the memory map.
+enum class TensorKind { weight, activation, kv_cache };
+std::string_view to_string(TensorKind k);
+struct TensorRef {
+  std::string name;  // "W.L0.wq", "s0.L0.q", "KV.L0"
+  TensorKind kind = TensorKind::activation;
+  std::int64_t bytes = 0;
+};
+
 struct Op {
   std::string name;  // e.g. "L0.wq", "L3.attn_score", "final.rmsnorm"
   OpKind kind = OpKind::add;
@@ -51,6 +62,7 @@ struct Op {
   std::int64_t macs = 0, flops = 0;
   std::int64_t weight_bytes = 0, act_read_bytes = 0, act_write_bytes = 0;
   std::int64_t kv_read_bytes = 0, kv_write_bytes = 0;
+  std::vector<TensorRef> reads, writes;
 
   std::int64_t total_bytes() const {
     return weight_bytes + act_read_bytes + act_write_bytes + kv_read_bytes + kv_write_bytes;
@@ -74,8 +86,14 @@ OpTotals totals(const std::vector<Op>& ops);
 Op gemm_op(std::string name, std::int64_t m, std::int64_t n, std::int64_t k, int weight_bits = 8,
            int act_bits = 8);
 
+// How attention is cut into ops: one op per layer (the default), or one per sequence of the
+// batch and KV head, so the heads are independent ops a scheduler can spread over units.
+enum class AttentionOps { per_layer, per_head };
+
 // One forward pass of workload step `step` (decode: step s runs at context L + s; prefill has
-// one step).
-std::vector<Op> lower_forward(const ModelSpec& m, const WorkloadSpec& w, int step = 0);
+// one step). Activation tensors are named per step ("s3.L0.q"); weights and KV caches are
+// shared by every step. Step s > 0 reads the logits of step s - 1 (the next token).
+std::vector<Op> lower_forward(const ModelSpec& m, const WorkloadSpec& w, int step = 0,
+                              AttentionOps attention = AttentionOps::per_layer);
 
 }  // namespace qaccel

@@ -1,33 +1,60 @@
 #include "arch/common/memory.hpp"
 
-#include <algorithm>
 #include <cmath>
 
 #include "sim/base/error.hpp"
 
 namespace qaccel {
 
-BandwidthDram::BandwidthDram(const DramSpec& spec, StatsRegistry& stats)
-    : spec_(spec),
-      read_bytes_(stats.add("dram.read_bytes", "bytes", "bytes read from off-chip memory")),
-      write_bytes_(stats.add("dram.write_bytes", "bytes", "bytes written to off-chip memory")),
-      busy_(stats.add("dram.busy_cycles", "cycles", "cycles the memory channels transfer data")) {
-  QACCEL_ASSERT(spec.channels > 0 && spec.bytes_per_cycle_per_channel > 0,
+MemoryTarget::MemoryTarget(const sc_core::sc_module_name& name, const DramSpec& spec,
+                           StatsRegistry& stats)
+    : sc_core::sc_module(name),
+      socket("socket"),
+      spec_(spec),
+      read_bytes_(stats.at("dram.read_bytes")),
+      write_bytes_(stats.at("dram.write_bytes")),
+      busy_(stats.at("dram.busy_cycles")),
+      requests_(stats.at("dram.requests")) {
+  QACCEL_ASSERT(spec.channels > 0 && spec.bytes_per_cycle_per_channel > 0 && spec.burst_bytes > 0,
                 "DRAM spec not validated");
+  socket.register_b_transport(this, &MemoryTarget::b_transport);
 }
 
-std::int64_t BandwidthDram::busy_cycles(std::int64_t bytes) const {
+void MemoryTarget::b_transport(int initiator, tlm::tlm_generic_payload& t,
+                               sc_core::sc_time& delay) {
+  QACCEL_ASSERT(t.is_read() || t.is_write(), "memory transaction without a read/write command");
+  requests_ += 1;
+  transport(initiator, t, delay);
+  t.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void MemoryTarget::served(int initiator, bool write, std::int64_t bytes, std::int64_t begin,
+                          std::int64_t end) {
+  (write ? write_bytes_ : read_bytes_) += double(bytes);
+  busy_ += double(end - begin);
+  if (record_) timeline_.push_back({begin, end, bytes, initiator});
+}
+
+std::int64_t MemoryTarget::busy_cycles(std::int64_t bytes) const {
   return std::int64_t(std::ceil(double(bytes) / peak_bytes_per_cycle()));
 }
 
-std::int64_t BandwidthDram::transfer(std::int64_t bytes, bool write, std::int64_t at_cycle,
-                                     bool opens_stream) {
-  if (bytes <= 0) return at_cycle;
-  std::int64_t start = std::max(at_cycle, free_at_), busy = busy_cycles(bytes);
-  free_at_ = start + busy;
-  (write ? write_bytes_ : read_bytes_) += double(bytes);
-  busy_ += double(busy);
-  return free_at_ + (opens_stream ? spec_.latency_cycles : 0);
+void declare_memory_stats(StatsRegistry& stats) {
+  stats.add("dram.read_bytes", "bytes", "bytes read from off-chip memory");
+  stats.add("dram.write_bytes", "bytes", "bytes written to off-chip memory");
+  stats.add("dram.busy_cycles", "cycles", "cycles the memory channels transfer data");
+  stats.add("dram.requests", "requests", "transactions the memory served");
+}
+
+std::map<std::string, MemoryModelInfo>& memory_registry() {
+  static std::map<std::string, MemoryModelInfo> r;
+  return r;
+}
+
+RegisterMemory::RegisterMemory(MemoryModelInfo info) {
+  QACCEL_ASSERT(!memory_registry().count(info.name), "memory model registered twice");
+  std::string key = info.name;
+  memory_registry().emplace(key, std::move(info));
 }
 
 }  // namespace qaccel

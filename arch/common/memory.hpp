@@ -1,53 +1,108 @@
 #pragma once
-// Off-chip memory behind an interface, so a command-level DRAM timing engine can replace the
-// bandwidth + latency model without touching the units. Loosely timed: a request answers the
-// cycle at which its data is complete, and the caller waits once.
+// Off-chip memory as a TLM-2.0 target (DESIGN.md "Memory"). Every unit's DMA is an initiator
+// bound to the target's multi-socket; a transaction is a tile- or fold-sized burst whose data
+// length is its byte count (timing only: the target never touches the data pointer). Memory
+// models register by name (`memory.model: simple`), Ramulator-style, so a command-level DRAM
+// can replace the bandwidth model with no unit changed.
+//
+// Simulated time: one cycle of the system clock is 1 ns of SystemC time, whatever the clock
+// frequency (reports convert cycles to ns with clock_ghz); integer cycles stay exact.
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include <tlm_utils/multi_passthrough_target_socket.h>
+#include <systemc>
+#include <tlm>
 
 #include "arch/common/stats.hpp"
 
 namespace qaccel {
 
-class MemoryPort {
- public:
-  virtual ~MemoryPort() = default;
-  // Transfers `bytes` starting no earlier than `at_cycle`; returns the completion cycle. A
-  // request that opens a stream pays the access latency; one that continues a stream of
-  // pipelined requests (a DMA prefetching fold after fold) does not.
-  virtual std::int64_t transfer(std::int64_t bytes, bool write, std::int64_t at_cycle,
-                                bool opens_stream) = 0;
-  // Peak bandwidth in bytes per cycle (for rooflines).
-  virtual double peak_bytes_per_cycle() const = 0;
-  virtual std::int64_t latency_cycles() const = 0;
-};
+inline sc_core::sc_time cycles_time(std::int64_t cycles) {
+  return sc_core::sc_time::from_value(sc_dt::uint64(cycles) * 1000u);
+}
+inline std::int64_t to_cycles(const sc_core::sc_time& t) {
+  return std::int64_t(t.value() / 1000u);
+}
+inline std::int64_t now_cycle() {
+  return to_cycles(sc_core::sc_time_stamp());
+}
+
+enum class Arbitration { fcfs, round_robin };
 
 struct DramSpec {
-  std::string kind = "lpddr4";  // energy lookup key in the tech table
+  std::string model = "simple";  // registered memory model
+  std::string kind = "lpddr4";   // energy lookup key in the tech table
   int channels = 1;
   double bytes_per_cycle_per_channel = 16;  // at the system clock
   std::int64_t latency_cycles = 100;
+  Arbitration arbitration = Arbitration::fcfs;
+  std::int64_t burst_bytes = 4096;  // arbitration granularity (round robin)
+  double peak_bytes_per_cycle() const { return channels * bytes_per_cycle_per_channel; }
 };
 
-// channels x bytes/cycle of bandwidth shared by all requesters, a fixed latency per request,
-// and first-come first-served contention (a request starts when the channels are free).
-class BandwidthDram : public MemoryPort {
- public:
-  BandwidthDram(const DramSpec& spec, StatsRegistry& stats);
-  std::int64_t transfer(std::int64_t bytes, bool write, std::int64_t at_cycle,
-                        bool opens_stream) override;
-  double peak_bytes_per_cycle() const override {
-    return spec_.channels * spec_.bytes_per_cycle_per_channel;
+// What a transaction carries besides command, address and length.
+struct MemRequestExt : tlm::tlm_extension<MemRequestExt> {
+  // The request opens a stream and pays the access latency; one that continues a stream of
+  // pipelined requests (a DMA fetching fold after fold) does not.
+  bool opens_stream = false;
+  tlm::tlm_extension_base* clone() const override { return new MemRequestExt(*this); }
+  void copy_from(const tlm::tlm_extension_base& o) override {
+    opens_stream = static_cast<const MemRequestExt&>(o).opens_stream;
   }
-  std::int64_t latency_cycles() const override { return spec_.latency_cycles; }
-  // Cycles the channels need for `bytes` (no latency, no contention).
-  std::int64_t busy_cycles(std::int64_t bytes) const;
+};
+
+// One stretch of time the memory moved data (for bandwidth counters in traces).
+struct MemoryBusy {
+  std::int64_t begin_cycle = 0, end_cycle = 0, bytes = 0;
+  int initiator = 0;
+};
+
+class MemoryTarget : public sc_core::sc_module {
+ public:
+  tlm_utils::multi_passthrough_target_socket<MemoryTarget> socket;
+
+  MemoryTarget(const sc_core::sc_module_name& name, const DramSpec& spec, StatsRegistry& stats);
   const DramSpec& spec() const { return spec_; }
+  double peak_bytes_per_cycle() const { return spec_.peak_bytes_per_cycle(); }
+  // True when b_transport returns at once with the completion time in its delay (the caller
+  // may go on computing); false when it blocks the caller until the data has moved.
+  virtual bool answers_at_once() const = 0;
+  void record_timeline(bool on) { record_ = on; }
+  const std::vector<MemoryBusy>& timeline() const { return timeline_; }
+
+ protected:
+  virtual void transport(int initiator, tlm::tlm_generic_payload& t, sc_core::sc_time& delay) = 0;
+  // Counts a completed stretch of service in the stats (and the timeline when recording).
+  void served(int initiator, bool write, std::int64_t bytes, std::int64_t begin, std::int64_t end);
+  // Cycles the channels need for `bytes` at full bandwidth.
+  std::int64_t busy_cycles(std::int64_t bytes) const;
+
+  DramSpec spec_;
 
  private:
-  DramSpec spec_;
-  std::int64_t free_at_ = 0;
-  double &read_bytes_, &write_bytes_, &busy_;
+  void b_transport(int initiator, tlm::tlm_generic_payload& t, sc_core::sc_time& delay);
+  bool record_ = false;
+  std::vector<MemoryBusy> timeline_;
+  double &read_bytes_, &write_bytes_, &busy_, &requests_;
+};
+
+// The memory's statistics, registered when the system is built (so `qaccel list --stats` shows
+// them) and counted by whichever target runs.
+void declare_memory_stats(StatsRegistry& stats);
+
+using MemoryFactory = std::function<std::unique_ptr<MemoryTarget>(const DramSpec&, StatsRegistry&)>;
+struct MemoryModelInfo {
+  std::string name, summary;
+  MemoryFactory make;
+};
+std::map<std::string, MemoryModelInfo>& memory_registry();
+struct RegisterMemory {
+  explicit RegisterMemory(MemoryModelInfo info);
 };
 
 }  // namespace qaccel

@@ -1,9 +1,8 @@
 #pragma once
-// On-chip SRAM scratchpad and the DMA engine that fills it from the memory port.
+// On-chip SRAM scratchpad (the DMA that fills it from DRAM is the unit module's, sim/engine).
 #include <cstdint>
 #include <string>
 
-#include "arch/common/memory.hpp"
 #include "arch/common/stats.hpp"
 
 namespace qaccel {
@@ -32,20 +31,6 @@ class Sram {
  private:
   SramSpec spec_;
   double &read_, &write_;
-};
-
-// Moves data between the memory port and an SRAM, counting both sides.
-class Dma {
- public:
-  Dma(const std::string& name, MemoryPort& port, StatsRegistry& stats);
-  // DRAM -> SRAM; returns the cycle the data is in the SRAM.
-  std::int64_t load(std::int64_t bytes, Sram& dst, std::int64_t at_cycle, bool opens_stream);
-  // SRAM -> DRAM; returns the cycle the write is complete.
-  std::int64_t store(std::int64_t bytes, Sram& src, std::int64_t at_cycle, bool opens_stream);
-
- private:
-  MemoryPort& port_;
-  double &loads_, &stores_;
 };
 
 }  // namespace qaccel

@@ -15,6 +15,12 @@ double& StatsRegistry::add(const std::string& name, const std::string& unit,
   return stats_.back().value;
 }
 
+double& StatsRegistry::at(const std::string& name) {
+  auto it = index_.find(name);
+  QACCEL_ASSERT(it != index_.end(), "stat never registered: " + name);
+  return stats_[it->second].value;
+}
+
 double StatsRegistry::get(const std::string& name) const {
   auto it = index_.find(name);
   return it == index_.end() ? 0.0 : stats_[it->second].value;

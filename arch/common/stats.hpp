@@ -23,6 +23,8 @@ class StatsRegistry {
   // registration of the same name is a bug.
   double& add(const std::string& name, const std::string& unit, const std::string& desc);
   const std::deque<Stat>& all() const { return stats_; }
+  // A registered counter (registering and counting can live apart); unknown names are a bug.
+  double& at(const std::string& name);
   // Value by name (0 when absent: a stat that never registered did not happen).
   double get(const std::string& name) const;
   void reset();  // every value to 0

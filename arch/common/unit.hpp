@@ -10,7 +10,6 @@
 #include <string_view>
 #include <vector>
 
-#include "arch/common/memory.hpp"
 #include "arch/common/stats.hpp"
 #include "arch/common/tech.hpp"
 #include "workloads/ops.hpp"
@@ -25,7 +24,6 @@ class MapReader;
 // What the units of a system share.
 struct UnitContext {
   const TechSpec& tech;
-  MemoryPort& dram;
   double dram_pj_per_byte;
   StatsRegistry& stats;
   // Activations between ops stay on chip when an op's activation bytes fit this buffer;
@@ -46,6 +44,27 @@ struct OpCost {
   double energy_pj() const { return compute_pj + sram_pj + dram_pj; }
 };
 
+// How an op unfolds in time on its unit. The unit's plain C++ model fills it; the unit's
+// SystemC module (sim/engine) plays it out: it issues the DRAM transfers through the memory
+// socket at the simulated time they happen and measures cycles and exposed stalls.
+//  - folds: `folds` compute steps of `fold_cycles` (the last `last_fold_cycles`); the op's DRAM
+//    reads are split evenly over the folds, fold 0's fetched before it starts and fold f+1's
+//    during fold f (double buffering); the writes leave after the last fold.
+//  - stream: `fold_cycles` of compute overlapped with one read stream; the writes follow the
+//    reads; the op ends when both compute and memory are done.
+struct OpPlan {
+  enum class Timing { folds, stream };
+  OpCost cost;  // work, traffic and energy; cost.cycles and cost.stall_cycles stay 0 here
+  Timing timing = Timing::stream;
+  std::int64_t folds = 1, fold_cycles = 0, last_fold_cycles = 0;
+  std::int64_t read_bytes() const { return cost.dram_read_bytes; }
+  std::int64_t write_bytes() const { return cost.dram_write_bytes; }
+  // The DRAM reads are weights only (no input of the op), so they may be fetched early.
+  bool prefetchable = false;
+  // Buffer space this op leaves free during its last fold, for the next op's weights.
+  std::int64_t prefetch_capacity_bytes = 0;
+};
+
 // A parameter a unit implementation accepts (for `qaccel list` and docs).
 struct ParamDoc {
   std::string name, type, desc;
@@ -59,9 +78,9 @@ class Unit {
   virtual std::string_view impl() const = 0;
   // False (with the reason) when the unit cannot run the op at all.
   virtual bool supports(const Op& op, std::string* why) const = 0;
-  // Runs the op from `start_cycle`: deterministic cycles, traffic and energy. Memory requests
-  // go through the shared port (contention included). Also updates the unit's stats.
-  virtual OpCost execute(const Op& op, std::int64_t start_cycle) = 0;
+  // The op's timing plan, traffic and energy (deterministic: the same op, the same plan). Also
+  // counts the op in the unit's own stats; called once per op before the simulation runs.
+  virtual OpPlan plan(const Op& op) = 0;
   virtual double peak_flops_per_cycle() const = 0;
   virtual double area_mm2() const = 0;
   double leakage_mw() const { return area_mm2() * ctx_.tech.leakage_mw_per_mm2; }

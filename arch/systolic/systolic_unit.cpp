@@ -45,8 +45,6 @@ class SystolicUnit final : public Unit {
         s_(s),
         busy_(ctx.stats.add(name + ".compute_cycles", "cycles",
                             "cycles the array computes (fill + stream + drain)")),
-        stall_(ctx.stats.add(name + ".stall_cycles", "cycles",
-                             "cycles the array waits for operands from memory")),
         macs_(ctx.stats.add(name + ".macs", "macs",
                             "multiply-accumulates of real (unpadded) operands")),
         folds_(ctx.stats.add(name + ".folds", "folds", "array folds (tiles mapped onto the grid)")),
@@ -60,8 +58,7 @@ class SystolicUnit final : public Unit {
               buffer(s.wbuf_kib, s.wbuf_bytes_per_cycle,
                      std::max(s.array.rows, s.array.cols) * s.weight_bits / 8.0),
               ctx.stats),
-        obuf_(name + ".obuf", buffer(s.obuf_kib, 0, s.array.cols * 4.0), ctx.stats),
-        dma_(name + ".dma", ctx.dram, ctx.stats) {}
+        obuf_(name + ".obuf", buffer(s.obuf_kib, 0, s.array.cols * 4.0), ctx.stats) {}
 
   std::string_view impl() const override { return "systolic"; }
 
@@ -85,10 +82,10 @@ class SystolicUnit final : public Unit {
     return true;
   }
 
-  OpCost execute(const Op& op, i64 start) override {
+  OpPlan plan(const Op& op) override {
     QACCEL_ASSERT(supports(op, nullptr), "op " + op.name + " mapped to a unit that cannot run it");
     GemmShape g{op.m, op.n, op.k, op.group};
-    FoldPlan p = plan(s_.array, g);
+    FoldPlan p = systolic::plan(s_.array, g);
     const i64 folds = p.folds(), cpf = p.cycles_per_fold(s_.array);
     const i64 w_bytes = op.weight_bytes, a_bytes = op.act_read_bytes, o_bytes = op.act_write_bytes;
     const bool act_in_dram = a_bytes + o_bytes > ctx_.global_buffer_bytes;
@@ -119,46 +116,42 @@ class SystolicUnit final : public Unit {
     };
     const i64 extra = std::max(stretch(ibuf_, i_demand), stretch(wbuf_, w_demand));
 
-    OpCost c;
+    OpPlan pl;
+    OpCost& c = pl.cost;
     c.macs = op.macs, c.flops = op.flops;
     const i64 w_dram = w_bytes * w_reads, a_dram = act_in_dram ? a_bytes * a_reads : 0;
     c.dram_read_bytes = w_dram + a_dram;
     c.dram_write_bytes = act_in_dram ? o_bytes : 0;
     // Buffer traffic: fills (from DRAM through the DMA, or from the global buffer), reads into
-    // the array, outputs written and drained.
+    // the array, outputs written and drained. DRAM fills are counted in the buffer of the
+    // larger DRAM operand (attribution only).
+    Sram& dst = w_dram >= a_dram ? wbuf_ : ibuf_;
+    dst.write(c.dram_read_bytes);
     ibuf_.write(a_bytes * a_reads - a_dram), ibuf_.read(a_bytes * a_reads);
     wbuf_.read(w_bytes * w_reads);
     obuf_.write(o_bytes);
-    if (!c.dram_write_bytes) obuf_.read(o_bytes);
+    obuf_.read(o_bytes);  // into the global buffer, or out to DRAM
     c.sram_read_bytes = w_bytes * w_reads + a_bytes * a_reads + o_bytes;
     c.sram_write_bytes = c.sram_read_bytes;
 
-    // Fold pipeline: the DMA prefetches fold f+1's share of the DRAM bytes during fold f (the
-    // fetched bytes are counted in the buffer of the larger DRAM operand: attribution only).
-    Sram& dst = w_dram >= a_dram ? wbuf_ : ibuf_;
-    const i64 per_fold = (c.dram_read_bytes + folds - 1) / folds;
-    i64 ready = dma_.load(std::min(per_fold, c.dram_read_bytes), dst, start, true);
-    i64 t = start;
-    for (i64 f = 0; f < folds; ++f) {
-      i64 begin = std::max(t, ready);
-      if (f + 1 < folds)
-        ready = dma_.load(std::min(per_fold, c.dram_read_bytes - per_fold * (f + 1)), dst, begin,
-                          false);
-      t = begin + cpf + extra;
-    }
-    if (c.dram_write_bytes) t = dma_.store(c.dram_write_bytes, obuf_, t, true);
+    // Fold pipeline (played out by the unit's module): fold f+1's share of the DRAM bytes is
+    // prefetched during fold f; the write-back follows the last fold.
+    pl.timing = OpPlan::Timing::folds;
+    pl.folds = folds;
+    pl.fold_cycles = pl.last_fold_cycles = cpf + extra;
     c.compute_cycles = folds * cpf;
-    c.cycles = t - start;
-    c.stall_cycles = c.cycles - c.compute_cycles;
+    pl.prefetchable = a_dram == 0;
+    // During the last fold the weight buffer's fill half is idle: room for the next op.
+    pl.prefetch_capacity_bytes = wbuf_.spec().capacity_bytes / 2;
 
     c.compute_pj = double(c.macs) * ctx_.tech.mac(s_.weight_bits, s_.act_bits);
     c.sram_pj = 2.0 * (double(w_bytes * w_reads) * ctx_.tech.sram(wbuf_.kib()) +
                        double(a_bytes * a_reads) * ctx_.tech.sram(ibuf_.kib()) +
                        double(o_bytes) * ctx_.tech.sram(obuf_.kib()));
     c.dram_pj = double(c.dram_read_bytes + c.dram_write_bytes) * ctx_.dram_pj_per_byte;
-    busy_ += double(c.compute_cycles), stall_ += double(c.stall_cycles), macs_ += double(c.macs);
+    busy_ += double(c.compute_cycles), macs_ += double(c.macs);
     folds_ += double(folds), buf_stall_ += double(folds * extra);
-    return c;
+    return pl;
   }
 
   double peak_flops_per_cycle() const override { return 2.0 * s_.array.rows * s_.array.cols; }
@@ -196,9 +189,8 @@ class SystolicUnit final : public Unit {
     return b;
   }
 
-  double &busy_, &stall_, &macs_, &folds_, &buf_stall_;
+  double &busy_, &macs_, &folds_, &buf_stall_;
   Sram ibuf_, wbuf_, obuf_;
-  Dma dma_;
 };
 
 std::unique_ptr<Unit> make(const std::string& name, config::MapReader& r, UnitContext& ctx) {

@@ -5,8 +5,9 @@
 //   compute = ceil(flops / lanes) + latency, or ceil(elements / lanes) + latency for pure data
 //   movement (embedding, kv_append), one float op per lane per cycle;
 //   memory  = the op's DRAM bytes (weights, KV cache, activations that overflow the global
-//   buffer) streamed through the memory port, overlapped with compute;
-//   cycles  = max(compute, memory); stall = cycles - compute.
+//   buffer) read as one stream through the memory socket, overlapped with compute, then the
+//   writes (KV appends, spilled outputs);
+//   cycles  = max(compute, memory) as the unit's module plays it out; stall = cycles - compute.
 #include <algorithm>
 
 #include "arch/common/unit.hpp"
@@ -32,16 +33,15 @@ class VectorUnit final : public Unit {
         s_(s),
         busy_(ctx.stats.add(name + ".compute_cycles", "cycles",
                             "cycles the lanes compute (incl. pipeline latency)")),
-        stall_(
-            ctx.stats.add(name + ".stall_cycles", "cycles", "cycles waiting for off-chip memory")),
         flops_(ctx.stats.add(name + ".flops", "flops", "float32 operations")),
         sram_(ctx.stats.add(name + ".sram_bytes", "bytes", "buffer bytes read and written")) {}
 
   std::string_view impl() const override { return "vector"; }
   bool supports(const Op&, std::string*) const override { return true; }
 
-  OpCost execute(const Op& op, i64 start) override {
-    OpCost c;
+  OpPlan plan(const Op& op) override {
+    OpPlan pl;
+    OpCost& c = pl.cost;
     c.macs = op.macs, c.flops = op.flops;
     i64 work = op.flops > 0 ? op.flops : op.elements;
     c.compute_cycles = (work + s_.lanes - 1) / s_.lanes + s_.latency_cycles;
@@ -51,16 +51,14 @@ class VectorUnit final : public Unit {
     c.dram_write_bytes = op.kv_write_bytes + (act_in_dram ? op.act_write_bytes : 0);
     c.sram_read_bytes = op.act_read_bytes + op.weight_bytes + op.kv_read_bytes;
     c.sram_write_bytes = op.act_write_bytes;
-    i64 done = ctx_.dram.transfer(c.dram_read_bytes, false, start, true);
-    if (c.dram_write_bytes) done = ctx_.dram.transfer(c.dram_write_bytes, true, done, false);
-    c.cycles = std::max(c.compute_cycles, done - start);
-    c.stall_cycles = c.cycles - c.compute_cycles;
+    pl.timing = OpPlan::Timing::stream;
+    pl.fold_cycles = pl.last_fold_cycles = c.compute_cycles;
     c.compute_pj = double(op.flops) * ctx_.tech.vector_flop_pj;
     c.sram_pj = double(c.sram_read_bytes + c.sram_write_bytes) * ctx_.tech.sram(s_.buffer_kib);
     c.dram_pj = double(c.dram_read_bytes + c.dram_write_bytes) * ctx_.dram_pj_per_byte;
-    busy_ += double(c.compute_cycles), stall_ += double(c.stall_cycles), flops_ += double(op.flops);
+    busy_ += double(c.compute_cycles), flops_ += double(op.flops);
     sram_ += double(c.sram_read_bytes + c.sram_write_bytes);
-    return c;
+    return pl;
   }
 
   double peak_flops_per_cycle() const override { return s_.lanes; }
@@ -71,7 +69,7 @@ class VectorUnit final : public Unit {
 
  private:
   VectorSpec s_;
-  double &busy_, &stall_, &flops_, &sram_;
+  double &busy_, &flops_, &sram_;
 };
 
 std::unique_ptr<Unit> make(const std::string& name, config::MapReader& r, UnitContext& ctx) {

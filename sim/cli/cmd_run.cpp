@@ -149,11 +149,11 @@ void print_system(const System& sys) {
 int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
                const po::variables_map& vm) {
   System sys(spec);
-  SimResult res = simulate_ops(sys, layers.ops);
+  SimResult res = simulate_graph(sys, layers.graph);
   const std::vector<OpRecord>& recs = res.records;
   const RunTotals& t = res.totals;
   print_system(sys);
-  std::cout << "workload   layer list " << layers.name << ": " << layers.ops.size()
+  std::cout << "workload   layer list " << layers.name << ": " << layers.graph.size()
             << " GEMMs, timing-only\n\n";
   Table tab;
   for (const char* c : {"layer", "unit"})

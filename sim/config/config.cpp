@@ -174,8 +174,24 @@ void read_system(MapReader& r, const fs::path& file, SystemSpec& s) {
     s.dram.channels = int(mem.integer("channels", 1, 1024));
     s.dram.bytes_per_cycle_per_channel = mem.number("bytes_per_cycle_per_channel", 1e-3, 1e6);
     s.dram.latency_cycles = mem.integer("latency_cycles", 0, 1 << 20, 100);
+    std::vector<std::string> models;
+    for (const auto& [k, v] : memory_registry())
+      models.push_back(k);
+    s.dram.model = mem.choice("model", models, "simple");
+    s.dram.arbitration = mem.choice("arbitration", {"fcfs", "round_robin"}, "fcfs") == "fcfs"
+                             ? Arbitration::fcfs
+                             : Arbitration::round_robin;
+    s.dram.burst_bytes = mem.integer("burst_bytes", 1, 1 << 30, 4096);
     mem.finish();
   }
+  s.schedule = r.choice("schedule", {"overlap", "serial"}, "overlap") == "serial"
+                   ? Schedule::serial
+                   : Schedule::overlap;
+  s.prefetch = r.choice("prefetch", {"none", "next_op"}, "none") == "next_op" ? Prefetch::next_op
+                                                                              : Prefetch::none;
+  s.attention = r.choice("attention", {"per_layer", "per_head"}, "per_layer") == "per_head"
+                    ? AttentionOps::per_head
+                    : AttentionOps::per_layer;
   s.global_buffer_kib = r.integer("global_buffer_kib", 0, 1 << 24, 1024);
   YAML::Node units = r.child("units");
   std::vector<std::string> impls;
@@ -270,8 +286,7 @@ SystemSpec system_from_yaml(const YAML::Node& root, const fs::path& file) {
   s.yaml = em.c_str();
   // Build the units once against scratch resources so their parameters are checked now.
   StatsRegistry stats;
-  BandwidthDram dram(s.dram, stats);
-  UnitContext ctx{s.tech, dram, 0.0, stats, 0};
+  UnitContext ctx{s.tech, 0.0, stats, 0};
   build_units(s, ctx);
   return s;
 }
@@ -346,6 +361,7 @@ LayerList load_layers_csv(const fs::path& file) {
   if (!in) throw ConfigError(file.string() + ": cannot open");
   LayerList out;
   out.name = file.stem().string();
+  std::vector<Op> ops;
   std::vector<std::string> errors;
   std::string line;
   int lineno = 0;
@@ -373,7 +389,7 @@ LayerList load_layers_csv(const fs::path& file) {
     for (int i = 0; numeric && i < 3; ++i)
       numeric = parse_int64(f[i + 1], v[i]);
     if (!numeric) {
-      if (out.ops.empty() && errors.empty() && f.size() >= 4 && !f[1].empty() &&
+      if (ops.empty() && errors.empty() && f.size() >= 4 && !f[1].empty() &&
           !std::isdigit((unsigned char)f[1][0]))
         continue;  // header
       errors.push_back(file.string() + ":" + std::to_string(lineno) +
@@ -389,11 +405,15 @@ LayerList load_layers_csv(const fs::path& file) {
         ok = false;
       }
     if (ok)
-      out.ops.push_back(gemm_op(f[0].empty() ? "layer" + std::to_string(out.ops.size()) : f[0],
-                                v[0], v[1], v[2]));
+      ops.push_back(
+          gemm_op(f[0].empty() ? "layer" + std::to_string(ops.size()) : f[0], v[0], v[1], v[2]));
   }
-  if (out.ops.empty() && errors.empty()) errors.push_back(file.string() + ": no layers");
+  if (ops.empty() && errors.empty()) errors.push_back(file.string() + ": no layers");
   if (!errors.empty()) throw ConfigError(join(errors, "\n"));
+  std::vector<std::vector<int>> preds(ops.size());
+  for (std::size_t i = 1; i < ops.size(); ++i)
+    preds[i] = {int(i) - 1};
+  out.graph = build_graph_with_edges(std::move(ops), preds, file.string());
   return out;
 }
 
@@ -408,6 +428,9 @@ LayerList load_layers(const fs::path& file) {
   top.finish();
   LayerList out;
   out.name = file.stem().string();
+  std::vector<Op> ops;
+  std::vector<YAML::Node> afters;  // per op: its `after` node (undefined: the previous layer)
+  std::vector<std::string> paths;
   if (!list.IsDefined()) {
     if (top.valid())
       top.error("", "missing required key 'layers' (a list of {gemm: {m, n, k}} entries)");
@@ -419,6 +442,7 @@ LayerList load_layers(const fs::path& file) {
       std::string path = "layers[" + std::to_string(i) + "]";
       MapReader e(list[i], path, d);
       MapReader g = e.map("gemm");
+      YAML::Node after = e.child("after");
       e.finish();
       if (!g.valid()) continue;
       std::string name = g.string("name", "layer" + std::to_string(i));
@@ -426,10 +450,60 @@ LayerList load_layers(const fs::path& file) {
                 k = g.integer("k", 1, 1 << 24);
       int wb = int(g.integer("weight_bits", 2, 16, 8)), ab = int(g.integer("act_bits", 8, 16, 8));
       g.finish();
-      if (m > 0 && n > 0 && k > 0) out.ops.push_back(gemm_op(name, m, n, k, wb, ab));
+      if (m > 0 && n > 0 && k > 0) {
+        ops.push_back(gemm_op(name, m, n, k, wb, ab));
+        afters.push_back(after);
+        paths.push_back(path);
+      }
     }
   }
   d.throw_if_errors();
+  // Dependencies by name.
+  std::map<std::string, int> index;
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    if (!index.emplace(ops[i].name, int(i)).second)
+      d.error(list[i].Mark(), paths[i] + ".gemm.name",
+              "layer name '" + ops[i].name + "' is used twice; `after` needs unique names");
+  std::vector<std::vector<int>> preds(ops.size());
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const YAML::Node& a = afters[i];
+    if (!a.IsDefined()) {
+      if (i > 0) preds[i] = {int(i) - 1};
+      continue;
+    }
+    if (!a.IsSequence()) {
+      d.error(a.Mark(), paths[i] + ".after",
+              "expected a list of layer names (or [] for none), found " + describe(a));
+      continue;
+    }
+    for (std::size_t j = 0; j < a.size(); ++j) {
+      auto it = a[j].IsScalar() ? index.find(a[j].Scalar()) : index.end();
+      if (it == index.end() || it->second == int(i)) {
+        std::vector<std::string> names;
+        for (const auto& [k, v] : index)
+          names.push_back(k);
+        std::string hint = a[j].IsScalar() ? nearest(a[j].Scalar(), names) : "";
+        d.error(a[j].Mark(), paths[i] + ".after[" + std::to_string(j) + "]",
+                it == index.end() ? "found " + describe(a[j]) + ", expected the name of a layer" +
+                                        (hint.empty() ? "" : " (did you mean '" + hint + "'?)")
+                                  : "a layer cannot wait for itself");
+        continue;
+      }
+      preds[i].push_back(it->second);
+    }
+  }
+  d.throw_if_errors();
+  std::vector<int> cycle = find_cycle(ops.size(), preds);
+  if (!cycle.empty()) {
+    std::string names;
+    for (int i : cycle)
+      names += ops[std::size_t(i)].name + " -> ";
+    names += ops[std::size_t(cycle.front())].name;
+    d.error(afters[std::size_t(cycle.front())].Mark(), paths[std::size_t(cycle.front())] + ".after",
+            "the layers' dependencies form a cycle: " + names);
+    d.throw_if_errors();
+  }
+  out.graph = build_graph_with_edges(std::move(ops), preds, file.string());
   return out;
 }
 

@@ -12,6 +12,8 @@
 #include "arch/common/memory.hpp"
 #include "arch/common/tech.hpp"
 #include "arch/common/unit.hpp"
+#include "sim/engine.hpp"
+#include "workloads/graph.hpp"
 #include "workloads/ops.hpp"
 #include "workloads/spec.hpp"
 
@@ -35,6 +37,9 @@ struct SystemSpec {
   std::int64_t global_buffer_kib = 1024;
   std::vector<UnitEntry> units;
   std::map<std::string, std::string> mapping;  // op kind (or "default") -> unit name
+  Schedule schedule = Schedule::overlap;       // overlap: list scheduling; serial: program order
+  Prefetch prefetch = Prefetch::none;          // next_op: fetch the next op's weights early
+  AttentionOps attention = AttentionOps::per_layer;
 };
 
 SystemSpec load_system(const std::filesystem::path& file);
@@ -66,9 +71,12 @@ JobSpec load_job(const std::filesystem::path& file);
 // A layer list, as architects bring them from other tools: a YAML file `layers: [{gemm: {m, n,
 // k, name?}}, ...]` or a SCALE-Sim GEMM topology CSV (`layer name, M, N, K` per line, with an
 // optional header). Errors name the file and the line or key path.
+// Dependencies: a YAML entry's `after: [names]` (default: the previous layer, so a list runs
+// in order as SCALE-Sim runs it; `after: []` makes a layer independent); CSV layers form a
+// chain. A cycle, an unknown or a duplicate name is an error naming the key path.
 struct LayerList {
   std::string name;
-  std::vector<Op> ops;
+  OpGraph graph;
 };
 LayerList load_layers(const std::filesystem::path& file);
 

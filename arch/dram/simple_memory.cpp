@@ -1,0 +1,112 @@
+// The `simple` memory model: channels x bytes/cycle of bandwidth shared by every requester, a
+// fixed access latency for a request that opens a stream, and one of two arbitrations:
+//  - fcfs: requests are served whole, in the order they arrive (ties: the order SystemC runs
+//    the requesters, which is deterministic). A request is reserved when it arrives, so
+//    b_transport answers at once with its completion time (loosely timed).
+//  - round_robin: requests are cut into `burst_bytes` bursts and the requesters with pending
+//    bursts take turns, one burst each; b_transport blocks until the last burst is out. An
+//    arbiter thread serves the bursts; within one busy stretch burst b ends at
+//    start + ceil(bytes served so far / bandwidth), so a lone request takes as long as under
+//    fcfs.
+#include <algorithm>
+#include <cmath>
+
+#include "arch/common/memory.hpp"
+#include "sim/base/error.hpp"
+
+namespace qaccel {
+
+namespace {
+
+using i64 = std::int64_t;
+
+class SimpleMemory final : public MemoryTarget {
+ public:
+  SimpleMemory(const DramSpec& spec, StatsRegistry& stats)
+      : MemoryTarget("memory", spec, stats) {
+    if (spec.arbitration == Arbitration::round_robin) {
+      SC_HAS_PROCESS(SimpleMemory);
+      SC_THREAD(arbiter);
+    }
+  }
+  bool answers_at_once() const override { return spec_.arbitration == Arbitration::fcfs; }
+
+ protected:
+  void transport(int id, tlm::tlm_generic_payload& t, sc_core::sc_time& delay) override {
+    const i64 bytes = i64(t.get_data_length());
+    MemRequestExt* ext = nullptr;
+    t.get_extension(ext);
+    const bool opens = ext && ext->opens_stream;
+    if (spec_.arbitration == Arbitration::fcfs) {
+      const i64 now = now_cycle(), arrival = now + to_cycles(delay);
+      const i64 start = std::max(arrival, free_at_);
+      free_at_ = start + busy_cycles(bytes);
+      served(id, t.is_write(), bytes, start, free_at_);
+      delay = cycles_time(free_at_ + (opens ? spec_.latency_cycles : 0) - now);
+      return;
+    }
+    if (delay != sc_core::SC_ZERO_TIME) sc_core::wait(delay);
+    delay = sc_core::SC_ZERO_TIME;
+    if (std::size_t(id) >= pending_.size()) pending_.resize(std::size_t(id) + 1, nullptr);
+    QACCEL_ASSERT(!pending_[std::size_t(id)], "two outstanding requests from one initiator");
+    Pending p{bytes, t.is_write(), opens, {}};
+    pending_[std::size_t(id)] = &p;
+    ++waiting_;
+    arrived_.notify();
+    sc_core::wait(p.done);
+  }
+
+ private:
+  struct Pending {
+    i64 remaining;
+    bool write, opens;
+    sc_core::sc_event done;
+  };
+
+  void arbiter() {
+    for (;;) {
+      if (!waiting_) sc_core::wait(arrived_);
+      // One busy stretch: bursts back to back while anyone waits.
+      const i64 start = now_cycle();
+      i64 served_bytes = 0;
+      while (waiting_) {
+        const std::size_t n = pending_.size();
+        std::size_t id = (last_ + 1) % n;
+        while (!pending_[id])
+          id = (id + 1) % n;
+        last_ = id;
+        Pending& r = *pending_[id];
+        const i64 burst = std::min(r.remaining, spec_.burst_bytes);
+        const i64 begin = now_cycle();
+        served_bytes += burst;
+        const i64 end =
+            start + i64(std::ceil(double(served_bytes) / peak_bytes_per_cycle()));
+        if (end > begin) sc_core::wait(cycles_time(end - begin));
+        served(int(id), r.write, burst, begin, end);
+        r.remaining -= burst;
+        if (r.remaining == 0) {
+          pending_[id] = nullptr;
+          --waiting_;
+          r.done.notify(cycles_time(r.opens ? spec_.latency_cycles : 0));
+        }
+      }
+    }
+  }
+
+  i64 free_at_ = 0;                 // fcfs: when the channels are free
+  std::vector<Pending*> pending_;   // round robin: the request of each initiator, if any
+  int waiting_ = 0;
+  std::size_t last_ = std::size_t(-1);
+  sc_core::sc_event arrived_;
+};
+
+const RegisterMemory reg({"simple",
+                          "channels x bytes/cycle with a fixed latency; fcfs or round-robin "
+                          "arbitration of bursts",
+                          [](const DramSpec& s, StatsRegistry& st) -> std::unique_ptr<MemoryTarget> {
+                            return std::make_unique<SimpleMemory>(s, st);
+                          }});
+
+}  // namespace
+
+}  // namespace qaccel

@@ -1,0 +1,416 @@
+#include "sim/engine.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <queue>
+
+#include <tlm_utils/simple_initiator_socket.h>
+
+#include "sim/base/error.hpp"
+
+namespace qaccel {
+
+namespace {
+
+using i64 = std::int64_t;
+
+class Scheduler;
+
+// A DRAM transfer of a unit's DMA: issued at `issued`, complete at `done` (-1 while unknown).
+struct Xfer {
+  bool write = false, opens = false;
+  i64 bytes = 0;
+  std::uint64_t address = 0;
+  i64 issued = 0, done = -1;
+};
+
+// Weights of a later op fetched while the current op runs.
+struct Prefetched {
+  int op = -1;
+  i64 folds = 0, bytes = 0;
+  Xfer xfer;
+};
+
+class UnitModule : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_initiator_socket<UnitModule> mem;
+  std::deque<int> queue;     // ops handed over by the scheduler
+  std::vector<int> program;  // every op mapped here, in program order
+  std::vector<char>* started = nullptr;
+  sc_core::sc_event work;
+
+  SC_HAS_PROCESS(UnitModule);
+  UnitModule(const sc_core::sc_module_name& n, int index, Unit& unit, Scheduler& sched,
+             const OpGraph& g, const std::vector<OpPlan>& plans, std::vector<OpRecord>& recs,
+             bool answers_at_once, bool prefetch, StatsRegistry& stats)
+      : sc_core::sc_module(n),
+        mem("mem"),
+        index_(index),
+        unit_(unit),
+        sched_(sched),
+        g_(g),
+        plans_(plans),
+        recs_(recs),
+        at_once_(answers_at_once),
+        prefetch_(prefetch),
+        stall_(stats.at(unit.name() + ".stall_cycles")),
+        idle_(stats.at(unit.name() + ".idle_cycles")),
+        ops_(stats.at(unit.name() + ".ops")),
+        loads_(stats.at(unit.name() + ".dma.load_bytes")),
+        stores_(stats.at(unit.name() + ".dma.store_bytes")),
+        prefetch_bytes_(stats.at(unit.name() + ".dma.prefetch_bytes")) {
+    SC_THREAD(main);
+    if (!at_once_) SC_THREAD(dma);
+    trans_.set_data_ptr(&dummy_);
+    trans_.set_streaming_width(0);
+    trans_.set_byte_enable_ptr(nullptr);
+    trans_.set_dmi_allowed(false);
+    trans_.set_extension(&ext_);
+  }
+  ~UnitModule() override { trans_.clear_extension(&ext_); }
+  double& idle_stat() { return idle_; }
+
+ private:
+  void main();
+  void run_op(int i);
+  void run_folds(int i, const OpPlan& p, OpRecord& r);
+  void run_stream(int i, const OpPlan& p);
+  void maybe_prefetch(int i);
+
+  void issue(Xfer& x, bool write, i64 bytes, std::uint64_t address, bool opens) {
+    x = Xfer{write, opens, bytes, address, now_cycle(), -1};
+    if (bytes <= 0) {
+      x.done = x.issued;
+      return;
+    }
+    (write ? stores_ : loads_) += double(bytes);
+    if (!at_once_) {
+      fifo_.push_back(&x);
+      dma_kick_.notify();
+      return;
+    }
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    transport(x, delay);
+    x.done = x.issued + to_cycles(delay);
+  }
+  // Blocks until the transfer is complete.
+  void wait_done(Xfer& x) {
+    if (at_once_) {
+      if (x.done > now_cycle()) sc_core::wait(cycles_time(x.done - now_cycle()));
+    } else {
+      while (x.done < 0)
+        sc_core::wait(dma_done_);
+    }
+    mem_cycles_ += x.done - x.issued;
+  }
+  void wait_until(i64 cycle) {
+    if (cycle > now_cycle()) sc_core::wait(cycles_time(cycle - now_cycle()));
+  }
+  void transport(const Xfer& x, sc_core::sc_time& delay) {
+    trans_.set_command(x.write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+    trans_.set_address(x.address);
+    trans_.set_data_length(unsigned(std::min<i64>(x.bytes, i64(0xffffffffu))));
+    trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    ext_.opens_stream = x.opens;
+    QACCEL_ASSERT(x.bytes <= i64(0xffffffffu), "a transaction over 4 GiB");
+    mem->b_transport(trans_, delay);
+    QACCEL_ASSERT(trans_.is_response_ok(), "memory target refused a transaction");
+  }
+  // Blocking memories: the DMA engine serves the unit's transfers one at a time, so the unit
+  // computes while its next fold is fetched.
+  void dma() {
+    for (;;) {
+      while (fifo_.empty())
+        sc_core::wait(dma_kick_);
+      Xfer* x = fifo_.front();
+      fifo_.pop_front();
+      sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+      transport(*x, delay);
+      if (delay != sc_core::SC_ZERO_TIME) sc_core::wait(delay);
+      x->done = now_cycle();
+      dma_done_.notify();
+    }
+  }
+
+  int index_;
+  Unit& unit_;
+  Scheduler& sched_;
+  const OpGraph& g_;
+  const std::vector<OpPlan>& plans_;
+  std::vector<OpRecord>& recs_;
+  const bool at_once_, prefetch_;
+  double &stall_, &idle_, &ops_, &loads_, &stores_, &prefetch_bytes_;
+  tlm::tlm_generic_payload trans_;
+  MemRequestExt ext_;
+  unsigned char dummy_ = 0;  // timing-only transactions: the target never reads the data
+  std::deque<Xfer*> fifo_;
+  sc_core::sc_event dma_kick_, dma_done_;
+  Xfer load_, next_, store_;
+  Prefetched pf_;
+  i64 mem_cycles_ = 0;
+};
+
+class Scheduler : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(Scheduler);
+  Scheduler(const sc_core::sc_module_name& n, const OpGraph& g, const std::vector<int>& unit_of,
+            std::vector<OpRecord>& recs, Schedule schedule)
+      : sc_core::sc_module(n), g_(g), unit_of_(unit_of), recs_(recs), schedule_(schedule) {
+    missing_.resize(g.size());
+    for (std::size_t i = 0; i < g.size(); ++i)
+      missing_[i] = int(g.preds[i].size());
+    started.assign(g.size(), 0);
+    finished.assign(g.size(), 0);
+    if (schedule_ == Schedule::serial) order_ = g.serial_order();
+    SC_THREAD(begin);
+  }
+  std::vector<UnitModule*> units;
+  std::vector<char> started, finished;
+  std::size_t done = 0;
+
+  // Called by a unit's thread when op i is complete.
+  void op_done(int i) {
+    ++done;
+    finished[std::size_t(i)] = 1;
+    const int u = unit_of_[std::size_t(i)];
+    busy_[std::size_t(u)] = false;
+    const i64 t = now_cycle();
+    for (int s : g_.succs[std::size_t(i)]) {
+      OpRecord& r = recs_[std::size_t(s)];
+      r.ready_cycle = std::max(r.ready_cycle, t);
+      if (--missing_[std::size_t(s)] == 0 && schedule_ == Schedule::overlap) make_ready(s);
+    }
+    if (schedule_ == Schedule::serial && next_ < order_.size()) make_ready(order_[next_++]);
+    dispatch(u);
+  }
+
+ private:
+  void begin() {
+    busy_.assign(units.size(), false);
+    ready_.resize(units.size());
+    if (schedule_ == Schedule::serial) {
+      if (!order_.empty()) make_ready(order_[next_++]);
+    } else {
+      for (std::size_t i = 0; i < g_.size(); ++i)
+        if (!missing_[i]) make_ready(int(i));
+    }
+  }
+  void make_ready(int i) {
+    const int u = unit_of_[std::size_t(i)];
+    ready_[std::size_t(u)].push(i);
+    dispatch(u);
+  }
+  void dispatch(int u) {
+    auto& q = ready_[std::size_t(u)];
+    if (busy_[std::size_t(u)] || q.empty()) return;
+    const int i = q.top();
+    q.pop();
+    busy_[std::size_t(u)] = true;
+    started[std::size_t(i)] = 1;
+    OpRecord& r = recs_[std::size_t(i)];
+    r.start_cycle = now_cycle();
+    if (r.start_cycle > r.ready_cycle)
+      r.waited_for = schedule_ == Schedule::serial ? "order" : "unit";
+    units[std::size_t(u)]->queue.push_back(i);
+    units[std::size_t(u)]->work.notify();
+  }
+
+  const OpGraph& g_;
+  const std::vector<int>& unit_of_;
+  std::vector<OpRecord>& recs_;
+  Schedule schedule_;
+  std::vector<int> missing_, order_;
+  std::size_t next_ = 0;
+  std::vector<char> busy_;
+  std::vector<std::priority_queue<int, std::vector<int>, std::greater<int>>> ready_;
+};
+
+void UnitModule::main() {
+  for (;;) {
+    while (queue.empty())
+      sc_core::wait(work);
+    const int i = queue.front();
+    queue.pop_front();
+    run_op(i);
+    sched_.op_done(i);
+  }
+}
+
+void UnitModule::run_op(int i) {
+  const OpPlan& p = plans_[std::size_t(i)];
+  OpRecord& r = recs_[std::size_t(i)];
+  mem_cycles_ = 0;
+  r.cost = p.cost;
+  QACCEL_ASSERT(r.start_cycle == now_cycle(), "op started late on its unit");
+  if (p.timing == OpPlan::Timing::folds)
+    run_folds(i, p, r);
+  else
+    run_stream(i, p);
+  r.end_cycle = now_cycle();
+  r.cost.cycles = r.end_cycle - r.start_cycle;
+  r.cost.stall_cycles = r.cost.cycles - r.cost.compute_cycles;
+  QACCEL_ASSERT(r.cost.stall_cycles >= 0, "op " + r.op.name + " shorter than its compute");
+  r.memory_cycles = mem_cycles_;
+  r.hidden_memory_cycles = std::max<i64>(0, mem_cycles_ - r.cost.stall_cycles);
+  stall_ += double(r.cost.stall_cycles);
+  ops_ += 1;
+}
+
+// Fold pipeline: fold f's share of the reads must be in before fold f starts; fold f+1's is
+// fetched during fold f; folds already prefetched during the previous op need no fetch.
+void UnitModule::run_folds(int i, const OpPlan& p, OpRecord& r) {
+  const i64 F = p.folds, total = p.read_bytes(), per = F ? (total + F - 1) / F : 0;
+  const std::uint64_t addr = g_.read_address[std::size_t(i)];
+  auto bytes_of = [&](i64 f) { return std::clamp<i64>(total - per * f, 0, per); };
+  i64 npf = 0;
+  if (pf_.op == i) {
+    npf = pf_.folds, r.prefetched_bytes = pf_.bytes;
+    pf_.op = -1;
+  } else {
+    issue(load_, false, bytes_of(0), addr, true);
+  }
+  i64 t = now_cycle();
+  for (i64 f = 0; f < F; ++f) {
+    wait_until(t);
+    if (f < npf) {
+      if (f == 0) wait_done(pf_.xfer);
+    } else {
+      wait_done(load_);
+    }
+    if (f + 1 < F && f + 1 >= npf)
+      issue(next_, false, bytes_of(f + 1), addr + std::uint64_t(per * (f + 1)),
+            npf > 0 && f + 1 == npf);
+    if (f + 1 == F) maybe_prefetch(i);
+    t = now_cycle() + (f + 1 == F ? p.last_fold_cycles : p.fold_cycles);
+    std::swap(load_, next_);
+  }
+  wait_until(t);
+  if (p.write_bytes() > 0) {
+    issue(store_, true, p.write_bytes(), g_.write_address[std::size_t(i)], true);
+    wait_done(store_);
+  }
+}
+
+// Compute overlapped with one read stream; the writes follow the reads.
+void UnitModule::run_stream(int i, const OpPlan& p) {
+  const i64 start = now_cycle();
+  issue(load_, false, p.read_bytes(), g_.read_address[std::size_t(i)], true);
+  maybe_prefetch(i);
+  wait_done(load_);
+  if (p.write_bytes() > 0) {
+    issue(store_, true, p.write_bytes(), g_.write_address[std::size_t(i)], false);
+    wait_done(store_);
+  }
+  wait_until(start + p.fold_cycles);
+}
+
+// prefetch: next_op. The first op after i on this unit that has not started, if its reads are
+// weights only: as many whole folds of them as fit the space op i leaves free.
+void UnitModule::maybe_prefetch(int i) {
+  const OpPlan& cur = plans_[std::size_t(i)];
+  if (!prefetch_ || pf_.op >= 0 || cur.prefetch_capacity_bytes <= 0) return;
+  auto it = std::upper_bound(program.begin(), program.end(), i);
+  while (it != program.end() && (*started)[std::size_t(*it)])
+    ++it;
+  if (it == program.end()) return;
+  const int j = *it;
+  const OpPlan& p = plans_[std::size_t(j)];
+  if (!p.prefetchable || p.read_bytes() <= 0 || p.timing != OpPlan::Timing::folds) return;
+  const i64 per = (p.read_bytes() + p.folds - 1) / p.folds;
+  const i64 folds = std::min(p.folds, cur.prefetch_capacity_bytes / per);
+  if (folds <= 0) return;
+  pf_.op = j, pf_.folds = folds, pf_.bytes = std::min(p.read_bytes(), folds * per);
+  prefetch_bytes_ += double(pf_.bytes);
+  issue(pf_.xfer, false, pf_.bytes, g_.read_address[std::size_t(j)], true);
+}
+
+}  // namespace
+
+void declare_engine_stats(StatsRegistry& stats, const std::vector<Unit*>& units) {
+  declare_memory_stats(stats);
+  for (const Unit* u : units) {
+    const std::string& n = u->name();
+    stats.add(n + ".stall_cycles", "cycles",
+              "cycles the unit holds an op while waiting for off-chip memory");
+    stats.add(n + ".idle_cycles", "cycles", "cycles the unit has no op");
+    stats.add(n + ".ops", "ops", "ops the unit ran");
+    stats.add(n + ".dma.load_bytes", "bytes",
+              "bytes the unit's DMA moved from DRAM into its buffers");
+    stats.add(n + ".dma.store_bytes", "bytes",
+              "bytes the unit's DMA moved from its buffers to DRAM");
+    stats.add(n + ".dma.prefetch_bytes", "bytes",
+              "bytes fetched for the next op while the current op ran");
+  }
+}
+
+EngineResult run_engine(const DramSpec& dram, StatsRegistry& stats, const std::vector<Unit*>& units,
+                        const OpGraph& g, const std::vector<int>& unit_of,
+                        const std::vector<OpPlan>& plans, std::vector<OpRecord>& records,
+                        const EngineOptions& options) {
+  QACCEL_ASSERT(sc_core::sc_get_time_resolution() == sc_core::sc_time(1, sc_core::SC_PS),
+                "SystemC time resolution must be 1 ps (1 cycle = 1000 units)");
+  QACCEL_ASSERT(
+      unit_of.size() == g.size() && plans.size() == g.size() && records.size() == g.size(),
+      "engine inputs of different sizes");
+  auto info = memory_registry().find(dram.model);
+  QACCEL_ASSERT(info != memory_registry().end(), "unknown memory model " + dram.model);
+  std::unique_ptr<MemoryTarget> memory = info->second.make(dram, stats);
+  memory->record_timeline(options.record_memory);
+  Scheduler sched("scheduler", g, unit_of, records, options.schedule);
+  std::vector<std::unique_ptr<UnitModule>> mods;
+  for (std::size_t u = 0; u < units.size(); ++u) {
+    mods.push_back(std::make_unique<UnitModule>(units[u]->name().c_str(), int(u), *units[u], sched,
+                                                g, plans, records, memory->answers_at_once(),
+                                                options.prefetch == Prefetch::next_op, stats));
+    mods.back()->mem.bind(memory->socket);
+    mods.back()->started = &sched.started;
+    sched.units.push_back(mods.back().get());
+  }
+  for (std::size_t i = 0; i < g.size(); ++i)
+    mods[std::size_t(unit_of[i])]->program.push_back(int(i));
+  sc_core::sc_start();
+
+  if (sched.done != g.size()) {
+    std::string msg = "simulation deadlock: " + std::to_string(g.size() - sched.done) + " of " +
+                      std::to_string(g.size()) + " ops never finished and nothing can run";
+    int shown = 0;
+    for (std::size_t i = 0; i < g.size() && shown < 10; ++i) {
+      if (sched.finished[i]) continue;
+      const OpRecord& r = records[i];
+      msg += "\n  " + r.op.name + " (step " + std::to_string(r.step) + ", unit " + r.unit + ")";
+      if (sched.started[i]) {
+        msg += " started and never finished";
+      } else {
+        msg += " waits for";
+        for (int p : g.preds[i])
+          if (!sched.finished[std::size_t(p)])
+            msg += " " + records[std::size_t(p)].op.name + " (step " +
+                   std::to_string(records[std::size_t(p)].step) + ")";
+      }
+      ++shown;
+    }
+    throw InternalError(msg);
+  }
+
+  EngineResult res;
+  for (const OpRecord& r : records)
+    res.makespan_cycles = std::max(res.makespan_cycles, r.end_cycle);
+  for (std::size_t u = 0; u < units.size(); ++u) {
+    UnitUsage uu;
+    uu.name = units[u]->name();
+    for (int i : mods[u]->program) {
+      const OpRecord& r = records[std::size_t(i)];
+      ++uu.ops, uu.busy_cycles += r.cost.compute_cycles, uu.stalled_cycles += r.cost.stall_cycles;
+    }
+    uu.idle_cycles = res.makespan_cycles - uu.busy_cycles - uu.stalled_cycles;
+    uu.utilization =
+        res.makespan_cycles ? double(uu.busy_cycles) / double(res.makespan_cycles) : 0.0;
+    mods[u]->idle_stat() = double(uu.idle_cycles);
+    res.units.push_back(uu);
+  }
+  res.memory = memory->timeline();
+  return res;
+}
+
+}  // namespace qaccel

@@ -1,0 +1,75 @@
+#pragma once
+// The concurrent SystemC core (DESIGN.md "sim/"): one module per unit, each with its own thread,
+// op queue and DMA initiator socket; a scheduler module that issues each op when its inputs are
+// ready and its unit is free; the memory target that arbitrates the units' transactions.
+// Cycle behaviour stays in the units' plain C++ models (OpPlan); the modules own time.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arch/common/memory.hpp"
+#include "arch/common/unit.hpp"
+#include "workloads/graph.hpp"
+
+namespace qaccel {
+
+enum class Schedule { overlap, serial };
+enum class Prefetch { none, next_op };
+
+// One op as it ran.
+struct OpRecord {
+  Op op;
+  int step = 0;           // which pass (decode step)
+  std::string unit;       // where it ran
+  std::string mapped_by;  // "rule:matmul", "default", "fallback (reason)"
+  OpCost cost;            // cost.cycles = end - start; cost.stall_cycles = exposed memory stall
+  std::int64_t ready_cycle = 0;  // its inputs were all there
+  std::int64_t start_cycle = 0, end_cycle = 0;
+  // What held its start after ready_cycle: "unit" (busy with other ops), "order" (serial
+  // schedule), or "" (nothing: it started when its inputs were ready).
+  std::string waited_for;
+  std::int64_t memory_cycles = 0;         // its DRAM transfers, issue to completion, summed
+  std::int64_t hidden_memory_cycles = 0;  // memory_cycles not exposed as stall
+  std::int64_t prefetched_bytes = 0;      // fetched during the previous op on its unit
+  // Roofline on the unit it ran on (FLOPs and DRAM bytes).
+  double intensity = 0;  // flops per DRAM byte (0 when no DRAM traffic)
+  double attained_flops_per_cycle = 0;
+  double peak_flops_per_cycle = 0;
+  double utilization = 0;     // attained / peak
+  bool memory_bound = false;  // intensity below the unit's ridge point
+};
+
+// A unit over the whole run.
+struct UnitUsage {
+  std::string name;
+  std::int64_t ops = 0;
+  std::int64_t busy_cycles = 0;     // computing (the ops' compute cycles)
+  std::int64_t stalled_cycles = 0;  // holding an op while waiting for memory
+  std::int64_t idle_cycles = 0;     // no op: makespan - busy - stalled
+  double utilization = 0;           // busy / makespan
+};
+
+struct EngineOptions {
+  Schedule schedule = Schedule::overlap;
+  Prefetch prefetch = Prefetch::none;
+  bool record_memory = false;  // keep the memory's busy stretches (for trace counters)
+};
+
+struct EngineResult {
+  std::int64_t makespan_cycles = 0;
+  std::vector<UnitUsage> units;
+  std::vector<MemoryBusy> memory;
+};
+
+// Registers the statistics the engine counts (the memory's and each unit's time and DMA).
+void declare_engine_stats(StatsRegistry& stats, const std::vector<Unit*>& units);
+
+// Runs the graph: `unit_of[i]` is op i's unit, `plans[i]` its plan; fills records[i] (whose op,
+// step, unit and mapped_by the caller has set). One SystemC elaboration: once per process.
+// A deadlock (ops left, nothing runnable) throws InternalError naming what each op waits for.
+EngineResult run_engine(const DramSpec& dram, StatsRegistry& stats, const std::vector<Unit*>& units,
+                        const OpGraph& g, const std::vector<int>& unit_of,
+                        const std::vector<OpPlan>& plans, std::vector<OpRecord>& records,
+                        const EngineOptions& options);
+
+}  // namespace qaccel
