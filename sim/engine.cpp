@@ -78,8 +78,15 @@ class UnitModule : public sc_core::sc_module {
   void run_stream(int i, const OpPlan& p);
   void maybe_prefetch(int i);
 
+  // The unit's time. An op that runs alone (every other unit idle, so no request can come
+  // from elsewhere until it ends) runs temporally decoupled, as TLM's loosely-timed style
+  // allows: its transactions carry their issue time as the annotated delay and the thread
+  // waits once at the end. The memory sees the same requests at the same times, so the cycles
+  // are those of waiting at every fold; only blocking (round-robin) memories never decouple.
+  i64 now() const { return decoupled_ ? vt_ : now_cycle(); }
+
   void issue(Xfer& x, bool write, i64 bytes, std::uint64_t address, bool opens) {
-    x = Xfer{write, opens, bytes, address, now_cycle(), -1};
+    x = Xfer{write, opens, bytes, address, now(), -1};
     if (bytes <= 0) {
       x.done = x.issued;
       return;
@@ -90,14 +97,14 @@ class UnitModule : public sc_core::sc_module {
       dma_kick_.notify();
       return;
     }
-    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    sc_core::sc_time delay = cycles_time(x.issued - now_cycle());
     transport(x, delay);
-    x.done = x.issued + to_cycles(delay);
+    x.done = now_cycle() + to_cycles(delay);
   }
   // Blocks until the transfer is complete.
   void wait_done(Xfer& x) {
     if (at_once_) {
-      if (x.done > now_cycle()) sc_core::wait(cycles_time(x.done - now_cycle()));
+      wait_until(x.done);
     } else {
       while (x.done < 0)
         sc_core::wait(dma_done_);
@@ -105,7 +112,10 @@ class UnitModule : public sc_core::sc_module {
     mem_cycles_ += x.done - x.issued;
   }
   void wait_until(i64 cycle) {
-    if (cycle > now_cycle()) sc_core::wait(cycles_time(cycle - now_cycle()));
+    if (decoupled_)
+      vt_ = std::max(vt_, cycle);
+    else if (cycle > now_cycle())
+      sc_core::wait(cycles_time(cycle - now_cycle()));
   }
   void transport(const Xfer& x, sc_core::sc_time& delay) {
     trans_.set_command(x.write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
@@ -149,6 +159,8 @@ class UnitModule : public sc_core::sc_module {
   Xfer load_, next_, store_;
   Prefetched pf_;
   i64 mem_cycles_ = 0;
+  bool decoupled_ = false;
+  i64 vt_ = 0;
 };
 
 class Scheduler : public sc_core::sc_module {
@@ -168,6 +180,13 @@ class Scheduler : public sc_core::sc_module {
   std::vector<UnitModule*> units;
   std::vector<char> started, finished;
   std::size_t done = 0;
+
+  // True when every unit but `u` is idle with nothing queued.
+  bool alone(int u) const {
+    for (std::size_t v = 0; v < busy_.size(); ++v)
+      if (int(v) != u && busy_[v]) return false;
+    return true;
+  }
 
   // Called by a unit's thread when op i is complete.
   void op_done(int i) {
@@ -243,10 +262,15 @@ void UnitModule::run_op(int i) {
   mem_cycles_ = 0;
   r.cost = p.cost;
   QACCEL_ASSERT(r.start_cycle == now_cycle(), "op started late on its unit");
+  decoupled_ = at_once_ && sched_.alone(index_), vt_ = now_cycle();
   if (p.timing == OpPlan::Timing::folds)
     run_folds(i, p, r);
   else
     run_stream(i, p);
+  if (decoupled_) {
+    decoupled_ = false;
+    wait_until(vt_);
+  }
   r.end_cycle = now_cycle();
   r.cost.cycles = r.end_cycle - r.start_cycle;
   r.cost.stall_cycles = r.cost.cycles - r.cost.compute_cycles;
@@ -270,7 +294,7 @@ void UnitModule::run_folds(int i, const OpPlan& p, OpRecord& r) {
   } else {
     issue(load_, false, bytes_of(0), addr, true);
   }
-  i64 t = now_cycle();
+  i64 t = now();
   for (i64 f = 0; f < F; ++f) {
     wait_until(t);
     if (f < npf) {
@@ -282,7 +306,7 @@ void UnitModule::run_folds(int i, const OpPlan& p, OpRecord& r) {
       issue(next_, false, bytes_of(f + 1), addr + std::uint64_t(per * (f + 1)),
             npf > 0 && f + 1 == npf);
     if (f + 1 == F) maybe_prefetch(i);
-    t = now_cycle() + (f + 1 == F ? p.last_fold_cycles : p.fold_cycles);
+    t = now() + (f + 1 == F ? p.last_fold_cycles : p.fold_cycles);
     std::swap(load_, next_);
   }
   wait_until(t);
@@ -294,7 +318,7 @@ void UnitModule::run_folds(int i, const OpPlan& p, OpRecord& r) {
 
 // Compute overlapped with one read stream; the writes follow the reads.
 void UnitModule::run_stream(int i, const OpPlan& p) {
-  const i64 start = now_cycle();
+  const i64 start = now();
   issue(load_, false, p.read_bytes(), g_.read_address[std::size_t(i)], true);
   maybe_prefetch(i);
   wait_done(load_);
