@@ -25,11 +25,11 @@ struct Xfer {
   i64 issued = 0, done = -1;
 };
 
-// Weights of a later op fetched while the current op runs.
+// Weights of a later op fetched while the current op runs, one transfer per fold.
 struct Prefetched {
   int op = -1;
-  i64 folds = 0, bytes = 0;
-  Xfer xfer;
+  i64 bytes = 0;
+  std::vector<Xfer> folds;
 };
 
 class UnitModule : public sc_core::sc_module {
@@ -282,32 +282,34 @@ void UnitModule::run_op(int i) {
 }
 
 // Fold pipeline: fold f's share of the reads must be in before fold f starts; fold f+1's is
-// fetched during fold f; folds already prefetched during the previous op need no fetch.
+// fetched during fold f; folds prefetched during the previous op need no fetch. Once the op's
+// last fetch is issued, the DMA may prefetch for the next op.
 void UnitModule::run_folds(int i, const OpPlan& p, OpRecord& r) {
   const i64 F = p.folds, total = p.read_bytes(), per = F ? (total + F - 1) / F : 0;
   const std::uint64_t addr = g_.read_address[std::size_t(i)];
   auto bytes_of = [&](i64 f) { return std::clamp<i64>(total - per * f, 0, per); };
-  i64 npf = 0;
+  std::vector<Xfer> mine;  // folds prefetched for this op (the buffer keeps its addresses)
   if (pf_.op == i) {
-    npf = pf_.folds, r.prefetched_bytes = pf_.bytes;
+    mine.swap(pf_.folds), r.prefetched_bytes = pf_.bytes;
     pf_.op = -1;
-  } else {
-    issue(load_, false, bytes_of(0), addr, true);
   }
+  const i64 npf = i64(mine.size());
+  // Two transfer slots used in turn; swapped as pointers (a blocking DMA's queue holds them).
+  Xfer* cur = &load_;
+  Xfer* nxt = &next_;
+  if (npf == 0) issue(*cur, false, bytes_of(0), addr, true);
+  if (F - 1 < std::max<i64>(npf, 1)) maybe_prefetch(i);
   i64 t = now();
   for (i64 f = 0; f < F; ++f) {
     wait_until(t);
-    if (f < npf) {
-      if (f == 0) wait_done(pf_.xfer);
-    } else {
-      wait_done(load_);
-    }
-    if (f + 1 < F && f + 1 >= npf)
-      issue(next_, false, bytes_of(f + 1), addr + std::uint64_t(per * (f + 1)),
+    wait_done(f < npf ? mine[std::size_t(f)] : *cur);
+    if (f + 1 < F && f + 1 >= npf) {
+      issue(*nxt, false, bytes_of(f + 1), addr + std::uint64_t(per * (f + 1)),
             npf > 0 && f + 1 == npf);
-    if (f + 1 == F) maybe_prefetch(i);
+      std::swap(cur, nxt);
+      if (f + 2 == F) maybe_prefetch(i);
+    }
     t = now() + (f + 1 == F ? p.last_fold_cycles : p.fold_cycles);
-    std::swap(load_, next_);
   }
   wait_until(t);
   if (p.write_bytes() > 0) {
@@ -330,7 +332,8 @@ void UnitModule::run_stream(int i, const OpPlan& p) {
 }
 
 // prefetch: next_op. The first op after i on this unit that has not started, if its reads are
-// weights only: as many whole folds of them as fit the space op i leaves free.
+// weights only: as many whole folds of them as fit the space op i leaves free, one transfer
+// per fold (the first opens a stream).
 void UnitModule::maybe_prefetch(int i) {
   const OpPlan& cur = plans_[std::size_t(i)];
   if (!prefetch_ || pf_.op >= 0 || cur.prefetch_capacity_bytes <= 0) return;
@@ -342,11 +345,17 @@ void UnitModule::maybe_prefetch(int i) {
   const OpPlan& p = plans_[std::size_t(j)];
   if (!p.prefetchable || p.read_bytes() <= 0 || p.timing != OpPlan::Timing::folds) return;
   const i64 per = (p.read_bytes() + p.folds - 1) / p.folds;
-  const i64 folds = std::min(p.folds, cur.prefetch_capacity_bytes / per);
-  if (folds <= 0) return;
-  pf_.op = j, pf_.folds = folds, pf_.bytes = std::min(p.read_bytes(), folds * per);
+  const i64 n = std::min(p.folds, cur.prefetch_capacity_bytes / per);
+  if (n <= 0) return;
+  const std::uint64_t addr = g_.read_address[std::size_t(j)];
+  pf_.op = j, pf_.bytes = 0;
+  pf_.folds.assign(std::size_t(n), Xfer{});  // sized once: the DMA queue holds pointers
+  for (i64 f = 0; f < n; ++f) {
+    const i64 b = std::clamp<i64>(p.read_bytes() - per * f, 0, per);
+    pf_.bytes += b;
+    issue(pf_.folds[std::size_t(f)], false, b, addr + std::uint64_t(per * f), f == 0);
+  }
   prefetch_bytes_ += double(pf_.bytes);
-  issue(pf_.xfer, false, pf_.bytes, g_.read_address[std::size_t(j)], true);
 }
 
 }  // namespace

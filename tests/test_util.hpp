@@ -1,8 +1,12 @@
 #pragma once
 // Helpers shared by the tests.
+#include <sys/wait.h>
 #include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <stdexcept>
 #include <string>
 
 #include "workloads/spec.hpp"
@@ -38,6 +42,43 @@ inline ModelSpec small_model(int n_heads = 4, int n_kv_heads = 2, bool shared = 
 
 inline std::string source_dir() {
   return QACCEL_SOURCE_DIR;
+}
+
+// Runs `fn` in a forked child and returns what it returned. SystemC elaborates once per
+// process, so a test that compares several simulations runs each in a child of its own.
+inline std::string in_child(const std::function<std::string()>& fn) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string out;
+    int code = 0;
+    try {
+      out = fn();
+    } catch (const std::exception& e) {
+      out = std::string("child threw: ") + e.what(), code = 1;
+    }
+    for (std::size_t done = 0; done < out.size();) {
+      ssize_t n = ::write(fds[1], out.data() + done, out.size() - done);
+      if (n <= 0) break;
+      done += std::size_t(n);
+    }
+    ::close(fds[1]);
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+    out.append(buf, std::size_t(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("child failed (status " + std::to_string(status) + "): " + out);
+  return out;
 }
 
 }  // namespace qaccel::test

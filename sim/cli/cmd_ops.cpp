@@ -4,7 +4,7 @@
 #include "sim/cli/cli.hpp"
 #include "sim/config/config.hpp"
 #include "sim/report/table.hpp"
-#include "workloads/ops.hpp"
+#include "workloads/graph.hpp"
 
 namespace qaccel::cli {
 
@@ -28,18 +28,28 @@ int cmd_ops(const std::vector<std::string>& args) {
       "workload", po::value<std::string>()->required(), "workload config file")(
       "step", po::value<int>()->default_value(0),
       "decode step to lower (context = context_len + step)")(
-      "format", po::value<std::string>()->default_value("table"), "table | csv | json");
+      "attention", po::value<std::string>()->default_value("per_layer"),
+      "per_layer | per_head (one attention op per sequence and KV head)")(
+      "format", po::value<std::string>()->default_value("table"), "table | csv | json | dot");
   po::variables_map vm;
   const std::string synopsis =
-      "(--model M.yaml | --checkpoint F.bin) --workload W.yaml [--format table|csv|json]";
+      "(--model M.yaml | --checkpoint F.bin) --workload W.yaml [--step N]\n"
+      "       [--attention per_layer|per_head] [--format table|csv|json|dot]";
   if (!parse(
           "ops", synopsis,
-          "Lowers one forward pass (a prefill, or one decode step) to its operator list with\n"
-          "shapes, MACs, FLOPs and bytes of weights, activations and KV cache; totals at the end.",
+          "Lowers one forward pass (a prefill, or one decode step) to its op graph: each op with\n"
+          "shapes, MACs, FLOPs, bytes of weights, activations and KV cache, and the ops it waits\n"
+          "for (from the tensors it reads and writes); totals at the end. --format dot writes the\n"
+          "graph for Graphviz (dot -Tsvg).",
           opts, nullptr, args, vm))
     return 0;
   std::string usage = "usage: qaccel ops " + synopsis + "\n";
-  TableFormat fmt = parse_table_format(vm["format"].as<std::string>());
+  const std::string format = vm["format"].as<std::string>();
+  const bool dot = format == "dot";
+  TableFormat fmt = dot ? TableFormat::table : parse_table_format(format);
+  const std::string att = vm["attention"].as<std::string>();
+  if (att != "per_layer" && att != "per_head")
+    throw UsageError("--attention: expected per_layer or per_head, found '" + att + "'", usage);
   ModelSpec m = model_from_options(vm, usage);
   WorkloadSpec w = config::load_workload(vm["workload"].as<std::string>());
   auto problems = w.problems(m);
@@ -50,7 +60,13 @@ int cmd_ops(const std::vector<std::string>& args) {
     throw UsageError("--step must be in [0, " + std::to_string(max_step) + "] for this workload",
                      usage);
 
-  std::vector<Op> ops = lower_forward(m, w, step);
+  OpGraph g = build_graph({lower_forward(
+      m, w, step, att == "per_head" ? AttentionOps::per_head : AttentionOps::per_layer)});
+  if (dot) {
+    write_dot(std::cout, g, m.name + " " + describe_pass(w, step));
+    return 0;
+  }
+  const std::vector<Op>& ops = g.ops;
   OpTotals t = totals(ops);
   Table tab;
   for (const char* c : {"op", "kind", "dtype"})
@@ -59,17 +75,23 @@ int cmd_ops(const std::vector<std::string>& args) {
        {"layer", "m", "n", "k", "count", "elements", "macs", "flops", "weight_bytes",
         "act_read_bytes", "act_write_bytes", "kv_read_bytes", "kv_write_bytes", "intensity"})
     tab.add_column(c, true);
+  tab.add_column("after");
   auto s = [](std::int64_t v) { return std::to_string(v); };
-  for (const Op& o : ops)
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const Op& o = ops[i];
+    std::string after;
+    for (int p : g.preds[i])
+      after += (after.empty() ? "" : " ") + ops[std::size_t(p)].name;
     tab.add_row({o.name, std::string(to_string(o.kind)), o.dtype, s(o.layer), s(o.m), s(o.n),
                  s(o.k), s(o.count), s(o.elements), s(o.macs), s(o.flops), s(o.weight_bytes),
                  s(o.act_read_bytes), s(o.act_write_bytes), s(o.kv_read_bytes), s(o.kv_write_bytes),
-                 fixed(o.intensity(), 4)});
+                 fixed(o.intensity(), 4), after});
+  }
   double intensity = t.total_bytes() ? double(t.flops) / double(t.total_bytes()) : 0.0;
   if (fmt == TableFormat::csv) {
     tab.add_row({"TOTAL", "", "", "", "", "", "", "", "", s(t.macs), s(t.flops), s(t.weight_bytes),
                  s(t.act_read_bytes), s(t.act_write_bytes), s(t.kv_read_bytes), s(t.kv_write_bytes),
-                 fixed(intensity, 4)});
+                 fixed(intensity, 4), ""});
     tab.render(std::cout, fmt);
     return 0;
   }
