@@ -47,7 +47,7 @@ check too-long 2 "seq_len" -- "$q" ref --model "$m" --prompt-tokens "1 2" --gree
 check ops-table 0 "^totals: " -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml"
 check ops-csv 0 "^TOTAL," -- "$q" ops --model "$m" --workload "$src/configs/workloads/prefill-64.yaml" --format csv
 check ops-json 0 "\"totals\": \{\"ops\": 37" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --format json
-check ops-bad-format 2 "expected table, csv or json" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --format xml
+check ops-bad-format 2 "expected table, csv, json or dot" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --format xml
 check list 0 "^  systolic: " -- "$q" list
 check list-stats 0 "mxu.stall_cycles +\[cycles\]" -- "$q" list --stats "$src/configs/systems/edge-npu.yaml"
 check validate-ok 0 "ok \(job\)" -- "$q" validate "$src/configs/default.yaml" "$m"
@@ -78,6 +78,23 @@ check run-system-needs-model 2 "needs --model" -- "$q" run "$src/configs/systems
 # 32 x 96 folds of 2*32 + 32 + 512 - 2 = 606 cycles = 1861632 compute cycles (SCALE-Sim's figure).
 check layers-csv 0 "^qkv_proj +mxu +512 +3072 +1024 +1861632 " -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/layers/gemm-example.csv" --ops-csv "$tmp/layers.csv"
 check layers-ops-csv 0 "^qkv_proj,0,matmul,mxu,512,3072,1024,1861632," -- cat "$tmp/layers.csv"
+check ops-dot 0 "n1 -> n2;" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --format dot
+check ops-after 0 "^L0.rope,.*,L0.wq L0.wk$" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --format csv
+check ops-per-head 0 "L0.attn_score.b0.h1" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --attention per_head
+cat >"$tmp/cyc.yaml" <<'YAML'
+layers:
+  - gemm: {name: a, m: 8, n: 8, k: 8}
+    after: [c]
+  - gemm: {name: b, m: 8, n: 8, k: 8}
+  - gemm: {name: c, m: 8, n: 8, k: 8}
+YAML
+check layers-cycle 2 "cyc.yaml:.*layers\[0\]\.after: the layers' dependencies form a cycle \(each waits for the next\): a -> c -> b -> a" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/cyc.yaml"
+printf 'layers:\n  - gemm: {name: a, m: 8, n: 8, k: 8}\n  - gemm: {name: b, m: 8, n: 8, k: 8}\n    after: [aa]\n' >"$tmp/unk.yaml"
+check layers-unknown-after 2 "layers\[1\]\.after\[0\]: found 'aa', expected the name of a layer \(did you mean 'a'\?\)" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/unk.yaml"
+check run-json-1 0 "" -- "$q" run "$src/configs/default.yaml" --timing-only --json "$tmp/run1.json"
+check run-json-2 0 "" -- "$q" run "$src/configs/default.yaml" --timing-only --json "$tmp/run2.json"
+check run-json-deterministic 0 "" -- cmp "$tmp/run1.json" "$tmp/run2.json"
+check run-json-units 0 "\"units\": \[" -- cat "$tmp/run1.json"
 check layers-yaml 0 "^ffn_down_w4 " -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/layers/gemm-example.yaml"
 printf 'Layer, M, N, K,\nfc1, 64, 64, 64,\nfc2, 64, x, 64,\nfc3, 0, 1, 1\n' >"$tmp/bad.csv"
 check layers-bad-csv 2 "bad.csv:3: expected 'layer name, M, N, K' with integer M, N, K" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/bad.csv"

@@ -262,3 +262,43 @@ TEST(Config, LayerCsvSurvivesGarbage) {
   }
   EXPECT_THROW(config::load_layers(dir.write("empty.csv", "")), ConfigError);
 }
+
+// Layer-list dependencies: a chain by default, `after` names predecessors, `after: []` frees a
+// layer; duplicates, unknown names and cycles are errors naming the key path.
+TEST(Config, LayerListDependencies) {
+  TempDir dir;
+  auto l = config::load_layers(dir.write("d.yaml",
+                                         "layers:\n"
+                                         "  - gemm: {name: a, m: 8, n: 8, k: 8}\n"
+                                         "  - gemm: {name: b, m: 8, n: 8, k: 8}\n"
+                                         "  - gemm: {name: c, m: 8, n: 8, k: 8}\n"
+                                         "    after: []\n"
+                                         "  - gemm: {name: d, m: 8, n: 8, k: 8}\n"
+                                         "    after: [a, c]\n"));
+  const OpGraph& g = l.graph;
+  EXPECT_EQ(g.preds[0], std::vector<int>{});
+  EXPECT_EQ(g.preds[1], std::vector<int>{0});
+  EXPECT_EQ(g.preds[2], std::vector<int>{});
+  EXPECT_EQ(g.preds[3], (std::vector<int>{0, 2}));
+  auto csv = config::load_layers(dir.write("c.csv", "x, 4, 4, 4\ny, 4, 4, 4\n"));
+  EXPECT_EQ(csv.graph.preds[1], std::vector<int>{0});
+  auto expect_error = [&](const std::string& yaml, const std::string& frag) {
+    try {
+      config::load_layers(dir.write("e.yaml", yaml));
+      ADD_FAILURE() << "no error for " << yaml;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
+    }
+  };
+  expect_error(
+      "layers:\n  - gemm: {name: a, m: 8, n: 8, k: 8}\n  - gemm: {name: a, m: 8, n: 8, k: 8}\n",
+      "layers[1].gemm.name: layer name 'a' is used twice");
+  expect_error("layers:\n  - gemm: {name: a, m: 8, n: 8, k: 8}\n    after: a\n",
+               "layers[0].after: expected a list of layer names (or [] for none), found 'a'");
+  expect_error("layers:\n  - gemm: {name: a, m: 8, n: 8, k: 8}\n    after: [a]\n",
+               "layers[0].after[0]: a layer cannot wait for itself");
+  expect_error(
+      "layers:\n  - gemm: {name: a, m: 8, n: 8, k: 8}\n    after: [b]\n"
+      "  - gemm: {name: b, m: 8, n: 8, k: 8}\n    after: [a]\n",
+      "form a cycle (each waits for the next): ");
+}

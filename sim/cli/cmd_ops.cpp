@@ -46,6 +46,8 @@ int cmd_ops(const std::vector<std::string>& args) {
   std::string usage = "usage: qaccel ops " + synopsis + "\n";
   const std::string format = vm["format"].as<std::string>();
   const bool dot = format == "dot";
+  if (!dot && format != "table" && format != "csv" && format != "json")
+    throw UsageError("--format: expected table, csv, json or dot, found '" + format + "'", usage);
   TableFormat fmt = dot ? TableFormat::table : parse_table_format(format);
   const std::string att = vm["attention"].as<std::string>();
   if (att != "per_layer" && att != "per_head")

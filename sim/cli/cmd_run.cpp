@@ -27,9 +27,13 @@ std::string num(double v, const char* fmt = "%.6g") {
   return buf;
 }
 
+const char* schedule_name(Schedule s) {
+  return s == Schedule::serial ? "serial" : "overlap";
+}
+
 void write_json(const std::string& path, const System& sys, const ModelSpec& m,
                 const WorkloadSpec& w, bool functional, const std::vector<OpRecord>& recs,
-                const RunTotals& t, double tokens) {
+                const std::vector<UnitUsage>& usage, const RunTotals& t, double tokens) {
   std::ofstream os(path, std::ios::trunc);
   if (!os) throw ConfigError("--json: cannot write " + path);
   const auto& s = sys.spec();
@@ -40,7 +44,11 @@ void write_json(const std::string& path, const System& sys, const ModelSpec& m,
      << ", \"channels\": " << s.dram.channels
      << ", \"bytes_per_cycle_per_channel\": " << num(s.dram.bytes_per_cycle_per_channel)
      << ", \"latency_cycles\": " << s.dram.latency_cycles
-     << "}, \"global_buffer_kib\": " << s.global_buffer_kib
+     << ", \"model\": " << json_escape(s.dram.model) << ", \"arbitration\": "
+     << json_escape(s.dram.arbitration == Arbitration::fcfs ? "fcfs" : "round_robin")
+     << "}, \"schedule\": " << json_escape(schedule_name(s.schedule))
+     << ", \"prefetch\": " << json_escape(s.prefetch == Prefetch::next_op ? "next_op" : "none")
+     << ", \"global_buffer_kib\": " << s.global_buffer_kib
      << ", \"area_mm2\": " << num(sys.area_mm2()) << ", \"resolved_yaml\": " << json_escape(s.yaml)
      << ", \"units\": [";
   for (std::size_t i = 0; i < sys.units().size(); ++i) {
@@ -80,10 +88,14 @@ void write_json(const std::string& path, const System& sys, const ModelSpec& m,
        << ", \"kind\": " << json_escape(std::string(to_string(r.op.kind)))
        << ", \"unit\": " << json_escape(r.unit) << ", \"mapped_by\": " << json_escape(r.mapped_by)
        << ", \"m\": " << r.op.m << ", \"n\": " << r.op.n << ", \"k\": " << r.op.k
-       << ", \"start_cycle\": " << r.start_cycle << ", \"cycles\": " << r.cost.cycles
-       << ", \"ns\": " << num(sys.ns(r.cost.cycles))
+       << ", \"ready_cycle\": " << r.ready_cycle << ", \"start_cycle\": " << r.start_cycle
+       << ", \"end_cycle\": " << r.end_cycle << ", \"waited_for\": " << json_escape(r.waited_for)
+       << ", \"cycles\": " << r.cost.cycles << ", \"ns\": " << num(sys.ns(r.cost.cycles))
        << ", \"compute_cycles\": " << r.cost.compute_cycles
-       << ", \"stall_cycles\": " << r.cost.stall_cycles << ", \"macs\": " << r.cost.macs
+       << ", \"stall_cycles\": " << r.cost.stall_cycles
+       << ", \"memory_cycles\": " << r.memory_cycles
+       << ", \"hidden_memory_cycles\": " << r.hidden_memory_cycles
+       << ", \"prefetched_bytes\": " << r.prefetched_bytes << ", \"macs\": " << r.cost.macs
        << ", \"flops\": " << r.cost.flops
        << ", \"dram_bytes\": " << (r.cost.dram_read_bytes + r.cost.dram_write_bytes)
        << ", \"sram_bytes\": " << (r.cost.sram_read_bytes + r.cost.sram_write_bytes)
@@ -95,6 +107,14 @@ void write_json(const std::string& path, const System& sys, const ModelSpec& m,
        << ", \"energy_pj\": " << num(r.cost.energy_pj())
        << ", \"compute_pj\": " << num(r.cost.compute_pj) << ", \"sram_pj\": " << num(r.cost.sram_pj)
        << ", \"dram_pj\": " << num(r.cost.dram_pj) << "}";
+  }
+  os << "\n],\n\"units\": [";
+  for (std::size_t i = 0; i < usage.size(); ++i) {
+    const UnitUsage& u = usage[i];
+    os << (i ? ",\n " : "\n ") << "{\"name\": " << json_escape(u.name) << ", \"ops\": " << u.ops
+       << ", \"busy_cycles\": " << u.busy_cycles << ", \"stalled_cycles\": " << u.stalled_cycles
+       << ", \"idle_cycles\": " << u.idle_cycles << ", \"utilization\": " << num(u.utilization)
+       << "}";
   }
   os << "\n],\n\"stats\": [";
   const auto& stats = const_cast<System&>(sys).stats().all();
@@ -144,6 +164,31 @@ void print_system(const System& sys) {
     std::cout << " " << u->name() << " (" << u->impl() << ", " << human(u->peak_flops_per_cycle())
               << " FLOP/cycle)";
   std::cout << ", area " << num(sys.area_mm2(), "%.2f") << " mm2\n";
+  std::cout << "schedule   " << schedule_name(s.schedule) << ", prefetch "
+            << (s.prefetch == Prefetch::next_op ? "next_op" : "none") << ", memory " << s.dram.model
+            << " (" << (s.dram.arbitration == Arbitration::fcfs ? "fcfs" : "round_robin") << ")\n";
+}
+
+// Per unit over the run: what it did with the makespan.
+void print_units(const std::vector<UnitUsage>& units) {
+  Table t;
+  t.add_column("unit");
+  for (const char* c : {"ops", "busy_cycles", "stalled_cycles", "idle_cycles", "busy_%"})
+    t.add_column(c, true);
+  for (const UnitUsage& u : units)
+    t.add_row({u.name, std::to_string(u.ops), std::to_string(u.busy_cycles),
+               std::to_string(u.stalled_cycles), std::to_string(u.idle_cycles),
+               fixed(100.0 * u.utilization, 1)});
+  std::cout << "\n";
+  t.render(std::cout, TableFormat::table);
+}
+
+// The latency line: the makespan, and the ops' compute and exposed-stall sums (with overlap
+// they can add up to more than the makespan).
+void print_latency(const System& sys, const RunTotals& t) {
+  std::cout << "\nlatency    " << t.cycles << " cycles = " << num(sys.ns(t.cycles) / 1e6, "%.4f")
+            << " ms (makespan; summed over ops: " << t.compute_cycles << " compute, "
+            << t.stall_cycles << " exposed memory stall)\n";
 }
 
 int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
@@ -169,8 +214,8 @@ int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
                  std::to_string(r.cost.sram_read_bytes + r.cost.sram_write_bytes),
                  std::to_string(r.cost.dram_read_bytes + r.cost.dram_write_bytes)});
   tab.render(std::cout, TableFormat::table);
-  std::cout << "\nlatency    " << t.cycles << " cycles = " << num(sys.ns(t.cycles) / 1e6, "%.4f")
-            << " ms (" << t.compute_cycles << " compute, " << t.stall_cycles << " memory stall)\n";
+  print_units(res.units);
+  print_latency(sys, t);
   std::cout << "energy     " << num((t.dynamic_pj + t.leakage_pj) / 1e6, "%.4f") << " uJ\n";
   std::cout << "area       " << num(sys.area_mm2(), "%.3f") << " mm2\n";
   if (vm.count("ops-csv")) write_ops_csv(vm["ops-csv"].as<std::string>(), recs);
@@ -305,8 +350,8 @@ int cmd_run(const std::vector<std::string>& args) {
   tab.render(std::cout, TableFormat::table);
 
   const double energy = t.dynamic_pj + t.leakage_pj;
-  std::cout << "\nlatency    " << t.cycles << " cycles = " << num(sys.ns(t.cycles) / 1e6, "%.4f")
-            << " ms (" << t.compute_cycles << " compute, " << t.stall_cycles << " memory stall)\n";
+  print_units(res.units);
+  print_latency(sys, t);
   std::cout << "throughput " << num(res.metrics.tokens_per_s, "%.1f") << " tokens/s ("
             << num(tokens) << " tokens)\n";
   std::cout << "energy     " << num(energy / tokens / 1e6, "%.4f") << " uJ/token, "
@@ -325,7 +370,7 @@ int cmd_run(const std::vector<std::string>& args) {
               << " ops of the timing run execute the reference's own kernels\n";
   }
   if (vm.count("json"))
-    write_json(vm["json"].as<std::string>(), sys, m, w, functional, recs, t, tokens);
+    write_json(vm["json"].as<std::string>(), sys, m, w, functional, recs, res.units, t, tokens);
   if (vm.count("ops-csv")) write_ops_csv(vm["ops-csv"].as<std::string>(), recs);
   if (vm.count("stats")) write_stats(vm["stats"].as<std::string>(), sys);
   return 0;

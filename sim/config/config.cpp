@@ -1,5 +1,6 @@
 #include "sim/config/config.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 
@@ -495,12 +496,19 @@ LayerList load_layers(const fs::path& file) {
   d.throw_if_errors();
   std::vector<int> cycle = find_cycle(ops.size(), preds);
   if (!cycle.empty()) {
-    std::string names;
-    for (int i : cycle)
-      names += ops[std::size_t(i)].name + " -> ";
-    names += ops[std::size_t(cycle.front())].name;
-    d.error(afters[std::size_t(cycle.front())].Mark(), paths[std::size_t(cycle.front())] + ".after",
-            "the layers' dependencies form a cycle: " + names);
+    // Implicit edges only point back, so some layer on the cycle has an explicit `after`:
+    // report the cycle from there.
+    auto at = std::find_if(cycle.begin(), cycle.end(),
+                           [&](int i) { return afters[std::size_t(i)].IsDefined(); });
+    QACCEL_ASSERT(at != cycle.end(), "a cycle of implicit layer edges");
+    std::rotate(cycle.begin(), at, cycle.end());
+    const std::size_t first = std::size_t(cycle.front());
+    std::string names = ops[first].name;
+    for (std::size_t k = cycle.size() - 1; k > 0; --k)
+      names += " -> " + ops[std::size_t(cycle[k])].name;
+    names += " -> " + ops[first].name;
+    d.error(afters[first].Mark(), paths[first] + ".after",
+            "the layers' dependencies form a cycle (each waits for the next): " + names);
     d.throw_if_errors();
   }
   out.graph = build_graph_with_edges(std::move(ops), preds, file.string());
