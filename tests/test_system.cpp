@@ -287,3 +287,25 @@ TEST(Functional, AWrongBitIsCaughtAndNamed) {
       << v.mismatch;
   EXPECT_EQ(v.matmuls, 0);  // the very first recomputed matmul is wrong
 }
+
+// A mapping that leaves an op without a unit is the user's config error, naming the key path.
+TEST(SystemRun, AnOpWithoutAUnitIsAConfigError) {
+  TempDir dir;
+  auto f = dir.write("s.yaml",
+                     "system:\n  name: t\n  clock_ghz: 1.0\n  tech: " + test::source_dir() +
+                         "/configs/tech/45nm.yaml\n  memory: {kind: lpddr4, channels: 1, "
+                         "bytes_per_cycle_per_channel: 8}\n  units:\n    mxu: {impl: systolic, "
+                         "rows: 4, cols: 4}\n  mapping: {default: mxu}\n");
+  System sys(config::load_system(f));
+  ModelSpec m = config::load_model(test::source_dir() + "/configs/models/tiny.yaml");
+  WorkloadSpec w = config::load_workload(test::source_dir() + "/configs/workloads/decode-1.yaml");
+  try {
+    simulate(sys, m, w);
+    FAIL();
+  } catch (const ConfigError& e) {
+    std::string msg = e.what();
+    for (const char* frag : {"s.yaml: system.mapping.default: no unit can run op embedding",
+                             "default unit 'mxu': the array runs weight matmuls only"})
+      EXPECT_NE(msg.find(frag), std::string::npos) << msg;
+  }
+}
