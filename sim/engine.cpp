@@ -304,8 +304,7 @@ void UnitModule::run_folds(int i, const OpPlan& p, OpRecord& r) {
     wait_until(t);
     wait_done(f < npf ? mine[std::size_t(f)] : *cur);
     if (f + 1 < F && f + 1 >= npf) {
-      issue(*nxt, false, bytes_of(f + 1), addr + std::uint64_t(per * (f + 1)),
-            npf > 0 && f + 1 == npf);
+      issue(*nxt, false, bytes_of(f + 1), addr + std::uint64_t(per * (f + 1)), false);
       std::swap(cur, nxt);
       if (f + 2 == F) maybe_prefetch(i);
     }

@@ -239,6 +239,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "ops-csv", po::value<std::string>(), "write one CSV row per op and step")(
       "stats", po::value<std::string>(),
       "write every statistic (name, value, unit, description) as text")(
+      "schedule", po::value<std::string>(), "overlap | serial (overrides the system's)")(
+      "prefetch", po::value<std::string>(), "none | next_op (overrides the system's)")(
       "max-memory-gib", po::value<double>()->default_value(16.0),
       "functional mode: refuse larger float weights");
   po::positional_options_description pos;
@@ -246,7 +248,7 @@ int cmd_run(const std::vector<std::string>& args) {
   po::variables_map vm;
   const std::string synopsis =
       "(JOB.yaml | SYSTEM.yaml --model M.yaml --workload W.yaml) [--functional|--timing-only]\n"
-      "       [--json OUT] [--ops-csv OUT]";
+      "       [--schedule overlap|serial] [--prefetch none|next_op] [--json OUT] [--ops-csv OUT]";
   if (!parse("run", synopsis,
              "Simulates a workload's forward passes on a system, op by op, and prints the report:\n"
              "per-op cycles, bound, utilization and energy; latency, tokens/s, energy per token, "
@@ -270,6 +272,18 @@ int cmd_run(const std::vector<std::string>& args) {
       throw UsageError("a system file needs --workload (and --model for a model workload)", usage);
   } else {
     throw UsageError(file + " is a " + kind + " file; give a job or a system file", usage);
+  }
+  if (vm.count("schedule")) {
+    const std::string v = vm["schedule"].as<std::string>();
+    if (v != "overlap" && v != "serial")
+      throw UsageError("--schedule: expected overlap or serial, found '" + v + "'", usage);
+    job.system.schedule = v == "serial" ? Schedule::serial : Schedule::overlap;
+  }
+  if (vm.count("prefetch")) {
+    const std::string v = vm["prefetch"].as<std::string>();
+    if (v != "none" && v != "next_op")
+      throw UsageError("--prefetch: expected none or next_op, found '" + v + "'", usage);
+    job.system.prefetch = v == "next_op" ? Prefetch::next_op : Prefetch::none;
   }
   // A layer list (YAML `layers:` or SCALE-Sim CSV) is simulated as plain GEMMs, no model.
   if (vm.count("workload") && config::detect_kind(vm["workload"].as<std::string>()) == "layers") {
