@@ -50,6 +50,7 @@ check ops-json 0 "\"totals\": \{\"ops\": 37" -- "$q" ops --model "$m" --workload
 check ops-bad-format 2 "expected table, csv or json" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --format xml
 check list 0 "^  systolic: " -- "$q" list
 check list-stats 0 "mxu.stall_cycles +\[cycles\]" -- "$q" list --stats "$src/configs/systems/edge-npu.yaml"
+check list-param 0 "^      rows +int +\[1, 4096\] +required +PEs +PE rows$" -- "$q" list
 check validate-ok 0 "ok \(job\)" -- "$q" validate "$src/configs/default.yaml" "$m"
 printf 'model:\n  name: x\n  dimm: 3\n' >"$tmp/bad.yaml"
 check validate-bad 2 "model.dimm: unknown key \(did you mean 'dim'\?\)" -- "$q" validate "$tmp/bad.yaml"

@@ -15,4 +15,13 @@ RegisterUnit::RegisterUnit(UnitInfo info) {
   unit_registry().emplace(key, std::move(info));
 }
 
+std::string units_text() {
+  std::string out;
+  for (const auto& [impl, info] : unit_registry()) {
+    out += "  " + impl + ": " + info.summary + "\n";
+    out += info.params.all().empty() ? "      (no parameters)\n" : info.params.text("      ");
+  }
+  return out;
+}
+
 }  // namespace qaccel

@@ -11,16 +11,13 @@
 #include <vector>
 
 #include "arch/common/memory.hpp"
+#include "arch/common/params.hpp"
 #include "arch/common/stats.hpp"
 #include "arch/common/tech.hpp"
 #include "workloads/ops.hpp"
 #include "workloads/quant.hpp"
 
 namespace qaccel {
-
-namespace config {
-class MapReader;
-}
 
 // What the units of a system share.
 struct UnitContext {
@@ -44,11 +41,6 @@ struct OpCost {
   std::int64_t sram_read_bytes = 0, sram_write_bytes = 0;
   double compute_pj = 0, sram_pj = 0, dram_pj = 0;
   double energy_pj() const { return compute_pj + sram_pj + dram_pj; }
-};
-
-// A parameter a unit implementation accepts (for `qaccel list` and docs).
-struct ParamDoc {
-  std::string name, type, desc;
 };
 
 class Unit {
@@ -78,12 +70,14 @@ class Unit {
   UnitContext& ctx_;
 };
 
+// Builds a unit from its declared parameters, already read and checked (build_units calls it
+// only when every value passed). May still throw ConfigError for a combination it refuses.
 using UnitFactory = std::function<std::unique_ptr<Unit>(
-    const std::string& name, config::MapReader& params, UnitContext& ctx)>;
+    const std::string& name, const ParamValues& params, UnitContext& ctx)>;
 
 struct UnitInfo {
   std::string impl, summary;
-  std::vector<ParamDoc> params;
+  ParamSet params;  // every key `system.units.NAME` may hold besides `impl`
   UnitFactory make;
 };
 
@@ -93,5 +87,8 @@ std::map<std::string, UnitInfo>& unit_registry();
 struct RegisterUnit {
   explicit RegisterUnit(UnitInfo info);
 };
+
+// `qaccel list`'s unit section, from the declarations.
+std::string units_text();
 
 }  // namespace qaccel

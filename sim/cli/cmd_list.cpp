@@ -17,14 +17,7 @@ int cmd_list(const std::vector<std::string>& args) {
              "the op kinds a mapping can name, and the config file kinds.",
              opts, nullptr, args, vm))
     return 0;
-  std::cout << "units (system.units.NAME.impl):\n";
-  for (const auto& [impl, info] : unit_registry()) {
-    std::cout << "  " << impl << ": " << info.summary << "\n";
-    for (const ParamDoc& p : info.params)
-      std::cout << "      " << p.name
-                << std::string(p.name.size() < 14 ? 14 - p.name.size() : 1, ' ') << p.type
-                << std::string(p.type.size() < 10 ? 10 - p.type.size() : 1, ' ') << p.desc << "\n";
-  }
+  std::cout << "units (system.units.NAME.impl):\n" << units_text();
   std::cout << "\nop kinds (system.mapping keys, plus default):\n ";
   for (const std::string& k : config::op_kind_names())
     std::cout << " " << k;
