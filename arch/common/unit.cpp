@@ -24,4 +24,14 @@ std::string units_text() {
   return out;
 }
 
+std::string units_markdown() {
+  std::string out;
+  for (const auto& [impl, info] : unit_registry()) {
+    if (!out.empty()) out += "\n";
+    out += "#### `" + impl + "`\n\n" + info.summary + "\n\n";
+    out += info.params.all().empty() ? "No parameters.\n" : info.params.markdown();
+  }
+  return out;
+}
+
 }  // namespace qaccel

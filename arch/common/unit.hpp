@@ -88,7 +88,9 @@ struct RegisterUnit {
   explicit RegisterUnit(UnitInfo info);
 };
 
-// `qaccel list`'s unit section, from the declarations.
+// `qaccel list`'s unit section, from the declarations: aligned text, or one Markdown table per
+// implementation (the README's "Unit parameters" block is this output).
 std::string units_text();
+std::string units_markdown();
 
 }  // namespace qaccel
