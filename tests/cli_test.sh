@@ -50,6 +50,9 @@ check ops-json 0 "\"totals\": \{\"ops\": 37" -- "$q" ops --model "$m" --workload
 check ops-bad-format 2 "expected table, csv, json or dot" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --format xml
 check list 0 "^  systolic: " -- "$q" list
 check list-stats 0 "mxu.stall_cycles +\[cycles\]" -- "$q" list --stats "$src/configs/systems/edge-npu.yaml"
+check list-param 0 "^      rows +int +\[1, 4096\] +required +PEs +PE rows$" -- "$q" list
+check list-markdown 0 "^\| \`lanes\` \| int \| \[1, 65536\] \| required \| " -- "$q" list --markdown
+check list-markdown-stats 2 "drop --stats" -- "$q" list --markdown --stats "$src/configs/systems/edge-npu.yaml"
 check validate-ok 0 "ok \(job\)" -- "$q" validate "$src/configs/default.yaml" "$m"
 printf 'model:\n  name: x\n  dimm: 3\n' >"$tmp/bad.yaml"
 check validate-bad 2 "model.dimm: unknown key \(did you mean 'dim'\?\)" -- "$q" validate "$tmp/bad.yaml"

@@ -250,7 +250,7 @@ class FlipBitUnit final : public Unit {
 const RegisterUnit kFlipBit({"flipbit",
                              "test only: a matmul unit with one wrong bit",
                              {},
-                             [](const std::string& name, config::MapReader&, UnitContext& ctx) {
+                             [](const std::string& name, const ParamValues&, UnitContext& ctx) {
                                return std::unique_ptr<Unit>(new FlipBitUnit(name, ctx));
                              }});
 

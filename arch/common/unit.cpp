@@ -15,4 +15,23 @@ RegisterUnit::RegisterUnit(UnitInfo info) {
   unit_registry().emplace(key, std::move(info));
 }
 
+std::string units_text() {
+  std::string out;
+  for (const auto& [impl, info] : unit_registry()) {
+    out += "  " + impl + ": " + info.summary + "\n";
+    out += info.params.all().empty() ? "      (no parameters)\n" : info.params.text("      ");
+  }
+  return out;
+}
+
+std::string units_markdown() {
+  std::string out;
+  for (const auto& [impl, info] : unit_registry()) {
+    if (!out.empty()) out += "\n";
+    out += "#### `" + impl + "`\n\n" + info.summary + "\n\n";
+    out += info.params.all().empty() ? "No parameters.\n" : info.params.markdown();
+  }
+  return out;
+}
+
 }  // namespace qaccel

@@ -10,16 +10,13 @@
 #include <string_view>
 #include <vector>
 
+#include "arch/common/params.hpp"
 #include "arch/common/stats.hpp"
 #include "arch/common/tech.hpp"
 #include "workloads/ops.hpp"
 #include "workloads/quant.hpp"
 
 namespace qaccel {
-
-namespace config {
-class MapReader;
-}
 
 // What the units of a system share.
 struct UnitContext {
@@ -65,11 +62,6 @@ struct OpPlan {
   std::int64_t prefetch_capacity_bytes = 0;
 };
 
-// A parameter a unit implementation accepts (for `qaccel list` and docs).
-struct ParamDoc {
-  std::string name, type, desc;
-};
-
 class Unit {
  public:
   Unit(std::string name, UnitContext& ctx) : name_(std::move(name)), ctx_(ctx) {}
@@ -97,12 +89,14 @@ class Unit {
   UnitContext& ctx_;
 };
 
+// Builds a unit from its declared parameters, already read and checked (build_units calls it
+// only when every value passed). May still throw ConfigError for a combination it refuses.
 using UnitFactory = std::function<std::unique_ptr<Unit>(
-    const std::string& name, config::MapReader& params, UnitContext& ctx)>;
+    const std::string& name, const ParamValues& params, UnitContext& ctx)>;
 
 struct UnitInfo {
   std::string impl, summary;
-  std::vector<ParamDoc> params;
+  ParamSet params;  // every key `system.units.NAME` may hold besides `impl`
   UnitFactory make;
 };
 
@@ -112,5 +106,10 @@ std::map<std::string, UnitInfo>& unit_registry();
 struct RegisterUnit {
   explicit RegisterUnit(UnitInfo info);
 };
+
+// `qaccel list`'s unit section, from the declarations: aligned text, or one Markdown table per
+// implementation (the README's "Unit parameters" block is this output).
+std::string units_text();
+std::string units_markdown();
 
 }  // namespace qaccel

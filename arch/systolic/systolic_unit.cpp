@@ -193,40 +193,40 @@ class SystolicUnit final : public Unit {
   Sram ibuf_, wbuf_, obuf_;
 };
 
-std::unique_ptr<Unit> make(const std::string& name, config::MapReader& r, UnitContext& ctx) {
+std::unique_ptr<Unit> make(const std::string& name, const ParamValues& v, UnitContext& ctx) {
   SystolicSpec s;
-  s.array.rows = int(r.integer("rows", 1, 4096));
-  s.array.cols = int(r.integer("cols", 1, 4096));
-  s.array.dataflow = parse_dataflow(r.choice("dataflow", {"ws", "os", "is"}, "ws"));
-  s.weight_bits = int(r.integer("weight_bits", 2, 16, 8));
-  s.act_bits = int(r.integer("act_bits", 8, 16, 8));
-  s.acc_bits = int(r.integer("acc_bits", 16, 64, 32));
-  s.ibuf_kib = int(r.integer("ibuf_kib", 1, 1 << 20, 64));
-  s.wbuf_kib = int(r.integer("wbuf_kib", 1, 1 << 20, 64));
-  s.obuf_kib = int(r.integer("obuf_kib", 1, 1 << 20, 64));
-  s.ibuf_bytes_per_cycle = r.number("ibuf_bytes_per_cycle", 0.0, 1e9, 0.0);
-  s.wbuf_bytes_per_cycle = r.number("wbuf_bytes_per_cycle", 0.0, 1e9, 0.0);
-  s.stepping = r.boolean("stepping", false);
+  s.array.rows = int(v.integer("rows"));
+  s.array.cols = int(v.integer("cols"));
+  s.array.dataflow = parse_dataflow(v.choice("dataflow"));
+  s.weight_bits = int(v.integer("weight_bits"));
+  s.act_bits = int(v.integer("act_bits"));
+  s.acc_bits = int(v.integer("acc_bits"));
+  s.ibuf_kib = int(v.integer("ibuf_kib"));
+  s.wbuf_kib = int(v.integer("wbuf_kib"));
+  s.obuf_kib = int(v.integer("obuf_kib"));
+  s.ibuf_bytes_per_cycle = v.number("ibuf_bytes_per_cycle");
+  s.wbuf_bytes_per_cycle = v.number("wbuf_bytes_per_cycle");
+  s.stepping = v.flag("stepping");
   return std::make_unique<SystolicUnit>(name, s, ctx);
 }
 
 const RegisterUnit reg(
     {"systolic",
      "TPU-style R x C systolic array (WS/OS/IS), integer PEs, int32 accumulators",
-     {{"rows", "int", "PE rows"},
-      {"cols", "int", "PE columns"},
-      {"dataflow", "ws|os|is", "weight-, output- or input-stationary (default ws)"},
-      {"weight_bits", "int", "widest weight operand of a PE (default 8)"},
-      {"act_bits", "int", "widest activation operand of a PE (default 8)"},
-      {"acc_bits", "int", "PE accumulator width (default 32)"},
-      {"ibuf_kib", "int", "input buffer, double-buffered (default 64)"},
-      {"wbuf_kib", "int", "weight buffer, double-buffered (default 64)"},
-      {"obuf_kib", "int", "output buffer (default 64)"},
-      {"ibuf_bytes_per_cycle", "number",
-       "input buffer bandwidth (default: matched to R activations)"},
-      {"wbuf_bytes_per_cycle", "number",
-       "weight buffer bandwidth (default: matched to the array edge)"},
-      {"stepping", "bool", "per-cycle stepping for functional matmuls (default false)"}},
+     {param::integer("rows", 1, 4096, param::required, "PEs", "PE rows"),
+      param::integer("cols", 1, 4096, param::required, "PEs", "PE columns"),
+      param::choice("dataflow", {"ws", "os", "is"}, "ws", "weight-, output- or input-stationary"),
+      param::integer("weight_bits", 2, 16, 8, "bits", "widest weight operand of a PE"),
+      param::integer("act_bits", 8, 16, 8, "bits", "widest activation operand of a PE"),
+      param::integer("acc_bits", 16, 64, 32, "bits", "PE accumulator width"),
+      param::integer("ibuf_kib", 1, 1 << 20, 64, "KiB", "input buffer, double-buffered"),
+      param::integer("wbuf_kib", 1, 1 << 20, 64, "KiB", "weight buffer, double-buffered"),
+      param::integer("obuf_kib", 1, 1 << 20, 64, "KiB", "output buffer"),
+      param::number("ibuf_bytes_per_cycle", 0.0, 1e9, 0.0, "bytes/cycle",
+                    "input buffer bandwidth; 0: matched to R activations"),
+      param::number("wbuf_bytes_per_cycle", 0.0, 1e9, 0.0, "bytes/cycle",
+                    "weight buffer bandwidth; 0: matched to the array edge"),
+      param::flag("stepping", false, "per-cycle stepping for functional matmuls (slow)")},
      make});
 
 }  // namespace

@@ -72,20 +72,23 @@ class VectorUnit final : public Unit {
   double &busy_, &flops_, &sram_;
 };
 
-std::unique_ptr<Unit> make(const std::string& name, config::MapReader& r, UnitContext& ctx) {
+std::unique_ptr<Unit> make(const std::string& name, const ParamValues& v, UnitContext& ctx) {
   VectorSpec s;
-  s.lanes = int(r.integer("lanes", 1, 1 << 16));
-  s.latency_cycles = int(r.integer("latency_cycles", 0, 1 << 16, 8));
-  s.buffer_kib = int(r.integer("buffer_kib", 1, 1 << 20, 256));
+  s.lanes = int(v.integer("lanes"));
+  s.latency_cycles = int(v.integer("latency_cycles"));
+  s.buffer_kib = int(v.integer("buffer_kib"));
   return std::make_unique<VectorUnit>(name, s, ctx);
 }
 
 const RegisterUnit reg(
     {"vector",
      "SIMD float32 vector unit: norms, RoPE, softmax, attention, activations, fallback matmuls",
-     {{"lanes", "int", "float32 operations per cycle"},
-      {"latency_cycles", "int", "pipeline latency added to every op (default 8)"},
-      {"buffer_kib", "int", "local buffer, for SRAM energy and area (default 256)"}},
+     {param::integer("lanes", 1, 1 << 16, param::required, "",
+                     "SIMD lanes, one float32 operation each per cycle"),
+      param::integer("latency_cycles", 0, 1 << 16, 8, "cycles",
+                     "pipeline latency added to every op"),
+      param::integer("buffer_kib", 1, 1 << 20, 256, "KiB",
+                     "local buffer, for SRAM energy and area")},
      make});
 
 }  // namespace

@@ -10,21 +10,22 @@ namespace qaccel::cli {
 int cmd_list(const std::vector<std::string>& args) {
   po::options_description opts("options");
   opts.add_options()("stats", po::value<std::string>(),
-                     "also list every statistic of this system file");
+                     "also list every statistic of this system file")(
+      "markdown", "print only the unit parameter tables, as Markdown (README's block)");
   po::variables_map vm;
-  if (!parse("list", "[--stats SYSTEM.yaml]",
+  if (!parse("list", "[--stats SYSTEM.yaml | --markdown]",
              "Lists the unit implementations a system file can name (`impl:`), their parameters,\n"
              "the op kinds a mapping can name, and the config file kinds.",
              opts, nullptr, args, vm))
     return 0;
-  std::cout << "units (system.units.NAME.impl):\n";
-  for (const auto& [impl, info] : unit_registry()) {
-    std::cout << "  " << impl << ": " << info.summary << "\n";
-    for (const ParamDoc& p : info.params)
-      std::cout << "      " << p.name
-                << std::string(p.name.size() < 14 ? 14 - p.name.size() : 1, ' ') << p.type
-                << std::string(p.type.size() < 10 ? 10 - p.type.size() : 1, ' ') << p.desc << "\n";
+  if (vm.count("markdown")) {
+    if (vm.count("stats"))
+      throw UsageError("--markdown prints only the parameter tables; drop --stats",
+                       "usage: qaccel list [--stats SYSTEM.yaml | --markdown]");
+    std::cout << units_markdown();
+    return 0;
   }
+  std::cout << "units (system.units.NAME.impl):\n" << units_text();
   std::cout << "\nop kinds (system.mapping keys, plus default):\n ";
   for (const std::string& k : config::op_kind_names())
     std::cout << " " << k;

@@ -302,10 +302,16 @@ std::vector<std::unique_ptr<Unit>> build_units(const SystemSpec& s, UnitContext&
   for (const UnitEntry& e : s.units) {
     MapReader r(e.params, "system.units." + e.name, d);
     r.child("impl");
-    try {
-      out.push_back(unit_registry().at(e.impl).make(e.name, r, ctx));
-    } catch (const ConfigError& err) {
-      r.error("", err.what());
+    const UnitInfo& info = unit_registry().at(e.impl);
+    const std::size_t errors = d.errors().size();
+    ParamValues v = info.params.read(r);
+    // A unit is built only from values that passed their declared checks.
+    if (d.errors().size() == errors) {
+      try {
+        out.push_back(info.make(e.name, v, ctx));
+      } catch (const ConfigError& err) {
+        r.error("", err.what());
+      }
     }
     r.finish();
   }
