@@ -127,6 +127,19 @@ class UnitModule : public sc_core::sc_module {
     mem->b_transport(trans_, delay);
     QACCEL_ASSERT(trans_.is_response_ok(), "memory target refused a transaction");
   }
+  // Decoupled only: n fetches of `bytes` as one train, the first issued now, each next one when
+  // the fold before may begin. Returns the cycle the last fetched fold may begin.
+  i64 train(i64 n, i64 bytes, std::uint64_t address, i64 fold_cycles) {
+    QACCEL_ASSERT(decoupled_, "a train outside decoupled time");
+    loads_ += double(n * bytes);
+    ext_.count = n, ext_.consumer_cycles = fold_cycles;
+    Xfer x{false, false, bytes, address, vt_, -1};
+    sc_core::sc_time delay = cycles_time(vt_ - now_cycle());
+    transport(x, delay);
+    ext_.count = 1, ext_.consumer_cycles = 0;
+    mem_cycles_ += ext_.memory_cycles;
+    return ext_.next_issue_cycle;
+  }
   // Blocking memories: the DMA engine serves the unit's transfers one at a time, so the unit
   // computes while its next fold is fetched.
   void dma() {
@@ -303,12 +316,20 @@ void UnitModule::run_folds(int i, const OpPlan& p, OpRecord& r) {
   for (i64 f = 0; f < F; ++f) {
     wait_until(t);
     wait_done(f < npf ? mine[std::size_t(f)] : *cur);
+    // Decoupled, the full-size fetches of folds f+1 .. f+n (never the last fold) go as one
+    // train: the memory runs the same fold-by-fold recurrence and says when fold f+n begins.
+    const i64 n = std::min(F - 1, per ? total / per : 0) - (f + 1);
+    if (decoupled_ && f >= 1 && f + 1 >= npf && n >= 2) {
+      vt_ = train(n, per, addr + std::uint64_t(per * (f + 1)), p.fold_cycles);
+      f += n;
+    }
     if (f + 1 < F && f + 1 >= npf) {
       issue(*nxt, false, bytes_of(f + 1), addr + std::uint64_t(per * (f + 1)), false);
       std::swap(cur, nxt);
       if (f + 2 == F) maybe_prefetch(i);
     }
-    t = now() + (f + 1 == F ? p.last_fold_cycles : p.fold_cycles);
+    t = now() + (f + 1 == F ? p.last_fold_cycles : p.fold_cycles) +
+        (f == 0 ? p.first_fold_extra_cycles : 0);
   }
   wait_until(t);
   if (p.write_bytes() > 0) {

@@ -1,5 +1,6 @@
 #include "arch/common/memory.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "sim/base/error.hpp"
@@ -23,9 +24,35 @@ MemoryTarget::MemoryTarget(const sc_core::sc_module_name& name, const DramSpec& 
 void MemoryTarget::b_transport(int initiator, tlm::tlm_generic_payload& t,
                                sc_core::sc_time& delay) {
   QACCEL_ASSERT(t.is_read() || t.is_write(), "memory transaction without a read/write command");
-  requests_ += 1;
-  transport(initiator, t, delay);
+  MemRequestExt* ext = nullptr;
+  t.get_extension(ext);
+  const std::int64_t count = ext ? ext->count : 1;
+  QACCEL_ASSERT(count >= 1, "a train of no requests");
+  requests_ += double(count);
+  if (!answers_at_once()) {
+    QACCEL_ASSERT(count == 1, "a train sent to a blocking memory");
+    transport(initiator, t, delay);
+  } else {
+    const std::int64_t now = now_cycle(), bytes = std::int64_t(t.get_data_length());
+    std::int64_t issue = now + to_cycles(delay), done = issue, mem = 0;
+    for (std::int64_t k = 0; k < count; ++k) {
+      done = reserve(initiator, t.is_write(), bytes, issue, count == 1 && ext && ext->opens_stream);
+      mem += done - issue;
+      if (count > 1) issue = std::max(issue + ext->consumer_cycles, done);
+    }
+    if (ext) ext->next_issue_cycle = issue, ext->memory_cycles = mem;
+    delay = cycles_time(done - now);
+  }
   t.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void MemoryTarget::transport(int, tlm::tlm_generic_payload&, sc_core::sc_time&) {
+  QACCEL_ASSERT(false, "a blocking memory model without transport()");
+}
+
+std::int64_t MemoryTarget::reserve(int, bool, std::int64_t, std::int64_t, bool) {
+  QACCEL_ASSERT(false, "a memory model that answers at once without reserve()");
+  return 0;
 }
 
 void MemoryTarget::served(int initiator, bool write, std::int64_t bytes, std::int64_t begin,

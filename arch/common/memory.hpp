@@ -50,9 +50,17 @@ struct MemRequestExt : tlm::tlm_extension<MemRequestExt> {
   // The request opens a stream and pays the access latency; one that continues a stream of
   // pipelined requests (a DMA fetching fold after fold) does not.
   bool opens_stream = false;
+  // A train: `count` requests of data_length bytes each, continuing a stream, from a DMA one
+  // step ahead of a consumer that takes `consumer_cycles` per step: request k + 1 is issued
+  // when step k may begin, max(issue_k + consumer_cycles, done_k). Only targets that answer
+  // at once take trains; the delay answers the last request's completion.
+  std::int64_t count = 1, consumer_cycles = 0;
+  // Answers of a train: when step `count` may begin, and the sum over the requests of
+  // completion minus issue.
+  std::int64_t next_issue_cycle = 0, memory_cycles = 0;
   tlm::tlm_extension_base* clone() const override { return new MemRequestExt(*this); }
   void copy_from(const tlm::tlm_extension_base& o) override {
-    opens_stream = static_cast<const MemRequestExt&>(o).opens_stream;
+    *this = static_cast<const MemRequestExt&>(o);
   }
 };
 
@@ -76,7 +84,12 @@ class MemoryTarget : public sc_core::sc_module {
   const std::vector<MemoryBusy>& timeline() const { return timeline_; }
 
  protected:
-  virtual void transport(int initiator, tlm::tlm_generic_payload& t, sc_core::sc_time& delay) = 0;
+  // Blocking targets serve a request here (they may wait).
+  virtual void transport(int initiator, tlm::tlm_generic_payload& t, sc_core::sc_time& delay);
+  // Targets that answer at once reserve a request arriving at cycle `at` and return its
+  // completion cycle; single requests and trains both come here.
+  virtual std::int64_t reserve(int initiator, bool write, std::int64_t bytes, std::int64_t at,
+                               bool opens_stream);
   // Counts a completed stretch of service in the stats (and the timeline when recording).
   void served(int initiator, bool write, std::int64_t bytes, std::int64_t begin, std::int64_t end);
   // Cycles the channels need for `bytes` at full bandwidth.

@@ -44,7 +44,8 @@ struct OpCost {
 // How an op unfolds in time on its unit. The unit's plain C++ model fills it; the unit's
 // SystemC module (sim/engine) plays it out: it issues the DRAM transfers through the memory
 // socket at the simulated time they happen and measures cycles and exposed stalls.
-//  - folds: `folds` compute steps of `fold_cycles` (the last `last_fold_cycles`); the op's DRAM
+//  - folds: `folds` compute steps of `fold_cycles` (the last `last_fold_cycles`, the first
+//    `first_fold_extra_cycles` more); the op's DRAM
 //    reads are split evenly over the folds, fold 0's fetched before it starts and fold f+1's
 //    during fold f (double buffering); the writes leave after the last fold.
 //  - stream: `fold_cycles` of compute overlapped with one read stream; the writes follow the
@@ -53,7 +54,7 @@ struct OpPlan {
   enum class Timing { folds, stream };
   OpCost cost;  // work, traffic and energy; cost.cycles and cost.stall_cycles stay 0 here
   Timing timing = Timing::stream;
-  std::int64_t folds = 1, fold_cycles = 0, last_fold_cycles = 0;
+  std::int64_t folds = 1, fold_cycles = 0, last_fold_cycles = 0, first_fold_extra_cycles = 0;
   std::int64_t read_bytes() const { return cost.dram_read_bytes; }
   std::int64_t write_bytes() const { return cost.dram_write_bytes; }
   // The DRAM reads are weights only (no input of the op), so they may be fetched early.

@@ -32,19 +32,18 @@ class SimpleMemory final : public MemoryTarget {
   bool answers_at_once() const override { return spec_.arbitration == Arbitration::fcfs; }
 
  protected:
+  i64 reserve(int id, bool write, i64 bytes, i64 at, bool opens) override {
+    const i64 start = std::max(at, free_at_);
+    free_at_ = start + busy_cycles(bytes);
+    served(id, write, bytes, start, free_at_);
+    return free_at_ + (opens ? spec_.latency_cycles : 0);
+  }
+
   void transport(int id, tlm::tlm_generic_payload& t, sc_core::sc_time& delay) override {
     const i64 bytes = i64(t.get_data_length());
     MemRequestExt* ext = nullptr;
     t.get_extension(ext);
     const bool opens = ext && ext->opens_stream;
-    if (spec_.arbitration == Arbitration::fcfs) {
-      const i64 now = now_cycle(), arrival = now + to_cycles(delay);
-      const i64 start = std::max(arrival, free_at_);
-      free_at_ = start + busy_cycles(bytes);
-      served(id, t.is_write(), bytes, start, free_at_);
-      delay = cycles_time(free_at_ + (opens ? spec_.latency_cycles : 0) - now);
-      return;
-    }
     if (delay != sc_core::SC_ZERO_TIME) sc_core::wait(delay);
     delay = sc_core::SC_ZERO_TIME;
     if (std::size_t(id) >= pending_.size()) pending_.resize(std::size_t(id) + 1, nullptr);

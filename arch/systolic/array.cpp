@@ -61,9 +61,18 @@ FoldPlan plan(const ArraySpec& a, const GemmShape& g) {
   return p;
 }
 
+i64 FoldPlan::cycles_per_fold(const ArraySpec& a) const {
+  const i64 R = a.rows, C = a.cols;
+  if (a.dataflow == Dataflow::os) return R + C + t - 2 + (a.os_drain_exposed ? R : 0);
+  return (a.preload_double_buffered ? R : 2 * R) + C + t - 2;
+}
+
+i64 FoldPlan::first_fold_extra(const ArraySpec& a) const {
+  return a.dataflow != Dataflow::os && a.preload_double_buffered ? a.rows : 0;
+}
+
 i64 compute_cycles(const ArraySpec& a, const GemmShape& g) {
-  FoldPlan p = plan(a, g);
-  return p.folds() * p.cycles_per_fold(a);
+  return plan(a, g).compute_cycles(a);
 }
 
 namespace {
@@ -77,12 +86,14 @@ class StationaryFold {
       : R(rows), C(cols), s(std::size_t(R) * C), s_reg(s.size()), in_reg(s.size()), ps(s.size()) {}
   const int R, C;
   std::vector<i64> s;  // the stationary tile, row-major, zero-padded
+  // `count_preload`: the R preload cycles are on the fold's critical path (false when they
+  // overlapped the previous fold's stream: double-buffered preload).
   template <class Feed>
-  i64 run(i64 T, Feed feed, std::vector<i64>& y) {
+  i64 run(i64 T, Feed feed, std::vector<i64>& y, bool count_preload) {
     // Preload: rows shift down from the top edge; after R cycles row r holds s[r].
     std::fill(s_reg.begin(), s_reg.end(), 0);
     i64 cycles = 0;
-    for (int step = 0; step < R; ++step, ++cycles) {
+    for (int step = 0; step < R; ++step, cycles += count_preload) {
       for (int r = R - 1; r > 0; --r)
         std::copy_n(s_reg.begin() + std::size_t(r - 1) * C, C, s_reg.begin() + std::size_t(r) * C);
       std::copy_n(s.begin() + std::size_t(R - 1 - step) * C, C, s_reg.begin());
@@ -121,6 +132,7 @@ i64 step_stationary(const ArraySpec& a, const IntGemm& g, i64 groups, std::vecto
   StationaryFold f(a.rows, a.cols);
   std::vector<i64> y;
   i64 cycles = 0;
+  bool first = true;
   const i64 cols_total = ws ? N : M, T = ws ? M : N;
   for (i64 grp = 0; grp < groups; ++grp)
     for (i64 k0 = grp * G; k0 < (grp + 1) * G; k0 += a.rows) {
@@ -136,7 +148,8 @@ i64 step_stationary(const ArraySpec& a, const IntGemm& g, i64 groups, std::vecto
           if (r >= kr) return 0;
           return ws ? i64(g.a[t * K + k0 + r]) : i64(g.w[t * K + k0 + r]);
         };
-        cycles += f.run(T, feed, y);
+        cycles += f.run(T, feed, y, !a.preload_double_buffered || first);
+        first = false;
         for (i64 t = 0; t < T; ++t)
           for (i64 c = 0; c < cc; ++c) {
             i64 m = ws ? t : c0 + c, n = ws ? c0 + c : t;
@@ -149,8 +162,9 @@ i64 step_stationary(const ArraySpec& a, const IntGemm& g, i64 groups, std::vecto
 
 // OS: PE (r, c) owns out[m0 + r][n0 + c]; a[m][t] enters row r at cycle t + r, w[n][t] enters
 // column c at cycle t + c, so the PE multiplies pair t at cycle t + r + c and hands its sum to
-// the output path at every group boundary. After the last MAC the results drain, one row per
-// cycle, in R cycles.
+// the output path at every group boundary. The last MAC is at cycle T + R + C - 3. The results
+// then drain, one row per cycle: overlapped with the next fold (SCALE-Sim) or, with
+// os_drain_exposed, R more cycles.
 i64 step_os(const ArraySpec& a, const IntGemm& g, i64 groups, std::vector<i64>& acc) {
   const i64 M = g.shape.m, N = g.shape.n, K = g.shape.k, G = g.shape.group_size();
   const int R = a.rows, C = a.cols;
@@ -177,7 +191,7 @@ i64 step_os(const ArraySpec& a, const IntGemm& g, i64 groups, std::vector<i64>& 
             a_reg[i] = av, b_reg[i] = bv;
           }
       // Drain: the bottom row leaves each cycle and the rest shift down.
-      for (int step = 0; step < R; ++step, ++cycles) {
+      for (int step = 0; step < R; ++step, cycles += a.os_drain_exposed) {
         int r = R - 1 - step;  // the row leaving now, after `step` shifts
         for (int c = 0; c < C; ++c) {
           i64 m = m0 + r, n = n0 + c;
@@ -198,15 +212,17 @@ i64 run_int_gemm(const ArraySpec& a, const IntGemm& g, Mode mode, std::vector<i6
   FoldPlan p = plan(a, s);  // validates
   const i64 G = s.group_size(), groups = s.k / G;
   acc.assign(std::size_t(s.m * s.n * groups), 0);
+  // Both modes report the last busy cycle's 0-based index, as SCALE-Sim does (count - 1).
   if (mode == Mode::step)
-    return a.dataflow == Dataflow::os ? step_os(a, g, groups, acc)
-                                      : step_stationary(a, g, groups, acc);
+    return (a.dataflow == Dataflow::os ? step_os(a, g, groups, acc)
+                                       : step_stationary(a, g, groups, acc)) -
+           1;
   for (i64 m = 0; m < s.m; ++m)
     for (i64 n = 0; n < s.n; ++n)
       for (i64 grp = 0; grp < groups; ++grp)
         acc[std::size_t((m * s.n + n) * groups + grp)] =
             group_dot(g.a + m * s.k + grp * G, g.w + n * s.k + grp * G, int(G));
-  return p.folds() * p.cycles_per_fold(a);
+  return p.compute_cycles(a);
 }
 
 void apply_scales(const std::vector<i64>& acc, const GemmShape& g, const float* xs, const float* ws,

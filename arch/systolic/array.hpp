@@ -7,8 +7,15 @@
 // Mapping of out[m][n] = sum_k a[m][k] * b[k][n] (b = weights) onto R x C PEs, as SCALE-Sim:
 //   WS: rows <- K, cols <- N, streamed T = M     OS: rows <- M, cols <- N, T = K
 //   IS: rows <- K, cols <- M, streamed T = N
-// Cycles of one fold = 2R + C + T - 2 (fill/preload R, stream T, skew R + C - 2), whatever part
-// of the array the fold occupies; folds = ceil(Sr/R) * ceil(Sc/C).
+// Cycles of one fold, whatever part of the array it occupies (SCALE-Sim v2 pads every fold to
+// the whole array): WS and IS 2R + C + T - 2 (preload R, stream T, skew R + C - 2); OS
+// R + C + T - 2 (no preload; the results leave while the next fold streams). folds =
+// ceil(Sr/R) * ceil(Sc/C). A GEMM's compute cycles are folds x per-fold - 1: SCALE-Sim reports
+// the 0-based index of the last busy cycle, and so do we (in both modes).
+// Opt-in physical variants (not SCALE-Sim-comparable): `os_drain_exposed` adds R drain cycles
+// per OS fold (results shift out before the next fold starts); `preload_double_buffered`
+// (WS, IS) loads the next fold's stationary tile during the current stream, as a TPU's weight
+// FIFO does, so only the first fold pays the R preload cycles.
 //
 // Quantization groups: the contract needs each group's integer sum on its own. Spatial K folds
 // (WS, IS) are therefore cut on group boundaries: each group of G takes ceil(G/R) folds, and a
@@ -31,6 +38,8 @@ Dataflow parse_dataflow(std::string_view s);  // throws ConfigError
 struct ArraySpec {
   int rows = 0, cols = 0;
   Dataflow dataflow = Dataflow::ws;
+  bool os_drain_exposed = false;
+  bool preload_double_buffered = false;
 };
 
 struct GemmShape {
@@ -44,11 +53,18 @@ struct FoldPlan {
   std::int64_t sr = 0, sc = 0, t = 0;  // spatial rows/cols and temporal length
   std::int64_t row_folds = 0, col_folds = 0;
   std::int64_t folds() const { return row_folds * col_folds; }
-  std::int64_t cycles_per_fold(const ArraySpec& a) const { return 2LL * a.rows + a.cols + t - 2; }
+  // Cycles of every fold after the first.
+  std::int64_t cycles_per_fold(const ArraySpec& a) const;
+  // Extra cycles of the first fold (the one exposed preload when it is double-buffered).
+  std::int64_t first_fold_extra(const ArraySpec& a) const;
+  // folds x per-fold + first-fold extra - 1 (see the header comment).
+  std::int64_t compute_cycles(const ArraySpec& a) const {
+    return folds() * cycles_per_fold(a) + first_fold_extra(a) - 1;
+  }
 };
 FoldPlan plan(const ArraySpec& a, const GemmShape& g);
 
-// Compute cycles of the GEMM (no memory stalls): folds * (2R + C + T - 2).
+// Compute cycles of the GEMM (no memory stalls), SCALE-Sim v2's COMPUTE_REPORT "Total Cycles".
 std::int64_t compute_cycles(const ArraySpec& a, const GemmShape& g);
 
 // Integer operands: a is M x K (activations, row-major), w is N x K (weights, one row per output

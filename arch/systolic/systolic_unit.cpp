@@ -138,8 +138,11 @@ class SystolicUnit final : public Unit {
     // prefetched during fold f; the write-back follows the last fold.
     pl.timing = OpPlan::Timing::folds;
     pl.folds = folds;
-    pl.fold_cycles = pl.last_fold_cycles = cpf + extra;
-    c.compute_cycles = folds * cpf;
+    // SCALE-Sim counts the last busy cycle's index: the last fold is one cycle shorter.
+    pl.fold_cycles = cpf + extra;
+    pl.last_fold_cycles = cpf + extra - 1;
+    pl.first_fold_extra_cycles = p.first_fold_extra(s_.array);
+    c.compute_cycles = p.compute_cycles(s_.array);
     pl.prefetchable = a_dram == 0;
     // During the last fold the weight buffer's fill half is idle: room for the next op.
     pl.prefetch_capacity_bytes = wbuf_.spec().capacity_bytes / 2;
@@ -207,6 +210,8 @@ std::unique_ptr<Unit> make(const std::string& name, const ParamValues& v, UnitCo
   s.ibuf_bytes_per_cycle = v.number("ibuf_bytes_per_cycle");
   s.wbuf_bytes_per_cycle = v.number("wbuf_bytes_per_cycle");
   s.stepping = v.flag("stepping");
+  s.array.os_drain_exposed = v.choice("os_drain") == "exposed";
+  s.array.preload_double_buffered = v.choice("preload") == "double_buffered";
   return std::make_unique<SystolicUnit>(name, s, ctx);
 }
 
@@ -226,7 +231,13 @@ const RegisterUnit reg(
                     "input buffer bandwidth; 0: matched to R activations"),
       param::number("wbuf_bytes_per_cycle", 0.0, 1e9, 0.0, "bytes/cycle",
                     "weight buffer bandwidth; 0: matched to the array edge"),
-      param::flag("stepping", false, "per-cycle stepping for functional matmuls (slow)")},
+      param::flag("stepping", false, "per-cycle stepping for functional matmuls (slow)"),
+      param::choice("os_drain", {"overlapped", "exposed"}, "overlapped",
+                    "OS results drain during the next fold (SCALE-Sim) or take R more cycles "
+                    "per fold"),
+      param::choice("preload", {"serial", "double_buffered"}, "serial",
+                    "WS/IS stationary tile: loaded before each fold (SCALE-Sim) or during the "
+                    "previous fold's stream, only the first fold paying R cycles")},
      make});
 
 }  // namespace
