@@ -66,6 +66,20 @@ check run-json 0 '"tokens_per_s": ' -- cat "$tmp/run.json"
 check run-stats 0 "^latency" -- "$q" run "$tmp/job.yaml" --timing-only --stats "$tmp/stats.txt"
 check run-stats-file 0 "^mxu.macs +[0-9]+  macs  # " -- cat "$tmp/stats.txt"
 check run-csv 0 "^op,step,kind,unit,m,n,k,compute_cycles,stall_cycles,cycles" -- cat "$tmp/ops.csv"
+# Chrome/Perfetto trace: valid JSON (SQLite's json_valid), one slice per op, the same bytes twice.
+json() {  # json FILE SQL-EXPRESSION-OVER-doc
+  sqlite3 :memory: "WITH f(doc) AS (SELECT CAST(readfile('$1') AS TEXT)) SELECT $2 FROM f"
+}
+slices() {  # X events in a trace file
+  sqlite3 :memory: "SELECT count(*) FROM json_each(CAST(readfile('$1') AS TEXT), '\$.traceEvents') WHERE json_extract(value, '\$.ph') = 'X'"
+}
+check run-trace 0 "^simulated +[0-9]+ ops" -- "$q" run "$tmp/job.yaml" --timing-only --trace-json "$tmp/trace1.json"
+nops=$(awk '/^simulated/ {print $2}' "$tmp/out")
+"$q" run "$tmp/job.yaml" --timing-only --trace-json "$tmp/trace2.json" >/dev/null 2>&1
+if [ "$(json "$tmp/trace1.json" "json_valid(doc)")" = 1 ] && [ "$(slices "$tmp/trace1.json")" = "$nops" ] &&
+  cmp -s "$tmp/trace1.json" "$tmp/trace2.json"; then pass=$((pass + 1)); else
+  echo "FAIL run-trace file: valid $(json "$tmp/trace1.json" "json_valid(doc)"), $(slices "$tmp/trace1.json") slices for $nops ops, or two runs differ"; fail=$((fail + 1)); fi
+check run-trace-names 0 "^mxu vpu$" -- json "$tmp/trace1.json" "(SELECT group_concat(json_extract(value, '\$.args.name'), ' ') FROM json_each(doc, '\$.traceEvents') WHERE json_extract(value, '\$.name') = 'thread_name')"
 printf 'job:\n  model: %s\n  workload: %s\n' "$m" "$src/configs/workloads/prefill-64.yaml" >"$tmp/nosys.yaml"
 check run-no-system 2 "needs a system" -- "$q" run "$tmp/nosys.yaml"
 sed 's/dataflow: ws/dataflow: rs/; s/rows: 32/rows: 0/; s|\.\./tech|'"$src"'/configs/tech|' "$src/configs/systems/edge-npu.yaml" >"$tmp/bad-sys.yaml"
@@ -79,6 +93,8 @@ check run-system-needs-model 2 "needs --model" -- "$q" run "$src/configs/systems
 check layers-csv 0 "^qkv_proj +mxu +512 +3072 +1024 +1861632 " -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/layers/gemm-example.csv" --ops-csv "$tmp/layers.csv"
 check layers-ops-csv 0 "^qkv_proj,0,matmul,mxu,512,3072,1024,1861632," -- cat "$tmp/layers.csv"
 check layers-yaml 0 "^ffn_down_w4 " -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/layers/gemm-example.yaml"
+check layers-trace 0 "^qkv_proj " -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/layers/gemm-example.csv" --trace-json "$tmp/layers-trace.json"
+check layers-trace-slices 0 "^5$" -- slices "$tmp/layers-trace.json"
 printf 'Layer, M, N, K,\nfc1, 64, 64, 64,\nfc2, 64, x, 64,\nfc3, 0, 1, 1\n' >"$tmp/bad.csv"
 check layers-bad-csv 2 "bad.csv:3: expected 'layer name, M, N, K' with integer M, N, K" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/bad.csv"
 check layers-bad-csv-range 2 "bad.csv:4: M = 0 is outside" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/bad.csv"
