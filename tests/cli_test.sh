@@ -128,6 +128,10 @@ check query-bad-metric 2 "did you mean 'latency_ms'" -- "$q" query --db "$db" be
 check query-pareto 0 "latency_ms" -- "$q" query --db "$db" pareto --x area_mm2 --y latency_ms --format csv
 id=$("$q" query --db "$db" runs --format csv | awk -F, 'NR==2 {print $1}')
 check query-ops 0 "^L0.wq +gemv +mxu" -- "$q" query --db "$db" ops "$id"
+check query-runs-schedule 0 "^id +status +model +workload +schedule" -- "$q" query --db "$db" runs
+check query-units 0 "^mxu +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+" -- "$q" query --db "$db" units "$id"
+check query-units-all 0 "^[0-9a-f]{12} +overlap +none .* vpu " -- "$q" query --db "$db" units --where units.mxu.rows=8
+check query-units-bad 2 "at most one design id" -- "$q" query --db "$db" units "$id" "$id"
 check query-sql 0 "^9$" -- "$q" query --db "$db" sql "SELECT count(*) AS n FROM runs" --format csv
 check query-sql-readonly 2 "readonly" -- "$q" query --db "$db" sql "DELETE FROM runs"
 check plot-roofline 0 "roof.svg" -- "$q" plot roofline --db "$db" --run "$id" -o "$tmp/roof.svg"
@@ -136,6 +140,15 @@ check plot-pareto 0 "pareto.svg" -- "$q" plot pareto --db "$db" --sweep smoke --
 check plot-pareto-svg 0 "Pareto front" -- cat "$tmp/pareto.svg"
 check merge 0 "9 new runs" -- "$q" merge "$tmp/merged.db" "$db"
 check merge-again 0 "0 new runs" -- "$q" merge "$tmp/merged.db" "$db"
+counts="SELECT (SELECT count(*) FROM unit_metrics) || ' ' || (SELECT count(*) FROM op_metrics) || ' ' || (SELECT count(*) FROM stats)"
+if [ "$(sqlite3 "$tmp/merged.db" "$counts")" = "$(sqlite3 "$db" "$counts")" ]; then pass=$((pass + 1)); else
+  echo "FAIL merge tables: $(sqlite3 "$tmp/merged.db" "$counts") vs $(sqlite3 "$db" "$counts")"; fail=$((fail + 1)); fi
+# A database of the previous schema version: a clear error from every command, no crash.
+"$q" merge "$tmp/old.db" "$db" >/dev/null && sqlite3 "$tmp/old.db" "PRAGMA user_version=1"
+check query-old-db 2 "schema version 1 \(written by an older qaccel\), this qaccel reads version 2" -- "$q" query --db "$tmp/old.db" runs
+check plot-old-db 2 "written by an older qaccel" -- "$q" plot roofline --db "$tmp/old.db" --run "$id" -o "$tmp/x.svg"
+check merge-old-db 2 "written by an older qaccel" -- "$q" merge "$tmp/merged-old.db" "$tmp/old.db"
+check sweep-old-db 2 "written by an older qaccel" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/old.db" --quiet
 echo "not a database at all" >"$tmp/foreign.db"
 check query-foreign-db 2 "not a SQLite database" -- "$q" query --db "$tmp/foreign.db" runs
 
