@@ -138,6 +138,15 @@ check plot-roofline 0 "roof.svg" -- "$q" plot roofline --db "$db" --run "$id" -o
 check plot-roofline-svg 0 "<svg .*</svg>|Roofline of run" -- cat "$tmp/roof.svg"
 check plot-pareto 0 "pareto.svg" -- "$q" plot pareto --db "$db" --sweep smoke --x area_mm2 --y latency_ms -o "$tmp/pareto.svg"
 check plot-pareto-svg 0 "Pareto front" -- cat "$tmp/pareto.svg"
+# Timeline: well-formed XML with one lane per unit of the run, in the run's unit order.
+check plot-timeline 0 "timeline.svg" -- "$q" plot timeline --db "$db" --run "$id" -o "$tmp/timeline.svg"
+lanes=$(grep -o 'class="lane" data-unit="[^"]*"' "$tmp/timeline.svg" | sed 's/.*data-unit="//; s/"$//' | paste -sd' ')
+units=$(sqlite3 "$db" "SELECT group_concat(unit, ' ') FROM (SELECT unit FROM unit_metrics WHERE hash LIKE '$id%' ORDER BY idx)")
+if ! command -v xmllint >/dev/null; then
+  echo "FAIL plot-timeline: xmllint missing (scripts/install-deps.sh installs libxml2-utils)"; fail=$((fail + 1))
+elif xmllint --noout "$tmp/timeline.svg" && [ -n "$units" ] && [ "$lanes" = "$units" ]; then pass=$((pass + 1)); else
+  echo "FAIL plot-timeline: lanes '$lanes', units '$units' (or not well-formed)"; fail=$((fail + 1)); fi
+check plot-timeline-needs-run 2 "timeline needs --run" -- "$q" plot timeline --db "$db" -o "$tmp/x.svg"
 check merge 0 "9 new runs" -- "$q" merge "$tmp/merged.db" "$db"
 check merge-again 0 "0 new runs" -- "$q" merge "$tmp/merged.db" "$db"
 counts="SELECT (SELECT count(*) FROM unit_metrics) || ' ' || (SELECT count(*) FROM op_metrics) || ' ' || (SELECT count(*) FROM stats)"

@@ -10,6 +10,7 @@
 
 #include "dse/db.hpp"
 #include "dse/driver.hpp"
+#include "dse/svg.hpp"
 #include "dse/sweep.hpp"
 #include "sim/base/error.hpp"
 #include "test_util.hpp"
@@ -406,3 +407,29 @@ TEST(Database, ForeignCorruptAndFutureFilesAreRejected) {
   }
 }
 
+// The timeline stays bounded however many ops: sub-pixel bars merge, wide ones stay apart.
+TEST(Timeline, ManyOpsStayBoundedAndEveryLaneIsDrawn) {
+  Gantt g;
+  g.title = "t";
+  g.lanes = {"mxu", "vpu", "idle"};
+  g.kinds = {{"gemv", "#17becf"}, {"softmax", "#d62728"}};
+  g.span = 2'000'000;
+  g.ns_per_cycle = 1;
+  for (std::int64_t i = 0; i < 100'000; ++i)  // 10-cycle ops, 10 cycles apart, on two lanes
+    g.bars.push_back({int(i % 2), int(i % 2), i * 20, i * 20 + 10, "op " + std::to_string(i)});
+  g.bars.push_back({0, 0, 1'000'000, 1'500'000, "a wide one"});
+  const std::string svg = render_gantt_svg(g);
+  auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (auto p = svg.find(what); p != std::string::npos; p = svg.find(what, p + 1))
+      ++n;
+    return n;
+  };
+  EXPECT_EQ(count("<g class=\"lane\""), 3u);
+  EXPECT_NE(svg.find("data-unit=\"idle\""), std::string::npos);
+  EXPECT_NE(svg.find("<title>a wide one</title>"), std::string::npos);  // drawn on its own
+  EXPECT_LT(count("<rect"), 3u * 2 * 1000);  // about two shapes per pixel per lane at most
+  EXPECT_LT(svg.size(), 1'000'000u);
+  EXPECT_NE(svg.find("100000 ops narrower than a pixel"), std::string::npos);
+  EXPECT_EQ(svg.substr(svg.size() - 7), "</svg>\n");
+}
