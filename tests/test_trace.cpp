@@ -107,8 +107,15 @@ void check_trace(const System& sys, const SimResult& res, const std::string& tex
   // integrates to the run's DRAM bytes, which the memory's busy stretches moved.
   EXPECT_GT(res.totals.dram_bytes, 0);
   std::int64_t stretches = 0;
-  for (const MemoryBusy& m : res.memory)
+  for (std::size_t i = 0; i < res.memory.size(); ++i) {
+    const MemoryBusy& m = res.memory[i];
     stretches += m.bytes;
+    EXPECT_LE(m.begin_cycle, m.end_cycle);
+    // Kept apart only when one more would have spanned over 1/16384 of the time so far.
+    if (i > 0) {
+      EXPECT_GT(m.end_cycle - res.memory[i - 1].begin_cycle, m.end_cycle >> 14) << i;
+    }
+  }
   EXPECT_EQ(stretches, res.totals.dram_bytes);
   ASSERT_GE(counter.size(), 2u);
   EXPECT_EQ(counter.front().first, 0.0);
