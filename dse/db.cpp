@@ -22,7 +22,8 @@ CREATE TABLE params(
 CREATE TABLE runs(
   hash TEXT PRIMARY KEY,
   status TEXT NOT NULL CHECK(status IN ('ok', 'failed', 'timeout', 'infeasible')),
-  error TEXT, wall_s REAL, host TEXT, finished TEXT, sim_version TEXT);
+  error TEXT, wall_s REAL, host TEXT, finished TEXT, sim_version TEXT,
+  schedule TEXT, prefetch TEXT);
 CREATE TABLE metrics(
   hash TEXT PRIMARY KEY, cycles INTEGER, compute_cycles INTEGER, stall_cycles INTEGER,
   macs INTEGER, flops INTEGER, dram_bytes INTEGER, sram_bytes INTEGER, latency_ms REAL,
@@ -36,7 +37,12 @@ CREATE TABLE op_metrics(
   m INTEGER, n INTEGER, k INTEGER, cycles INTEGER, compute_cycles INTEGER, stall_cycles INTEGER,
   macs INTEGER, flops INTEGER, dram_bytes INTEGER, sram_bytes INTEGER, intensity REAL,
   attained_flops_per_cycle REAL, peak_flops_per_cycle REAL, utilization REAL, bound TEXT,
-  energy_pj REAL, PRIMARY KEY(hash, idx));
+  energy_pj REAL, mapped_by TEXT, ready_cycle INTEGER, start_cycle INTEGER, end_cycle INTEGER,
+  waited_for TEXT, memory_cycles INTEGER, hidden_memory_cycles INTEGER, prefetched_bytes INTEGER,
+  PRIMARY KEY(hash, idx));
+CREATE TABLE unit_metrics(
+  hash TEXT NOT NULL, idx INTEGER NOT NULL, unit TEXT NOT NULL, ops INTEGER, busy_cycles INTEGER,
+  stalled_cycles INTEGER, idle_cycles INTEGER, utilization REAL, PRIMARY KEY(hash, unit));
 CREATE TABLE stats(
   hash TEXT NOT NULL, name TEXT NOT NULL, unit TEXT, description TEXT, value REAL,
   PRIMARY KEY(hash, name));
@@ -45,7 +51,7 @@ CREATE INDEX runs_by_status ON runs(status);
 CREATE INDEX sweep_designs_by_hash ON sweep_designs(hash);
 CREATE VIEW runs_wide AS
   SELECT r.hash AS hash, r.status AS status, r.error AS error, r.wall_s AS wall_s, d.model AS model,
-         d.workload AS workload,
+         d.workload AS workload, r.schedule AS schedule, r.prefetch AS prefetch,
          (SELECT group_concat(p.name || '=' || p.value, ' ') FROM params p WHERE p.hash = r.hash) AS params,
          m.cycles, m.latency_ms, m.tokens_per_s, m.energy_uj_per_token, m.area_mm2,
          m.tokens_per_s_per_mm2, m.utilization, m.dram_bytes, m.energy_pj
@@ -107,9 +113,18 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
                       ")");
   if (version != kSchemaVersion)
     throw ConfigError("database " + path.string() + ": schema version " + std::to_string(version) +
+                      (version < kSchemaVersion ? " (written by an older qaccel)"
+                                                : " (written by a newer qaccel)") +
                       ", this qaccel reads version " + std::to_string(kSchemaVersion) +
                       " (re-run the sweep into a new file)");
   return db;
+}
+
+const std::vector<std::string>& result_tables() {
+  static const std::vector<std::string> tables = {
+      "sweeps",  "designs", "sweep_designs", "params", "runs",
+      "metrics", "energy",  "op_metrics",    "stats",  "unit_metrics"};
+  return tables;
 }
 
 Db::~Db() {

@@ -71,6 +71,12 @@ class Transaction {
   bool done_ = false;
 };
 
-inline constexpr int kSchemaVersion = 1;
+// 2: runs.schedule and runs.prefetch, per-op times (ready, start, end, what the op waited for,
+// memory cycles, prefetched bytes, mapping) in op_metrics, and the unit_metrics table.
+inline constexpr int kSchemaVersion = 2;
+
+// Every table that holds results, in an order that merges with `INSERT OR IGNORE INTO
+// main.T SELECT * FROM src.T` (the same schema on both sides).
+const std::vector<std::string>& result_tables();
 
 }  // namespace qaccel::dse

@@ -109,8 +109,8 @@ void store_result(Db& db, const SweepSpec& s, const DesignPoint& p, const std::s
       .bind(3, p.index)
       .run();
   db.prepare(
-        "INSERT OR IGNORE INTO runs(hash, status, error, wall_s, host, finished, sim_version) "
-        "VALUES(?, ?, ?, ?, ?, ?, ?)")
+        "INSERT OR IGNORE INTO runs(hash, status, error, wall_s, host, finished, sim_version, "
+        "schedule, prefetch) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind(1, p.hash)
       .bind(2, status)
       .bind(3, error)
@@ -118,6 +118,8 @@ void store_result(Db& db, const SweepSpec& s, const DesignPoint& p, const std::s
       .bind(5, hostname())
       .bind(6, now_utc())
       .bind(7, std::string(kVersion))
+      .bind(8, std::string(to_string(p.system.schedule)))
+      .bind(9, std::string(to_string(p.system.prefetch)))
       .run();
   if (res) {
     std::string cols = "hash", marks = "?";
@@ -144,11 +146,12 @@ void store_result(Db& db, const SweepSpec& s, const DesignPoint& p, const std::s
           .run();
     Stmt op = db.prepare(
         "INSERT OR IGNORE INTO op_metrics(hash, idx, step, name, kind, unit, m, n, k, cycles, "
-        "compute_cycles, "
-        "stall_cycles, macs, flops, dram_bytes, sram_bytes, intensity, attained_flops_per_cycle, "
-        "peak_flops_per_cycle, utilization, bound, energy_pj) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?, ?, ?, ?, ?, ?, ?, "
-        "?, ?, ?, ?, ?)");
+        "compute_cycles, stall_cycles, macs, flops, dram_bytes, sram_bytes, intensity, "
+        "attained_flops_per_cycle, peak_flops_per_cycle, utilization, bound, energy_pj, mapped_by, "
+        "ready_cycle, start_cycle, end_cycle, waited_for, memory_cycles, hidden_memory_cycles, "
+        "prefetched_bytes) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?, "
+        "?, ?, ?, ?, ?, ?, ?, ?)");
     for (std::size_t i = 0; i < res->records.size(); ++i) {
       const OpRecord& r = res->records[i];
       op.bind(1, p.hash).bind(2, std::int64_t(i)).bind(3, r.step).bind(4, r.op.name);
@@ -167,7 +170,22 @@ void store_result(Db& db, const SweepSpec& s, const DesignPoint& p, const std::s
           .bind(19, r.peak_flops_per_cycle)
           .bind(20, r.utilization);
       op.bind(21, std::string(r.memory_bound ? "memory" : "compute")).bind(22, r.cost.energy_pj());
+      op.bind(23, r.mapped_by)
+          .bind(24, r.ready_cycle)
+          .bind(25, r.start_cycle)
+          .bind(26, r.end_cycle)
+          .bind(27, r.waited_for);
+      op.bind(28, r.memory_cycles).bind(29, r.hidden_memory_cycles).bind(30, r.prefetched_bytes);
       op.run();
+    }
+    Stmt unit = db.prepare(
+        "INSERT OR IGNORE INTO unit_metrics(hash, idx, unit, ops, busy_cycles, stalled_cycles, "
+        "idle_cycles, utilization) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    for (std::size_t i = 0; i < res->units.size(); ++i) {
+      const UnitUsage& u = res->units[i];
+      unit.bind(1, p.hash).bind(2, std::int64_t(i)).bind(3, u.name).bind(4, u.ops);
+      unit.bind(5, u.busy_cycles).bind(6, u.stalled_cycles).bind(7, u.idle_cycles);
+      unit.bind(8, u.utilization).run();
     }
   }
   tx.commit();

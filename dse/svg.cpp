@@ -171,4 +171,172 @@ std::string render_svg(const Chart& c) {
   return o.str();
 }
 
+namespace {
+
+// Tick labels: 950, 12k, 1.5M, 2G.
+std::string si(double v) {
+  const char* suffix[] = {"", "k", "M", "G", "T"};
+  int i = 0;
+  while (std::fabs(v) >= 1000 && i < 4)
+    v /= 1000, ++i;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g%s", v, suffix[i]);
+  return buf;
+}
+
+// Coordinates with two decimals: enough for a screen, and the same bytes every run.
+std::string px(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  std::string s = buf;
+  while (s.back() == '0')
+    s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s == "-0" ? "0" : s;
+}
+
+}  // namespace
+
+std::string render_gantt_svg(const Gantt& g) {
+  constexpr double W = 1100, left = 120, right = 150, top = 64, lane_h = 30, lane_gap = 10;
+  const double x0 = left, x1 = W - right, pw = x1 - x0;
+  const double lanes_h = double(g.lanes.size()) * (lane_h + lane_gap);
+  const double axis_y = top + lanes_h;
+  // Legend rows under the axis, wrapped to the width.
+  std::vector<std::pair<double, double>> legend_at;  // per kind
+  {
+    double lx = x0, ly = axis_y + 66;
+    for (const GanttKind& k : g.kinds) {
+      const double w = 26 + 7.0 * double(k.name.size()) + 18;
+      if (lx + w > W - 20 && lx > x0) lx = x0, ly += 20;
+      legend_at.emplace_back(lx, ly);
+      lx += w;
+    }
+  }
+  const double H = (legend_at.empty() ? axis_y + 66 : legend_at.back().second) + 34;
+  const double span = double(std::max<std::int64_t>(g.span, 1));
+  auto xof = [&](double cycles) { return x0 + cycles / span * pw; };
+
+  std::ostringstream o;
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << px(W) << "\" height=\"" << px(H)
+    << "\" viewBox=\"0 0 " << px(W) << " " << px(H)
+    << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n";
+  o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  o << "<text x=\"" << px(W / 2)
+    << "\" y=\"24\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">" << esc(g.title)
+    << "</text>\n";
+  if (!g.subtitle.empty())
+    o << "<text x=\"" << px(W / 2) << "\" y=\"44\" text-anchor=\"middle\" fill=\"#555\">"
+      << esc(g.subtitle) << "</text>\n";
+
+  // Time axis: grid lines through the lanes, ticks and labels in cycles, and in the time unit
+  // (ns, us, ms or s) that keeps the span's labels short.
+  const Axis ax{false, 0, span};
+  const char* unit = "ns";
+  double per_unit = 1;  // ns per unit
+  for (auto [u, f] : {std::pair{"\u00b5s", 1e3}, std::pair{"ms", 1e6}, std::pair{"s", 1e9}})
+    if (span * g.ns_per_cycle >= 10 * f) unit = u, per_unit = f;
+  for (double t : ax.ticks()) {
+    const double x = xof(t);
+    o << "<line x1=\"" << px(x) << "\" y1=\"" << px(top - 4) << "\" x2=\"" << px(x) << "\" y2=\""
+      << px(axis_y + 5) << "\" stroke=\"#e5e5e5\"/>\n";
+    o << "<text x=\"" << px(x) << "\" y=\"" << px(axis_y + 19) << "\" text-anchor=\"middle\">"
+      << si(t) << "</text>\n";
+    if (g.ns_per_cycle > 0)
+      o << "<text x=\"" << px(x) << "\" y=\"" << px(axis_y + 33)
+        << "\" text-anchor=\"middle\" font-size=\"10\" fill=\"#777\">"
+        << num(t * g.ns_per_cycle / per_unit) << " " << unit << "</text>\n";
+  }
+  o << "<line x1=\"" << px(x0) << "\" y1=\"" << px(axis_y) << "\" x2=\"" << px(x1) << "\" y2=\""
+    << px(axis_y) << "\" stroke=\"black\"/>\n";
+  o << "<text x=\"" << px((x0 + x1) / 2) << "\" y=\"" << px(axis_y + 50)
+    << "\" text-anchor=\"middle\" font-size=\"13\">time (cycles"
+    << (g.ns_per_cycle > 0 ? std::string("; ") + unit + " below" : std::string()) << ")</text>\n";
+
+  // Lanes.
+  std::vector<std::vector<const GanttBar*>> by_lane(g.lanes.size());
+  for (const GanttBar& b : g.bars)
+    if (b.lane >= 0 && std::size_t(b.lane) < g.lanes.size())
+      by_lane[std::size_t(b.lane)].push_back(&b);
+  std::size_t merged_groups = 0, merged_bars = 0;
+  for (std::size_t l = 0; l < g.lanes.size(); ++l) {
+    const double y = top + double(l) * (lane_h + lane_gap);
+    o << "<g class=\"lane\" data-unit=\"" << esc(g.lanes[l]) << "\">\n";
+    o << "<rect x=\"" << px(x0) << "\" y=\"" << px(y) << "\" width=\"" << px(pw) << "\" height=\""
+      << px(lane_h) << "\" fill=\"#f4f4f4\"/>\n";
+    o << "<text x=\"" << px(x0 - 8) << "\" y=\"" << px(y + lane_h / 2 + 4)
+      << "\" text-anchor=\"end\" font-weight=\"bold\">" << esc(g.lanes[l]) << "</text>\n";
+    if (l < g.lane_notes.size())
+      o << "<text x=\"" << px(x1 + 8) << "\" y=\"" << px(y + lane_h / 2 + 4) << "\" fill=\"#333\">"
+        << esc(g.lane_notes[l]) << "</text>\n";
+    auto& bars = by_lane[l];
+    std::stable_sort(bars.begin(), bars.end(),
+                     [](const GanttBar* a, const GanttBar* b) { return a->begin < b->begin; });
+    auto rect = [&](double a, double b, const std::string& color, double opacity,
+                    const std::string& tip) {
+      o << "<rect x=\"" << px(a) << "\" y=\"" << px(y + 2) << "\" width=\""
+        << px(std::max(b - a, 1.0)) << "\" height=\"" << px(lane_h - 4) << "\" fill=\"" << color
+        << "\"";
+      if (opacity < 1) o << " fill-opacity=\"" << px(opacity) << "\"";
+      o << "><title>" << esc(tip) << "</title></rect>\n";
+    };
+    // A run of sub-pixel bars being merged.
+    struct Group {
+      std::size_t n = 0;
+      std::int64_t begin = 0, end = 0, busy = 0;
+      std::vector<std::int64_t> cycles_by_kind;
+      const GanttBar* only = nullptr;
+    } grp;
+    auto flush = [&] {
+      if (grp.n == 0) return;
+      if (grp.n == 1) {
+        rect(xof(double(grp.only->begin)), xof(double(grp.only->end)),
+             g.kinds[std::size_t(grp.only->kind)].color, 1, grp.only->tip);
+      } else {
+        const std::size_t k =
+            std::size_t(std::max_element(grp.cycles_by_kind.begin(), grp.cycles_by_kind.end()) -
+                        grp.cycles_by_kind.begin());
+        const double busy =
+            double(grp.busy) / double(std::max<std::int64_t>(grp.end - grp.begin, 1));
+        rect(xof(double(grp.begin)), xof(double(grp.end)), g.kinds[k].color,
+             std::clamp(busy, 0.3, 1.0),
+             std::to_string(grp.n) + " ops in cycles " + std::to_string(grp.begin) + "-" +
+                 std::to_string(grp.end) + " (each narrower than a pixel; mostly " +
+                 g.kinds[k].name + ", busy " + num(100 * busy) + "%)");
+        ++merged_groups, merged_bars += grp.n;
+      }
+      grp = Group{};
+    };
+    for (const GanttBar* b : bars) {
+      const double a = xof(double(b->begin)), e = xof(double(b->end));
+      if (e - a >= 1.0) {
+        flush();
+        rect(a, e, g.kinds[std::size_t(b->kind)].color, 1, b->tip);
+        continue;
+      }
+      if (grp.n > 0 && a - xof(double(grp.end)) >= 1.0) flush();
+      if (grp.n == 0) grp.begin = b->begin, grp.cycles_by_kind.assign(g.kinds.size(), 0);
+      ++grp.n, grp.only = b;
+      grp.end = std::max(grp.end, b->end), grp.busy += b->end - b->begin;
+      grp.cycles_by_kind[std::size_t(b->kind)] += b->end - b->begin;
+    }
+    flush();
+    o << "</g>\n";
+  }
+
+  // Legend, and a note on merged bars.
+  for (std::size_t k = 0; k < g.kinds.size(); ++k) {
+    auto [lx, ly] = legend_at[k];
+    o << "<rect x=\"" << px(lx) << "\" y=\"" << px(ly - 10)
+      << "\" width=\"18\" height=\"12\" fill=\"" << g.kinds[k].color << "\"/>\n<text x=\""
+      << px(lx + 24) << "\" y=\"" << px(ly) << "\">" << esc(g.kinds[k].name) << "</text>\n";
+  }
+  if (merged_groups)
+    o << "<text x=\"" << px(x0) << "\" y=\"" << px(H - 10) << "\" font-size=\"10\" fill=\"#777\">"
+      << merged_bars << " ops narrower than a pixel drawn as " << merged_groups
+      << " merged bars (hover for their count; lighter: partly idle)</text>\n";
+  o << "</svg>\n";
+  return o.str();
+}
+
 }  // namespace qaccel::dse

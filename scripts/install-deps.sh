@@ -10,6 +10,7 @@ packages=(
   libyaml-cpp-dev                      # configs
   libsqlite3-dev sqlite3               # results database (and its command-line shell)
   libgtest-dev googletest              # tests
+  libxml2-utils                        # tests: xmllint checks the SVG charts are well-formed
   libbenchmark-dev                     # bench/
 )
 

@@ -5,6 +5,7 @@
 // Cycle behaviour stays in the units' plain C++ models (OpPlan); the modules own time.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "arch/common/memory.hpp"
@@ -15,6 +16,13 @@ namespace qaccel {
 
 enum class Schedule { overlap, serial };
 enum class Prefetch { none, next_op };
+// Their names as the system file spells them.
+inline std::string_view to_string(Schedule s) {
+  return s == Schedule::serial ? "serial" : "overlap";
+}
+inline std::string_view to_string(Prefetch p) {
+  return p == Prefetch::next_op ? "next_op" : "none";
+}
 
 // One op as it ran.
 struct OpRecord {

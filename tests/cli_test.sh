@@ -69,6 +69,20 @@ check run-json 0 '"tokens_per_s": ' -- cat "$tmp/run.json"
 check run-stats 0 "^latency" -- "$q" run "$tmp/job.yaml" --timing-only --stats "$tmp/stats.txt"
 check run-stats-file 0 "^mxu.macs +[0-9]+  macs  # " -- cat "$tmp/stats.txt"
 check run-csv 0 "^op,step,kind,unit,m,n,k,compute_cycles,stall_cycles,cycles" -- cat "$tmp/ops.csv"
+# Chrome/Perfetto trace: valid JSON (SQLite's json_valid), one slice per op, the same bytes twice.
+json() {  # json FILE SQL-EXPRESSION-OVER-doc
+  sqlite3 :memory: "WITH f(doc) AS (SELECT CAST(readfile('$1') AS TEXT)) SELECT $2 FROM f"
+}
+slices() {  # X events in a trace file
+  sqlite3 :memory: "SELECT count(*) FROM json_each(CAST(readfile('$1') AS TEXT), '\$.traceEvents') WHERE json_extract(value, '\$.ph') = 'X'"
+}
+check run-trace 0 "^simulated +[0-9]+ ops" -- "$q" run "$tmp/job.yaml" --timing-only --trace-json "$tmp/trace1.json"
+nops=$(awk '/^simulated/ {print $2}' "$tmp/out")
+"$q" run "$tmp/job.yaml" --timing-only --trace-json "$tmp/trace2.json" >/dev/null 2>&1
+if [ "$(json "$tmp/trace1.json" "json_valid(doc)")" = 1 ] && [ "$(slices "$tmp/trace1.json")" = "$nops" ] &&
+  cmp -s "$tmp/trace1.json" "$tmp/trace2.json"; then pass=$((pass + 1)); else
+  echo "FAIL run-trace file: valid $(json "$tmp/trace1.json" "json_valid(doc)"), $(slices "$tmp/trace1.json") slices for $nops ops, or two runs differ"; fail=$((fail + 1)); fi
+check run-trace-names 0 "^mxu vpu$" -- json "$tmp/trace1.json" "(SELECT group_concat(json_extract(value, '\$.args.name'), ' ') FROM json_each(doc, '\$.traceEvents') WHERE json_extract(value, '\$.name') = 'thread_name')"
 printf 'job:\n  model: %s\n  workload: %s\n' "$m" "$src/configs/workloads/prefill-64.yaml" >"$tmp/nosys.yaml"
 check run-no-system 2 "needs a system" -- "$q" run "$tmp/nosys.yaml"
 sed 's/dataflow: ws/dataflow: rs/; s/rows: 32/rows: 0/; s|\.\./tech|'"$src"'/configs/tech|' "$src/configs/systems/edge-npu.yaml" >"$tmp/bad-sys.yaml"
@@ -78,9 +92,10 @@ check run-system-needs-workload 2 "needs --workload" -- "$q" run "$src/configs/s
 check run-system-needs-model 2 "needs --model" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/workloads/decode-32.yaml"
 
 # Layer lists: SCALE-Sim GEMM CSV and YAML. 32x32 WS, qkv_proj M=512 N=3072 K=1024:
-# 32 x 96 folds of 2*32 + 32 + 512 - 2 = 606 cycles = 1861632 compute cycles (SCALE-Sim's figure).
-check layers-csv 0 "^qkv_proj +mxu +512 +3072 +1024 +1861632 " -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/layers/gemm-example.csv" --ops-csv "$tmp/layers.csv"
-check layers-ops-csv 0 "^qkv_proj,0,matmul,mxu,512,3072,1024,1861632," -- cat "$tmp/layers.csv"
+# 32 x 96 folds of 2*32 + 32 + 512 - 2 = 606 cycles = 1861632, minus 1 = 1861631 (SCALE-Sim v2 reports the
+# last busy cycle's index).
+check layers-csv 0 "^qkv_proj +mxu +512 +3072 +1024 +1861631 " -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/layers/gemm-example.csv" --ops-csv "$tmp/layers.csv"
+check layers-ops-csv 0 "^qkv_proj,0,matmul,mxu,512,3072,1024,1861631," -- cat "$tmp/layers.csv"
 check ops-dot 0 "n1 -> n2;" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --format dot
 check ops-after 0 "^L0.rope,.*,L0.wq L0.wk$" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --format csv
 check ops-per-head 0 "L0.attn_score.b0.h1" -- "$q" ops --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --attention per_head
@@ -99,6 +114,8 @@ check run-json-2 0 "" -- "$q" run "$src/configs/default.yaml" --timing-only --js
 check run-json-deterministic 0 "" -- cmp "$tmp/run1.json" "$tmp/run2.json"
 check run-json-units 0 "\"units\": \[" -- cat "$tmp/run1.json"
 check layers-yaml 0 "^ffn_down_w4 " -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/layers/gemm-example.yaml"
+check layers-trace 0 "^qkv_proj " -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/layers/gemm-example.csv" --trace-json "$tmp/layers-trace.json"
+check layers-trace-slices 0 "^5$" -- slices "$tmp/layers-trace.json"
 printf 'Layer, M, N, K,\nfc1, 64, 64, 64,\nfc2, 64, x, 64,\nfc3, 0, 1, 1\n' >"$tmp/bad.csv"
 check layers-bad-csv 2 "bad.csv:3: expected 'layer name, M, N, K' with integer M, N, K" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/bad.csv"
 check layers-bad-csv-range 2 "bad.csv:4: M = 0 is outside" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/bad.csv"
@@ -132,14 +149,36 @@ check query-bad-metric 2 "did you mean 'latency_ms'" -- "$q" query --db "$db" be
 check query-pareto 0 "latency_ms" -- "$q" query --db "$db" pareto --x area_mm2 --y latency_ms --format csv
 id=$("$q" query --db "$db" runs --format csv | awk -F, 'NR==2 {print $1}')
 check query-ops 0 "^L0.wq +gemv +mxu" -- "$q" query --db "$db" ops "$id"
+check query-runs-schedule 0 "^id +status +model +workload +schedule" -- "$q" query --db "$db" runs
+check query-units 0 "^mxu +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+" -- "$q" query --db "$db" units "$id"
+check query-units-all 0 "^[0-9a-f]{12} +overlap +none .* vpu " -- "$q" query --db "$db" units --where units.mxu.rows=8
+check query-units-bad 2 "at most one design id" -- "$q" query --db "$db" units "$id" "$id"
 check query-sql 0 "^9$" -- "$q" query --db "$db" sql "SELECT count(*) AS n FROM runs" --format csv
 check query-sql-readonly 2 "readonly" -- "$q" query --db "$db" sql "DELETE FROM runs"
 check plot-roofline 0 "roof.svg" -- "$q" plot roofline --db "$db" --run "$id" -o "$tmp/roof.svg"
 check plot-roofline-svg 0 "<svg .*</svg>|Roofline of run" -- cat "$tmp/roof.svg"
 check plot-pareto 0 "pareto.svg" -- "$q" plot pareto --db "$db" --sweep smoke --x area_mm2 --y latency_ms -o "$tmp/pareto.svg"
 check plot-pareto-svg 0 "Pareto front" -- cat "$tmp/pareto.svg"
+# Timeline: well-formed XML with one lane per unit of the run, in the run's unit order.
+check plot-timeline 0 "timeline.svg" -- "$q" plot timeline --db "$db" --run "$id" -o "$tmp/timeline.svg"
+lanes=$(grep -o 'class="lane" data-unit="[^"]*"' "$tmp/timeline.svg" | sed 's/.*data-unit="//; s/"$//' | paste -sd' ')
+units=$(sqlite3 "$db" "SELECT group_concat(unit, ' ') FROM (SELECT unit FROM unit_metrics WHERE hash LIKE '$id%' ORDER BY idx)")
+if ! command -v xmllint >/dev/null; then
+  echo "FAIL plot-timeline: xmllint missing (scripts/install-deps.sh installs libxml2-utils)"; fail=$((fail + 1))
+elif xmllint --noout "$tmp/timeline.svg" && [ -n "$units" ] && [ "$lanes" = "$units" ]; then pass=$((pass + 1)); else
+  echo "FAIL plot-timeline: lanes '$lanes', units '$units' (or not well-formed)"; fail=$((fail + 1)); fi
+check plot-timeline-needs-run 2 "timeline needs --run" -- "$q" plot timeline --db "$db" -o "$tmp/x.svg"
 check merge 0 "9 new runs" -- "$q" merge "$tmp/merged.db" "$db"
 check merge-again 0 "0 new runs" -- "$q" merge "$tmp/merged.db" "$db"
+counts="SELECT (SELECT count(*) FROM unit_metrics) || ' ' || (SELECT count(*) FROM op_metrics) || ' ' || (SELECT count(*) FROM stats)"
+if [ "$(sqlite3 "$tmp/merged.db" "$counts")" = "$(sqlite3 "$db" "$counts")" ]; then pass=$((pass + 1)); else
+  echo "FAIL merge tables: $(sqlite3 "$tmp/merged.db" "$counts") vs $(sqlite3 "$db" "$counts")"; fail=$((fail + 1)); fi
+# A database of the previous schema version: a clear error from every command, no crash.
+"$q" merge "$tmp/old.db" "$db" >/dev/null && sqlite3 "$tmp/old.db" "PRAGMA user_version=1"
+check query-old-db 2 "schema version 1 \(written by an older qaccel\), this qaccel reads version 2" -- "$q" query --db "$tmp/old.db" runs
+check plot-old-db 2 "written by an older qaccel" -- "$q" plot roofline --db "$tmp/old.db" --run "$id" -o "$tmp/x.svg"
+check merge-old-db 2 "written by an older qaccel" -- "$q" merge "$tmp/merged-old.db" "$tmp/old.db"
+check sweep-old-db 2 "written by an older qaccel" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/old.db" --quiet
 echo "not a database at all" >"$tmp/foreign.db"
 check query-foreign-db 2 "not a SQLite database" -- "$q" query --db "$tmp/foreign.db" runs
 

@@ -10,6 +10,7 @@
 
 #include "dse/db.hpp"
 #include "dse/driver.hpp"
+#include "dse/svg.hpp"
 #include "dse/sweep.hpp"
 #include "sim/base/error.hpp"
 #include "test_util.hpp"
@@ -196,6 +197,60 @@ TEST(SweepRun, StoresEveryDesignOnceAndResumes) {
   EXPECT_EQ(agreeing, 6);
 }
 
+// Schedule and prefetch per run, per-unit usage, per-op times: consistent with each other and
+// with the run's metrics, for both schedules.
+TEST(SweepRun, StoresScheduleUnitUsageAndOpTimes) {
+  TempDir dir;
+  SweepSpec s = load_sweep(dir.write(
+      "s.yaml",
+      sweep_text("u", "    schedule: [overlap, serial]\n    prefetch: [none, next_op]\n")));
+  auto db = dir.path / "u.db";
+  EXPECT_EQ(run_sweep(s, opts(db)).ok, 4);
+  Db d = Db::open(db, true);
+  auto count = [&](const std::string& sql) {
+    Stmt st = d.prepare(sql);
+    EXPECT_TRUE(st.step()) << sql;
+    return st.integer(0);
+  };
+  // The runs' columns agree with the swept values, and the view shows them.
+  EXPECT_EQ(count("SELECT count(*) FROM runs r JOIN params p ON p.hash = r.hash AND p.name = "
+                  "'schedule' AND p.value = r.schedule JOIN params q ON q.hash = r.hash AND "
+                  "q.name = 'prefetch' AND q.value = r.prefetch"),
+            4);
+  EXPECT_EQ(count("SELECT count(DISTINCT schedule || prefetch) FROM runs_wide"), 4);
+  // Two units per run; each unit's busy + stalled + idle is the makespan, its ops and busy
+  // cycles are those of the ops it ran.
+  EXPECT_EQ(count("SELECT count(*) FROM unit_metrics"), 8);
+  EXPECT_EQ(count("SELECT count(*) FROM unit_metrics u JOIN metrics m ON m.hash = u.hash WHERE "
+                  "u.busy_cycles + u.stalled_cycles + u.idle_cycles = m.cycles AND "
+                  "abs(u.utilization - 1.0 * u.busy_cycles / m.cycles) < 1e-12"),
+            8);
+  EXPECT_EQ(count("SELECT count(*) FROM unit_metrics u WHERE u.ops = (SELECT count(*) FROM "
+                  "op_metrics o WHERE o.hash = u.hash AND o.unit = u.unit) AND u.busy_cycles = "
+                  "(SELECT sum(compute_cycles) FROM op_metrics o WHERE o.hash = u.hash AND "
+                  "o.unit = u.unit) AND u.stalled_cycles = (SELECT sum(stall_cycles) FROM "
+                  "op_metrics o WHERE o.hash = u.hash AND o.unit = u.unit)"),
+            8);
+  // Per op: end - start is its cycles, it starts once ready, and the makespan is the last end.
+  EXPECT_EQ(count("SELECT count(*) FROM op_metrics WHERE end_cycle - start_cycle != cycles OR "
+                  "start_cycle < ready_cycle OR (start_cycle > ready_cycle) != (waited_for != '')"),
+            0);
+  EXPECT_EQ(count("SELECT count(*) FROM metrics m WHERE m.cycles = (SELECT max(end_cycle) FROM "
+                  "op_metrics o WHERE o.hash = m.hash)"),
+            4);
+  // Serial runs wait for program order and never overlap two ops; overlapped ones wait for units.
+  EXPECT_EQ(count("SELECT count(*) FROM op_metrics o JOIN runs r ON r.hash = o.hash WHERE "
+                  "o.waited_for = (CASE r.schedule WHEN 'serial' THEN 'unit' ELSE 'order' END)"),
+            0);
+  EXPECT_EQ(count("SELECT count(*) FROM op_metrics a JOIN op_metrics b ON a.hash = b.hash AND "
+                  "a.idx < b.idx JOIN runs r ON r.hash = a.hash AND r.schedule = 'serial' WHERE "
+                  "a.start_cycle < b.end_cycle AND b.start_cycle < a.end_cycle"),
+            0);
+  EXPECT_GT(count("SELECT count(*) FROM op_metrics o JOIN runs r ON r.hash = o.hash AND "
+                  "r.prefetch = 'next_op' WHERE o.prefetched_bytes > 0"),
+            0);
+}
+
 // SIGKILL of the driver mid-sweep loses nothing finished; the re-run completes the set exactly.
 TEST(SweepRun, ResumeAfterSigkillGivesTheFullSet) {
   TempDir dir;
@@ -261,12 +316,22 @@ TEST(SweepRun, ShardsMergeWithoutDuplicates) {
   Db out = Db::open(dir.path / "all.db");
   for (const char* in : {"s0.db", "s1.db", "s0.db"}) {
     out.prepare("ATTACH DATABASE ? AS src").bind(1, (dir.path / in).string()).run();
-    for (const char* t : {"sweeps", "designs", "sweep_designs", "params", "runs", "metrics",
-                          "energy", "op_metrics"})
-      out.exec(std::string("INSERT OR IGNORE INTO main.") + t + " SELECT * FROM src." + t);
+    for (const std::string& t : result_tables())
+      out.exec("INSERT OR IGNORE INTO main." + t + " SELECT * FROM src." + t);
     out.exec("DETACH DATABASE src");
   }
   EXPECT_EQ(stored(dir.path / "all.db"), hashes(enumerate(s)));
+  // Every per-run table came along, once per design: two units and the statistics of each.
+  for (const char* sql :
+       {"SELECT count(DISTINCT hash) FROM unit_metrics", "SELECT count(DISTINCT hash) FROM stats",
+        "SELECT count(DISTINCT hash) FROM op_metrics"}) {
+    Stmt st = out.prepare(sql);
+    ASSERT_TRUE(st.step());
+    EXPECT_EQ(st.integer(0), 6) << sql;
+  }
+  Stmt units = out.prepare("SELECT count(*) FROM unit_metrics");
+  ASSERT_TRUE(units.step());
+  EXPECT_EQ(units.integer(0), 12);
 }
 
 TEST(SweepRun, NsgaIsDeterministicPerSeed) {
@@ -322,7 +387,12 @@ TEST(Database, ForeignCorruptAndFutureFilesAreRejected) {
   }
   expect(dir.path / "foreign.db", "not a qaccel results database");
   { Db::open(dir.path / "future.db").exec("PRAGMA user_version=99"); }
-  expect(dir.path / "future.db", "schema version 99");
+  expect(dir.path / "future.db", "schema version 99 (written by a newer qaccel)");
+  // A file of the previous schema (no unit_metrics, no per-op times): refused by name.
+  { Db::open(dir.path / "old.db").exec("PRAGMA user_version=1"); }
+  expect(dir.path / "old.db",
+         "schema version 1 (written by an older qaccel), this qaccel reads "
+         "version 2");
   // Truncated copies of a real database: an error, never a crash.
   auto good = dir.path / "good.db";
   { Db::open(good); }
@@ -335,4 +405,31 @@ TEST(Database, ForeignCorruptAndFutureFilesAreRejected) {
     } catch (const ConfigError&) {
     }
   }
+}
+
+// The timeline stays bounded however many ops: sub-pixel bars merge, wide ones stay apart.
+TEST(Timeline, ManyOpsStayBoundedAndEveryLaneIsDrawn) {
+  Gantt g;
+  g.title = "t";
+  g.lanes = {"mxu", "vpu", "idle"};
+  g.kinds = {{"gemv", "#17becf"}, {"softmax", "#d62728"}};
+  g.span = 2'000'000;
+  g.ns_per_cycle = 1;
+  for (std::int64_t i = 0; i < 100'000; ++i)  // 10-cycle ops, 10 cycles apart, on two lanes
+    g.bars.push_back({int(i % 2), int(i % 2), i * 20, i * 20 + 10, "op " + std::to_string(i)});
+  g.bars.push_back({0, 0, 1'000'000, 1'500'000, "a wide one"});
+  const std::string svg = render_gantt_svg(g);
+  auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (auto p = svg.find(what); p != std::string::npos; p = svg.find(what, p + 1))
+      ++n;
+    return n;
+  };
+  EXPECT_EQ(count("<g class=\"lane\""), 3u);
+  EXPECT_NE(svg.find("data-unit=\"idle\""), std::string::npos);
+  EXPECT_NE(svg.find("<title>a wide one</title>"), std::string::npos);  // drawn on its own
+  EXPECT_LT(count("<rect"), 3u * 2 * 1000);  // about two shapes per pixel per lane at most
+  EXPECT_LT(svg.size(), 1'000'000u);
+  EXPECT_NE(svg.find("100000 ops narrower than a pixel"), std::string::npos);
+  EXPECT_EQ(svg.substr(svg.size() - 7), "</svg>\n");
 }

@@ -64,7 +64,9 @@ struct MemRequestExt : tlm::tlm_extension<MemRequestExt> {
   }
 };
 
-// One stretch of time the memory moved data (for bandwidth counters in traces).
+// One stretch of time the memory moved data (for bandwidth counters in traces). Stretches that
+// follow within 1/16384 of the time so far are recorded as one (bytes summed, the idle cycles
+// between them inside; initiator -1 when they came from different initiators).
 struct MemoryBusy {
   std::int64_t begin_cycle = 0, end_cycle = 0, bytes = 0;
   int initiator = 0;

@@ -8,6 +8,7 @@
 #include "dse/svg.hpp"
 #include "sim/base/text.hpp"
 #include "sim/cli/cli.hpp"
+#include "sim/config/config.hpp"
 #include "sim/report/table.hpp"
 #include "sim/simulate.hpp"
 
@@ -160,13 +161,90 @@ dse::Chart pareto(dse::Db& db, const std::string& sweep, const std::string& x,
   return c;
 }
 
+// One colour per op kind, fixed by the kind (the same kind looks the same in every timeline).
+const char* kColors12[] = {"#7f7f7f", "#bcbd22", "#1f77b4", "#17becf", "#9467bd", "#8c564b",
+                           "#ff7f0e", "#d62728", "#2ca02c", "#c7c7c7", "#e377c2", "#393b79"};
+
+dse::Gantt timeline(dse::Db& db, const std::string& hash) {
+  dse::Gantt g;
+  std::int64_t cycles = 0;
+  {
+    dse::Stmt st = db.prepare(
+        "SELECT w.model, w.workload, w.schedule, w.prefetch, w.params, m.cycles, m.latency_ms FROM "
+        "runs_wide w JOIN metrics m ON m.hash = w.hash WHERE w.hash = ?");
+    st.bind(1, hash);
+    if (!st.step())
+      throw ConfigError("run " + hash.substr(0, 12) + " has no metrics in " + db.path().string());
+    cycles = st.integer(5);
+    std::string params = st.text(4);
+    if (params.size() > 90) params = params.substr(0, 87) + "...";
+    g.ns_per_cycle = cycles > 0 ? st.real(6) * 1e6 / double(cycles) : 0;
+    g.title = "Timeline of run " + hash.substr(0, 12) + ": " + st.text(0) + " / " + st.text(1);
+    g.subtitle = "schedule " + st.text(2) + ", prefetch " + st.text(3) + ", makespan " +
+                 std::to_string(cycles) + " cycles (" + fixed(st.real(6), 4) + " ms)" +
+                 (params.empty() ? "" : "; " + params);
+  }
+  g.span = cycles;
+  std::map<std::string, int> lane_of;
+  {
+    dse::Stmt st = db.prepare(
+        "SELECT unit, ops, utilization, stalled_cycles FROM unit_metrics WHERE hash = ? ORDER BY "
+        "idx");
+    st.bind(1, hash);
+    while (st.step()) {
+      lane_of[st.text(0)] = int(g.lanes.size());
+      g.lanes.push_back(st.text(0));
+      const double stalled = cycles ? 100.0 * double(st.integer(3)) / double(cycles) : 0;
+      g.lane_notes.push_back(fixed(100 * st.real(2), 1) + "% busy, " + fixed(stalled, 1) +
+                             "% stall");
+    }
+  }
+  dse::Stmt st = db.prepare(
+      "SELECT name, kind, unit, step, start_cycle, end_cycle, compute_cycles, stall_cycles, "
+      "waited_for FROM op_metrics WHERE hash = ? ORDER BY idx");
+  st.bind(1, hash);
+  std::vector<std::string> kind_of_bar;
+  while (st.step()) {
+    const std::string unit = st.text(2);
+    if (!lane_of.count(unit)) {  // a unit without a usage row still gets its lane
+      lane_of[unit] = int(g.lanes.size());
+      g.lanes.push_back(unit);
+    }
+    dse::GanttBar b;
+    b.lane = lane_of[unit];
+    b.begin = st.integer(4), b.end = st.integer(5);
+    b.tip = st.text(0) + " (" + st.text(1) + ", step " + st.text(3) + "): cycles " +
+            std::to_string(b.begin) + "-" + std::to_string(b.end) + ", " + st.text(6) +
+            " compute, " + st.text(7) + " stall" +
+            (st.text(8).empty() ? "" : ", waited for " + st.text(8));
+    g.bars.push_back(std::move(b));
+    kind_of_bar.push_back(st.text(1));
+  }
+  if (g.bars.empty()) throw ConfigError("run " + hash.substr(0, 12) + " has no ops to draw");
+  // The legend in the kinds' own order, each kind with its own colour.
+  const std::vector<std::string> all_kinds = config::op_kind_names();
+  std::map<std::string, int> kind_index;
+  for (const std::string& k : kind_of_bar)
+    kind_index[k] = -1;
+  for (std::size_t k = 0; k < all_kinds.size(); ++k)
+    if (kind_index.count(all_kinds[k])) {
+      kind_index[all_kinds[k]] = int(g.kinds.size());
+      g.kinds.push_back({all_kinds[k], kColors12[k % 12]});
+    }
+  for (auto& [name, idx] : kind_index)
+    if (idx < 0) idx = int(g.kinds.size()), g.kinds.push_back({name, "#000000"});
+  for (std::size_t i = 0; i < g.bars.size(); ++i)
+    g.bars[i].kind = kind_index.at(kind_of_bar[i]);
+  return g;
+}
+
 }  // namespace
 
 int cmd_plot(const std::vector<std::string>& args) {
   po::options_description opts("options");
-  opts.add_options()("kind", po::value<std::string>()->required(), "roofline | pareto")(
+  opts.add_options()("kind", po::value<std::string>()->required(), "roofline | pareto | timeline")(
       "db", po::value<std::string>()->default_value("results/qaccel.db"), "results database")(
-      "run", po::value<std::string>(), "roofline: design id (hash prefix)")(
+      "run", po::value<std::string>(), "roofline, timeline: design id (hash prefix)")(
       "step", po::value<int>()->default_value(0), "roofline: which pass")(
       "sweep", po::value<std::string>(), "pareto: sweep name")(
       "x", po::value<std::string>(), "pareto: metric on x")("y", po::value<std::string>(),
@@ -176,15 +254,20 @@ int cmd_plot(const std::vector<std::string>& args) {
   pos.add("kind", 1);
   po::variables_map vm;
   const std::string synopsis =
-      "(roofline --run ID | pareto --sweep NAME --x M1 --y M2) -o F.svg [--db F]";
+      "(roofline --run ID | pareto --sweep NAME --x M1 --y M2 | timeline --run ID) -o F.svg\n"
+      "       [--db F]";
   if (!parse("plot", synopsis, "Draws a chart from the results database as a self-contained SVG.",
              opts, &pos, args, vm))
     return 0;
   const std::string usage = "usage: qaccel plot " + synopsis + "\n";
   dse::Db db = dse::Db::open(vm["db"].as<std::string>(), true);
   std::string kind = vm["kind"].as<std::string>();
+  std::string svg;
   dse::Chart c;
-  if (kind == "roofline") {
+  if (kind == "timeline") {
+    if (!vm.count("run")) throw UsageError("timeline needs --run ID", usage);
+    svg = dse::render_gantt_svg(timeline(db, find_hash(db, vm["run"].as<std::string>())));
+  } else if (kind == "roofline") {
     if (!vm.count("run")) throw UsageError("roofline needs --run ID", usage);
     c = roofline(db, find_hash(db, vm["run"].as<std::string>()), vm["step"].as<int>());
   } else if (kind == "pareto") {
@@ -193,11 +276,12 @@ int cmd_plot(const std::vector<std::string>& args) {
     c = pareto(db, vm["sweep"].as<std::string>(), vm["x"].as<std::string>(),
                vm["y"].as<std::string>());
   } else {
-    throw UsageError("unknown plot '" + kind + "' (roofline or pareto)", usage);
+    throw UsageError("unknown plot '" + kind + "' (roofline, pareto or timeline)", usage);
   }
+  if (svg.empty()) svg = dse::render_svg(c);
   std::ofstream out(vm["out"].as<std::string>(), std::ios::trunc);
   if (!out) throw ConfigError("-o: cannot write " + vm["out"].as<std::string>());
-  out << dse::render_svg(c);
+  out << svg;
   if (!out) throw ConfigError("-o: write failed");
   std::cout << vm["out"].as<std::string>() << "\n";
   return 0;

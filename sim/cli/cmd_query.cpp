@@ -75,8 +75,9 @@ std::string resolve_hash(dse::Db& db, const std::string& prefix) {
 
 int cmd_query(const std::vector<std::string>& args) {
   po::options_description opts("options");
-  opts.add_options()("what", po::value<std::vector<std::string>>(),
-                     "runs | best | pareto | compare ID ID | ops ID | sql \"SELECT ...\"")(
+  opts.add_options()(
+      "what", po::value<std::vector<std::string>>(),
+      "runs | best | pareto | compare ID ID | ops ID | units [ID] | sql \"SELECT ...\"")(
       "db", po::value<std::string>()->default_value("results/qaccel.db"), "results database")(
       "format", po::value<std::string>()->default_value("table"), "table | csv | json")(
       "where", po::value<std::vector<std::string>>(),
@@ -92,8 +93,9 @@ int cmd_query(const std::vector<std::string>& args) {
   po::variables_map vm;
   const std::string synopsis =
       "[--db F] [--format table|csv|json] [--where k=v] [--sweep NAME]\n"
-      "       (runs | best --by METRIC | pareto --x M1 --y M2 | compare ID ID | ops ID | sql "
-      "\"SELECT ...\")";
+      "       (runs | best --by METRIC | pareto --x M1 --y M2 | compare ID ID | ops ID | units "
+      "[ID] |\n"
+      "        sql \"SELECT ...\")";
   if (!parse(
           "query", synopsis,
           "Asks the results database questions. IDs are hash prefixes (from `runs`). Metrics:\n  " +
@@ -137,8 +139,9 @@ int cmd_query(const std::vector<std::string>& args) {
     }
   };
   const std::string wide =
-      "SELECT substr(w.hash, 1, 12) AS id, w.status, w.model, w.workload, w.params, w.latency_ms, "
-      "w.tokens_per_s, w.energy_uj_per_token, w.area_mm2, w.utilization FROM runs_wide w";
+      "SELECT substr(w.hash, 1, 12) AS id, w.status, w.model, w.workload, w.schedule, w.params, "
+      "w.latency_ms, w.tokens_per_s, w.energy_uj_per_token, w.area_mm2, w.utilization FROM "
+      "runs_wide w";
   const std::string& cmd = what[0];
   if (cmd == "runs") {
     dse::Stmt st = db.prepare(wide + " WHERE " + filter + " ORDER BY w.hash");
@@ -202,19 +205,41 @@ int cmd_query(const std::vector<std::string>& args) {
     if (what.size() != 2) throw UsageError("ops needs one design id", usage);
     std::string h = resolve_hash(db, what[1]);
     dse::Stmt st = db.prepare(
-        "SELECT name AS op, kind, unit, m, n, k, cycles, compute_cycles, stall_cycles, macs, "
-        "dram_bytes, sram_bytes, "
-        "intensity, attained_flops_per_cycle, peak_flops_per_cycle, utilization, bound, energy_pj "
-        "FROM op_metrics "
-        "WHERE hash = ? AND step = ? ORDER BY idx");
+        "SELECT name AS op, kind, unit, m, n, k, start_cycle, end_cycle, cycles, compute_cycles, "
+        "stall_cycles, waited_for, macs, dram_bytes, sram_bytes, intensity, "
+        "attained_flops_per_cycle, peak_flops_per_cycle, utilization, bound, energy_pj "
+        "FROM op_metrics WHERE hash = ? AND step = ? ORDER BY idx");
     st.bind(1, h).bind(2, vm["step"].as<int>());
     print_rows(st, fmt);
+  } else if (cmd == "units") {
+    // One run's units, or every run's (filtered like `runs`): where the time went.
+    if (what.size() > 2) throw UsageError("units takes at most one design id", usage);
+    const std::string cols =
+        "u.unit, u.ops, u.busy_cycles, u.stalled_cycles, u.idle_cycles, "
+        "round(100.0 * u.utilization, 2) AS \"util_%\", "
+        "round(100.0 * u.stalled_cycles / m.cycles, 2) AS \"stalled_%\", "
+        "round(100.0 * u.idle_cycles / m.cycles, 2) AS \"idle_%\"";
+    if (what.size() == 2) {
+      dse::Stmt st = db.prepare("SELECT " + cols +
+                                " FROM unit_metrics u JOIN metrics m ON m.hash = u.hash WHERE "
+                                "u.hash = ? ORDER BY u.idx");
+      st.bind(1, resolve_hash(db, what[1]));
+      print_rows(st, fmt);
+    } else {
+      dse::Stmt st = db.prepare(
+          "SELECT substr(w.hash, 1, 12) AS id, w.schedule, w.prefetch, w.params, " + cols +
+          " FROM runs_wide w JOIN unit_metrics u ON u.hash = w.hash JOIN metrics m ON m.hash = "
+          "w.hash WHERE " +
+          filter + " ORDER BY w.hash, u.idx");
+      bind_all(st, 1);
+      print_rows(st, fmt);
+    }
   } else if (cmd == "sql") {
     if (what.size() != 2) throw UsageError("sql needs one quoted statement", usage);
     dse::Stmt st = db.prepare(what[1]);
     print_rows(st, fmt);
   } else {
-    std::string hint = nearest(cmd, {"runs", "best", "pareto", "compare", "ops", "sql"});
+    std::string hint = nearest(cmd, {"runs", "best", "pareto", "compare", "ops", "units", "sql"});
     throw UsageError(
         "unknown query '" + cmd + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)"),
         usage);
@@ -249,9 +274,8 @@ int cmd_merge(const std::vector<std::string>& args) {
     att.run();
     {
       dse::Transaction tx(out);
-      for (const char* t : {"sweeps", "designs", "sweep_designs", "params", "runs", "metrics",
-                            "energy", "op_metrics"})
-        out.exec(std::string("INSERT OR IGNORE INTO main.") + t + " SELECT * FROM src." + t);
+      for (const std::string& t : dse::result_tables())
+        out.exec("INSERT OR IGNORE INTO main." + t + " SELECT * FROM src." + t);
       tx.commit();
     }
     out.exec("DETACH DATABASE src");

@@ -10,6 +10,7 @@
 #include "sim/config/config.hpp"
 #include "sim/functional.hpp"
 #include "sim/report/table.hpp"
+#include "sim/report/trace.hpp"
 #include "sim/simulate.hpp"
 #include "sim/system.hpp"
 #include "workloads/ops.hpp"
@@ -155,6 +156,14 @@ void write_stats(const std::string& path, System& sys) {
   if (!os) throw ConfigError("--stats: write failed for " + path);
 }
 
+void write_trace(const std::string& path, const System& sys, const SimResult& res,
+                 const std::string& title) {
+  std::ofstream os(path, std::ios::trunc);
+  if (!os) throw ConfigError("--trace-json: cannot write " + path);
+  write_trace_json(os, sys, res, title);
+  if (!os) throw ConfigError("--trace-json: write failed for " + path);
+}
+
 void print_system(const System& sys) {
   const auto& s = sys.spec();
   std::cout << "system     " << s.name << ": " << num(s.clock_ghz) << " GHz, " << s.dram.kind << " "
@@ -194,7 +203,7 @@ void print_latency(const System& sys, const RunTotals& t) {
 int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
                const po::variables_map& vm) {
   System sys(spec);
-  SimResult res = simulate_graph(sys, layers.graph);
+  SimResult res = simulate_graph(sys, layers.graph, vm.count("trace-json") > 0);
   const std::vector<OpRecord>& recs = res.records;
   const RunTotals& t = res.totals;
   print_system(sys);
@@ -220,6 +229,9 @@ int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
   std::cout << "area       " << num(sys.area_mm2(), "%.3f") << " mm2\n";
   if (vm.count("ops-csv")) write_ops_csv(vm["ops-csv"].as<std::string>(), recs);
   if (vm.count("stats")) write_stats(vm["stats"].as<std::string>(), sys);
+  if (vm.count("trace-json"))
+    write_trace(vm["trace-json"].as<std::string>(), sys, res,
+                "qaccel: " + sys.spec().name + " / layers " + layers.name);
   return 0;
 }
 
@@ -241,6 +253,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "write every statistic (name, value, unit, description) as text")(
       "schedule", po::value<std::string>(), "overlap | serial (overrides the system's)")(
       "prefetch", po::value<std::string>(), "none | next_op (overrides the system's)")(
+      "trace-json", po::value<std::string>(),
+      "write a Chrome/Perfetto trace: a track per unit (a slice per op), DRAM bandwidth")(
       "max-memory-gib", po::value<double>()->default_value(16.0),
       "functional mode: refuse larger float weights");
   po::positional_options_description pos;
@@ -248,7 +262,8 @@ int cmd_run(const std::vector<std::string>& args) {
   po::variables_map vm;
   const std::string synopsis =
       "(JOB.yaml | SYSTEM.yaml --model M.yaml --workload W.yaml) [--functional|--timing-only]\n"
-      "       [--schedule overlap|serial] [--prefetch none|next_op] [--json OUT] [--ops-csv OUT]";
+      "       [--schedule overlap|serial] [--prefetch none|next_op] [--json OUT] [--ops-csv OUT]\n"
+      "       [--stats OUT] [--trace-json OUT]";
   if (!parse("run", synopsis,
              "Simulates a workload's forward passes on a system, op by op, and prints the report:\n"
              "per-op cycles, bound, utilization and energy; latency, tokens/s, energy per token, "
@@ -310,7 +325,7 @@ int cmd_run(const std::vector<std::string>& args) {
   const bool prefill = w.phase == Phase::prefill;
   const int steps = prefill ? 1 : w.generated_tokens;
   auto t0 = std::chrono::steady_clock::now();
-  SimResult res = simulate(sys, m, w);
+  SimResult res = simulate(sys, m, w, vm.count("trace-json") > 0);
   double sim_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::vector<OpRecord>& recs = res.records;
   const RunTotals& t = res.totals;
@@ -387,6 +402,9 @@ int cmd_run(const std::vector<std::string>& args) {
     write_json(vm["json"].as<std::string>(), sys, m, w, functional, recs, res.units, t, tokens);
   if (vm.count("ops-csv")) write_ops_csv(vm["ops-csv"].as<std::string>(), recs);
   if (vm.count("stats")) write_stats(vm["stats"].as<std::string>(), sys);
+  if (vm.count("trace-json"))
+    write_trace(vm["trace-json"].as<std::string>(), sys, res,
+                "qaccel: " + sys.spec().name + " / " + m.name + " / " + w.name);
   return 0;
 }
 
