@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <sstream>
 
 #include "sim/base/error.hpp"
@@ -316,4 +317,74 @@ TEST(EngineShipped, DatacenterOverlapWithinBounds) {
   check_config("systems/datacenter.yaml", "models/stories42M.yaml", "workloads/prefill-512.yaml");
   check_config("systems/datacenter.yaml", "models/llama-3.2-1b.yaml",
                "workloads/decode-2k-b16.yaml", "per_head");
+}
+
+// Golden numbers: the serial schedule gives the pre-concurrency simulator's makespan on every
+// shipped system, model, workload and layer list, less one cycle per array op (the SCALE-Sim
+// convention the array adopted with the concurrent core). Each run in its own child process.
+namespace {
+
+struct Golden {
+  std::string system, model, workload;
+  std::int64_t cycles;
+};
+
+std::vector<Golden> golden(const std::string& system) {
+  std::ifstream in(test::source_dir() + "/tests/data/golden_serial_cycles.txt");
+  std::vector<Golden> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream ls(line);
+    Golden g;
+    ls >> g.system >> g.model >> g.workload >> g.cycles;
+    if (g.system == system) out.push_back(g);
+  }
+  return out;
+}
+
+void check_golden(const std::string& system, bool large) {
+  const std::string c = test::source_dir() + "/configs/";
+  int checked = 0;
+  for (const Golden& g : golden(system)) {
+    const bool is_large = g.model.find("llama") != std::string::npos;
+    if (is_large != large) continue;
+    std::string out = test::in_child([&] {
+      YAML::Node root = YAML::LoadFile(c + "systems/" + system + ".yaml");
+      root["system"]["schedule"] = "serial";
+      System sys(config::system_from_yaml(root, c + "systems/" + system + ".yaml"));
+      SimResult r;
+      if (g.model == "-") {
+        r = simulate_graph(sys, config::load_layers(c + g.workload).graph);
+      } else {
+        r = simulate(sys, config::load_model(c + "models/" + g.model + ".yaml"),
+                     config::load_workload(c + "workloads/" + g.workload + ".yaml"));
+      }
+      std::int64_t array_ops = 0;
+      for (const OpRecord& rec : r.records)
+        array_ops += sys.unit(rec.unit).impl() == "systolic";
+      return std::to_string(r.totals.cycles) + " " + std::to_string(array_ops);
+    });
+    std::istringstream is(out);
+    std::int64_t cycles = 0, array_ops = 0;
+    is >> cycles >> array_ops;
+    EXPECT_EQ(cycles, g.cycles - array_ops) << system << " " << g.model << " " << g.workload;
+    ++checked;
+  }
+  EXPECT_GT(checked, 8);
+}
+
+}  // namespace
+
+TEST(EngineGolden, EdgeNpuSmallModels) {
+  check_golden("edge-npu", false);
+}
+TEST(EngineGolden, EdgeNpuLlamas) {
+  check_golden("edge-npu", true);
+}
+TEST(EngineGolden, DatacenterSmallModels) {
+  check_golden("datacenter", false);
+}
+TEST(EngineGolden, DatacenterLlamas) {
+  check_golden("datacenter", true);
 }

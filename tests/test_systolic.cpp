@@ -133,8 +133,8 @@ TEST(Systolic, GroupAlignedFolds) {
 TEST(Systolic, SteppingEqualsFastOnRandomShapes) {
   SplitMix64 g(2024);
   for (int iter = 0; iter < 150; ++iter) {
-    ArraySpec arr{int(g.below(6)) + 1, int(g.below(6)) + 1, Dataflow(g.below(3)),
-                  g.below(2) == 0, g.below(2) == 0};
+    ArraySpec arr{int(g.below(6)) + 1, int(g.below(6)) + 1, Dataflow(g.below(3)), g.below(2) == 0,
+                  g.below(2) == 0};
     std::int64_t group = std::int64_t(1) << g.below(4);  // 1, 2, 4, 8
     GemmShape s{std::int64_t(g.below(9)) + 1, std::int64_t(g.below(9)) + 1,
                 group * (g.below(4) + 1), g.below(3) == 0 ? 0 : group};

@@ -22,8 +22,7 @@ using i64 = std::int64_t;
 
 class SimpleMemory final : public MemoryTarget {
  public:
-  SimpleMemory(const DramSpec& spec, StatsRegistry& stats)
-      : MemoryTarget("memory", spec, stats) {
+  SimpleMemory(const DramSpec& spec, StatsRegistry& stats) : MemoryTarget("memory", spec, stats) {
     if (spec.arbitration == Arbitration::round_robin) {
       SC_HAS_PROCESS(SimpleMemory);
       SC_THREAD(arbiter);
@@ -78,8 +77,7 @@ class SimpleMemory final : public MemoryTarget {
         const i64 burst = std::min(r.remaining, spec_.burst_bytes);
         const i64 begin = now_cycle();
         served_bytes += burst;
-        const i64 end =
-            start + i64(std::ceil(double(served_bytes) / peak_bytes_per_cycle()));
+        const i64 end = start + i64(std::ceil(double(served_bytes) / peak_bytes_per_cycle()));
         if (end > begin) sc_core::wait(cycles_time(end - begin));
         served(int(id), r.write, burst, begin, end);
         r.remaining -= burst;
@@ -92,8 +90,8 @@ class SimpleMemory final : public MemoryTarget {
     }
   }
 
-  i64 free_at_ = 0;                 // fcfs: when the channels are free
-  std::vector<Pending*> pending_;   // round robin: the request of each initiator, if any
+  i64 free_at_ = 0;                // fcfs: when the channels are free
+  std::vector<Pending*> pending_;  // round robin: the request of each initiator, if any
   int waiting_ = 0;
   std::size_t last_ = std::size_t(-1);
   sc_core::sc_event arrived_;
@@ -102,7 +100,8 @@ class SimpleMemory final : public MemoryTarget {
 const RegisterMemory reg({"simple",
                           "channels x bytes/cycle with a fixed latency; fcfs or round-robin "
                           "arbitration of bursts",
-                          [](const DramSpec& s, StatsRegistry& st) -> std::unique_ptr<MemoryTarget> {
+                          [](const DramSpec& s,
+                             StatsRegistry& st) -> std::unique_ptr<MemoryTarget> {
                             return std::make_unique<SimpleMemory>(s, st);
                           }});
 
