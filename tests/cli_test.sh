@@ -62,6 +62,12 @@ check run-timing-only 0 "^latency" -- "$q" run "$src/configs/default.yaml" --tim
 grep "^latency" "$tmp/out" >"$tmp/lat_timing"
 if cmp -s "$tmp/lat_functional" "$tmp/lat_timing"; then pass=$((pass + 1)); else
   echo "FAIL functional and timing-only cycle counts differ"; fail=$((fail + 1)); fi
+check run-serial-functional 0 "^verified: 688 ops bit-exact" -- "$q" run "$src/configs/default.yaml" --schedule serial
+grep "^latency" "$tmp/out" >"$tmp/lat_sf"
+check run-serial-timing 0 "^schedule   serial" -- "$q" run "$src/configs/default.yaml" --timing-only --schedule serial
+grep "^latency" "$tmp/out" >"$tmp/lat_st"
+if cmp -s "$tmp/lat_sf" "$tmp/lat_st" && ! cmp -s "$tmp/lat_sf" "$tmp/lat_timing"; then pass=$((pass + 1)); else
+  echo "FAIL serial: functional and timing-only differ, or serial equals overlap"; fail=$((fail + 1)); fi
 printf 'job:\n  system: %s\n  model: %s\n  workload: %s\n  mode: functional\n' "$src/configs/systems/edge-npu.yaml" "$m" \
   "$src/configs/workloads/prefill-64.yaml" >"$tmp/job.yaml"
 check run-prefill 0 "^verified: " -- "$q" run "$tmp/job.yaml" --json "$tmp/run.json" --ops-csv "$tmp/ops.csv"
