@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "arch/common/memory.hpp"
 #include "arch/common/unit.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/config/config.hpp"
@@ -15,7 +16,7 @@ int cmd_list(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse("list", "[--stats SYSTEM.yaml | --markdown]",
              "Lists the unit implementations a system file can name (`impl:`), their parameters,\n"
-             "the op kinds a mapping can name, and the config file kinds.",
+             "the memory models, the op kinds a mapping can name, and the config file kinds.",
              opts, nullptr, args, vm))
     return 0;
   if (vm.count("markdown")) {
@@ -26,6 +27,9 @@ int cmd_list(const std::vector<std::string>& args) {
     return 0;
   }
   std::cout << "units (system.units.NAME.impl):\n" << units_text();
+  std::cout << "\nmemory models (system.memory.model):\n";
+  for (const auto& [name, info] : memory_registry())
+    std::cout << "  " << name << ": " << info.summary << "\n";
   std::cout << "\nop kinds (system.mapping keys, plus default):\n ";
   for (const std::string& k : config::op_kind_names())
     std::cout << " " << k;
