@@ -117,15 +117,21 @@ class UnitModule : public sc_core::sc_module {
     else if (cycle > now_cycle())
       sc_core::wait(cycles_time(cycle - now_cycle()));
   }
+  // One transfer as transactions of at most 1 GiB (a TLM data length is 32 bits), back to
+  // back; only the first opens the stream. `delay` answers the last one's completion.
   void transport(const Xfer& x, sc_core::sc_time& delay) {
+    constexpr i64 kMax = i64(1) << 30;
     trans_.set_command(x.write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-    trans_.set_address(x.address);
-    trans_.set_data_length(unsigned(std::min<i64>(x.bytes, i64(0xffffffffu))));
-    trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-    ext_.opens_stream = x.opens;
-    QACCEL_ASSERT(x.bytes <= i64(0xffffffffu), "a transaction over 4 GiB");
-    mem->b_transport(trans_, delay);
-    QACCEL_ASSERT(trans_.is_response_ok(), "memory target refused a transaction");
+    const sc_core::sc_time issue = delay;
+    for (i64 off = 0; off < x.bytes; off += kMax) {
+      trans_.set_address(x.address + std::uint64_t(off));
+      trans_.set_data_length(unsigned(std::min(kMax, x.bytes - off)));
+      trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+      ext_.opens_stream = x.opens && off == 0;
+      delay = issue;
+      mem->b_transport(trans_, delay);
+      QACCEL_ASSERT(trans_.is_response_ok(), "memory target refused a transaction");
+    }
   }
   // Decoupled only: n fetches of `bytes` as one train, the first issued now, each next one when
   // the fold before may begin. Returns the cycle the last fetched fold may begin.

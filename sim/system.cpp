@@ -75,9 +75,23 @@ std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
     unit_of[i] = int(std::find(units.begin(), units.end(), &u) - units.begin());
     plans[i] = u.plan(r.op);
   }
+  // SystemC time counts picoseconds in 64 bits: 1 cycle = 1000 units, so about 1.8e16 cycles
+  // at most. Refuse a run whose serial upper bound (every op's compute and memory time back to
+  // back) could come near that, rather than let time wrap.
+  double bound = 0;
+  const double bw = peak_dram_bytes_per_cycle();
+  for (const OpPlan& p : plans)
+    bound += double(std::max(p.cost.compute_cycles, p.folds * p.fold_cycles)) +
+             double(p.first_fold_extra_cycles) +
+             double(p.cost.dram_read_bytes + p.cost.dram_write_bytes) / bw +
+             2.0 * double(spec_.dram.latency_cycles) * double(std::max<std::int64_t>(p.folds, 1));
+  if (bound > 1e15)
+    throw ConfigError(spec_.file.string() + ": this run could take up to " +
+                      std::to_string(std::int64_t(bound)) +
+                      " cycles, more than the 1e15 the simulator's time can hold; use a smaller "
+                      "workload or a faster system");
   engine_ = run_engine(spec_.dram, stats_, units, g, unit_of, plans, records,
                        {spec_.schedule, spec_.prefetch, record_memory});
-  const double bw = peak_dram_bytes_per_cycle();
   for (std::size_t i = 0; i < g.size(); ++i) {
     OpRecord& r = records[i];
     const Unit& u = *units[std::size_t(unit_of[i])];

@@ -7,12 +7,15 @@
 #include "sim/base/error.hpp"
 #include "sim/base/text.hpp"
 #include "sim/config/yaml_reader.hpp"
+#include "sim/report/table.hpp"
 
 namespace qaccel::config {
 
 namespace {
 
 constexpr long long kMaxDim = 1 << 20;
+// Keeps a layer's MAC, FLOP and byte counts far inside 64 bits.
+constexpr double kMaxLayerMacs = 1e15;
 constexpr long long kMaxU63 = std::numeric_limits<long long>::max();
 namespace fs = std::filesystem;
 
@@ -411,6 +414,12 @@ LayerList load_layers_csv(const fs::path& file) {
                          std::string(" = ") + std::to_string(v[i]) + " is outside [1, 16777216]");
         ok = false;
       }
+    if (ok && double(v[0]) * double(v[1]) * double(v[2]) > kMaxLayerMacs) {
+      errors.push_back(file.string() + ":" + std::to_string(lineno) +
+                       ": M x N x K = " + fixed(double(v[0]) * double(v[1]) * double(v[2]), 0) +
+                       " MACs is more than one layer may have (1e15)");
+      ok = false;
+    }
     if (ok)
       ops.push_back(
           gemm_op(f[0].empty() ? "layer" + std::to_string(ops.size()) : f[0], v[0], v[1], v[2]));
@@ -457,7 +466,10 @@ LayerList load_layers(const fs::path& file) {
                 k = g.integer("k", 1, 1 << 24);
       int wb = int(g.integer("weight_bits", 2, 16, 8)), ab = int(g.integer("act_bits", 8, 16, 8));
       g.finish();
-      if (m > 0 && n > 0 && k > 0) {
+      if (m > 0 && n > 0 && k > 0 && double(m) * double(n) * double(k) > kMaxLayerMacs) {
+        g.error("", "m x n x k = " + fixed(double(m) * double(n) * double(k), 0) +
+                        " MACs is more than one layer may have (1e15)");
+      } else if (m > 0 && n > 0 && k > 0) {
         ops.push_back(gemm_op(name, m, n, k, wb, ab));
         afters.push_back(after);
         paths.push_back(path);
