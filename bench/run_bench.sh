@@ -26,27 +26,24 @@ bench() {
 bench llama2-7b-decode-timing "$q" run "$c/systems/datacenter.yaml" --model "$c/models/llama-2-7b.yaml" \
   --workload "$c/workloads/decode-2k.yaml" --timing-only
 "$q" run "$c/systems/datacenter.yaml" --model "$c/models/llama-2-7b.yaml" \
-  --workload "$c/workloads/decode-2k.yaml" --timing-only | awk '/^simulated/ {printf "%-28s %7.3f s simulation host time (%s ops)\n", "  of which simulation", $5, $2}' 
+  --workload "$c/workloads/decode-2k.yaml" --timing-only | awk '/^simulated/ {printf "%-28s %7.3f s simulation host time (%s ops)\n", "  of which simulation", $5, $2}'
 bench stories110M-decode-func "$q" run "$c/systems/edge-npu.yaml" --model "$c/models/stories110M.yaml" \
   --workload "$c/workloads/decode-1.yaml" --functional
 
-# Design points per minute of a timing-only sweep (500 random designs, all cores).
-db=$(mktemp -d)/bench.db
-t0=$(date +%s.%N)
-"$q" sweep "$root/bench/sweep-bench.yaml" --db "$db" --quiet >/dev/null
-t1=$(date +%s.%N)
-n=$(sqlite3 "$db" "SELECT count(*) FROM runs WHERE status = 'ok'" 2>/dev/null || echo 500)
-awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN {s = b - a; printf "%-28s %7.3f s wall  %12d design points     %.0f points/min\n", "sweep-500-stories15M", s, n, n * 60 / s}'
-rm -rf "$(dirname "$db")"
-
-# The issue's sweep: 200 random LLaMA-3.2-1B edge designs.
-db=$(mktemp -d)/random.db
-t0=$(date +%s.%N)
-"$q" sweep "$c/sweeps/llama2-random.yaml" --db "$db" --quiet >/dev/null
-t1=$(date +%s.%N)
-n=$(sqlite3 "$db" "SELECT count(*) FROM runs WHERE status = 'ok'" 2>/dev/null || echo 200)
-awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN {s = b - a; printf "%-28s %7.3f s wall  %12d design points     %.0f points/min\n", "sweep-llama2-random", s, n, n * 60 / s}'
-rm -rf "$(dirname "$db")"
+# Design points per minute of a sweep (all cores): sweep_rate NAME FILE
+sweep_rate() {
+  local db t0 t1 n
+  db=$(mktemp -d)/bench.db
+  t0=$(date +%s.%N)
+  "$q" sweep "$2" --db "$db" --quiet >/dev/null
+  t1=$(date +%s.%N)
+  n=$(sqlite3 "$db" "SELECT count(*) FROM runs WHERE status = 'ok'")
+  awk -v name="$1" -v a="$t0" -v b="$t1" -v n="$n" \
+    'BEGIN {s = b - a; printf "%-28s %7.3f s wall  %12d design points     %.0f points/min\n", name, s, n, n * 60 / s}'
+  rm -rf "$(dirname "$db")"
+}
+sweep_rate sweep-500-stories15M "$root/bench/sweep-bench.yaml"   # 500 random timing-only designs
+sweep_rate sweep-llama2-random "$c/sweeps/llama2-random.yaml"    # the issue's: 200 LLaMA-3.2-1B designs
 
 # Overlap against serial on the shipped systems (timing-only makespans).
 echo
