@@ -210,7 +210,11 @@ namespace {
     try {
       System sys(p.system);
       res = simulate(sys, s.models[p.model], s.workloads[p.workload]);
-      auto values = metric_values(res->metrics);
+      if (!res->deadlock.empty()) {
+        status = "failed", error = "internal error (a bug in qaccel): " + res->deadlock;
+        res.reset();
+      }
+      auto values = res ? metric_values(res->metrics) : std::map<std::string, double>{};
       for (const Constraint& c : s.constraints) {
         if (!c.on_results) continue;
         bool ok = c.expr.holds([&](const std::string& n) -> std::optional<double> {

@@ -64,6 +64,9 @@ struct EngineOptions {
 };
 
 struct EngineResult {
+  // Empty, or the deadlock report: the ops that never finished and what each waits for (a
+  // simulator bug; the caller raises it as an InternalError outside the simulation).
+  std::string deadlock;
   std::int64_t makespan_cycles = 0;
   std::vector<UnitUsage> units;
   std::vector<MemoryBusy> memory;
@@ -74,7 +77,7 @@ void declare_engine_stats(StatsRegistry& stats, const std::vector<Unit*>& units)
 
 // Runs the graph: `unit_of[i]` is op i's unit, `plans[i]` its plan; fills records[i] (whose op,
 // step, unit and mapped_by the caller has set). One SystemC elaboration: once per process.
-// A deadlock (ops left, nothing runnable) throws InternalError naming what each op waits for.
+// A deadlock (ops left, nothing runnable) comes back in EngineResult::deadlock.
 EngineResult run_engine(const DramSpec& dram, StatsRegistry& stats, const std::vector<Unit*>& units,
                         const OpGraph& g, const std::vector<int>& unit_of,
                         const std::vector<OpPlan>& plans, std::vector<OpRecord>& records,

@@ -11,6 +11,7 @@ SimResult finish(System& sys, std::vector<OpRecord> recs, double tokens) {
   r.records = std::move(recs);
   r.units = sys.engine().units;
   r.memory = sys.engine().memory;
+  r.deadlock = sys.engine().deadlock;
   r.totals = sys.totals(r.records);
   const RunTotals& t = r.totals;
   RunMetrics& m = r.metrics;

@@ -31,6 +31,7 @@ struct SimResult {
   std::vector<OpRecord> records;
   std::vector<UnitUsage> units;    // per unit over the run
   std::vector<MemoryBusy> memory;  // the memory's busy stretches (when recorded)
+  std::string deadlock;            // a simulator bug's report (EngineResult::deadlock), or ""
   std::vector<Stat> stats;         // every registered statistic after the run
   RunTotals totals;
   RunMetrics metrics;

@@ -60,7 +60,6 @@ double System::area_mm2() const {
 }
 
 std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
-  sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
   std::vector<OpRecord> records(g.size());
   std::vector<int> unit_of(g.size());
   std::vector<OpPlan> plans(g.size());

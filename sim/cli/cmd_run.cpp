@@ -204,6 +204,7 @@ int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
                const po::variables_map& vm) {
   System sys(spec);
   SimResult res = simulate_graph(sys, layers.graph, vm.count("trace-json") > 0);
+  if (!res.deadlock.empty()) throw InternalError(res.deadlock);
   const std::vector<OpRecord>& recs = res.records;
   const RunTotals& t = res.totals;
   print_system(sys);
@@ -326,6 +327,7 @@ int cmd_run(const std::vector<std::string>& args) {
   const int steps = prefill ? 1 : w.generated_tokens;
   auto t0 = std::chrono::steady_clock::now();
   SimResult res = simulate(sys, m, w, vm.count("trace-json") > 0);
+  if (!res.deadlock.empty()) throw InternalError(res.deadlock);
   double sim_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::vector<OpRecord>& recs = res.records;
   const RunTotals& t = res.totals;
