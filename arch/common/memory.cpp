@@ -34,13 +34,17 @@ void MemoryTarget::b_transport(int initiator, tlm::tlm_generic_payload& t,
     transport(initiator, t, delay);
   } else {
     const std::int64_t now = now_cycle(), bytes = std::int64_t(t.get_data_length());
-    std::int64_t issue = now + to_cycles(delay), done = issue, mem = 0;
-    for (std::int64_t k = 0; k < count; ++k) {
-      done = reserve(initiator, t.is_write(), bytes, issue, count == 1 && ext && ext->opens_stream);
-      mem += done - issue;
-      if (count > 1) issue = std::max(issue + ext->consumer_cycles, done);
+    const std::int64_t at = now + to_cycles(delay);
+    std::int64_t done;
+    if (count == 1) {
+      done = reserve(initiator, t.is_write(), bytes, at, ext && ext->opens_stream);
+      if (ext) ext->next_issue_cycle = done, ext->memory_cycles = done - at;
+    } else {
+      TrainAnswer a =
+          reserve_train(initiator, t.is_write(), bytes, at, count, ext->consumer_cycles);
+      done = a.done_cycle;
+      ext->next_issue_cycle = a.next_issue_cycle, ext->memory_cycles = a.memory_cycles;
     }
-    if (ext) ext->next_issue_cycle = issue, ext->memory_cycles = mem;
     delay = cycles_time(done - now);
   }
   t.set_response_status(tlm::TLM_OK_RESPONSE);
@@ -50,15 +54,28 @@ void MemoryTarget::transport(int, tlm::tlm_generic_payload&, sc_core::sc_time&) 
   QACCEL_ASSERT(false, "a blocking memory model without transport()");
 }
 
+MemoryTarget::TrainAnswer MemoryTarget::reserve_train(int initiator, bool write, std::int64_t bytes,
+                                                      std::int64_t at, std::int64_t count,
+                                                      std::int64_t consumer_cycles) {
+  TrainAnswer a;
+  for (std::int64_t k = 0; k < count; ++k) {
+    a.done_cycle = reserve(initiator, write, bytes, at, false);
+    a.memory_cycles += a.done_cycle - at;
+    at = std::max(at + consumer_cycles, a.done_cycle);
+  }
+  a.next_issue_cycle = at;
+  return a;
+}
+
 std::int64_t MemoryTarget::reserve(int, bool, std::int64_t, std::int64_t, bool) {
   QACCEL_ASSERT(false, "a memory model that answers at once without reserve()");
   return 0;
 }
 
 void MemoryTarget::served(int initiator, bool write, std::int64_t bytes, std::int64_t begin,
-                          std::int64_t end) {
+                          std::int64_t end, std::int64_t busy) {
   (write ? write_bytes_ : read_bytes_) += double(bytes);
-  busy_ += double(end - begin);
+  busy_ += double(busy < 0 ? end - begin : busy);
   if (!record_) return;
   // A stretch that would end within 1/16384 of the time so far from where the last one began is
   // kept in the last one, so the timeline holds about 32k entries per doubling of simulated time

@@ -92,8 +92,17 @@ class MemoryTarget : public sc_core::sc_module {
   // completion cycle; single requests and trains both come here.
   virtual std::int64_t reserve(int initiator, bool write, std::int64_t bytes, std::int64_t at,
                                bool opens_stream);
+  // A train (see MemRequestExt) arriving at `at`. The default reserves request by request; a
+  // model may answer in closed form.
+  struct TrainAnswer {
+    std::int64_t done_cycle = 0, next_issue_cycle = 0, memory_cycles = 0;
+  };
+  virtual TrainAnswer reserve_train(int initiator, bool write, std::int64_t bytes, std::int64_t at,
+                                    std::int64_t count, std::int64_t consumer_cycles);
   // Counts a completed stretch of service in the stats (and the timeline when recording).
-  void served(int initiator, bool write, std::int64_t bytes, std::int64_t begin, std::int64_t end);
+  // `busy` defaults to end - begin (a stretch of several requests may hold gaps).
+  void served(int initiator, bool write, std::int64_t bytes, std::int64_t begin, std::int64_t end,
+              std::int64_t busy = -1);
   // Cycles the channels need for `bytes` at full bandwidth.
   std::int64_t busy_cycles(std::int64_t bytes) const;
 

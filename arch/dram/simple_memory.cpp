@@ -38,6 +38,24 @@ class SimpleMemory final : public MemoryTarget {
     return free_at_ + (opens ? spec_.latency_cycles : 0);
   }
 
+  // fcfs, closed form: after the first request the memory is free whenever the next one
+  // arrives (it arrived no earlier than the previous one's completion), so the requests follow
+  // each other every max(consumer, busy) cycles, each taking `busy`.
+  TrainAnswer reserve_train(int id, bool write, i64 bytes, i64 at, i64 count,
+                            i64 consumer) override {
+    const i64 d = busy_cycles(bytes), start0 = std::max(at, free_at_), done0 = start0 + d;
+    const i64 stride = std::max(consumer, d);
+    const i64 issue1 = std::max(at + consumer, done0);
+    const i64 issue_last = count > 1 ? issue1 + (count - 2) * stride : at;
+    TrainAnswer a;
+    a.done_cycle = count > 1 ? issue_last + d : done0;
+    a.next_issue_cycle = count > 1 ? issue_last + stride : issue1;
+    a.memory_cycles = (done0 - at) + (count - 1) * d;
+    free_at_ = a.done_cycle;
+    served(id, write, bytes * count, start0, a.done_cycle, count * d);
+    return a;
+  }
+
   void transport(int id, tlm::tlm_generic_payload& t, sc_core::sc_time& delay) override {
     const i64 bytes = i64(t.get_data_length());
     MemRequestExt* ext = nullptr;

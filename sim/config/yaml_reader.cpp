@@ -59,10 +59,11 @@ YAML::Node load_yaml_file(const std::filesystem::path& file) {
     throw ConfigError(file.string() + ": no such file (or not a regular file)");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw ConfigError(file.string() + ": cannot open");
+  // Read in chunks up to one byte past the limit (no large zeroed buffer for a small file).
   std::string text;
-  text.resize(kMaxConfigBytes + 1);
-  in.read(text.data(), std::streamsize(text.size()));
-  text.resize(std::size_t(in.gcount()));
+  char chunk[65536];
+  while (text.size() <= kMaxConfigBytes && in.read(chunk, sizeof chunk).gcount() > 0)
+    text.append(chunk, std::size_t(in.gcount()));
   if (text.size() > kMaxConfigBytes)
     throw ConfigError(file.string() + ": larger than " + std::to_string(kMaxConfigBytes >> 20) +
                       " MiB; not a qaccel config");
