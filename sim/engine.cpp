@@ -250,6 +250,8 @@ class Scheduler : public sc_core::sc_module {
     r.start_cycle = now_cycle();
     if (r.start_cycle > r.ready_cycle)
       r.waited_for = schedule_ == Schedule::serial ? "order" : "unit";
+    else if (r.ready_cycle > 0)
+      r.waited_for = "input";
     units[std::size_t(u)]->queue.push_back(i);
     units[std::size_t(u)]->work.notify();
   }
@@ -294,6 +296,7 @@ void UnitModule::run_op(int i) {
   r.cost.cycles = r.end_cycle - r.start_cycle;
   r.cost.stall_cycles = r.cost.cycles - r.cost.compute_cycles;
   QACCEL_ASSERT(r.cost.stall_cycles >= 0, "op " + r.op.name + " shorter than its compute");
+  if (r.cost.stall_cycles > 0) r.waited_for += r.waited_for.empty() ? "memory" : ",memory";
   r.memory_cycles = mem_cycles_;
   r.hidden_memory_cycles = std::max<i64>(0, mem_cycles_ - r.cost.stall_cycles);
   stall_ += double(r.cost.stall_cycles);

@@ -33,8 +33,10 @@ struct OpRecord {
   OpCost cost;            // cost.cycles = end - start; cost.stall_cycles = exposed memory stall
   std::int64_t ready_cycle = 0;  // its inputs were all there
   std::int64_t start_cycle = 0, end_cycle = 0;
-  // What held its start after ready_cycle: "unit" (busy with other ops), "order" (serial
-  // schedule), or "" (nothing: it started when its inputs were ready).
+  // What it waited for, comma-separated: first what set its start ("input": it started when
+  // its last input arrived; "unit": its unit was busy past that; "order": the serial schedule
+  // held it), then "memory" when it stalled on off-chip memory while running. "" for an op
+  // that started at cycle 0 and never stalled.
   std::string waited_for;
   std::int64_t memory_cycles = 0;         // its DRAM transfers, issue to completion, summed
   std::int64_t hidden_memory_cycles = 0;  // memory_cycles not exposed as stall

@@ -106,7 +106,8 @@ TEST(Engine, AChainNeverOverlaps) {
                           vec("c", OpKind::attn_score, 7, 0, {"u"}, {})});
   EXPECT_EQ(r.op("b").ready_cycle, 300);
   EXPECT_EQ(r.op("b").start_cycle, 300);
-  EXPECT_EQ(r.op("b").waited_for, "");
+  EXPECT_EQ(r.op("b").waited_for, "input");
+  EXPECT_EQ(r.op("a").waited_for, "");
   EXPECT_EQ(r.op("c").start_cycle, 800);
   EXPECT_EQ(r.makespan(), 807);
 }
@@ -194,6 +195,8 @@ TEST(EnginePrefetch, NextOpHidesTheNextWeights) {
   EXPECT_EQ(r.op("g2").start_cycle, 57);
   EXPECT_EQ(r.op("g2").end_cycle, 100);
   EXPECT_EQ(r.op("g2").cost.stall_cycles, 0);
+  EXPECT_EQ(r.op("g2").waited_for, "unit");
+  EXPECT_EQ(r.op("g1").waited_for, "memory");
   EXPECT_EQ(r.op("g2").prefetched_bytes, 64);
   EXPECT_GT(r.op("g2").hidden_memory_cycles, 0);
   EXPECT_EQ(r.sys.stats().get("mxu.dma.prefetch_bytes"), 64.0);
