@@ -1,15 +1,16 @@
 // The systolic array as a Unit: quantized matmuls (matmul, gemv, classifier) on an R x C grid,
-// compute cycles from the array core (arch/systolic/array.hpp), plus stall cycles when the
-// memory port cannot deliver the next fold's operands during the current fold.
+// compute cycles from the array core (arch/systolic/array.hpp), plus stall cycles when memory
+// cannot deliver the next fold's operands during the current fold. The unit plans an op as
+// folds (OpPlan); its SystemC module (sim/engine) issues the fetches through the memory socket.
 //
 // Memory model (documented choices):
 // - Weights (and activations larger than the global buffer) come from DRAM. Reuse follows the
 //   dataflow: the stationary operand is fetched once; a streamed operand is fetched once if it
 //   fits its buffer half (double buffering), else once per outer fold that re-streams it.
 // - An op's DRAM bytes are spread evenly over its folds. Fold 0's operands are fetched before
-//   it starts (latency exposed); fold i+1's are prefetched during fold i, so a fold waits only
-//   when its fetch outlasts the previous fold's compute. Output write-back overlaps the next
-//   fold; the last write-back is charged to the op.
+//   it starts (latency exposed, unless `prefetch: next_op` fetched them during the previous
+//   op); fold i+1's are fetched during fold i, so a fold waits only when its fetch outlasts
+//   the previous fold's compute. The write-back follows the last fold and is charged to the op.
 // - SRAM traffic: every operand byte entering the array is a buffer read; every byte fetched
 //   from DRAM or produced is a buffer write. A buffer must deliver one array edge of operands
 //   per streaming cycle (WS: R activations; OS: R activations and C weights; IS: R weights);
