@@ -323,6 +323,9 @@ void UnitModule::run_folds(int i, const OpPlan& p, OpRecord& r) {
   if (F - 1 < std::max<i64>(npf, 1)) maybe_prefetch(i);
   i64 t = now();
   for (i64 f = 0; f < F; ++f) {
+    // Once every other unit has gone idle, nobody else can issue a request before this op
+    // ends: go on decoupled from here.
+    if (!decoupled_ && at_once_ && sched_.alone(index_)) decoupled_ = true, vt_ = now_cycle();
     wait_until(t);
     wait_done(f < npf ? mine[std::size_t(f)] : *cur);
     // Decoupled, the full-size fetches of folds f+1 .. f+n (never the last fold) go as one
