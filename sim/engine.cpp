@@ -47,7 +47,6 @@ class UnitModule : public sc_core::sc_module {
       : sc_core::sc_module(n),
         mem("mem"),
         index_(index),
-        unit_(unit),
         sched_(sched),
         g_(g),
         plans_(plans),
@@ -163,7 +162,6 @@ class UnitModule : public sc_core::sc_module {
   }
 
   int index_;
-  Unit& unit_;
   Scheduler& sched_;
   const OpGraph& g_;
   const std::vector<OpPlan>& plans_;

@@ -39,7 +39,7 @@ struct OpGraph {
 OpGraph build_graph(const std::vector<std::vector<Op>>& passes);
 
 // The same with explicit edges (layer lists): preds[i] lists the ops op i waits for, in any
-// order. Throws ConfigError naming an op on a cycle, if there is one (`what` names the source).
+// order, and no cycle among them (the caller has checked; `what` names the source).
 OpGraph build_graph_with_edges(std::vector<Op> ops, const std::vector<std::vector<int>>& preds,
                                const std::string& what);
 

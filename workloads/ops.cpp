@@ -230,10 +230,8 @@ struct Lowering {
         }
     }
     linear(p + "wo", l, BT, d, d, OpKind::matmul, p + "attn", p + "o");
-    if (attention == AttentionOps::per_head) ops.back().reads.pop_back();  // the heads' outputs
-    for (const TensorRef& t :
-         attention == AttentionOps::per_head ? attn_outs : std::vector<TensorRef>{})
-      ops.back().reads.push_back(t);
+    ops.back().reads.pop_back();  // wo reads the attention output(s) as written
+    ops.back().reads.insert(ops.back().reads.end(), attn_outs.begin(), attn_outs.end());
     elementwise(p + "residual_att", OpKind::add, l, BT * d, 1, 2, {x_in, p + "o"}, {p + "x_att"});
     elementwise(p + "rmsnorm_ffn", OpKind::rmsnorm, l, BT * d, 4, 1, {p + "x_att"}, {p + "xn_ffn"});
     ops.back().act_read_bytes += d * kF32;
