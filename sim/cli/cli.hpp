@@ -50,5 +50,6 @@ int cmd_sweep(const std::vector<std::string>& args);
 int cmd_query(const std::vector<std::string>& args);
 int cmd_merge(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
+int cmd_dram(const std::vector<std::string>& args);
 
 }  // namespace qaccel::cli

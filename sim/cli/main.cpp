@@ -27,6 +27,8 @@ const Command kCommands[] = {
      qaccel::cli::cmd_query},
     {"merge", "merge results databases (sweep shards) without duplicates", qaccel::cli::cmd_merge},
     {"plot", "draw a roofline of a run or a sweep's Pareto front as SVG", qaccel::cli::cmd_plot},
+    {"dram", "run the command-level DRAM on a trace (compare with other DRAM simulators)",
+     qaccel::cli::cmd_dram},
     {"list", "list unit implementations, their parameters and statistics", qaccel::cli::cmd_list},
 };
 

@@ -67,6 +67,10 @@ YAML::Node load_yaml_file(const std::filesystem::path& file) {
   if (text.size() > kMaxConfigBytes)
     throw ConfigError(file.string() + ": larger than " + std::to_string(kMaxConfigBytes >> 20) +
                       " MiB; not a qaccel config");
+  return load_yaml_text(text, file);
+}
+
+YAML::Node load_yaml_text(const std::string& text, const std::filesystem::path& file) {
   if (text.find('\0') != std::string::npos)
     throw ConfigError(file.string() + ": contains NUL bytes; not a YAML text file");
   check_nesting(text, file);

@@ -31,6 +31,8 @@ class Diagnostics {
 // Reads a YAML file with guards against inputs that crash or stall yaml-cpp (size, nesting).
 // Throws ConfigError naming the file on a missing file or a syntax error.
 YAML::Node load_yaml_file(const std::filesystem::path& file);
+// The same for text already in memory (built-in files); `file` names it in messages.
+YAML::Node load_yaml_text(const std::string& text, const std::filesystem::path& file);
 
 // Human description of a node for messages: the scalar in quotes, or "a list" / "a mapping".
 std::string describe(const YAML::Node& n);

@@ -1,0 +1,337 @@
+#include "arch/dram/channel.hpp"
+
+#include <algorithm>
+
+#include "sim/base/error.hpp"
+
+namespace qaccel::dram {
+
+Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
+    : cfg_(cfg),
+      rules_(rules),
+      bgs_(cfg.org.bank_groups),
+      banks_per_bg_(cfg.org.banks_per_group),
+      banks_per_rank_(cfg.org.banks_per_rank()),
+      shared_bus_(cfg.org.ranks > 1),
+      record_(record) {
+  Node fresh;
+  fresh.ready.fill(0);
+  const int ranks = cfg.org.ranks_per_channel();
+  banks_.assign(std::size_t(ranks * banks_per_rank_), BankState{fresh, -1});
+  groups_.assign(std::size_t(ranks * bgs_), fresh);
+  ranks_.assign(std::size_t(ranks), RankState{fresh, {}, 0, 0, 0});
+  reads_.reserve(std::size_t(cfg.ctrl.read_queue));
+  writes_.reserve(std::size_t(cfg.ctrl.write_queue));
+  switch (cfg.ctrl.refresh) {
+    case Refresh::all_bank:
+      refresh_interval_ = cfg.timing.nREFI;
+      break;
+    case Refresh::per_bank:
+      refresh_interval_ =
+          cfg.timing.nREFIpb ? cfg.timing.nREFIpb : cfg.timing.nREFI / banks_per_rank_;
+      break;
+    case Refresh::none:
+      break;
+  }
+  // The first refresh falls due one interval in (cycle nREFI), as in Ramulator 2.
+  if (refresh_interval_ > 0) next_refresh_ = refresh_interval_;
+}
+
+bool Channel::has_room(bool write) const {
+  return write ? writes_.size() < std::size_t(cfg_.ctrl.write_queue)
+               : reads_.size() < std::size_t(cfg_.ctrl.read_queue);
+}
+
+void Channel::enqueue(const Request& in, i64 at) {
+  QACCEL_ASSERT(has_room(in.write), "enqueue into a full DRAM queue");
+  QACCEL_ASSERT(at >= now_, "a DRAM request arrives in the past");
+  now_ = at;  // the caller ran every event up to `at`
+  Request r = in;
+  r.arrive = at;
+  if (!r.write) {
+    for (const Request& w : writes_)
+      if (w.addr == r.addr) {
+        // Forwarded from the write queue: data one cycle later, no DRAM access.
+        ++stats_.reads;
+        ++stats_.forwarded_reads;
+        stats_.read_latency_cycles += 1;
+        done_.push_back({r.id, false, at, at + 1});
+        return;
+      }
+    reads_.push_back(r);
+  } else {
+    writes_.push_back(r);
+  }
+}
+
+Cmd Channel::column_cmd(const Request& r) const {
+  if (cfg_.ctrl.row_policy == RowPolicy::closed) {
+    // Close the row with the access unless another queued request wants the same row.
+    auto wants = [&](const std::vector<Request>& q) {
+      for (const Request& o : q)
+        if (o.bank == r.bank && o.row == r.row && o.id != r.id) return true;
+      return false;
+    };
+    if (!wants(reads_) && !wants(writes_) && !wants(active_)) return r.write ? Cmd::WRA : Cmd::RDA;
+  }
+  return r.write ? Cmd::WR : Cmd::RD;
+}
+
+Cmd Channel::next_cmd(const Request& r) const {
+  const i64 open = banks_[std::size_t(r.bank)].open_row;
+  if (open == r.row) return column_cmd(r);
+  return open < 0 ? Cmd::ACT : Cmd::PRE;
+}
+
+Cmd Channel::refresh_cmd(const RefreshReq& f) const {
+  if (f.bank < 0) return ranks_[std::size_t(f.rank)].open_banks ? Cmd::PREA : Cmd::REFab;
+  return banks_[std::size_t(f.bank)].open_row >= 0 ? Cmd::PRE : Cmd::REFpb;
+}
+
+i64 Channel::earliest(Cmd c, int rank, int bg, int bank) const {
+  const RankState& rk = ranks_[std::size_t(rank)];
+  i64 e = rk.t.ready[int(c)];
+  if (is_rank_cmd(c)) {
+    // PREA waits for every open bank's precharge rules, REFab for every bank's refresh rules.
+    const Cmd per_bank = c == Cmd::PREA ? Cmd::PRE : Cmd::REFab;
+    const std::size_t b0 = std::size_t(rank * banks_per_rank_);
+    for (std::size_t b = b0; b < b0 + std::size_t(banks_per_rank_); ++b)
+      if (c == Cmd::REFab || banks_[b].open_row >= 0)
+        e = std::max(e, banks_[b].t.ready[int(per_bank)]);
+    return e;
+  }
+  e = std::max(e, groups_[std::size_t(rank * bgs_ + bg)].ready[int(c)]);
+  return std::max(e, banks_[std::size_t(bank)].t.ready[int(c)]);
+}
+
+bool Channel::blocks_activated(Cmd cmd, int rank, int bank) const {
+  if (cmd != Cmd::PRE && cmd != Cmd::PREA) return false;
+  for (const Request& a : active_)
+    if (a.rank == rank && (cmd == Cmd::PREA || a.bank == bank)) return true;
+  return false;
+}
+
+void Channel::update_write_mode() {
+  const double wq = double(cfg_.ctrl.write_queue);
+  if (!write_mode_) {
+    if (double(writes_.size()) > cfg_.ctrl.write_high_watermark * wq || reads_.empty())
+      write_mode_ = true;
+  } else if (double(writes_.size()) < cfg_.ctrl.write_low_watermark * wq && !reads_.empty()) {
+    write_mode_ = false;
+  }
+}
+
+bool Channel::pick(i64 c, Choice& out) {
+  // (1) Activated requests: the oldest whose column command is legal.
+  for (std::size_t i = 0; i < active_.size(); ++i) {
+    const Request& r = active_[i];
+    const Cmd cmd = next_cmd(r);
+    if (earliest(cmd, r.rank, r.bank_group, r.bank) <= c) {
+      out = {cmd, 0, i};
+      return true;
+    }
+  }
+  bool found = false;
+  // (2) A due refresh, oldest first; until it can issue the queues wait.
+  if (!refresh_.empty()) {
+    const RefreshReq& f = refresh_.front();
+    const Cmd cmd = refresh_cmd(f);
+    const int bg = f.bank < 0 ? 0 : (f.bank % banks_per_rank_) / banks_per_bg_;
+    if (earliest(cmd, f.rank, bg, std::max(f.bank, 0)) > c) return false;
+    out = {cmd, 1, 0};
+    found = true;
+  }
+  // (3) The read queue, or the write queue while draining writes.
+  if (!found) {
+    update_write_mode();
+    const std::vector<Request>& q = write_mode_ ? writes_ : reads_;
+    const std::size_t n =
+        cfg_.ctrl.scheduler == Scheduler::fcfs ? std::min<std::size_t>(1, q.size()) : q.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const Request& r = q[i];
+      const Cmd cmd = next_cmd(r);
+      if (earliest(cmd, r.rank, r.bank_group, r.bank) <= c) {
+        out = {cmd, write_mode_ ? 3 : 2, i};
+        found = true;
+        break;
+      }
+    }
+  }
+  if (!found) return false;
+  // A precharge must not close a row an activated request is about to use.
+  if (out.where != 0) {
+    int rank = 0, bank = 0;
+    if (out.where == 1) {
+      rank = refresh_.front().rank;
+      bank = refresh_.front().bank;
+    } else {
+      const Request& r = (out.where == 2 ? reads_ : writes_)[out.index];
+      rank = r.rank;
+      bank = r.bank;
+    }
+    if (blocks_activated(out.cmd, rank, bank)) return false;
+  }
+  return true;
+}
+
+void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
+  auto raise = [](Node& n, Cmd to, i64 v) {
+    i64& x = n.ready[int(to)];
+    x = std::max(x, v);
+  };
+  for (int idx : rules_.by_from[int(cmd)]) {
+    const Rule& r = rules_.rules[std::size_t(idx)];
+    const i64 v = c + r.latency;
+    switch (r.scope) {
+      case Scope::bank:
+        if (bank >= 0) raise(banks_[std::size_t(bank)].t, r.to, v);
+        break;
+      case Scope::bank_group:
+        if (bg >= 0) raise(groups_[std::size_t(rank * bgs_ + bg)], r.to, v);
+        break;
+      case Scope::rank:
+        raise(ranks_[std::size_t(rank)].t, r.to, v);
+        break;
+      case Scope::other_ranks:
+        for (std::size_t k = 0; k < ranks_.size(); ++k)
+          if (int(k) != rank) raise(ranks_[k].t, r.to, v);
+        break;
+      case Scope::bus:
+        if (shared_bus_) {
+          for (RankState& rk : ranks_)
+            raise(rk.t, r.to, v);
+        } else {
+          raise(ranks_[std::size_t(rank)].t, r.to, v);
+        }
+        break;
+    }
+  }
+  if (cmd == Cmd::ACT && rules_.faw > 0) {
+    RankState& rk = ranks_[std::size_t(rank)];
+    rk.acts[std::size_t(rk.nacts % 4)] = c;
+    ++rk.nacts;
+    // The fifth ACT waits nFAW after the first of the four before it.
+    if (rk.nacts >= 4) raise(rk.t, Cmd::ACT, rk.acts[std::size_t(rk.nacts % 4)] + rules_.faw);
+  }
+}
+
+void Channel::open_bank(int rank, int bank, i64 row, i64 c) {
+  RankState& rk = ranks_[std::size_t(rank)];
+  if (rk.open_banks++ == 0) rk.open_since = c;
+  banks_[std::size_t(bank)].open_row = row;
+}
+
+void Channel::close_bank(int rank, int bank, i64 c) {
+  BankState& b = banks_[std::size_t(bank)];
+  if (b.open_row < 0) return;
+  b.open_row = -1;
+  RankState& rk = ranks_[std::size_t(rank)];
+  if (--rk.open_banks == 0) stats_.active_rank_cycles += c - rk.open_since;
+}
+
+void Channel::issue(const Choice& ch, i64 c) {
+  const Cmd cmd = ch.cmd;
+  ++stats_.commands[std::size_t(cmd)];
+  if (ch.where == 1) {
+    const RefreshReq f = refresh_.front();
+    const int bg = f.bank < 0 ? -1 : (f.bank % banks_per_rank_) / banks_per_bg_;
+    apply_timing(cmd, f.rank, bg, f.bank, c);
+    if (record_) log_.push_back({c, cmd, f.rank, bg, f.bank, -1});
+    if (cmd == Cmd::PREA) {
+      const int b0 = f.rank * banks_per_rank_;
+      for (int b = b0; b < b0 + banks_per_rank_; ++b)
+        close_bank(f.rank, b, c);
+    } else if (cmd == Cmd::PRE) {
+      close_bank(f.rank, f.bank, c);
+    } else {
+      refresh_.erase(refresh_.begin());  // REFab / REFpb: done
+    }
+    return;
+  }
+  std::vector<Request>& q = ch.where == 0 ? active_ : ch.where == 2 ? reads_ : writes_;
+  Request& r = q[ch.index];
+  apply_timing(cmd, r.rank, r.bank_group, r.bank, c);
+  if (record_) log_.push_back({c, cmd, r.rank, r.bank_group, r.bank, cmd == Cmd::PRE ? -1 : r.row});
+  if (!r.counted) {
+    r.counted = true;
+    stats_.queue_latency_cycles += c - r.arrive;
+    if (is_column(cmd))
+      ++stats_.row_hits;
+    else if (cmd == Cmd::ACT)
+      ++stats_.row_misses;
+    else
+      ++stats_.row_conflicts;
+  }
+  switch (cmd) {
+    case Cmd::ACT:
+      open_bank(r.rank, r.bank, r.row, c);
+      active_.push_back(r);
+      q.erase(q.begin() + std::ptrdiff_t(ch.index));
+      return;
+    case Cmd::PRE:
+      close_bank(r.rank, r.bank, c);
+      return;
+    default:
+      break;
+  }
+  QACCEL_ASSERT(is_column(cmd), "unexpected request command");
+  if (cmd == Cmd::RDA || cmd == Cmd::WRA) close_bank(r.rank, r.bank, c);
+  if (r.write) {
+    ++stats_.writes;
+    done_.push_back({r.id, true, c, c + cfg_.timing.nCWL + cfg_.timing.nBL});
+  } else {
+    ++stats_.reads;
+    const i64 done = c + rules_.read_latency;
+    stats_.read_latency_cycles += done - r.arrive;
+    done_.push_back({r.id, false, c, done});
+  }
+  q.erase(q.begin() + std::ptrdiff_t(ch.index));
+}
+
+void Channel::step_to(i64 c) {
+  QACCEL_ASSERT(c > now_, "DRAM time runs backwards");
+  now_ = c;
+  if (c >= next_refresh_) {
+    const int ranks = int(ranks_.size());
+    for (int k = 0; k < ranks; ++k)
+      refresh_.push_back(
+          {k, cfg_.ctrl.refresh == Refresh::per_bank ? k * banks_per_rank_ + refresh_bank_ : -1});
+    refresh_bank_ = (refresh_bank_ + 1) % banks_per_rank_;
+    next_refresh_ += refresh_interval_;
+  }
+  Choice ch;
+  if (pick(c, ch)) issue(ch, c);
+}
+
+i64 Channel::next_event() const {
+  i64 e = next_refresh_;
+  auto consider = [&](const std::vector<Request>& q, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const Request& r = q[i];
+      e = std::min(e, earliest(next_cmd(r), r.rank, r.bank_group, r.bank));
+    }
+  };
+  consider(active_, active_.size());
+  const bool fcfs = cfg_.ctrl.scheduler == Scheduler::fcfs;
+  consider(reads_, fcfs ? std::min<std::size_t>(1, reads_.size()) : reads_.size());
+  consider(writes_, fcfs ? std::min<std::size_t>(1, writes_.size()) : writes_.size());
+  if (!refresh_.empty()) {
+    const RefreshReq& f = refresh_.front();
+    const int bg = f.bank < 0 ? 0 : (f.bank % banks_per_rank_) / banks_per_bg_;
+    e = std::min(e, earliest(refresh_cmd(f), f.rank, bg, std::max(f.bank, 0)));
+  }
+  if (e >= kNever) return kNever;
+  // Something legal now but held back (a precharge behind an activated request, the other
+  // queue's mode) is retried on the next cycle.
+  return std::max(e, now_ + 1);
+}
+
+void Channel::finish() {
+  for (RankState& rk : ranks_)
+    if (rk.open_banks) {
+      stats_.active_rank_cycles += now_ - rk.open_since;
+      rk.open_since = now_;
+    }
+}
+
+}  // namespace qaccel::dram

@@ -1,0 +1,148 @@
+#pragma once
+// One DRAM channel's controller and its banks, in plain C++ (no SystemC inside): read and
+// write queues, FR-FCFS or FCFS, open- or closed-row policy, write drain by watermarks,
+// all-bank or per-bank refresh, one command per cycle on the command bus.
+//
+// Time: the controller processes cycle by cycle with step_to(). Event mode asks next_event()
+// for the next cycle at which anything can happen (a command becomes legal, a refresh falls
+// due) and jumps there; tick mode steps every cycle. Skipped cycles are ones where a step
+// would issue nothing and change nothing, so both modes issue identical command streams
+// (tests/test_dram.cpp compares them).
+//
+// Scheduling, per cycle, in this order (the structure of Ramulator 2's generic controller, so
+// figures compare): (1) a request whose row this controller opened for it (the "activated"
+// set) issues its column command when legal; else (2) a pending refresh issues its next
+// command (PREA, then REFab) when legal; else (3) the read queue, or the write queue in write
+// mode, gives its best request: FR-FCFS takes the oldest whose next command is legal now,
+// FCFS only the oldest. While a refresh waits for its command, the queues wait too. Under the
+// closed-row policy a column command auto-precharges (RDA/WRA) unless another queued request
+// wants the same row. A precharge that would close a row an activated request waits for is
+// held back. A request leaves its queue when its ACT issues (it then waits in the activated
+// set) or when its column command issues. A read to an address with a write in the queue is
+// answered from the write queue one cycle later.
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "arch/dram/rules.hpp"
+#include "arch/dram/spec.hpp"
+
+namespace qaccel::dram {
+
+constexpr i64 kNever = std::numeric_limits<i64>::max() / 4;
+
+struct Request {
+  std::uint64_t addr = 0;
+  std::uint64_t id = 0;
+  bool write = false;
+  int rank = 0, bank_group = 0, bank = 0;  // bank: index within the channel
+  i64 row = 0;
+  i64 arrive = 0;
+  bool counted = false;  // row hit/miss/conflict already classified
+};
+
+struct IssuedCmd {
+  i64 cycle;
+  Cmd cmd;
+  int rank, bank_group, bank;  // bank within the channel (-1 for rank-wide commands)
+  i64 row;
+};
+
+struct Completion {
+  std::uint64_t id;
+  bool write;
+  i64 issue_cycle;  // the column command (or the arrival, for a forwarded read)
+  i64 done_cycle;   // last data on the bus (reads), or written (writes)
+};
+
+struct ChannelStats {
+  std::array<i64, kCmds> commands{};
+  i64 row_hits = 0, row_misses = 0, row_conflicts = 0;
+  i64 reads = 0, writes = 0, forwarded_reads = 0;
+  i64 read_latency_cycles = 0;   // sum over reads of done - arrive
+  i64 queue_latency_cycles = 0;  // sum over requests of first command - arrive
+  i64 active_rank_cycles = 0;    // sum over ranks of cycles with a row open
+};
+
+class Channel {
+ public:
+  Channel(const DramConfig& cfg, const RuleSet& rules, bool record_commands = false);
+
+  i64 now() const { return now_; }
+  bool has_room(bool write) const;
+  // Queues a request arriving at cycle `at` (>= now(); the caller has run every event up to
+  // it); it can issue from cycle at + 1 on. A read that hits a queued write completes one
+  // cycle later without a DRAM access (see completions()). Requires has_room().
+  void enqueue(const Request& r, i64 at);
+  // Processes cycle `c` (> now()): a due refresh is queued, at most one command issues.
+  // Event mode passes next_event(); tick mode now() + 1.
+  void step_to(i64 c);
+  // The next cycle after now() at which step_to could act, kNever when nothing is pending.
+  i64 next_event() const;
+  bool busy() const { return !reads_.empty() || !writes_.empty() || !active_.empty(); }
+  i64 pending() const { return i64(reads_.size() + writes_.size() + active_.size()); }
+
+  // Finished requests since the last take (their done_cycle may lie ahead of now()).
+  std::vector<Completion>& completions() { return done_; }
+  const ChannelStats& stats() const { return stats_; }
+  // Closes open-row accounting at now() (call once at the end of a run).
+  void finish();
+  const std::vector<IssuedCmd>& commands() const { return log_; }
+
+ private:
+  struct Node {
+    std::array<i64, kCmds> ready;
+  };
+  struct BankState {
+    Node t;
+    i64 open_row = -1;
+  };
+  struct RankState {
+    Node t;
+    std::array<i64, 4> acts{};  // the last four ACT cycles (ring)
+    int nacts = 0, open_banks = 0;
+    i64 open_since = 0;
+  };
+  struct RefreshReq {
+    int rank, bank;  // bank -1: all-bank
+  };
+  struct Choice {
+    Cmd cmd;
+    int where = 0;  // 0 activated set, 1 refresh, 2 read queue, 3 write queue
+    std::size_t index = 0;
+  };
+
+  Cmd next_cmd(const Request& r) const;
+  Cmd column_cmd(const Request& r) const;
+  Cmd refresh_cmd(const RefreshReq& f) const;
+  i64 earliest(Cmd c, int rank, int bg, int bank) const;
+  bool pick(i64 c, Choice& out);
+  void issue(const Choice& ch, i64 c);
+  void apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c);
+  void open_bank(int rank, int bank, i64 row, i64 c);
+  void close_bank(int rank, int bank, i64 c);
+  void update_write_mode();
+  bool blocks_activated(Cmd cmd, int rank, int bank) const;
+
+  const DramConfig& cfg_;
+  const RuleSet& rules_;
+  const int bgs_, banks_per_bg_, banks_per_rank_;
+  const bool shared_bus_;  // ranks share the data bus (pseudo-channels do not)
+  i64 now_ = 0;
+  std::vector<Request> reads_, writes_, active_;
+  std::vector<RefreshReq> refresh_;
+  std::vector<BankState> banks_;
+  std::vector<Node> groups_;
+  std::vector<RankState> ranks_;
+  bool write_mode_ = false;
+  i64 next_refresh_ = kNever;
+  int refresh_rank_ = 0, refresh_bank_ = 0;
+  i64 refresh_interval_ = 0;
+  std::vector<Completion> done_;
+  ChannelStats stats_;
+  bool record_;
+  std::vector<IssuedCmd> log_;
+};
+
+}  // namespace qaccel::dram

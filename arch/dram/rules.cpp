@@ -1,0 +1,82 @@
+#include "arch/dram/rules.hpp"
+
+#include <algorithm>
+
+namespace qaccel::dram {
+
+const char* cmd_name(Cmd c) {
+  static const char* n[kCmds] = {"ACT", "PRE", "PREA", "RD", "WR", "RDA", "WRA", "REFab", "REFpb"};
+  return n[int(c)];
+}
+
+RuleSet make_rules(const DramConfig& cfg) {
+  const Timing& t = cfg.timing;
+  RuleSet s;
+  auto add = [&](Scope sc, std::initializer_list<Cmd> from, std::initializer_list<Cmd> to,
+                 int lat) {
+    if (lat <= 0) return;
+    for (Cmd f : from)
+      for (Cmd g : to)
+        s.rules.push_back({sc, f, g, lat});
+  };
+  using enum Cmd;
+  using enum Scope;
+  const auto RDs = {RD, RDA}, WRs = {WR, WRA};
+  const auto COL = {RD, RDA, WR, WRA};
+  // Read-to-write bus turnaround: the read's data must clear the bus (+2 cycles of preamble
+  // and turnaround, as DDR4/HBM controllers count it) before the write's data starts.
+  const int rtw = t.nCL + t.nBL + 2 - t.nCWL;
+  const int wtr_s = t.nCWL + t.nBL + t.nWTRS, wtr_l = t.nCWL + t.nBL + t.nWTRL;
+  const int wr_to_pre = t.nCWL + t.nBL + t.nWR;
+
+  // The data bus carries one burst at a time.
+  add(bus, RDs, RDs, t.nBL);
+  add(bus, WRs, WRs, t.nBL);
+  // Column commands within a rank: CAS-to-CAS by bank group, turnarounds.
+  add(rank, RDs, RDs, t.nCCDS);
+  add(bank_group, RDs, RDs, t.nCCDL);
+  add(rank, WRs, WRs, t.nCCDS);
+  add(bank_group, WRs, WRs, t.nCCDL);
+  add(rank, RDs, WRs, rtw);
+  add(rank, WRs, RDs, wtr_s);
+  add(bank_group, WRs, RDs, wtr_l);
+  // Ranks sharing one data bus: a burst and the rank switch time between them.
+  if (cfg.org.ranks > 1) {
+    add(other_ranks, RDs, RDs, t.nBL + t.nRTRS);
+    add(other_ranks, WRs, WRs, t.nBL + t.nRTRS);
+    add(other_ranks, RDs, WRs, rtw + t.nRTRS);
+    add(other_ranks, WRs, RDs, t.nCWL + t.nBL + t.nRTRS - t.nCL);
+  }
+  // Activates: row-to-row by bank group, nRC in the bank (nFAW is a window, below).
+  add(rank, {ACT}, {ACT}, t.nRRDS);
+  add(bank_group, {ACT}, {ACT}, t.nRRDL);
+  add(bank, {ACT}, {ACT}, t.nRC);
+  add(bank, {ACT}, {RD, RDA}, t.nRCD);
+  add(bank, {ACT}, {WR, WRA}, t.nRCDWR);
+  add(bank, {ACT}, {PRE}, t.nRAS);
+  add(bank, {ACT}, {REFab}, t.nRC);
+  add(bank, RDs, {PRE}, t.nRTP);
+  add(bank, WRs, {PRE}, wr_to_pre);
+  // Precharge (explicit or automatic) to the next activate or refresh.
+  add(bank, {PRE}, {ACT, REFab, REFpb}, t.nRP);
+  add(rank, {PREA}, {ACT, REFab, REFpb}, t.nRP);
+  add(bank, {RDA}, {ACT, REFab, REFpb}, t.nRTP + t.nRP);
+  add(bank, {WRA}, {ACT, REFab, REFpb}, wr_to_pre + t.nRP);
+  // Refresh.
+  add(rank, {REFab}, {ACT, PREA, REFab, REFpb}, t.nRFC);
+  add(bank, {REFpb}, {ACT, REFpb}, t.nRFCpb);
+  add(rank, {REFpb}, {REFpb}, t.nRREFD);
+  add(rank, {REFpb}, {ACT}, t.nRREFD);
+  add(rank, {ACT}, {REFpb}, t.nRRDS);
+  (void)COL;
+  s.faw = t.nFAW;
+  for (std::size_t i = 0; i < s.rules.size(); ++i) {
+    s.by_from[int(s.rules[i].from)].push_back(int(i));
+    s.max_latency = std::max(s.max_latency, s.rules[i].latency);
+  }
+  s.max_latency = std::max(s.max_latency, s.faw);
+  s.read_latency = t.nCL + t.nBL;
+  return s;
+}
+
+}  // namespace qaccel::dram
