@@ -89,6 +89,18 @@ std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
                       std::to_string(std::int64_t(bound)) +
                       " cycles, more than the 1e15 the simulator's time can hold; use a smaller "
                       "workload or a faster system");
+  if (spec_.dram.dram) {
+    // Every tensor must have a home in the command-level DRAM.
+    std::uint64_t extent = 0;
+    for (const Tensor& t : g.tensors)
+      extent = std::max(extent, t.address + std::uint64_t(t.bytes));
+    const std::uint64_t cap = std::uint64_t(spec_.dram.dram->org.capacity_bytes());
+    if (extent > cap)
+      throw ConfigError(spec_.file.string() + ": system.memory.dram: the workload's tensors need " +
+                        std::to_string(extent) + " bytes of DRAM, the DRAM holds " +
+                        std::to_string(cap) + " (" + std::to_string(extent - cap) +
+                        " bytes short); give it more channels, ranks or rows");
+  }
   engine_ = run_engine(spec_.dram, stats_, units, g, unit_of, plans, records,
                        {spec_.schedule, spec_.prefetch, record_memory});
   for (std::size_t i = 0; i < g.size(); ++i) {

@@ -272,3 +272,52 @@ TEST(Dram, BadConfigsAndTracesAreClearErrors) {
   EXPECT_NE(trace_err("LD 99999999999999999999999\n").find("bad address"), std::string::npos);
   EXPECT_NE(trace_err(std::string("LD \0\x01\xff", 6)).find("t.trace:1"), std::string::npos);
 }
+
+// Ramulator 2's own cycle counts on the same traces with the same timing values
+// (tests/data/ramulator2_ddr4.csv says how they were made): within 5% (the bar).
+TEST(Dram, WithinFivePercentOfRamulator2OnDdr4) {
+  std::ifstream in(test::source_dir() + "/tests/data/ramulator2_ddr4.csv");
+  ASSERT_TRUE(in) << "tests/data/ramulator2_ddr4.csv";
+  std::string line;
+  int rows = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#' || line.rfind("timing,", 0) == 0) continue;
+    std::istringstream ls(line);
+    std::string timing, kind, f;
+    std::vector<long long> v;
+    std::getline(ls, timing, ',');
+    std::getline(ls, kind, ',');
+    while (std::getline(ls, f, ','))
+      v.push_back(std::stoll(f));
+    ASSERT_EQ(v.size(), 5u) << line;
+    DramConfig c;
+    if (timing == "DDR4_2400R") {
+      c = preset("DDR4-2400");
+      Timing& t = c.timing;
+      t.nCL = t.nRCD = t.nRCDWR = t.nRP = 16, t.nRC = 55, t.nRFC = 433, t.nREFI = 9364;
+    } else {
+      ASSERT_EQ(timing, "DDR4_3200AA");
+      c = preset("DDR4-3200");
+      Timing& t = c.timing;
+      t.nCL = t.nRCD = t.nRCDWR = t.nRP = 22, t.nRAS = 52, t.nRC = 74, t.nWR = 24, t.nRTP = 12;
+      t.nCWL = 16, t.nCCDS = 4, t.nCCDL = 8, t.nRRDS = 4, t.nRRDL = 8, t.nWTRS = 4, t.nWTRL = 12;
+      t.nFAW = 34, t.nRFC = 576, t.nREFI = 12480;
+    }
+    ASSERT_TRUE(check(c).empty());
+    Dram d(c);
+    const auto trace =
+        synthetic_trace(kind, v[0], c.org.tx_bytes, std::uint64_t(c.org.capacity_bytes()), 1);
+    const i64 cycles = d.run_trace(trace, false).cycles;
+    const DramTotals tot = d.totals(cycles);
+    const double err = double(cycles - v[1]) / double(v[1]);
+    EXPECT_LT(std::abs(err), 0.05)
+        << timing << " " << kind << ": qaccel " << cycles << ", Ramulator 2 " << v[1];
+    // Row-buffer outcomes agree closely too (within 2% of the requests).
+    EXPECT_NEAR(double(tot.sum.row_hits), double(v[2]), 0.02 * double(v[0])) << timing << kind;
+    EXPECT_NEAR(double(tot.sum.row_conflicts), double(v[4]), 0.02 * double(v[0])) << timing << kind;
+    std::printf("%s %s: qaccel %lld cycles, Ramulator 2 %lld (%+.2f%%)\n", timing.c_str(),
+                kind.c_str(), (long long)cycles, v[1], 100 * err);
+    ++rows;
+  }
+  EXPECT_EQ(rows, 6);
+}

@@ -387,3 +387,30 @@ TEST(EngineGolden, DatacenterSmallModels) {
 TEST(EngineGolden, DatacenterLlamas) {
   check_golden("datacenter", true);
 }
+
+// The command-level DRAM behind the socket: one 32-byte read on an idle HBM2 channel pays a
+// row miss (issue one cycle after arrival, ACT, nRCD, nCL, nBL: 1 + 14 + 14 + 2 DRAM cycles at
+// tCK 1 ns = system cycles at 1 GHz); 64 bytes are two reads of one row, nCCDL = 4 apart.
+TEST(EngineDram, ReadsPayHandDerivedRowMissLatency) {
+  auto yaml = [](const std::string& mem) {
+    return "system:\n  name: d\n  clock_ghz: 1.0\n  tech: " + test::source_dir() +
+           "/configs/tech/45nm.yaml\n  memory: {kind: hbm2, model: dram, dram: " + mem +
+           "}\n  global_buffer_kib: 1024\n  units:\n    va: {impl: vector, lanes: 1, "
+           "latency_cycles: 0}\n  mapping: {default: va}\n";
+  };
+  const std::string one = "{preset: HBM2-2000, channels: 1, controller: {refresh: none}}";
+  for (auto [bytes, expect] : {std::pair<int, int>{32, 31}, {64, 35}}) {
+    const std::string got = test::in_child([&, b = bytes] {
+      Sim s(yaml(one), {vec("a", OpKind::attn_score, 1, b)});
+      return std::to_string(s.op("a").memory_cycles) + " " +
+             std::to_string(int(s.sys.stats().get("dram.row_misses"))) + " " +
+             std::to_string(int(s.sys.stats().get("dram.row_hits")));
+    });
+    EXPECT_EQ(got, std::to_string(expect) + " 1 " + std::to_string(bytes / 32 - 1)) << bytes;
+  }
+  // The simple model's keys are refused beside a DRAM file (one source of truth).
+  TempDir dir;
+  EXPECT_THROW(
+      config::load_system(dir.write("s.yaml", yaml(one + ", channels: 2"))),  // memory.channels
+      ConfigError);
+}

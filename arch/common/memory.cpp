@@ -37,11 +37,11 @@ void MemoryTarget::b_transport(int initiator, tlm::tlm_generic_payload& t,
     const std::int64_t at = now + to_cycles(delay);
     std::int64_t done;
     if (count == 1) {
-      done = reserve(initiator, t.is_write(), bytes, at, ext && ext->opens_stream);
+      done = reserve(initiator, t.is_write(), t.get_address(), bytes, at, ext && ext->opens_stream);
       if (ext) ext->next_issue_cycle = done, ext->memory_cycles = done - at;
     } else {
-      TrainAnswer a =
-          reserve_train(initiator, t.is_write(), bytes, at, count, ext->consumer_cycles);
+      TrainAnswer a = reserve_train(initiator, t.is_write(), t.get_address(), bytes, at, count,
+                                    ext->consumer_cycles);
       done = a.done_cycle;
       ext->next_issue_cycle = a.next_issue_cycle, ext->memory_cycles = a.memory_cycles;
     }
@@ -54,12 +54,13 @@ void MemoryTarget::transport(int, tlm::tlm_generic_payload&, sc_core::sc_time&) 
   QACCEL_ASSERT(false, "a blocking memory model without transport()");
 }
 
-MemoryTarget::TrainAnswer MemoryTarget::reserve_train(int initiator, bool write, std::int64_t bytes,
+MemoryTarget::TrainAnswer MemoryTarget::reserve_train(int initiator, bool write,
+                                                      std::uint64_t address, std::int64_t bytes,
                                                       std::int64_t at, std::int64_t count,
                                                       std::int64_t consumer_cycles) {
   TrainAnswer a;
   for (std::int64_t k = 0; k < count; ++k) {
-    a.done_cycle = reserve(initiator, write, bytes, at, false);
+    a.done_cycle = reserve(initiator, write, address + std::uint64_t(k * bytes), bytes, at, false);
     a.memory_cycles += a.done_cycle - at;
     at = std::max(at + consumer_cycles, a.done_cycle);
   }
@@ -67,7 +68,7 @@ MemoryTarget::TrainAnswer MemoryTarget::reserve_train(int initiator, bool write,
   return a;
 }
 
-std::int64_t MemoryTarget::reserve(int, bool, std::int64_t, std::int64_t, bool) {
+std::int64_t MemoryTarget::reserve(int, bool, std::uint64_t, std::int64_t, std::int64_t, bool) {
   QACCEL_ASSERT(false, "a memory model that answers at once without reserve()");
   return 0;
 }
@@ -103,6 +104,15 @@ void declare_memory_stats(StatsRegistry& stats) {
   stats.add("dram.write_bytes", "bytes", "bytes written to off-chip memory");
   stats.add("dram.busy_cycles", "cycles", "cycles the memory channels transfer data");
   stats.add("dram.requests", "requests", "transactions the memory served");
+  // Counted by the command-level model (memory.model: dram) only.
+  stats.add("dram.activates", "commands", "ACT commands (command-level DRAM)");
+  stats.add("dram.row_hits", "requests", "requests served from an open row (command-level DRAM)");
+  stats.add("dram.row_misses", "requests", "requests to a closed bank (command-level DRAM)");
+  stats.add("dram.row_conflicts", "requests",
+            "requests that closed another row first (command-level DRAM)");
+  stats.add("dram.refreshes", "commands", "REFab and REFpb commands (command-level DRAM)");
+  stats.add("dram.command_energy_pj", "pj",
+            "DRAM energy from IDD currents: commands and background (command-level DRAM)");
 }
 
 std::map<std::string, MemoryModelInfo>& memory_registry() {

@@ -19,6 +19,7 @@
 #include <tlm>
 
 #include "arch/common/stats.hpp"
+#include "arch/dram/spec.hpp"
 
 namespace qaccel {
 
@@ -42,6 +43,10 @@ struct DramSpec {
   std::int64_t latency_cycles = 100;
   Arbitration arbitration = Arbitration::fcfs;
   std::int64_t burst_bytes = 4096;  // arbitration granularity (round robin)
+  // model `dram`: the command-level DRAM (channels, bandwidth and latency above follow from
+  // it) and the system clock it is seen from.
+  std::shared_ptr<const dram::DramConfig> dram;
+  double clock_ghz = 1.0;
   double peak_bytes_per_cycle() const { return channels * bytes_per_cycle_per_channel; }
 };
 
@@ -90,15 +95,17 @@ class MemoryTarget : public sc_core::sc_module {
   virtual void transport(int initiator, tlm::tlm_generic_payload& t, sc_core::sc_time& delay);
   // Targets that answer at once reserve a request arriving at cycle `at` and return its
   // completion cycle; single requests and trains both come here.
-  virtual std::int64_t reserve(int initiator, bool write, std::int64_t bytes, std::int64_t at,
-                               bool opens_stream);
+  virtual std::int64_t reserve(int initiator, bool write, std::uint64_t address, std::int64_t bytes,
+                               std::int64_t at, bool opens_stream);
   // A train (see MemRequestExt) arriving at `at`. The default reserves request by request; a
   // model may answer in closed form.
   struct TrainAnswer {
     std::int64_t done_cycle = 0, next_issue_cycle = 0, memory_cycles = 0;
   };
-  virtual TrainAnswer reserve_train(int initiator, bool write, std::int64_t bytes, std::int64_t at,
-                                    std::int64_t count, std::int64_t consumer_cycles);
+  // Request k of a train reads `bytes` at address + k x bytes.
+  virtual TrainAnswer reserve_train(int initiator, bool write, std::uint64_t address,
+                                    std::int64_t bytes, std::int64_t at, std::int64_t count,
+                                    std::int64_t consumer_cycles);
   // Counts a completed stretch of service in the stats (and the timeline when recording).
   // `busy` defaults to end - begin (a stretch of several requests may hold gaps).
   void served(int initiator, bool write, std::int64_t bytes, std::int64_t begin, std::int64_t end,

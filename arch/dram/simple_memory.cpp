@@ -31,7 +31,7 @@ class SimpleMemory final : public MemoryTarget {
   bool answers_at_once() const override { return spec_.arbitration == Arbitration::fcfs; }
 
  protected:
-  i64 reserve(int id, bool write, i64 bytes, i64 at, bool opens) override {
+  i64 reserve(int id, bool write, std::uint64_t, i64 bytes, i64 at, bool opens) override {
     const i64 start = std::max(at, free_at_);
     free_at_ = start + busy_cycles(bytes);
     served(id, write, bytes, start, free_at_);
@@ -41,7 +41,7 @@ class SimpleMemory final : public MemoryTarget {
   // fcfs, closed form: after the first request the memory is free whenever the next one
   // arrives (it arrived no earlier than the previous one's completion), so the requests follow
   // each other every max(consumer, busy) cycles, each taking `busy`.
-  TrainAnswer reserve_train(int id, bool write, i64 bytes, i64 at, i64 count,
+  TrainAnswer reserve_train(int id, bool write, std::uint64_t, i64 bytes, i64 at, i64 count,
                             i64 consumer) override {
     const i64 d = busy_cycles(bytes), start0 = std::max(at, free_at_), done0 = start0 + d;
     const i64 stride = std::max(consumer, d);

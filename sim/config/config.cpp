@@ -1,5 +1,9 @@
 #include "sim/config/config.hpp"
 
+#include <cmath>
+
+#include "arch/dram/address_map.hpp"
+
 #include <algorithm>
 #include <fstream>
 #include <limits>
@@ -175,16 +179,52 @@ void read_system(MapReader& r, const fs::path& file, SystemSpec& s) {
     for (const auto& [k, v] : s.tech.dram_pj_per_byte)
       kinds.push_back(k);
     s.dram.kind = kinds.empty() ? mem.string("kind") : mem.choice("kind", kinds);
-    s.dram.channels = int(mem.integer("channels", 1, 1024));
-    s.dram.bytes_per_cycle_per_channel = mem.number("bytes_per_cycle_per_channel", 1e-3, 1e6);
-    s.dram.latency_cycles = mem.integer("latency_cycles", 0, 1 << 20, 100);
     std::vector<std::string> models;
     for (const auto& [k, v] : memory_registry())
       models.push_back(k);
     s.dram.model = mem.choice("model", models, "simple");
+    s.dram.clock_ghz = s.clock_ghz;
+    if (s.dram.model == "dram") {
+      // The DRAM file gives channels, bandwidth and latency; the simple model's keys would
+      // be a second source of truth.
+      for (const char* k : {"channels", "bytes_per_cycle_per_channel", "latency_cycles"})
+        if (mem.has(k))
+          mem.error(k, "not used with model: dram (the DRAM file in memory.dram sets it)");
+      YAML::Node dn = mem.child("dram");
+      if (!dn.IsDefined()) {
+        mem.error("", "missing required key 'dram' (a DRAM file, or {preset: NAME, ...} inline)");
+      } else {
+        try {
+          auto cfg = std::make_shared<dram::DramConfig>(
+              dn.IsScalar() ? dram::load_dram(resolve(file, dn.Scalar()))
+                            : dram::read_dram(dn, file, mem.path("dram")));
+          dram::AddressMap check_mapping(cfg->mapping, cfg->org);
+          const double bpc = cfg->peak_gbps() / std::max(s.clock_ghz, 1e-9);
+          s.dram.channels = cfg->org.channels * cfg->org.pseudo_channels;
+          s.dram.bytes_per_cycle_per_channel = bpc / s.dram.channels;
+          // Nominal access latency (a row miss), for planning only: the engine times requests.
+          s.dram.latency_cycles =
+              std::int64_t(std::ceil(double(cfg->timing.nRCD + cfg->timing.nCL + cfg->timing.nBL) *
+                                     cfg->tck_ns() * s.clock_ghz));
+          s.dram.dram = cfg;
+        } catch (const ConfigError& e) {
+          mem.error("dram",
+                    (dn.IsScalar() ? "in the referenced file:\n  " : "") + std::string(e.what()));
+        }
+      }
+    } else {
+      if (mem.has("dram")) mem.error("dram", "only used with model: dram");
+      s.dram.channels = int(mem.integer("channels", 1, 1024));
+      s.dram.bytes_per_cycle_per_channel = mem.number("bytes_per_cycle_per_channel", 1e-3, 1e6);
+      s.dram.latency_cycles = mem.integer("latency_cycles", 0, 1 << 20, 100);
+    }
     s.dram.arbitration = mem.choice("arbitration", {"fcfs", "round_robin"}, "fcfs") == "fcfs"
                              ? Arbitration::fcfs
                              : Arbitration::round_robin;
+    if (s.dram.model == "dram" && s.dram.arbitration != Arbitration::fcfs)
+      mem.error("arbitration",
+                "the command-level DRAM serves transactions fcfs (its "
+                "controllers schedule the DRAM requests)");
     s.dram.burst_bytes = mem.integer("burst_bytes", 1, 1 << 30, 4096);
     mem.finish();
   }
