@@ -196,6 +196,19 @@ check sweep-old-db 2 "written by an older qaccel" -- "$q" sweep "$src/configs/sw
 echo "not a database at all" >"$tmp/foreign.db"
 check query-foreign-db 2 "not a SQLite database" -- "$q" query --db "$tmp/foreign.db" runs
 
+# The command-level DRAM on its own.
+check dram-synthetic 0 "^cycles: [0-9]+" -- "$q" dram --config DDR4-2400 --synthetic stream --requests 3000 --check
+printf 'LD 0x40\nST 0x80\n100 R 0x1000\n' >"$tmp/ok.trace"
+check dram-trace 0 "reads: 2" -- "$q" dram --config "$src/configs/dram/edge-lpddr5.yaml" --trace "$tmp/ok.trace"
+printf 'LD 0x40\nLOAD 0x80\n' >"$tmp/bad.trace"
+check dram-bad-line 2 "bad.trace:2: not a trace line: 'LOAD 0x80'" -- "$q" dram --config HBM2-2000 --trace "$tmp/bad.trace"
+printf 'LD 0xffffffffffff\n' >"$tmp/far.trace"
+check dram-beyond-capacity 2 "beyond the capacity" -- "$q" dram --config HBM2-2000 --trace "$tmp/far.trace"
+check dram-unknown-preset 2 "not a preset name \\(presets: HBM2-2000" -- "$q" dram --config HBM9 --synthetic random
+printf 'dram: {preset: DDR4-2400, timing: {nRC: 20}}\n' >"$tmp/badrc.yaml"
+check dram-nrc 2 "nRC: 20 < nRAS \\+ nRP" -- "$q" dram --config "$tmp/badrc.yaml" --synthetic random
+check dram-fifo 2 "not a regular file" -- "$q" dram --config DDR4-2400 --trace /dev/zero
+
 # Ctrl-C stops cleanly (exit 130), keeps what finished, and the same command resumes.
 sed "s/count: 500/count: 60/; s/name: bench-sweep/name: sigint/; s|\.\./configs|$src/configs|" \
   "$src/bench/sweep-bench.yaml" >"$tmp/sigint.yaml"
