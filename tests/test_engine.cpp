@@ -235,7 +235,7 @@ TEST(EngineConfig, BadScheduleValuesNameTheirKeys) {
           "system.prefetch: found 'all', expected one of none, next_op",
           "system.attention: found 'x', expected one of per_layer, per_head",
           "system.memory.arbitration: found 'lottery', expected one of fcfs, round_robin",
-          "system.memory.model: found 'ramulator', expected one of simple"})
+          "system.memory.model: found 'ramulator', expected one of dram, simple"})
       EXPECT_NE(m.find(frag), std::string::npos) << m;
   }
 }
