@@ -45,6 +45,8 @@ struct DramTotals {
 class Dram {
  public:
   explicit Dram(const DramConfig& cfg, bool record_commands = false);
+  Dram(const Dram&) = delete;  // channels refer to the config and rules held here
+  Dram& operator=(const Dram&) = delete;
   const DramConfig& config() const { return cfg_; }
   const RuleSet& rules() const { return rules_; }
   const AddressMap& map() const { return map_; }
@@ -69,6 +71,13 @@ class Dram {
   TraceResult run_trace(const std::vector<TraceEntry>& trace, bool tick,
                         const std::function<void(i64)>& progress = {});
 
+  // A burst of `bytes` at `addr` arriving at DRAM cycle `arrive`, served whole: it is cut into
+  // transactions, each channel takes its share in address order through its own port (one
+  // request per cycle while its queues have room, from `arrive` or the channel's own time if
+  // later), and every channel it touched runs until its queues are empty. Returns the last
+  // completion (read data returned, write data written). The caller checks the capacity.
+  i64 serve(std::uint64_t addr, i64 bytes, bool write, i64 arrive);
+
   // Counters and energy over every channel, at cycle `end`.
   DramTotals totals(i64 end);
 
@@ -77,6 +86,8 @@ class Dram {
   RuleSet rules_;
   AddressMap map_;
   std::vector<Channel> channels_;
+  std::vector<i64> cursor_;  // serve(): the next cycle each channel's port may offer a request
+  std::uint64_t next_id_ = 0;
 };
 
 }  // namespace qaccel::dram

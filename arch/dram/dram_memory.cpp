@@ -30,7 +30,6 @@ class DramMemory final : public MemoryTarget {
       : MemoryTarget("memory", spec, stats),
         dram_(*spec.dram),
         ns_per_dram_cycle_(spec.dram->tck_ns()),
-        cursor_(std::size_t(dram_.channels()), 0),
         activates_(stats.at("dram.activates")),
         hits_(stats.at("dram.row_hits")),
         misses_(stats.at("dram.row_misses")),
@@ -41,39 +40,13 @@ class DramMemory final : public MemoryTarget {
 
  protected:
   i64 reserve(int id, bool write, std::uint64_t address, i64 bytes, i64 at, bool) override {
-    const std::uint64_t capacity = std::uint64_t(dram_.config().org.capacity_bytes());
-    const i64 tx = dram_.config().org.tx_bytes;
-    const i64 arrive = to_dram(at);
-    std::uint64_t a = address - address % std::uint64_t(tx);
-    const std::uint64_t end = address + std::uint64_t(bytes);
-    std::fill(cursor_.begin(), cursor_.end(), -1);
-    i64 done = arrive;
-    for (; a < end; a += std::uint64_t(tx)) {
-      // The workload's extent was checked against the capacity before the run.
-      QACCEL_ASSERT(a < capacity, "a transaction beyond the DRAM capacity");
-      const dram::Request r = dram_.request(a, write, next_id_++);
-      const int k = dram_.channel_of(a);
-      dram::Channel& ch = dram_.channel(k);
-      i64& c = cursor_[std::size_t(k)];
-      if (c < 0) c = std::max(arrive, ch.now());
-      dram_.advance(k, c);
-      while (!ch.has_room(write)) {
-        c = std::max(c + 1, ch.next_event());
-        dram_.advance(k, c);
-      }
-      ch.enqueue(r, c);
-      ++c;
-      done = std::max(done, collect(ch));
-    }
-    for (int k = 0; k < dram_.channels(); ++k) {
-      if (cursor_[std::size_t(k)] < 0) continue;
-      dram::Channel& ch = dram_.channel(k);
-      while (ch.busy())
-        ch.step_to(ch.next_event());
-      done = std::max(done, collect(ch));
-    }
-    const i64 begin_sys = at, done_sys = to_system(done);
-    served(id, write, bytes, begin_sys, done_sys);
+    // The workload's extent was checked against the capacity before the run.
+    QACCEL_ASSERT(
+        address + std::uint64_t(bytes) <= std::uint64_t(dram_.config().org.capacity_bytes()),
+        "a transaction beyond the DRAM capacity");
+    const i64 done = dram_.serve(address, bytes, write, to_dram(at));
+    const i64 done_sys = to_system(done);
+    served(id, write, bytes, at, done_sys);
     update_stats(done);
     return std::max(done_sys, at + 1);
   }
@@ -84,13 +57,6 @@ class DramMemory final : public MemoryTarget {
   }
   i64 to_system(i64 dram_cycle) const {
     return i64(std::ceil(double(dram_cycle) * ns_per_dram_cycle_ * spec_.clock_ghz - 1e-9));
-  }
-  i64 collect(dram::Channel& ch) {
-    i64 last = 0;
-    for (const dram::Completion& d : ch.completions())
-      last = std::max(last, d.done_cycle);
-    ch.completions().clear();
-    return last;
   }
   void update_stats(i64 now_dram) {
     const dram::DramTotals t = dram_.totals(now_dram);
@@ -105,8 +71,6 @@ class DramMemory final : public MemoryTarget {
 
   Dram dram_;
   double ns_per_dram_cycle_;
-  std::vector<i64> cursor_;  // per channel: the next cycle its port may offer a request
-  std::uint64_t next_id_ = 0;
   double &activates_, &hits_, &misses_, &conflicts_, &refreshes_, &energy_;
 };
 
