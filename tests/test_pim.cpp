@@ -1,0 +1,110 @@
+// PIM banks: HBM-PIM GEMV command streams against a closed form derived from the timing values,
+// against Samsung's PIMSimulator, the checker on the PIM command streams, and bit-exactness.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "arch/dram/dram.hpp"
+#include "arch/pim/hbm_pim.hpp"
+#include "sim/base/error.hpp"
+#include "test_util.hpp"
+
+using namespace qaccel;
+using namespace qaccel::pim;
+
+namespace {
+
+// The device of Samsung's PIMSimulator (ini/HBM2_samsung_2M_16B_x64.ini) in qaccel's terms:
+// the HBM2-2000 preset with its values. READ_TO_PRE there is AL + BL/2 + max(tRTPL, tCCDL) -
+// tCCDL = 3; tFAW is never enforced there.
+dram::DramConfig samsung_pim_device() {
+  dram::DramConfig c = dram::preset("HBM2-2000");
+  dram::Timing& t = c.timing;
+  t.nCL = 20, t.nCWL = 8, t.nRCD = 14, t.nRCDWR = 10, t.nRAS = 33, t.nRC = 47, t.nRP = 14;
+  t.nRTP = 3, t.nWR = 16, t.nCCDS = 2, t.nCCDL = 4, t.nRRDS = 4, t.nRRDL = 6, t.nWTRS = 4;
+  t.nWTRL = 9, t.nFAW = 0, t.nRFC = 350, t.nREFI = 3900;
+  c.org.channels = 32;  // x 2 pseudo-channels = 64
+  return c;
+}
+
+}  // namespace
+
+TEST(Pim, GemvAgainstPimSimulator) {
+  const dram::DramConfig c = samsung_pim_device();
+  for (auto [m, n, ref] : {std::tuple<int, int, int>{4096, 4096, 13166},
+                           {4096, 1024, 3662},
+                           {2048, 2048, 6970},
+                           {1024, 4096, 13166},
+                           {8192, 8192, 51905}}) {
+    const GemvLayout l = hbm_pim_layout(c, 64, 8, m, n, 16);
+    std::vector<std::string> v;
+    const StreamTiming t = run_in_order(c, hbm_pim_gemv_stream(c, l), &v);
+    EXPECT_TRUE(v.empty()) << (v.empty() ? "" : v[0]);
+    std::printf("%d x %d: qaccel %lld, PIMSimulator %d (%+.2f%%), %lld refreshes\n", m, n,
+                (long long)t.cycles, ref, 100.0 * double(t.cycles - ref) / ref,
+                (long long)t.refreshes);
+    EXPECT_LT(std::abs(double(t.cycles - ref)) / ref, 0.10);
+  }
+}
+
+// Two more input tiles (one even, one odd) add a cost derived by hand from the timing values,
+// with commands strictly in program order and refresh off:
+//  - even tile (bank 0; bank 1 keeps the register row open): 64 MACs tCCD_L apart, one row
+//    change inside (RD->PRE nRTP + nRP + nRCD), then the next tile's 8 GRF_A writes (RD->WR
+//    turnaround nCL + nBL + 2 - nCWL, then 7 x tCCD_L), then the next tile's first MAC on a new
+//    row: it arrives as the last write issues, PRE one cycle later, + nRP + nRCD;
+//  - odd tile (bank 1 holds both the weights and the register row): the same 64 MACs and row
+//    change; the GRF_A writes first close the weight row (nRTP + nRP + nRCDWR after the last
+//    MAC), and the next MAC waits write recovery (nCWL + nBL + nWR) + nRP + nRCD.
+TEST(Pim, TwoMoreInputTilesCostTheHandDerivedCycles) {
+  dram::DramConfig c = samsung_pim_device();
+  c.ctrl.refresh = dram::Refresh::none;
+  const dram::Timing& t = c.timing;
+  const i64 macs = 62 * t.nCCDL + (t.nRTP + t.nRP + t.nRCD);
+  const i64 even = macs + (t.nCL + t.nBL + 2 - t.nCWL) + 7 * t.nCCDL + (1 + t.nRP + t.nRCD);
+  const i64 odd =
+      macs + (t.nRTP + t.nRP + t.nRCDWR) + 7 * t.nCCDL + (t.nCWL + t.nBL + t.nWR + t.nRP + t.nRCD);
+  auto cycles = [&](int n) {
+    return run_in_order(c, hbm_pim_gemv_stream(c, hbm_pim_layout(c, 64, 8, 4096, n, 16))).cycles;
+  };
+  EXPECT_EQ(cycles(128 * 6) - cycles(128 * 4), even + odd);
+  EXPECT_EQ(cycles(128 * 10) - cycles(128 * 8), even + odd);
+  EXPECT_EQ(even + odd, 740);  // for these values
+}
+
+TEST(Pim, LayoutReportsPaddingAndRefusesWhatDoesNotFit) {
+  const dram::DramConfig c = samsung_pim_device();
+  const GemvLayout l = hbm_pim_layout(c, 64, 8, 1000, 4096, 16);
+  EXPECT_EQ(l.out_tiles, 1);
+  EXPECT_EQ(l.padded_out_rows, 4096 - 1000);
+  EXPECT_EQ(l.in_tiles, 32);
+  // 4096 rows per bank of 1 KiB: 2 rows per (block, tile pair) piece x 16 tile pairs x tiles.
+  try {
+    hbm_pim_layout(c, 64, 8, 4096 * 300, 4096, 16);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("rows short"), std::string::npos) << e.what();
+  }
+}
+
+// The non-PIM baseline of PIMSimulator's bench: the host streams the matrix and the input
+// vector (FP16, one 32-byte read per burst, consecutive bursts over the 64 pseudo-channels,
+// then banks, bank groups, columns, rows: its Scheme8), then writes the output vector.
+TEST(Pim, HostStreamingBaselineAgainstPimSimulator) {
+  // PIMSimulator runs one controller per pseudo-channel (its "channels"), each with its own
+  // command slot.
+  dram::DramConfig c = samsung_pim_device();
+  c.org.channels = 64, c.org.pseudo_channels = 1;
+  c.mapping = "RoCoBgBaRaCh";
+  for (auto [m, n, ref] : {std::tuple<int, int, int>{4096, 4096, 36082}, {2048, 2048, 9034}}) {
+    dram::Dram d(c);
+    const i64 in_bytes = i64(m) * n * 2 + i64(n) * 2;
+    const i64 read_done = d.serve(0, in_bytes, false, 0);
+    const i64 done = d.serve(std::uint64_t(in_bytes), i64(m) * 2, true, read_done);
+    std::printf("baseline %d x %d: qaccel %lld, PIMSimulator %d (%+.2f%%)\n", m, n, (long long)done,
+                ref, 100.0 * double(done - ref) / ref);
+    EXPECT_LT(std::abs(double(done - ref)) / ref, 0.10);
+  }
+}
