@@ -15,7 +15,8 @@ namespace qaccel {
 
 System::System(const config::SystemSpec& spec) : spec_(spec) {
   ctx_ = std::make_unique<UnitContext>(UnitContext{spec_.tech, spec_.tech.dram(spec_.dram.kind),
-                                                   stats_, spec_.global_buffer_kib * 1024});
+                                                   stats_, spec_.global_buffer_kib * 1024,
+                                                   &spec_.dram, spec_.clock_ghz});
   units_ = config::build_units(spec_, *ctx_);
   std::vector<Unit*> units;
   for (const auto& u : units_)

@@ -18,6 +18,8 @@
 
 namespace qaccel {
 
+struct DramSpec;  // arch/common/memory.hpp
+
 // What the units of a system share.
 struct UnitContext {
   const TechSpec& tech;
@@ -26,6 +28,9 @@ struct UnitContext {
   // Activations between ops stay on chip when an op's activation bytes fit this buffer;
   // larger ones stream through DRAM.
   std::int64_t global_buffer_bytes;
+  // The system's off-chip memory (PIM units compute inside it).
+  const DramSpec* memory = nullptr;
+  double clock_ghz = 1.0;
 };
 
 // Timing, traffic and energy of one op on one unit.

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "sim/base/error.hpp"
+#include "workloads/rng.hpp"
 
 namespace qaccel::dram {
 
@@ -33,10 +34,7 @@ std::string shown(const std::string& line) {
 }  // namespace
 
 std::uint64_t splitmix64(std::uint64_t x) {
-  std::uint64_t z = x + 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+  return SplitMix64(x).next();
 }
 
 std::vector<TraceEntry> read_trace(std::istream& in, const std::string& name,

@@ -1,0 +1,207 @@
+// `impl: pim`: near-bank compute inside the command-level DRAM (memory.model: dram).
+//
+// style hbm_pim (Samsung HBM-PIM / Aquabolt-XL): a SIMD block per bank pair of every
+// pseudo-channel; a GEMV's weights are laid out row-to-bank (hbm_pim.hpp) and the host drives
+// every block at once with all-bank DRAM commands. The op's cycles are the kernel's command
+// stream run on one pseudo-channel of the system's DRAM (all pseudo-channels run the same
+// stream in lockstep), converted to system cycles; no weight byte crosses the DRAM bus.
+//
+// Numbers (integer weights, int8/int16 activations; bit for bit the quantization contract):
+// each block lane multiplies its share of a burst's weights by the broadcast activations and
+// accumulates the group's products in an `acc_bits` integer register (the unit refuses a group
+// whose worst case could overflow it); the host logic adds the lanes of each group exactly
+// and applies the weight and activation group scales in group order, as `qmatmul` does. So
+// group and token scales are applied on the host side, integer partial sums in the banks.
+//
+// Not modelled yet: other units' DRAM traffic waiting while banks are in PIM mode (the kernel
+// runs on its own copy of the DRAM), the AiM style, FP16 weights (the reference has no fp16
+// format yet).
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include "arch/common/memory.hpp"
+#include "arch/common/unit.hpp"
+#include "arch/pim/hbm_pim.hpp"
+#include "sim/base/error.hpp"
+
+namespace qaccel::pim {
+
+namespace {
+
+struct PimSpec {
+  int blocks_per_pch = 8;  // PIM blocks per pseudo-channel (one per bank pair)
+  int lanes = 16;          // SIMD lanes per block
+  int acc_bits = 32;       // integer lane accumulator
+  double mac_pj = 0;       // one lane MAC
+  double block_area_mm2 = 0;
+};
+
+class PimUnit final : public Unit {
+ public:
+  PimUnit(const std::string& name, const PimSpec& s, UnitContext& ctx)
+      : Unit(name, ctx),
+        s_(s),
+        cmds_(ctx.stats.add(name + ".mac_commands", "commands",
+                            "all-bank column commands that ran a MAC in every block")),
+        kernel_(ctx.stats.add(name + ".kernel_cycles", "cycles",
+                              "system cycles of the PIM kernels (host commands included)")),
+        acts_(ctx.stats.add(name + ".activates", "commands",
+                            "ACT commands of the kernels, per pseudo-channel")) {}
+
+  std::string_view impl() const override { return "pim"; }
+
+  bool supports(const Op& op, std::string* why) const override {
+    auto no = [&](const std::string& w) {
+      if (why) *why = w;
+      return false;
+    };
+    if (!ctx_.memory || !ctx_.memory->dram)
+      return no("PIM needs the command-level DRAM (system.memory.model: dram)");
+    if (op.kind != OpKind::gemv && op.kind != OpKind::matmul && op.kind != OpKind::classifier)
+      return no("PIM runs weight GEMVs only");
+    if (op.m != 1 || op.count != 1) return no("PIM runs one token at a time (m = 1)");
+    if (op.weight_bits != 8 && op.weight_bits != 4)
+      return no("PIM blocks take int8 and int4 weights (" + op.dtype + ")");
+    if (op.act_bits != 8 && op.act_bits != 16) return no("activations must be int8 or int16");
+    // Worst case of one lane's accumulator over a group.
+    const double group = double(op.group ? op.group : op.k);
+    const double worst = std::ceil(group / s_.lanes) * double((1 << (op.weight_bits - 1)) - 1) *
+                         double((1 << (op.act_bits - 1)) - 1);
+    if (worst >= std::ldexp(1.0, s_.acc_bits - 1))
+      return no("a group of " + std::to_string(i64(group)) + " could overflow the " +
+                std::to_string(s_.acc_bits) + "-bit lane accumulators");
+    try {
+      layout(op);
+    } catch (const ConfigError& e) {
+      return no(e.what());
+    }
+    return true;
+  }
+
+  OpPlan plan(const Op& op) override {
+    const Kernel& k = kernel(op);
+    OpPlan pl;
+    OpCost& c = pl.cost;
+    c.macs = op.macs, c.flops = op.flops;
+    c.compute_cycles = k.system_cycles;
+    pl.timing = OpPlan::Timing::stream;
+    pl.fold_cycles = pl.last_fold_cycles = k.system_cycles;
+    c.compute_pj = double(op.macs) * s_.mac_pj;
+    // DRAM energy of the kernel's commands on every pseudo-channel (the weights never cross
+    // the bus, so nothing is charged per byte).
+    c.dram_pj = k.dram_pj;
+    cmds_ += double(k.mac_commands), kernel_ += double(k.system_cycles);
+    acts_ += double(k.activates);
+    return pl;
+  }
+
+  double peak_flops_per_cycle() const override {
+    if (!ctx_.memory || !ctx_.memory->dram) return 1;
+    const dram::DramConfig& d = *ctx_.memory->dram;
+    const double commands_per_ns = 1.0 / (d.timing.nCCDL * d.tck_ns());
+    return 2.0 * pchs() * s_.blocks_per_pch * s_.lanes * commands_per_ns / ctx_.clock_ghz;
+  }
+  double area_mm2() const override { return pchs() * s_.blocks_per_pch * s_.block_area_mm2; }
+
+  bool matmul(const std::vector<const QActivation*>& rows, const QTensor& w,
+              std::vector<float>& out) override {
+    const int G = w.group, ng = w.groups_per_row();
+    out.assign(rows.size() * std::size_t(w.rows), 0.0f);
+    std::vector<std::int64_t> lane(std::size_t(s_.lanes));
+    const std::int64_t limit = (std::int64_t(1) << (s_.acc_bits - 1)) - 1;
+    for (std::size_t t = 0; t < rows.size(); ++t) {
+      const QActivation& x = *rows[t];
+      for (int r = 0; r < w.rows; ++r) {
+        const std::int8_t* wr = w.q.data() + std::size_t(r) * std::size_t(w.cols);
+        float val = 0.0f;
+        for (int g = 0; g < ng; ++g) {
+          // Banks: lane l takes elements l, l + lanes, ... of the group.
+          std::fill(lane.begin(), lane.end(), 0);
+          for (int j = 0; j < G; ++j) {
+            std::int64_t& a = lane[std::size_t(j % s_.lanes)];
+            a += std::int64_t(wr[g * G + j]) * std::int64_t(x.q[std::size_t(g * G + j)]);
+            QACCEL_ASSERT(a <= limit && a >= -limit - 1, "PIM lane accumulator overflow");
+          }
+          // Host logic: the exact lane sum, then the scales in the contract's order.
+          std::int64_t acc = 0;
+          for (std::int64_t a : lane)
+            acc += a;
+          val += (static_cast<float>(acc) * w.scales[std::size_t(r) * ng + g]) * x.scales[g];
+        }
+        out[t * std::size_t(w.rows) + std::size_t(r)] = val;
+      }
+    }
+    return true;
+  }
+
+ private:
+  struct Kernel {
+    i64 system_cycles = 0, mac_commands = 0, activates = 0;
+    double dram_pj = 0;
+  };
+
+  i64 pchs() const {
+    if (!ctx_.memory || !ctx_.memory->dram) return 1;
+    const dram::Org& o = ctx_.memory->dram->org;
+    return i64(o.channels) * o.pseudo_channels;
+  }
+  GemvLayout layout(const Op& op) const {
+    return hbm_pim_layout(*ctx_.memory->dram, pchs(), s_.blocks_per_pch, op.n, op.k,
+                          op.weight_bits);
+  }
+  // Kernels by shape: a model repeats a handful of GEMV shapes many times.
+  const Kernel& kernel(const Op& op) {
+    const auto key = std::make_tuple(op.n, op.k, op.weight_bits);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+    const dram::DramConfig& d = *ctx_.memory->dram;
+    const GemvLayout l = layout(op);
+    const auto stream = hbm_pim_gemv_stream(d, l);
+    const StreamTiming t = run_in_order(d, stream);
+    Kernel k;
+    k.system_cycles = i64(std::ceil(double(t.cycles) * d.tck_ns() * ctx_.clock_ghz - 1e-9));
+    k.mac_commands = i64(l.out_tiles) * l.in_tiles * 64;
+    k.activates = t.activates;
+    const dram::CommandEnergy e = d.command_energy();
+    k.dram_pj = double(pchs()) * (double(t.activates) * e.act_pre_pj + double(t.reads) * e.rd_pj +
+                                  double(t.writes) * e.wr_pj + double(t.refreshes) * e.ref_pj);
+    return cache_.emplace(key, k).first->second;
+  }
+
+  PimSpec s_;
+  double &cmds_, &kernel_, &acts_;
+  std::map<std::tuple<i64, i64, int>, Kernel> cache_;
+};
+
+std::unique_ptr<Unit> make(const std::string& name, const ParamValues& v, UnitContext& ctx) {
+  PimSpec s;
+  if (v.choice("style") != "hbm_pim")
+    throw ConfigError("unit '" + name + "': style " + v.choice("style") + " is not built yet");
+  s.blocks_per_pch = int(v.integer("blocks_per_pch"));
+  s.lanes = int(v.integer("lanes"));
+  s.acc_bits = int(v.integer("acc_bits"));
+  s.mac_pj = v.number("mac_pj");
+  s.block_area_mm2 = v.number("block_area_mm2");
+  return std::make_unique<PimUnit>(name, s, ctx);
+}
+
+const RegisterUnit reg(
+    {"pim",
+     "processing in memory: SIMD blocks beside the DRAM banks run GEMVs with all-bank DRAM "
+     "commands (needs memory.model: dram)",
+     {param::choice("style", {"hbm_pim"}, "hbm_pim",
+                    "hbm_pim: a SIMD block per bank pair, driven by all-bank commands"),
+      param::integer("blocks_per_pch", 1, 64, 8, "blocks",
+                     "PIM blocks per pseudo-channel (one per bank pair)"),
+      param::integer("lanes", 1, 256, 16, "lanes", "SIMD lanes per block (one burst)"),
+      param::integer("acc_bits", 8, 64, 32, "bits", "integer lane accumulator width"),
+      param::number("mac_pj", 0, 1e3, 0.0, "pj", "energy of one lane MAC (0: not counted)"),
+      param::number("block_area_mm2", 0, 1e3, 0.0, "mm2",
+                    "area of one PIM block (0: on the DRAM die, not counted)")},
+     make});
+
+}  // namespace
+
+}  // namespace qaccel::pim
