@@ -3,6 +3,8 @@
 #include <systemc>
 
 #include <algorithm>
+#include <iomanip>
+#include <sstream>
 
 #include "sim/base/error.hpp"
 
@@ -33,11 +35,30 @@ Unit& System::unit(const std::string& name) const {
 
 Unit& System::map(const Op& op, std::string* how) const {
   std::string kind(to_string(op.kind)), why;
+  std::string low_why;
+  if (spec_.intensity_policy && is_gemm(op.kind)) {
+    // Duplex-style: memory-bound GEMM-view ops (decode GEMVs, attention) to the low-intensity
+    // unit (PIM), the rest by kind.
+    const double in = op.intensity();
+    std::ostringstream v;
+    v << "intensity " << std::setprecision(3) << in << " Op/B "
+      << (in < spec_.intensity_threshold ? "<" : ">=") << " " << spec_.intensity_threshold;
+    if (in < spec_.intensity_threshold) {
+      Unit& u = unit(spec_.intensity_low_unit);
+      if (u.supports(op, &low_why)) {
+        if (how) *how = v.str() + ": " + u.name();
+        return u;
+      }
+      low_why = v.str() + " but " + u.name() + " cannot: " + low_why + "; ";
+    } else {
+      low_why = v.str() + "; ";
+    }
+  }
   auto rule = spec_.mapping.find(kind);
   if (rule != spec_.mapping.end()) {
     Unit& u = unit(rule->second);
     if (u.supports(op, &why)) {
-      if (how) *how = "rule:" + kind;
+      if (how) *how = low_why + "rule:" + kind;
       return u;
     }
   }
@@ -49,7 +70,9 @@ Unit& System::map(const Op& op, std::string* how) const {
                       op.name + " (" + kind + ", " + op.dtype + "): " +
                       (rule == spec_.mapping.end() ? "" : "'" + rule->second + "': " + why + "; ") +
                       "default unit '" + d.name() + "': " + why_default);
-  if (how) *how = rule == spec_.mapping.end() ? "default" : "fallback: " + rule->second + " " + why;
+  if (how)
+    *how = low_why +
+           (rule == spec_.mapping.end() ? "default" : "fallback: " + rule->second + " " + why);
   return d;
 }
 

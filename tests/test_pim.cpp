@@ -168,3 +168,40 @@ TEST(Pim, RefusesWhatItCannotRunWithTheReason) {
   o.k = 4096;
   EXPECT_TRUE(pim.supports(o, &why)) << why;
 }
+
+// Duplex-style placement by arithmetic intensity: decode GEMVs go to PIM, prefill GEMMs to the
+// array, attention (PIM cannot run it) by kind; every op says why.
+TEST(Pim, IntensityPolicyPlacesOpsAndSaysWhy) {
+  System sys(config::load_system(test::source_dir() + "/configs/systems/duplex.yaml"));
+  Op o;
+  o.name = "w", o.kind = OpKind::gemv, o.m = 1, o.n = 4096, o.k = 4096, o.weight_bits = 8;
+  o.act_bits = 8, o.group = 128, o.macs = 4096 * 4096, o.flops = 2 * o.macs;
+  o.weight_bytes = 4096 * 4096, o.act_read_bytes = 4096, o.act_write_bytes = 4096;
+  std::string how;
+  EXPECT_EQ(sys.map(o, &how).name(), "pim");
+  EXPECT_NE(how.find("Op/B < 32: pim"), std::string::npos) << how;
+  o.kind = OpKind::matmul, o.m = 512, o.macs *= 512, o.flops *= 512, o.act_read_bytes *= 512;
+  EXPECT_EQ(sys.map(o, &how).name(), "mxu");
+  EXPECT_NE(how.find(">= 32; rule:matmul"), std::string::npos) << how;
+  Op a;
+  a.name = "s", a.kind = OpKind::attn_score, a.m = 1, a.n = 512, a.k = 128, a.flops = 131072;
+  a.kv_read_bytes = 131072, a.weight_bits = 32, a.act_bits = 32;
+  EXPECT_EQ(sys.map(a, &how).name(), "vpu");
+  EXPECT_NE(how.find("but pim cannot"), std::string::npos) << how;
+
+  test::TempDir dir;
+  std::ifstream in(test::source_dir() + "/configs/systems/duplex.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  text.replace(text.find("    policy: intensity\n"), 22, "");
+  text.replace(text.find("../"), 3, test::source_dir() + "/configs/");
+  text.replace(text.find("../"), 3, test::source_dir() + "/configs/");
+  try {
+    config::load_system(dir.write("s.yaml", text));
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("threshold_flops_per_byte: only used with policy: intensity"),
+        std::string::npos)
+        << e.what();
+  }
+}

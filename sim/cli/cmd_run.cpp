@@ -139,15 +139,28 @@ void write_ops_csv(const std::string& path, const std::vector<OpRecord>& recs) {
                         "hidden_memory_cycles"})
     t.add_column(c, true);
   t.add_column("waited_for");
+  t.add_column("placed_by");
   for (const OpRecord& r : recs)
-    t.add_row({r.op.name, std::to_string(r.step), std::string(to_string(r.op.kind)), r.unit,
-               std::to_string(r.op.m), std::to_string(r.op.n), std::to_string(r.op.k),
-               std::to_string(r.cost.compute_cycles), std::to_string(r.cost.stall_cycles),
-               std::to_string(r.cost.cycles), num(r.utilization), std::to_string(r.cost.macs),
+    t.add_row({r.op.name,
+               std::to_string(r.step),
+               std::string(to_string(r.op.kind)),
+               r.unit,
+               std::to_string(r.op.m),
+               std::to_string(r.op.n),
+               std::to_string(r.op.k),
+               std::to_string(r.cost.compute_cycles),
+               std::to_string(r.cost.stall_cycles),
+               std::to_string(r.cost.cycles),
+               num(r.utilization),
+               std::to_string(r.cost.macs),
                std::to_string(r.cost.sram_read_bytes + r.cost.sram_write_bytes),
                std::to_string(r.cost.dram_read_bytes + r.cost.dram_write_bytes),
-               num(r.cost.energy_pj()), std::to_string(r.start_cycle), std::to_string(r.end_cycle),
-               std::to_string(r.hidden_memory_cycles), r.waited_for});
+               num(r.cost.energy_pj()),
+               std::to_string(r.start_cycle),
+               std::to_string(r.end_cycle),
+               std::to_string(r.hidden_memory_cycles),
+               r.waited_for,
+               r.mapped_by});
   t.render(os, TableFormat::csv);
   if (!os) throw ConfigError("--ops-csv: write failed for " + path);
 }

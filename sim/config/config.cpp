@@ -269,6 +269,15 @@ void read_system(MapReader& r, const fs::path& file, SystemSpec& s) {
     }
     if (!map.has("default"))
       map.error("", "missing required key 'default' (the unit for op kinds not listed)");
+    if (map.choice("policy", {"kind", "intensity"}, "kind") == "intensity") {
+      s.intensity_policy = true;
+      s.intensity_threshold = map.number("threshold_flops_per_byte", 0.0, 1e9);
+      s.intensity_low_unit = unit_names.empty() ? map.string("low_intensity")
+                                                : map.choice("low_intensity", unit_names);
+    } else {
+      for (const char* k : {"threshold_flops_per_byte", "low_intensity"})
+        if (map.has(k)) map.error(k, "only used with policy: intensity");
+    }
     map.finish();
   }
   r.finish();

@@ -37,6 +37,11 @@ struct SystemSpec {
   std::int64_t global_buffer_kib = 1024;
   std::vector<UnitEntry> units;
   std::map<std::string, std::string> mapping;  // op kind (or "default") -> unit name
+  // mapping.policy: intensity (Duplex-style): a GEMM-view op whose arithmetic intensity
+  // (FLOPs per DRAM byte) is below the threshold goes to `intensity_low_unit` when it can.
+  bool intensity_policy = false;
+  double intensity_threshold = 0;
+  std::string intensity_low_unit;
   Schedule schedule = Schedule::overlap;       // overlap: list scheduling; serial: program order
   Prefetch prefetch = Prefetch::none;          // next_op: fetch the next op's weights early
   AttentionOps attention = AttentionOps::per_layer;
