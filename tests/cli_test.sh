@@ -131,7 +131,7 @@ check layers-yaml 0 "^ffn_down_w4 " -- "$q" run "$src/configs/systems/edge-npu.y
 check layers-trace 0 "^qkv_proj " -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$src/configs/layers/gemm-example.csv" --trace-json "$tmp/layers-trace.json"
 check layers-trace-slices 0 "^5$" -- slices "$tmp/layers-trace.json"
 printf 'Layer, M, N, K,\nfc1, 64, 64, 64,\nfc2, 64, x, 64,\nfc3, 0, 1, 1\n' >"$tmp/bad.csv"
-check layers-bad-csv 2 "bad.csv:3: expected 'layer name, M, N, K' with integer M, N, K" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/bad.csv"
+check layers-bad-csv 2 "bad.csv:3: expected 'layer name, M, N, K\[, dtype\]' with integer M, N, K" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/bad.csv"
 check layers-bad-csv-range 2 "bad.csv:4: M = 0 is outside" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/bad.csv"
 head -c 3000 /bin/ls >"$tmp/garbage.csv"
 check layers-garbage 2 "garbage.csv" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/garbage.csv"
@@ -208,6 +208,12 @@ check dram-unknown-preset 2 "not a preset name \\(presets: HBM2-2000" -- "$q" dr
 printf 'dram: {preset: DDR4-2400, timing: {nRC: 20}}\n' >"$tmp/badrc.yaml"
 check dram-nrc 2 "nRC: 20 < nRAS \\+ nRP" -- "$q" dram --config "$tmp/badrc.yaml" --synthetic random
 check dram-fifo 2 "not a regular file" -- "$q" dram --config DDR4-2400 --trace /dev/zero
+
+# PIM: a GEMV from a layer list with a dtype column; a bad dtype names the line.
+printf 'Layer, M, N, K, dtype\nqkv, 1, 4096, 4096, w8a8-g128\n' >"$tmp/gemv.csv"
+check pim-layer-gemv 0 "^pim +1 " -- "$q" run "$src/configs/systems/hbm-pim.yaml" --workload "$tmp/gemv.csv"
+printf 'Layer, M, N, K, dtype\nqkv, 1, 64, 64, w9a8\n' >"$tmp/baddt.csv"
+check layer-bad-dtype 2 "baddt.csv:2: dtype 'w9a8'" -- "$q" run "$src/configs/systems/hbm-pim.yaml" --workload "$tmp/baddt.csv"
 
 # Ctrl-C stops cleanly (exit 130), keeps what finished, and the same command resumes.
 sed "s/count: 500/count: 60/; s/name: bench-sweep/name: sigint/; s|\.\./configs|$src/configs|" \

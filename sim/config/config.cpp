@@ -415,6 +415,35 @@ std::string trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
+// A layer's operand format: `int8` (the default: w8a8, one group per row), `fp16` (W16A16),
+// or a quantization scheme name (`w4a8-g128`, `w8a16-pc`, ...). Empty `why` when valid.
+struct LayerDtype {
+  int weight_bits = 8, act_bits = 8, group = 0;
+  std::string name = "int8";
+};
+LayerDtype parse_layer_dtype(const std::string& text, std::string& why) {
+  LayerDtype t;
+  why.clear();
+  if (text.empty() || text == "int8") return t;
+  if (text == "fp16") return {16, 16, 0, "fp16"};
+  try {
+    const QuantSpec q = parse_scheme(text);
+    if (!q.quantized()) return {32, 32, 0, "fp32"};
+    return {weight_bits(q.weights), q.act_bits, q.group_size, q.name()};
+  } catch (const ConfigError& e) {
+    why = "dtype '" + text.substr(0, 40) + "': expected int8, fp16 or a scheme like w4a8-g128 (" +
+          e.what() + ")";
+  }
+  return t;
+}
+
+Op layer_op(const std::string& name, long long m, long long n, long long k, const LayerDtype& t) {
+  Op o = gemm_op(name, m, n, k, t.weight_bits, t.act_bits);
+  o.group = t.group;
+  o.dtype = t.name;
+  return o;
+}
+
 LayerList load_layers_csv(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw ConfigError(file.string() + ": cannot open");
@@ -444,7 +473,7 @@ LayerList load_layers_csv(const fs::path& file) {
     }
     if (!f.empty() && f.back().empty()) f.pop_back();  // SCALE-Sim lines end with a comma
     long long v[3];
-    bool numeric = f.size() == 4;
+    bool numeric = f.size() == 4 || f.size() == 5;
     for (int i = 0; numeric && i < 3; ++i)
       numeric = parse_int64(f[i + 1], v[i]);
     if (!numeric) {
@@ -452,11 +481,17 @@ LayerList load_layers_csv(const fs::path& file) {
           !std::isdigit((unsigned char)f[1][0]))
         continue;  // header
       errors.push_back(file.string() + ":" + std::to_string(lineno) +
-                       ": expected 'layer name, M, N, K' with integer M, N, K, found '" +
+                       ": expected 'layer name, M, N, K[, dtype]' with integer M, N, K, found '" +
                        t.substr(0, 80) + "'");
       continue;
     }
     bool ok = true;
+    std::string why;
+    const LayerDtype dt = parse_layer_dtype(f.size() == 5 ? f[4] : "", why);
+    if (!why.empty()) {
+      errors.push_back(file.string() + ":" + std::to_string(lineno) + ": " + why);
+      ok = false;
+    }
     for (int i = 0; i < 3; ++i)
       if (v[i] < 1 || v[i] > (1LL << 24)) {
         errors.push_back(file.string() + ":" + std::to_string(lineno) + ": " + "MNK"[i] +
@@ -470,8 +505,8 @@ LayerList load_layers_csv(const fs::path& file) {
       ok = false;
     }
     if (ok)
-      ops.push_back(
-          gemm_op(f[0].empty() ? "layer" + std::to_string(ops.size()) : f[0], v[0], v[1], v[2]));
+      ops.push_back(layer_op(f[0].empty() ? "layer" + std::to_string(ops.size()) : f[0], v[0], v[1],
+                             v[2], dt));
   }
   if (ops.empty() && errors.empty()) errors.push_back(file.string() + ": no layers");
   if (!errors.empty()) throw ConfigError(join(errors, "\n"));
@@ -514,12 +549,20 @@ LayerList load_layers(const fs::path& file) {
       long long m = g.integer("m", 1, 1 << 24), n = g.integer("n", 1, 1 << 24),
                 k = g.integer("k", 1, 1 << 24);
       int wb = int(g.integer("weight_bits", 2, 16, 8)), ab = int(g.integer("act_bits", 8, 16, 8));
+      LayerDtype dt{wb, ab, 0, "w" + std::to_string(wb) + "a" + std::to_string(ab)};
+      if (g.has("dtype")) {
+        if (g.has("weight_bits") || g.has("act_bits"))
+          g.error("dtype", "give either dtype or weight_bits/act_bits");
+        std::string why;
+        dt = parse_layer_dtype(g.string("dtype"), why);
+        if (!why.empty()) g.error("dtype", why);
+      }
       g.finish();
       if (m > 0 && n > 0 && k > 0 && double(m) * double(n) * double(k) > kMaxLayerMacs) {
         g.error("", "m x n x k = " + fixed(double(m) * double(n) * double(k), 0) +
                         " MACs is more than one layer may have (1e15)");
       } else if (m > 0 && n > 0 && k > 0) {
-        ops.push_back(gemm_op(name, m, n, k, wb, ab));
+        ops.push_back(layer_op(name, m, n, k, dt));
         afters.push_back(after);
         paths.push_back(path);
       }
