@@ -196,6 +196,10 @@ void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
         for (std::size_t k = 0; k < ranks_.size(); ++k)
           if (int(k) != rank) raise(ranks_[k].t, r.to, v);
         break;
+      case Scope::channel:
+        for (RankState& rk : ranks_)
+          raise(rk.t, r.to, v);
+        break;
       case Scope::bus:
         if (shared_bus_) {
           for (RankState& rk : ranks_)

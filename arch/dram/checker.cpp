@@ -31,6 +31,11 @@ int gap(const DramConfig& cfg, const IssuedCmd& p, const IssuedCmd& x) {
       if (is_write(a) && is_read(b)) need(t.nCWL + t.nBL + t.nRTRS - t.nCL);
     }
   }
+  // HBM row commands take two cycles of the channel's row bus.
+  const bool hbm = cfg.standard == Standard::HBM2 || cfg.standard == Standard::HBM3;
+  if (hbm && a == Cmd::ACT &&
+      (b == Cmd::ACT || b == Cmd::PRE || b == Cmd::PREA || b == Cmd::REFab || b == Cmd::REFpb))
+    need(2);
   if (!same_rank) return g;
   switch (a) {
     case Cmd::ACT:

@@ -62,6 +62,9 @@ RuleSet make_rules(const DramConfig& cfg) {
   add(rank, {PREA}, {ACT, REFab, REFpb}, t.nRP);
   add(bank, {RDA}, {ACT, REFab, REFpb}, t.nRTP + t.nRP);
   add(bank, {WRA}, {ACT, REFab, REFpb}, wr_to_pre + t.nRP);
+  // HBM: an ACT holds the channel's row command bus for two cycles (both pseudo-channels).
+  if (cfg.standard == Standard::HBM2 || cfg.standard == Standard::HBM3)
+    add(channel, {ACT}, {ACT, PRE, PREA, REFab, REFpb}, 2);
   // Refresh.
   add(rank, {REFab}, {ACT, PREA, REFab, REFpb}, t.nRFC);
   add(bank, {REFpb}, {ACT, REFpb}, t.nRFCpb);

@@ -34,6 +34,7 @@ enum class Scope : std::uint8_t {
   rank,         // every bank of the same rank
   other_ranks,  // every other rank sharing the data bus (ranks; not HBM pseudo-channels)
   bus,          // every rank on the same data bus, this one included
+  channel,      // every rank and pseudo-channel of the channel (its command bus)
 };
 
 struct Rule {
