@@ -23,6 +23,7 @@ struct Xfer {
   i64 bytes = 0;
   std::uint64_t address = 0;
   i64 issued = 0, done = -1;
+  i64 hold = 0;  // a PIM kernel: the memory is the unit's for this many cycles
 };
 
 // Weights of a later op fetched while the current op runs, one transfer per fold.
@@ -127,6 +128,7 @@ class UnitModule : public sc_core::sc_module {
       trans_.set_data_length(unsigned(std::min(kMax, x.bytes - off)));
       trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
       ext_.opens_stream = x.opens && off == 0;
+      ext_.hold_cycles = x.hold;
       delay = issue;
       mem->b_transport(trans_, delay);
       QACCEL_ASSERT(trans_.is_response_ok(), "memory target refused a transaction");
@@ -348,9 +350,24 @@ void UnitModule::run_folds(int i, const OpPlan& p, OpRecord& r) {
   }
 }
 
-// Compute overlapped with one read stream; the writes follow the reads.
+// Compute overlapped with one read stream; the writes follow the reads. A PIM op instead holds
+// the memory for its kernel (one request through the socket, served in arrival order like any
+// other), so other units' requests wait while the banks compute and vice versa.
 void UnitModule::run_stream(int i, const OpPlan& p) {
   const i64 start = now();
+  if (p.memory_hold_cycles > 0) {
+    load_ = Xfer{false, true, 1, g_.read_address[std::size_t(i)], now(), -1, p.memory_hold_cycles};
+    if (at_once_) {
+      sc_core::sc_time delay = cycles_time(load_.issued - now_cycle());
+      transport(load_, delay);
+      load_.done = now_cycle() + to_cycles(delay);
+    } else {
+      fifo_.push_back(&load_);
+      dma_kick_.notify();
+    }
+    wait_done(load_);
+    load_.hold = 0;
+  }
   issue(load_, false, p.read_bytes(), g_.read_address[std::size_t(i)], true);
   maybe_prefetch(i);
   wait_done(load_);

@@ -14,6 +14,7 @@
 #include "sim/config/config.hpp"
 #include "sim/system.hpp"
 #include "test_util.hpp"
+#include "workloads/graph.hpp"
 #include "workloads/quant.hpp"
 #include "workloads/rng.hpp"
 
@@ -204,4 +205,62 @@ TEST(Pim, IntensityPolicyPlacesOpsAndSaysWhy) {
         std::string::npos)
         << e.what();
   }
+}
+
+// Sharing: a PIM kernel holds every channel; a host read arriving with it waits for it, or it
+// waits for the read, by amounts derived by hand from the kernel's length K (its command
+// stream, tested above) and the timing of a lone read: a row miss is 1 + nRCD + nCL + nBL = 37
+// cycles here.
+TEST(Pim, KernelAndHostReadWaitForEachOther) {
+  const std::string dram =
+      "{preset: HBM2-2000, channels: 1, controller: {refresh: none}, timing: {nCL: 20, nCWL: "
+      "8, nRCD: 14, nRCDWR: 10, nRAS: 33, nRC: 47, nRP: 14, nRTP: 3, nWR: 16, nCCDL: 4, "
+      "nWTRS: 4, nWTRL: 9, nFAW: 0}}";
+  const std::string yaml =
+      "system:\n  name: s\n  clock_ghz: 1.0\n  tech: " + test::source_dir() +
+      "/configs/tech/45nm.yaml\n  memory: {kind: hbm2, model: dram, dram: " + dram +
+      "}\n  units:\n    pim: {impl: pim}\n"
+      "    host: {impl: vector, lanes: 1, latency_cycles: 0}\n"
+      "  mapping: {gemv: pim, default: host}\n";
+  test::TempDir dir;
+  const std::string file = dir.write("s.yaml", yaml);
+  const dram::DramConfig cfg = config::load_system(file).dram.dram
+                                   ? *config::load_system(file).dram.dram
+                                   : dram::DramConfig{};
+  const i64 K =
+      run_in_order(cfg, hbm_pim_gemv_stream(cfg, hbm_pim_layout(cfg, 2, 8, 64, 256, 8))).cycles;
+  ASSERT_GT(K, 300);
+  Op g;
+  g.name = "g", g.kind = OpKind::gemv, g.m = 1, g.n = 64, g.k = 256, g.weight_bits = 8;
+  g.act_bits = 8, g.macs = 64 * 256, g.flops = 2 * g.macs, g.weight_bytes = 64 * 256;
+  g.reads = {{"W.g", TensorKind::weight, g.weight_bytes}};
+  Op v;
+  v.name = "v", v.kind = OpKind::attn_score, v.flops = 1, v.kv_read_bytes = 32, v.dtype = "fp32";
+  v.reads = {{"KV.v", TensorKind::kv_cache, 32}};
+  // (a) Both ready at cycle 0: the kernel reaches the memory first (the units' processes run
+  // in order), the read waits K and then pays its row miss.
+  std::string got = test::in_child([&] {
+    System sys(config::load_system(file));
+    const auto recs = sys.run(build_graph({{g, v}}));
+    return std::to_string(recs[0].cost.cycles) + " " + std::to_string(recs[1].memory_cycles);
+  });
+  EXPECT_EQ(got, std::to_string(K) + " " + std::to_string(K + 37));
+  // (b) The kernel one cycle later (after a 1-cycle host op it reads from, on another unit):
+  // the read is served first (ACT at cycle 1, RD at 1 + nRCD = 15, data by 37); the kernel's
+  // commands follow the channel's last one, so it starts at 15, 14 cycles after its op began.
+  Op h;
+  h.name = "h", h.kind = OpKind::rmsnorm, h.flops = 1, h.dtype = "fp32";
+  h.writes = {{"x", TensorKind::activation, 4}};
+  g.reads.push_back({"x", TensorKind::activation, 4});
+  got = test::in_child([&] {
+    std::string y = yaml;
+    y.replace(y.find("  mapping: {gemv: pim, default: host}"), std::string::npos,
+              "    host2: {impl: vector, lanes: 1, latency_cycles: 0}\n"
+              "  mapping: {gemv: pim, attn_score: host2, default: host}\n");
+    test::TempDir d2;
+    System sys(config::load_system(d2.write("s.yaml", y)));
+    const auto recs = sys.run(build_graph({{h, g, v}}));
+    return std::to_string(recs[1].cost.cycles) + " " + std::to_string(recs[2].memory_cycles);
+  });
+  EXPECT_EQ(got, std::to_string(K + 14) + " 37");
 }

@@ -31,12 +31,16 @@ void MemoryTarget::b_transport(int initiator, tlm::tlm_generic_payload& t,
   requests_ += double(count);
   if (!answers_at_once()) {
     QACCEL_ASSERT(count == 1, "a train sent to a blocking memory");
+    QACCEL_ASSERT(!ext || ext->hold_cycles == 0, "a PIM kernel sent to a blocking memory");
     transport(initiator, t, delay);
   } else {
     const std::int64_t now = now_cycle(), bytes = std::int64_t(t.get_data_length());
     const std::int64_t at = now + to_cycles(delay);
     std::int64_t done;
-    if (count == 1) {
+    if (ext && ext->hold_cycles > 0) {
+      done = hold(initiator, at, ext->hold_cycles);
+      ext->next_issue_cycle = done, ext->memory_cycles = done - at;
+    } else if (count == 1) {
       done = reserve(initiator, t.is_write(), t.get_address(), bytes, at, ext && ext->opens_stream);
       if (ext) ext->next_issue_cycle = done, ext->memory_cycles = done - at;
     } else {
@@ -66,6 +70,11 @@ MemoryTarget::TrainAnswer MemoryTarget::reserve_train(int initiator, bool write,
   }
   a.next_issue_cycle = at;
   return a;
+}
+
+std::int64_t MemoryTarget::hold(int, std::int64_t, std::int64_t) {
+  QACCEL_ASSERT(false, "this memory model cannot host a PIM kernel");
+  return 0;
 }
 
 std::int64_t MemoryTarget::reserve(int, bool, std::uint64_t, std::int64_t, std::int64_t, bool) {

@@ -63,6 +63,8 @@ struct MemRequestExt : tlm::tlm_extension<MemRequestExt> {
   // Answers of a train: when step `count` may begin, and the sum over the requests of
   // completion minus issue.
   std::int64_t next_issue_cycle = 0, memory_cycles = 0;
+  // A PIM kernel: the initiator drives every channel itself for this many cycles.
+  std::int64_t hold_cycles = 0;
   tlm::tlm_extension_base* clone() const override { return new MemRequestExt(*this); }
   void copy_from(const tlm::tlm_extension_base& o) override {
     *this = static_cast<const MemRequestExt&>(o);
@@ -106,6 +108,9 @@ class MemoryTarget : public sc_core::sc_module {
   virtual TrainAnswer reserve_train(int initiator, bool write, std::uint64_t address,
                                     std::int64_t bytes, std::int64_t at, std::int64_t count,
                                     std::int64_t consumer_cycles);
+  // A PIM kernel arriving at `at` holds the memory for `cycles`: it starts once the memory is
+  // free and returns when it ends. Blocking targets take it in transport().
+  virtual std::int64_t hold(int initiator, std::int64_t at, std::int64_t cycles);
   // Counts a completed stretch of service in the stats (and the timeline when recording).
   // `busy` defaults to end - begin (a stretch of several requests may hold gaps).
   void served(int initiator, bool write, std::int64_t bytes, std::int64_t begin, std::int64_t end,

@@ -66,6 +66,9 @@ struct OpPlan {
   bool prefetchable = false;
   // Buffer space this op leaves free during its last fold, for the next op's weights.
   std::int64_t prefetch_capacity_bytes = 0;
+  // PIM (stream timing): the op drives the memory itself for this many cycles, every channel,
+  // from when the memory takes its request (other requests wait, as it waits for them).
+  std::int64_t memory_hold_cycles = 0;
 };
 
 class Unit {

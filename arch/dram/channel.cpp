@@ -330,6 +330,26 @@ i64 Channel::next_event() const {
   return std::max(e, now_ + 1);
 }
 
+void Channel::hold_until(i64 c) {
+  QACCEL_ASSERT(!busy() && c >= now_, "a PIM hold over queued requests");
+  for (std::size_t b = 0; b < banks_.size(); ++b)
+    close_bank(int(b) / banks_per_rank_, int(b), now_);
+  auto floor_at = [c](Node& n) {
+    for (i64& x : n.ready)
+      x = std::max(x, c);
+  };
+  for (BankState& b : banks_)
+    floor_at(b.t);
+  for (Node& g : groups_)
+    floor_at(g);
+  for (RankState& r : ranks_)
+    floor_at(r.t);
+  refresh_.clear();
+  while (next_refresh_ <= c)
+    next_refresh_ += refresh_interval_;
+  now_ = c;
+}
+
 void Channel::finish() {
   for (RankState& rk : ranks_)
     if (rk.open_banks) {

@@ -86,6 +86,10 @@ class Channel {
   // Finished requests since the last take (their done_cycle may lie ahead of now()).
   std::vector<Completion>& completions() { return done_; }
   const ChannelStats& stats() const { return stats_; }
+  // A PIM kernel ran on this channel's banks until cycle `c` (> now(), queues empty): its own
+  // commands (refreshes included) are accounted elsewhere; afterwards every bank is closed and
+  // no command may issue before c. Refreshes that fell due meanwhile were the kernel's.
+  void hold_until(i64 c);
   // Closes open-row accounting at now() (call once at the end of a run).
   void finish();
   const std::vector<IssuedCmd>& commands() const { return log_; }

@@ -226,6 +226,20 @@ i64 Dram::serve(std::uint64_t address, i64 bytes, bool write, i64 arrive) {
   return done;
 }
 
+i64 Dram::hold_all(i64 arrive, i64 cycles) {
+  i64 start = arrive;
+  for (Channel& ch : channels_) {
+    while (ch.busy())
+      ch.step_to(ch.next_event());
+    ch.completions().clear();
+    start = std::max(start, ch.now());
+  }
+  const i64 end = start + cycles;
+  for (Channel& ch : channels_)
+    ch.hold_until(end);
+  return end;
+}
+
 DramTotals Dram::totals(i64 end) {
   DramTotals t;
   t.cycles = end;

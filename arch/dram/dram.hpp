@@ -78,6 +78,10 @@ class Dram {
   // completion (read data returned, write data written). The caller checks the capacity.
   i64 serve(std::uint64_t addr, i64 bytes, bool write, i64 arrive);
 
+  // A PIM kernel of `cycles` on every channel at once, arriving at `arrive`: it starts when
+  // every channel has served what it holds, and returns its end.
+  i64 hold_all(i64 arrive, i64 cycles);
+
   // Counters and energy over every channel, at cycle `end`.
   DramTotals totals(i64 end);
 

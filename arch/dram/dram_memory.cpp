@@ -51,6 +51,17 @@ class DramMemory final : public MemoryTarget {
     return std::max(done_sys, at + 1);
   }
 
+  // A PIM kernel: the kernel's length in system cycles becomes DRAM cycles on every channel.
+  i64 hold(int id, i64 at, i64 cycles) override {
+    const i64 dram_cycles =
+        i64(std::ceil(double(cycles) / spec_.clock_ghz / ns_per_dram_cycle_ - 1e-9));
+    const i64 end = dram_.hold_all(to_dram(at), dram_cycles);
+    const i64 done = std::max(to_system(end), at + cycles);
+    served(id, false, 0, done - cycles, done);
+    update_stats(end);
+    return done;
+  }
+
  private:
   i64 to_dram(i64 system_cycle) const {
     return i64(std::ceil(double(system_cycle) / spec_.clock_ghz / ns_per_dram_cycle_ - 1e-9));

@@ -56,6 +56,12 @@ class SimpleMemory final : public MemoryTarget {
     return a;
   }
 
+  // A PIM kernel: the channels are the kernel's from when they are free.
+  i64 hold(int, i64 at, i64 cycles) override {
+    free_at_ = std::max(at, free_at_) + cycles;
+    return free_at_;
+  }
+
   void transport(int id, tlm::tlm_generic_payload& t, sc_core::sc_time& delay) override {
     const i64 bytes = i64(t.get_data_length());
     MemRequestExt* ext = nullptr;

@@ -13,9 +13,12 @@
 // and applies the weight and activation group scales in group order, as `qmatmul` does. So
 // group and token scales are applied on the host side, integer partial sums in the banks.
 //
-// Not modelled yet: other units' DRAM traffic waiting while banks are in PIM mode (the kernel
-// runs on its own copy of the DRAM), the AiM style, FP16 weights (the reference has no fp16
-// format yet).
+// Sharing: a kernel goes to the memory as one request that holds every channel for its length
+// (the kernel's length is computed on a private copy of one pseudo-channel, refreshes
+// included). The memory serves requests in arrival order, so other units' requests wait while
+// the banks are in PIM mode, and a kernel waits for what the channels already hold; the banks
+// come back precharged. Not modelled yet: finer interleaving (a second row buffer, NeuPIMs
+// style), the AiM style, FP16 weights (the reference has no fp16 format yet).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -87,7 +90,7 @@ class PimUnit final : public Unit {
     c.macs = op.macs, c.flops = op.flops;
     c.compute_cycles = k.system_cycles;
     pl.timing = OpPlan::Timing::stream;
-    pl.fold_cycles = pl.last_fold_cycles = k.system_cycles;
+    pl.memory_hold_cycles = k.system_cycles;  // the kernel drives the DRAM itself
     c.compute_pj = double(op.macs) * s_.mac_pj;
     // DRAM energy of the kernel's commands on every pseudo-channel (the weights never cross
     // the bus, so nothing is charged per byte).
