@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "arch/dram/dram.hpp"
+#include "arch/pim/aim.hpp"
 #include "arch/pim/hbm_pim.hpp"
 #include "sim/base/error.hpp"
 #include "sim/config/config.hpp"
@@ -263,4 +264,36 @@ TEST(Pim, KernelAndHostReadWaitForEachOther) {
     return std::to_string(recs[1].cost.cycles) + " " + std::to_string(recs[2].memory_cycles);
   });
   EXPECT_EQ(got, std::to_string(K + 14) + " 37");
+}
+
+// AiM: one more batch of output rows (one more row in every bank) costs, by hand: ACTAB, nRCD,
+// 64 MACABs tCCD_L apart, the RDMAC tCCD_L after the last, then the next ACTAB waits
+// nRTP + nRP (longer than its (16 / 4) x nFAW = 116 and nRC here).
+TEST(Pim, AimBatchCostsTheHandDerivedCycles) {
+  dram::DramConfig c = dram::load_dram(test::source_dir() + "/configs/dram/aim-gddr6.yaml");
+  c.ctrl.refresh = dram::Refresh::none;
+  const dram::Timing& t = c.timing;
+  const i64 rows_per_batch = 16 * 16;
+  auto cycles = [&](int batches) {
+    return run_in_order(c, aim_gemv_stream(c, aim_layout(c, rows_per_batch * batches, 2048, 8, 0)))
+        .cycles;
+  };
+  const i64 period = t.nRCD + 64 * t.nCCDL + t.nRTP + t.nRP;
+  ASSERT_GT(period, 4 * t.nFAW);
+  EXPECT_EQ(cycles(3) - cycles(2), period);
+  EXPECT_EQ(cycles(5) - cycles(4), period);
+  // With a slower four-activate window the ACTAB pacing binds instead.
+  const int faw = t.nFAW;
+  c.timing.nFAW = 100;
+  const i64 paced = 4 * 100;
+  EXPECT_EQ(cycles(3) - cycles(2), paced);
+  // Group-wise weights read results at every group boundary: 64 / (128 / 32) = 16 RDMACs.
+  c.timing.nFAW = faw;
+  const i64 grouped =
+      run_in_order(c, aim_gemv_stream(c, aim_layout(c, rows_per_batch * 3, 2048, 8, 128))).cycles -
+      run_in_order(c, aim_gemv_stream(c, aim_layout(c, rows_per_batch * 2, 2048, 8, 128))).cycles;
+  EXPECT_EQ(grouped, period + 15 * t.nCCDL);
+  std::vector<std::string> v;
+  run_in_order(c, aim_gemv_stream(c, aim_layout(c, 1000, 4096, 8, 128)), &v);
+  EXPECT_TRUE(v.empty()) << (v.empty() ? "" : v[0]);
 }

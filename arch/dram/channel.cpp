@@ -268,6 +268,10 @@ void Channel::issue(const Choice& ch, i64 c) {
   }
   switch (cmd) {
     case Cmd::ACT:
+      if (r.all_bank_act && rules_.faw > 0) {
+        i64& next = ranks_[std::size_t(r.rank)].t.ready[int(Cmd::ACT)];
+        next = std::max(next, c + i64(banks_per_rank_ / 4) * rules_.faw);
+      }
       open_bank(r.rank, r.bank, r.row, c);
       active_.push_back(r);
       q.erase(q.begin() + std::ptrdiff_t(ch.index));

@@ -40,6 +40,9 @@ struct Request {
   i64 row = 0;
   i64 arrive = 0;
   bool counted = false;  // row hit/miss/conflict already classified
+  // PIM (AiM style): the ACT this request needs opens the row in every bank of the rank, so
+  // the next ACT waits (banks / 4) x nFAW (as many four-activate windows as banks).
+  bool all_bank_act = false;
 };
 
 struct IssuedCmd {

@@ -127,7 +127,9 @@ StreamTiming run_in_order(const dram::DramConfig& full, const std::vector<PimAcc
     dram::DramAddr where;
     where.bank_group = a.bank_group, where.bank = a.bank, where.row = a.row,
     where.column = a.column;
-    ch.enqueue(d.request(d.map().encode(where), a.write, id++), c);
+    dram::Request r = d.request(d.map().encode(where), a.write, id++);
+    r.all_bank_act = a.all_bank_act;
+    ch.enqueue(r, c);
     // Until its column command issues (the next access waits for it).
     for (bool issued = false; !issued;) {
       const i64 e = ch.next_event();

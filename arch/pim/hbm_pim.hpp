@@ -31,7 +31,8 @@ struct PimAccess {
   bool write = false;
   int bank_group = 0, bank = 0;  // bank within its group
   i64 row = 0;
-  int column = 0;  // in bursts (transactions)
+  int column = 0;             // in bursts (transactions)
+  bool all_bank_act = false;  // an ACT it needs opens the row in every bank (AiM's ACTAB)
 };
 
 struct GemvLayout {

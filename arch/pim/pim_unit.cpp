@@ -26,6 +26,7 @@
 
 #include "arch/common/memory.hpp"
 #include "arch/common/unit.hpp"
+#include "arch/pim/aim.hpp"
 #include "arch/pim/hbm_pim.hpp"
 #include "sim/base/error.hpp"
 
@@ -34,7 +35,8 @@ namespace qaccel::pim {
 namespace {
 
 struct PimSpec {
-  int blocks_per_pch = 8;  // PIM blocks per pseudo-channel (one per bank pair)
+  bool aim = false;        // style: aim (a MAC per bank) or hbm_pim (a block per bank pair)
+  int blocks_per_pch = 8;  // hbm_pim: PIM blocks per pseudo-channel (one per bank pair)
   int lanes = 16;          // SIMD lanes per block
   int acc_bits = 32;       // integer lane accumulator
   double mac_pj = 0;       // one lane MAC
@@ -76,7 +78,10 @@ class PimUnit final : public Unit {
       return no("a group of " + std::to_string(i64(group)) + " could overflow the " +
                 std::to_string(s_.acc_bits) + "-bit lane accumulators");
     try {
-      layout(op);
+      if (s_.aim)
+        aim_layout(*ctx_.memory->dram, op.n, op.k, op.weight_bits, int(op.group));
+      else
+        layout(op);
     } catch (const ConfigError& e) {
       return no(e.what());
     }
@@ -104,9 +109,9 @@ class PimUnit final : public Unit {
     if (!ctx_.memory || !ctx_.memory->dram) return 1;
     const dram::DramConfig& d = *ctx_.memory->dram;
     const double commands_per_ns = 1.0 / (d.timing.nCCDL * d.tck_ns());
-    return 2.0 * pchs() * s_.blocks_per_pch * s_.lanes * commands_per_ns / ctx_.clock_ghz;
+    return 2.0 * pchs() * units_per_pch() * s_.lanes * commands_per_ns / ctx_.clock_ghz;
   }
-  double area_mm2() const override { return pchs() * s_.blocks_per_pch * s_.block_area_mm2; }
+  double area_mm2() const override { return pchs() * units_per_pch() * s_.block_area_mm2; }
 
   bool matmul(const std::vector<const QActivation*>& rows, const QTensor& w,
               std::vector<float>& out) override {
@@ -145,6 +150,11 @@ class PimUnit final : public Unit {
     double dram_pj = 0;
   };
 
+  // MAC blocks per pseudo-channel: one per bank (AiM) or per bank pair.
+  i64 units_per_pch() const {
+    if (!s_.aim) return s_.blocks_per_pch;
+    return ctx_.memory && ctx_.memory->dram ? ctx_.memory->dram->org.banks_per_rank() : 1;
+  }
   i64 pchs() const {
     if (!ctx_.memory || !ctx_.memory->dram) return 1;
     const dram::Org& o = ctx_.memory->dram->org;
@@ -160,12 +170,19 @@ class PimUnit final : public Unit {
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     const dram::DramConfig& d = *ctx_.memory->dram;
-    const GemvLayout l = layout(op);
-    const auto stream = hbm_pim_gemv_stream(d, l);
-    const StreamTiming t = run_in_order(d, stream);
+    std::vector<PimAccess> stream;
     Kernel k;
+    if (s_.aim) {
+      const AimLayout l = aim_layout(d, op.n, op.k, op.weight_bits, int(op.group));
+      stream = aim_gemv_stream(d, l);
+      k.mac_commands = i64(l.batches) * l.chunks * (l.row_elements / l.elements_per_burst);
+    } else {
+      const GemvLayout l = layout(op);
+      stream = hbm_pim_gemv_stream(d, l);
+      k.mac_commands = i64(l.out_tiles) * l.in_tiles * 64;
+    }
+    const StreamTiming t = run_in_order(d, stream);
     k.system_cycles = i64(std::ceil(double(t.cycles) * d.tck_ns() * ctx_.clock_ghz - 1e-9));
-    k.mac_commands = i64(l.out_tiles) * l.in_tiles * 64;
     k.activates = t.activates;
     const dram::CommandEnergy e = d.command_energy();
     k.dram_pj = double(pchs()) * (double(t.activates) * e.act_pre_pj + double(t.reads) * e.rd_pj +
@@ -180,8 +197,7 @@ class PimUnit final : public Unit {
 
 std::unique_ptr<Unit> make(const std::string& name, const ParamValues& v, UnitContext& ctx) {
   PimSpec s;
-  if (v.choice("style") != "hbm_pim")
-    throw ConfigError("unit '" + name + "': style " + v.choice("style") + " is not built yet");
+  s.aim = v.choice("style") == "aim";
   s.blocks_per_pch = int(v.integer("blocks_per_pch"));
   s.lanes = int(v.integer("lanes"));
   s.acc_bits = int(v.integer("acc_bits"));
@@ -194,10 +210,11 @@ const RegisterUnit reg(
     {"pim",
      "processing in memory: SIMD blocks beside the DRAM banks run GEMVs with all-bank DRAM "
      "commands (needs memory.model: dram)",
-     {param::choice("style", {"hbm_pim"}, "hbm_pim",
-                    "hbm_pim: a SIMD block per bank pair, driven by all-bank commands"),
+     {param::choice("style", {"hbm_pim", "aim"}, "hbm_pim",
+                    "hbm_pim: a SIMD block per bank pair (Samsung); aim: a MAC unit per bank "
+                    "and a global buffer per channel (SK hynix)"),
       param::integer("blocks_per_pch", 1, 64, 8, "blocks",
-                     "PIM blocks per pseudo-channel (one per bank pair)"),
+                     "hbm_pim: PIM blocks per pseudo-channel (one per bank pair)"),
       param::integer("lanes", 1, 256, 16, "lanes", "SIMD lanes per block (one burst)"),
       param::integer("acc_bits", 8, 64, 32, "bits", "integer lane accumulator width"),
       param::number("mac_pj", 0, 1e3, 0.0, "pj", "energy of one lane MAC (0: not counted)"),

@@ -1,0 +1,74 @@
+#include "arch/pim/aim.hpp"
+
+#include <algorithm>
+
+#include "sim/base/error.hpp"
+
+namespace qaccel::pim {
+
+namespace {
+i64 ceil_div(i64 a, i64 b) {
+  return (a + b - 1) / b;
+}
+}  // namespace
+
+std::string AimLayout::describe() const {
+  return std::to_string(out_rows) + " x " + std::to_string(in_cols) + " at " +
+         std::to_string(weight_bits) + " bits: " + std::to_string(batches) +
+         " row batch(es) per bank, " + std::to_string(chunks) + " chunk(s) of " +
+         std::to_string(row_elements) + " elements per matrix row (" +
+         std::to_string(padded_out_rows) + " padding rows), " + std::to_string(bank_rows_used) +
+         " DRAM rows per bank";
+}
+
+AimLayout aim_layout(const dram::DramConfig& cfg, i64 m, i64 n, int weight_bits, int group) {
+  const dram::Org& o = cfg.org;
+  AimLayout l;
+  l.out_rows = m, l.in_cols = n, l.weight_bits = weight_bits, l.group = group;
+  l.elements_per_burst = int(i64(o.tx_bytes) * 8 / weight_bits);
+  l.row_elements = o.row_bytes() * 8 / weight_bits;
+  l.chunks = int(ceil_div(n, l.row_elements));
+  const i64 per_batch = i64(o.channels) * o.pseudo_channels * o.banks_per_rank();
+  l.batches = int(ceil_div(m, per_batch));
+  l.padded_out_rows = i64(l.batches) * per_batch - m;
+  l.bank_rows_used = i64(l.batches) * l.chunks;
+  const i64 usable = o.rows - 1;  // the last row of the last bank stands in for the buffer
+  if (l.bank_rows_used > usable)
+    throw ConfigError("AiM: a " + std::to_string(m) + " x " + std::to_string(n) + " matrix needs " +
+                      std::to_string(l.bank_rows_used) + " rows in every bank, the banks hold " +
+                      std::to_string(usable) + " (" + std::to_string(l.bank_rows_used - usable) +
+                      " rows short)");
+  return l;
+}
+
+std::vector<PimAccess> aim_gemv_stream(const dram::DramConfig& cfg, const AimLayout& l) {
+  const int per_bg = cfg.org.banks_per_group;
+  const int last_bank = cfg.org.banks_per_rank() - 1;
+  const i64 buffer_row = cfg.org.rows - 1;
+  const int e = l.elements_per_burst;
+  // Results leave the MAC units at every group boundary (per-row quantization: once a chunk);
+  // 16-bit results, a burst holds tx_bytes / 2 of them, one per bank.
+  const i64 group_bursts = l.group > 0 ? std::max<i64>(1, l.group / e) : i64(1) << 40;
+  const int result_bursts = int(ceil_div(cfg.org.banks_per_rank() * 2, cfg.org.tx_bytes));
+  std::vector<PimAccess> s;
+  for (int k = 0; k < l.chunks; ++k) {
+    const i64 len = std::min(l.row_elements, l.in_cols - i64(k) * l.row_elements);
+    const int bursts = int(ceil_div(len, e));
+    for (int b = 0; b < bursts; ++b)  // WRGB
+      s.push_back({true, last_bank / per_bg, last_bank % per_bg, buffer_row, b % 64});
+    for (int j = 0; j < l.batches; ++j) {
+      const i64 row = i64(j) * l.chunks + k;
+      for (int b = 0; b < bursts; ++b) {
+        PimAccess mac{false, 0, 0, row, b};  // MACAB (its first one needs the ACTAB)
+        mac.all_bank_act = true;
+        s.push_back(mac);
+        if ((b + 1) % group_bursts == 0 || b + 1 == bursts)
+          for (int r = 0; r < result_bursts; ++r)  // RDMAC
+            s.push_back({false, 0, 0, row, b});
+      }
+    }
+  }
+  return s;
+}
+
+}  // namespace qaccel::pim
