@@ -1,4 +1,8 @@
+#include <cstdio>
 #include <iostream>
+
+#include "arch/dram/address_map.hpp"
+#include "sim/base/text.hpp"
 
 #include "arch/common/memory.hpp"
 #include "arch/common/unit.hpp"
@@ -30,6 +34,19 @@ int cmd_list(const std::vector<std::string>& args) {
   std::cout << "\nmemory models (system.memory.model):\n";
   for (const auto& [name, info] : memory_registry())
     std::cout << "  " << name << ": " << info.summary << "\n";
+  std::cout << "\nDRAM presets (memory.dram: {preset: NAME}, qaccel dram --config NAME):\n";
+  for (const std::string& p : dram::preset_names()) {
+    const dram::DramConfig c = dram::preset(p);
+    std::printf(
+        "  %-12s %-6s %5d MT/s  %2d ch x %d pc x %d rank, %2d banks, %5lld B rows, %g GB/s\n",
+        p.c_str(), dram::standard_name(c.standard), c.rate_mtps, c.org.channels,
+        c.org.pseudo_channels, c.org.ranks, c.org.banks_per_rank(), (long long)c.org.row_bytes(),
+        c.peak_gbps());
+  }
+  std::cout << "DRAM timing names (timing.NAME, DRAM clock cycles):\n";
+  for (const dram::TimingField& f : dram::timing_fields())
+    std::cout << "  " << f.name << ": " << f.desc << "\n";
+  std::cout << "DRAM address mappings: " << join(dram::AddressMap::known(), ", ") << "\n";
   std::cout << "\nop kinds (system.mapping keys, plus default):\n ";
   for (const std::string& k : config::op_kind_names())
     std::cout << " " << k;
