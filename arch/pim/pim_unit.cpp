@@ -53,7 +53,11 @@ class PimUnit final : public Unit {
         kernel_(ctx.stats.add(name + ".kernel_cycles", "cycles",
                               "system cycles of the PIM kernels (host commands included)")),
         acts_(ctx.stats.add(name + ".activates", "commands",
-                            "ACT commands of the kernels, per pseudo-channel")) {}
+                            "ACT commands of the kernels, per pseudo-channel")),
+        padding_(ctx.stats.add(name + ".padding_rows", "rows",
+                               "output rows the layout pads (whole tiles or row batches)")),
+        weight_rows_(ctx.stats.add(name + ".weight_dram_rows", "rows",
+                                   "DRAM rows per bank the GEMVs' weights occupy (largest)")) {}
 
   std::string_view impl() const override { return "pim"; }
 
@@ -101,7 +105,8 @@ class PimUnit final : public Unit {
     // the bus, so nothing is charged per byte).
     c.dram_pj = k.dram_pj;
     cmds_ += double(k.mac_commands), kernel_ += double(k.system_cycles);
-    acts_ += double(k.activates);
+    acts_ += double(k.activates), padding_ += double(k.padding_rows);
+    weight_rows_ = std::max(weight_rows_, double(k.bank_rows));
     return pl;
   }
 
@@ -146,7 +151,7 @@ class PimUnit final : public Unit {
 
  private:
   struct Kernel {
-    i64 system_cycles = 0, mac_commands = 0, activates = 0;
+    i64 system_cycles = 0, mac_commands = 0, activates = 0, padding_rows = 0, bank_rows = 0;
     double dram_pj = 0;
   };
 
@@ -176,10 +181,12 @@ class PimUnit final : public Unit {
       const AimLayout l = aim_layout(d, op.n, op.k, op.weight_bits, int(op.group));
       stream = aim_gemv_stream(d, l);
       k.mac_commands = i64(l.batches) * l.chunks * (l.row_elements / l.elements_per_burst);
+      k.padding_rows = l.padded_out_rows, k.bank_rows = l.bank_rows_used;
     } else {
       const GemvLayout l = layout(op);
       stream = hbm_pim_gemv_stream(d, l);
       k.mac_commands = i64(l.out_tiles) * l.in_tiles * 64;
+      k.padding_rows = l.padded_out_rows, k.bank_rows = l.bank_rows_used;
     }
     const StreamTiming t = run_in_order(d, stream);
     k.system_cycles = i64(std::ceil(double(t.cycles) * d.tck_ns() * ctx_.clock_ghz - 1e-9));
@@ -191,7 +198,7 @@ class PimUnit final : public Unit {
   }
 
   PimSpec s_;
-  double &cmds_, &kernel_, &acts_;
+  double &cmds_, &kernel_, &acts_, &padding_, &weight_rows_;
   std::map<std::tuple<i64, i64, int>, Kernel> cache_;
 };
 
