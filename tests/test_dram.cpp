@@ -190,17 +190,25 @@ TEST(Dram, HandWorkedHitMissConflictLatencies) {
 TEST(Dram, AllBankRefreshEveryInterval) {
   DramConfig c = one_channel("DDR4-2400");
   const Timing& t = c.timing;
-  Dram d(c, true);
-  // Idle memory for 10.5 intervals: ten refreshes, no PREA (nothing open).
+  // Idle memory for 10.5 intervals, then one read: ten refreshes (no PREA: nothing open). Event
+  // mode counts the idle ones without stepping; the per-cycle reference issues every one, and
+  // both serve the read identically.
   std::vector<TraceEntry> trace = {{i64(t.nREFI) * 10 + t.nREFI / 2, false, 0}};
-  d.run_trace(trace, false);
-  const auto& cmds = d.channel(0).commands();
+  const RunOut ev = run_dram(c, trace, false), tk = run_dram(c, trace, true);
+  EXPECT_EQ(ev.totals.sum.commands[int(Cmd::REFab)], 10);
+  EXPECT_EQ(tk.totals.sum.commands[int(Cmd::REFab)], 10);
   int refs = 0;
-  for (const IssuedCmd& x : cmds)
+  for (const IssuedCmd& x : tk.cmds)
     refs += x.cmd == Cmd::REFab;
   EXPECT_EQ(refs, 10);
-  EXPECT_EQ(cmds.front().cycle, t.nREFI);
-  EXPECT_TRUE(check_commands(c, cmds).empty());
+  EXPECT_EQ(tk.cmds.front().cycle, t.nREFI);
+  EXPECT_EQ(ev.cycles, tk.cycles);
+  EXPECT_EQ(describe(ev.cmds.back()), describe(tk.cmds.back()));
+  EXPECT_TRUE(check_commands(c, tk.cmds).empty());
+  // A gap of 2^40 cycles costs nothing.
+  trace = {{i64(1) << 40, false, 0}};
+  const RunOut far = run_dram(c, trace, false);
+  EXPECT_EQ(far.totals.sum.commands[int(Cmd::REFab)], ((i64(1) << 40) - 1) / t.nREFI);
 }
 
 TEST(Dram, AddressMappingsRoundTripAndPlaceFields) {
@@ -330,4 +338,33 @@ TEST(Dram, WithinFivePercentOfRamulator2) {
     ++rows;
   }
   EXPECT_EQ(rows, 9);
+}
+
+// DRAMsim3's cycles on the same DDR4 traces (tests/data/dramsim3_ddr4.csv): within 5%.
+TEST(Dram, WithinFivePercentOfDramsim3OnDdr4) {
+  std::ifstream in(test::source_dir() + "/tests/data/dramsim3_ddr4.csv");
+  ASSERT_TRUE(in);
+  std::string line;
+  int rows = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#' || line.rfind("kind,", 0) == 0) continue;
+    std::istringstream ls(line);
+    std::string kind, n, ref;
+    std::getline(ls, kind, ',');
+    std::getline(ls, n, ',');
+    std::getline(ls, ref, ',');
+    DramConfig c = preset("DDR4-2400");
+    c.timing.nRFC = 420;
+    Dram d(c);
+    const i64 cycles = d.run_trace(synthetic_trace(kind, std::stoll(n), c.org.tx_bytes,
+                                                   std::uint64_t(c.org.capacity_bytes()), 1),
+                                   false)
+                           .cycles;
+    const double err = double(cycles - std::stoll(ref)) / double(std::stoll(ref));
+    std::printf("DDR4-2400 %s: qaccel %lld cycles, DRAMsim3 %s (%+.2f%%)\n", kind.c_str(),
+                (long long)cycles, ref.c_str(), 100 * err);
+    EXPECT_LT(std::abs(err), 0.05) << kind;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 3);
 }

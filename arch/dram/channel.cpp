@@ -334,6 +334,20 @@ i64 Channel::next_event() const {
   return std::max(e, now_ + 1);
 }
 
+i64 Channel::skip_idle_refreshes(i64 c) {
+  if (busy() || !refresh_.empty() || refresh_interval_ <= 0 || next_refresh_ > c) return 0;
+  for (const RankState& r : ranks_)
+    if (r.open_banks) return 0;
+  const i64 k = (c - next_refresh_) / refresh_interval_;  // refreshes due before the last one
+  if (k <= 0) return 0;
+  const Cmd ref = cfg_.ctrl.refresh == Refresh::per_bank ? Cmd::REFpb : Cmd::REFab;
+  stats_.commands[std::size_t(ref)] += k * i64(ranks_.size());
+  refresh_bank_ = int((refresh_bank_ + k) % banks_per_rank_);
+  next_refresh_ += k * refresh_interval_;
+  now_ = std::max(now_, next_refresh_ - 1);
+  return k;
+}
+
 void Channel::hold_until(i64 c) {
   QACCEL_ASSERT(!busy() && c >= now_, "a PIM hold over queued requests");
   for (std::size_t b = 0; b < banks_.size(); ++b)

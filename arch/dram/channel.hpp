@@ -81,6 +81,11 @@ class Channel {
   // Processes cycle `c` (> now()): a due refresh is queued, at most one command issues.
   // Event mode passes next_event(); tick mode now() + 1.
   void step_to(i64 c);
+  // An idle channel (no request, no refresh pending, every bank closed) whose next refreshes
+  // all fall due by cycle c: all but the last are counted without stepping (each would issue
+  // its REF at its due cycle and change nothing the last one does not), so idle time costs
+  // nothing. Returns how many were skipped.
+  i64 skip_idle_refreshes(i64 c);
   // The next cycle after now() at which step_to could act, kNever when nothing is pending.
   i64 next_event() const;
   bool busy() const { return !reads_.empty() || !writes_.empty() || !active_.empty(); }

@@ -125,8 +125,10 @@ Request Dram::request(std::uint64_t addr, bool write, std::uint64_t id) const {
 
 void Dram::advance(int k, i64 c) {
   Channel& ch = channels_[std::size_t(k)];
-  for (i64 e = ch.next_event(); e <= c; e = ch.next_event())
+  for (i64 e = ch.next_event(); e <= c; e = ch.next_event()) {
+    if (ch.skip_idle_refreshes(c) > 0) continue;
     ch.step_to(e);
+  }
 }
 
 Dram::TraceResult Dram::run_trace(const std::vector<TraceEntry>& trace, bool tick,

@@ -155,6 +155,12 @@ int cmd_dram(const std::vector<std::string>& args) {
   }
 
   const bool tick = vm.count("tick") > 0;
+  // Stepping every cycle is the test reference; a trace that spans ages would take ages.
+  if (tick && trace.back().cycle > 1'000'000'000)
+    throw UsageError("--tick steps every cycle; this trace spans " +
+                         std::to_string(trace.back().cycle) +
+                         " cycles (at most 1e9 with --tick)",
+                     kUsage);
   const auto t0 = std::chrono::steady_clock::now();
   const bool long_run = trace.size() >= 2'000'000;
   auto progress = [&](i64 done) {
