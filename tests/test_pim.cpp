@@ -163,7 +163,7 @@ TEST(Pim, RefusesWhatItCannotRunWithTheReason) {
   EXPECT_NE(why.find("m = 1"), std::string::npos) << why;
   o.m = 1, o.weight_bits = 32, o.dtype = "fp32";
   EXPECT_FALSE(pim.supports(o, &why));
-  EXPECT_NE(why.find("int8 and int4"), std::string::npos) << why;
+  EXPECT_NE(why.find("int8, int4 and fp16"), std::string::npos) << why;
   o.weight_bits = 8, o.act_bits = 16, o.group = 0, o.k = 1 << 20;  // 65536 terms a lane
   EXPECT_FALSE(pim.supports(o, &why));
   EXPECT_NE(why.find("overflow"), std::string::npos) << why;
