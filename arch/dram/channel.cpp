@@ -348,6 +348,18 @@ i64 Channel::skip_idle_refreshes(i64 c) {
   return k;
 }
 
+i64 Channel::hold_end(i64 start, i64 cycles) const {
+  i64 end = start + cycles;
+  if (refresh_interval_ <= 0) return end;
+  const i64 stall =
+      (cfg_.ctrl.refresh == Refresh::per_bank ? cfg_.timing.nRFCpb : cfg_.timing.nRFC) +
+      cfg_.timing.nRP;
+  end += i64(refresh_.size() / std::max<std::size_t>(1, ranks_.size())) * stall;  // due already
+  for (i64 due = next_refresh_; due <= end; due += refresh_interval_)
+    end += stall;
+  return end;
+}
+
 void Channel::hold_until(i64 c) {
   QACCEL_ASSERT(!busy() && c >= now_, "a PIM hold over queued requests");
   for (std::size_t b = 0; b < banks_.size(); ++b)
@@ -362,9 +374,12 @@ void Channel::hold_until(i64 c) {
     floor_at(g);
   for (RankState& r : ranks_)
     floor_at(r.t);
+  const Cmd ref = cfg_.ctrl.refresh == Refresh::per_bank ? Cmd::REFpb : Cmd::REFab;
+  stats_.commands[std::size_t(ref)] += i64(refresh_.size());
   refresh_.clear();
-  while (next_refresh_ <= c)
-    next_refresh_ += refresh_interval_;
+  if (refresh_interval_ > 0)
+    for (; next_refresh_ <= c; next_refresh_ += refresh_interval_)
+      stats_.commands[std::size_t(ref)] += i64(ranks_.size());
   now_ = c;
 }
 

@@ -94,9 +94,12 @@ class Channel {
   // Finished requests since the last take (their done_cycle may lie ahead of now()).
   std::vector<Completion>& completions() { return done_; }
   const ChannelStats& stats() const { return stats_; }
-  // A PIM kernel ran on this channel's banks until cycle `c` (> now(), queues empty): its own
-  // commands (refreshes included) are accounted elsewhere; afterwards every bank is closed and
-  // no command may issue before c. Refreshes that fell due meanwhile were the kernel's.
+  // When a PIM kernel of `cycles` starting at `start` ends on this channel: each refresh that
+  // falls due meanwhile stalls it nRFC + nRP (its banks close, refresh, reopen).
+  i64 hold_end(i64 start, i64 cycles) const;
+  // A PIM kernel ran on this channel's banks until cycle `c` (>= now(), queues empty): its
+  // commands are accounted elsewhere, the refreshes due meanwhile are counted here; afterwards
+  // every bank is closed and no command may issue before c.
   void hold_until(i64 c);
   // Closes open-row accounting at now() (call once at the end of a run).
   void finish();

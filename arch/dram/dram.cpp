@@ -230,13 +230,17 @@ i64 Dram::serve(std::uint64_t address, i64 bytes, bool write, i64 arrive) {
 
 i64 Dram::hold_all(i64 arrive, i64 cycles) {
   i64 start = arrive;
-  for (Channel& ch : channels_) {
+  for (int k = 0; k < channels(); ++k) {
+    Channel& ch = channels_[std::size_t(k)];
+    advance(k, arrive);  // what fell due before the kernel arrives happens first
     while (ch.busy())
       ch.step_to(ch.next_event());
     ch.completions().clear();
     start = std::max(start, ch.now());
   }
-  const i64 end = start + cycles;
+  i64 end = start + cycles;
+  for (const Channel& ch : channels_)
+    end = std::max(end, ch.hold_end(start, cycles));
   for (Channel& ch : channels_)
     ch.hold_until(end);
   return end;

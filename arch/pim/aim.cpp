@@ -23,6 +23,9 @@ std::string AimLayout::describe() const {
 
 AimLayout aim_layout(const dram::DramConfig& cfg, i64 m, i64 n, int weight_bits, int group) {
   const dram::Org& o = cfg.org;
+  if (i64(o.tx_bytes) * 8 < weight_bits)
+    throw ConfigError("PIM: a " + std::to_string(o.tx_bytes) + "-byte burst holds no " +
+                      std::to_string(weight_bits) + "-bit weight");
   AimLayout l;
   l.out_rows = m, l.in_cols = n, l.weight_bits = weight_bits, l.group = group;
   l.elements_per_burst = int(i64(o.tx_bytes) * 8 / weight_bits);
@@ -55,7 +58,8 @@ std::vector<PimAccess> aim_gemv_stream(const dram::DramConfig& cfg, const AimLay
     const i64 len = std::min(l.row_elements, l.in_cols - i64(k) * l.row_elements);
     const int bursts = int(ceil_div(len, e));
     for (int b = 0; b < bursts; ++b)  // WRGB
-      s.push_back({true, last_bank / per_bg, last_bank % per_bg, buffer_row, b % 64});
+      s.push_back({true, last_bank / per_bg, last_bank % per_bg, buffer_row,
+                   int(b % cfg.org.tx_per_row())});
     for (int j = 0; j < l.batches; ++j) {
       const i64 row = i64(j) * l.chunks + k;
       for (int b = 0; b < bursts; ++b) {

@@ -2,8 +2,8 @@
 // AiM-style PIM (SK hynix GDDR6-AiM, the setting of PIM-GPT): a MAC unit beside every bank,
 // fed by that bank's column reads, and a per-channel global buffer holding the broadcast input
 // vector. GEMV layout (PIM-GPT's row-to-bank mapping): matrix row i goes to bank i mod banks of
-// channel (i / banks) mod channels, one DRAM row per chunk of the matrix row (a row's worth of
-// elements), so every bank of every channel works at once.
+// channel (i / banks) mod (channels x pseudo-channels), one DRAM row per chunk of the matrix row (a
+// row's worth of elements), so every bank of every channel works at once.
 //
 // The kernel on one channel, per input chunk: write the chunk into the global buffer (WRGB,
 // one write per burst), then per batch of `banks` output rows: all-bank activate (ACTAB: the

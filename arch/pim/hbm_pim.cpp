@@ -54,6 +54,13 @@ GemvLayout hbm_pim_layout(const dram::DramConfig& cfg, i64 pchs, int blocks, i64
     throw ConfigError("HBM-PIM: " + std::to_string(blocks) + " blocks need " +
                       std::to_string(2 * blocks) + " banks per pseudo-channel, the DRAM has " +
                       std::to_string(o.banks_per_rank()));
+  if (o.bank_groups < 3 || o.banks_per_group < 2)
+    throw ConfigError(
+        "HBM-PIM needs at least 3 bank groups of 2 banks (its mode switches use "
+        "banks 0 and 1 of bank groups 0 and 2)");
+  if (i64(o.tx_bytes) * 8 < weight_bits)
+    throw ConfigError("PIM: a " + std::to_string(o.tx_bytes) + "-byte burst holds no " +
+                      std::to_string(weight_bits) + "-bit weight");
   GemvLayout l;
   l.out_rows = m, l.in_cols = n, l.weight_bits = weight_bits;
   l.elements_per_burst = int(i64(o.tx_bytes) * 8 / weight_bits);

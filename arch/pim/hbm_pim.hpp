@@ -5,7 +5,8 @@
 // In all-bank PIM mode the host drives every block at once with ordinary DRAM commands on
 // banks 0 and 1 (the controller tracks only those two; each command acts on every bank of the
 // same parity), so one column command is one MAC in every block, and the standard timing rules
-// bind the stream: tCCD_L between column commands (banks 0 and 1 share bank group 0), tRCD and
+// bind the stream: tCCD_L between column commands (banks 0 and 1 share bank group 0; the
+// layout requires 3+ bank groups of 2+ banks), tRCD and
 // tRP at every row change, read/write turnaround around each GRF_A load, refresh as usual. An
 // all-bank ACT counts as one ACT (no tFAW), as in Samsung's PIMSimulator.
 //
@@ -38,7 +39,7 @@ struct PimAccess {
 struct GemvLayout {
   i64 out_rows = 0, in_cols = 0;
   int weight_bits = 16;
-  int elements_per_burst = 0;  // lanes x (16 / weight_bits) ... tx_bytes x 8 / weight_bits
+  int elements_per_burst = 0;  // tx_bytes x 8 / weight_bits (16 FP16, 32 int8, 64 int4)
   int in_tiles = 0;            // input tiles of 8 bursts
   int out_tiles = 0;           // output tiles of pchs x blocks x 8 rows
   i64 rows_per_out_tile = 0;
@@ -62,8 +63,8 @@ struct StreamTiming {
   i64 reads = 0, writes = 0, activates = 0, refreshes = 0;
 };
 // Runs a stream on one pseudo-channel of `cfg`, strictly in program order: access k + 1
-// reaches the controller in the cycle access k's column command issued. `record` keeps the
-// issued commands (for the checker).
+// reaches the controller in the cycle access k's column command issued. With `violations`,
+// the issued commands are replayed through the checker into it.
 StreamTiming run_in_order(const dram::DramConfig& cfg, const std::vector<PimAccess>& stream,
                           std::vector<std::string>* violations = nullptr);
 

@@ -17,8 +17,9 @@
 // (the kernel's length is computed on a private copy of one pseudo-channel, refreshes
 // included). The memory serves requests in arrival order, so other units' requests wait while
 // the banks are in PIM mode, and a kernel waits for what the channels already hold; the banks
-// come back precharged. Not modelled yet: finer interleaving (a second row buffer, NeuPIMs
-// style), the AiM style, FP16 weights (the reference has no fp16 format yet).
+// come back precharged. Refreshes that fall due meanwhile stall the kernel nRFC + nRP each.
+// Not modelled yet: finer interleaving (a second row buffer, NeuPIMs style), FP16 numbers
+// (FP16 GEMVs run for timing; the reference has no 16-bit float format yet).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -57,7 +58,7 @@ class PimUnit final : public Unit {
         padding_(ctx.stats.add(name + ".padding_rows", "rows",
                                "output rows the layout pads (whole tiles or row batches)")),
         weight_rows_(ctx.stats.add(name + ".weight_dram_rows", "rows",
-                                   "DRAM rows per bank the GEMVs' weights occupy (largest)")) {}
+                                   "DRAM rows per bank all weight matrices occupy")) {}
 
   std::string_view impl() const override { return "pim"; }
 
@@ -98,6 +99,18 @@ class PimUnit final : public Unit {
 
   OpPlan plan(const Op& op) override {
     const Kernel& k = kernel(op);
+    // Every weight matrix keeps its own rows in the banks: the PIM area must hold them all.
+    for (const TensorRef& t : op.reads)
+      if (t.kind == TensorKind::weight && placed_.emplace(t.name, k.bank_rows).second) {
+        rows_placed_ += k.bank_rows;
+        const i64 area = s_.aim ? ctx_.memory->dram->org.rows - 1 : 0x1000;
+        if (rows_placed_ > area)
+          throw ConfigError(
+              "PIM unit '" + name_ + "': the weights need " + std::to_string(rows_placed_) +
+              " DRAM rows in every bank, its area "
+              "holds " +
+              std::to_string(area) + " (" + std::to_string(rows_placed_ - area) + " rows short)");
+      }
     OpPlan pl;
     OpCost& c = pl.cost;
     c.macs = op.macs, c.flops = op.flops;
@@ -110,7 +123,7 @@ class PimUnit final : public Unit {
     c.dram_pj = k.dram_pj;
     cmds_ += double(k.mac_commands), kernel_ += double(k.system_cycles);
     acts_ += double(k.activates), padding_ += double(k.padding_rows);
-    weight_rows_ = std::max(weight_rows_, double(k.bank_rows));
+    weight_rows_ = double(rows_placed_);
     return pl;
   }
 
@@ -118,7 +131,10 @@ class PimUnit final : public Unit {
     if (!ctx_.memory || !ctx_.memory->dram) return 1;
     const dram::DramConfig& d = *ctx_.memory->dram;
     const double commands_per_ns = 1.0 / (d.timing.nCCDL * d.tck_ns());
-    return 2.0 * pchs() * units_per_pch() * s_.lanes * commands_per_ns / ctx_.clock_ghz;
+    // A column command carries tx_bytes of weights: the densest format it takes (int4) gives
+    // the peak, so every op's utilization stays at or under 100%.
+    const double macs_per_command = double(d.org.tx_bytes) * 8 / 4;
+    return 2.0 * pchs() * units_per_pch() * macs_per_command * commands_per_ns / ctx_.clock_ghz;
   }
   double area_mm2() const override { return pchs() * units_per_pch() * s_.block_area_mm2; }
 
@@ -175,7 +191,7 @@ class PimUnit final : public Unit {
   }
   // Kernels by shape: a model repeats a handful of GEMV shapes many times.
   const Kernel& kernel(const Op& op) {
-    const auto key = std::make_tuple(op.n, op.k, op.weight_bits);
+    const auto key = std::make_tuple(op.n, op.k, op.weight_bits, op.group, op.dtype);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     const dram::DramConfig& d = *ctx_.memory->dram;
@@ -184,7 +200,9 @@ class PimUnit final : public Unit {
     if (s_.aim) {
       const AimLayout l = aim_layout(d, op.n, op.k, op.weight_bits, int(op.group));
       stream = aim_gemv_stream(d, l);
-      k.mac_commands = i64(l.batches) * l.chunks * (l.row_elements / l.elements_per_burst);
+      k.mac_commands = 0;
+      for (const PimAccess& a : stream)
+        k.mac_commands += a.all_bank_act;
       k.padding_rows = l.padded_out_rows, k.bank_rows = l.bank_rows_used;
     } else {
       const GemvLayout l = layout(op);
@@ -192,7 +210,11 @@ class PimUnit final : public Unit {
       k.mac_commands = i64(l.out_tiles) * l.in_tiles * 64;
       k.padding_rows = l.padded_out_rows, k.bank_rows = l.bank_rows_used;
     }
-    const StreamTiming t = run_in_order(d, stream);
+    // Timed without refresh: the memory adds the refreshes that fall due while it holds the
+    // kernel, at their real times (each stalls it nRFC + nRP).
+    dram::DramConfig quiet = d;
+    quiet.ctrl.refresh = dram::Refresh::none;
+    const StreamTiming t = run_in_order(quiet, stream);
     k.system_cycles = i64(std::ceil(double(t.cycles) * d.tck_ns() * ctx_.clock_ghz - 1e-9));
     k.activates = t.activates;
     const dram::CommandEnergy e = d.command_energy();
@@ -203,10 +225,16 @@ class PimUnit final : public Unit {
 
   PimSpec s_;
   double &cmds_, &kernel_, &acts_, &padding_, &weight_rows_;
-  std::map<std::tuple<i64, i64, int>, Kernel> cache_;
+  std::map<std::tuple<i64, i64, int, i64, std::string>, Kernel> cache_;
+  std::map<std::string, i64> placed_;  // weight tensor -> DRAM rows per bank it occupies
+  i64 rows_placed_ = 0;
 };
 
 std::unique_ptr<Unit> make(const std::string& name, const ParamValues& v, UnitContext& ctx) {
+  if (!ctx.memory || !ctx.memory->dram)
+    throw ConfigError("unit '" + name +
+                      "': impl pim computes inside the command-level DRAM; "
+                      "set system.memory.model: dram");
   PimSpec s;
   s.aim = v.choice("style") == "aim";
   s.blocks_per_pch = int(v.integer("blocks_per_pch"));
@@ -226,7 +254,8 @@ const RegisterUnit reg(
                     "and a global buffer per channel (SK hynix)"),
       param::integer("blocks_per_pch", 1, 64, 8, "blocks",
                      "hbm_pim: PIM blocks per pseudo-channel (one per bank pair)"),
-      param::integer("lanes", 1, 256, 16, "lanes", "SIMD lanes per block (one burst)"),
+      param::integer("lanes", 1, 256, 16, "lanes",
+                     "integer accumulator lanes per block (timing follows the burst)"),
       param::integer("acc_bits", 8, 64, 32, "bits", "integer lane accumulator width"),
       param::number("mac_pj", 0, 1e3, 0.0, "pj", "energy of one lane MAC (0: not counted)"),
       param::number("block_area_mm2", 0, 1e3, 0.0, "mm2",

@@ -156,9 +156,11 @@ int cmd_dram(const std::vector<std::string>& args) {
 
   const bool tick = vm.count("tick") > 0;
   // Stepping every cycle is the test reference; a trace that spans ages would take ages.
-  if (tick && trace.back().cycle > 1'000'000'000)
-    throw UsageError("--tick steps every cycle; this trace spans " +
-                         std::to_string(trace.back().cycle) +
+  i64 span = 0;
+  for (const TraceEntry& e : trace)
+    span = std::max(span, e.cycle);
+  if (tick && span > 1'000'000'000)
+    throw UsageError("--tick steps every cycle; this trace spans " + std::to_string(span) +
                          " cycles (at most 1e9 with --tick)",
                      kUsage);
   const auto t0 = std::chrono::steady_clock::now();

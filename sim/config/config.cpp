@@ -339,7 +339,7 @@ SystemSpec system_from_yaml(const YAML::Node& root, const fs::path& file) {
   s.yaml = em.c_str();
   // Build the units once against scratch resources so their parameters are checked now.
   StatsRegistry stats;
-  UnitContext ctx{s.tech, 0.0, stats, 0};
+  UnitContext ctx{s.tech, 0.0, stats, 0, &s.dram, s.clock_ghz};
   build_units(s, ctx);
   return s;
 }
