@@ -7,6 +7,7 @@
 #   configs/sweeps/llama2-random.yaml, 200 LLaMA-3.2-1B designs (target >= 3000 points/min)
 #   overlap vs serial latency on the shipped systems (decode and prefill)
 # Usage: bench/run_bench.sh [BUILD_DIR]   (prints wall seconds and simulated cycles per second)
+# DRAM and PIM figures: bench/dram_bench.sh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 q=${1:-$root/build}/qaccel
