@@ -25,6 +25,6 @@ for sys in datacenter datacenter-dram hbm-pim duplex aim-gddr6; do
     --workload "$c/workloads/decode-1.yaml" --timing-only 2>/dev/null)
   t1=$(date +%s.%N)
   echo "$out" | awk -v s="$sys" -v a="$t0" -v b="$t1" '
-    /^latency/ {lat = $6} /^energy/ {e = $2}
+    /^latency/ {lat = $5} /^energy/ {e = $2}
     END {printf "llama-2-7b decode %-16s %9s ms  %12s uJ/token  %6.2f s host\n", s, lat, e, b - a}'
 done
