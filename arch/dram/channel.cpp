@@ -83,6 +83,12 @@ Cmd Channel::next_cmd(const Request& r) const {
   return open < 0 ? Cmd::ACT : Cmd::PRE;
 }
 
+Cmd Channel::ready_cmd(const Request& r) const {
+  const i64 open = banks_[std::size_t(r.bank)].open_row;
+  if (open == r.row) return r.write ? Cmd::WR : Cmd::RD;
+  return open < 0 ? Cmd::ACT : Cmd::PRE;
+}
+
 Cmd Channel::refresh_cmd(const RefreshReq& f) const {
   if (f.bank < 0) return ranks_[std::size_t(f.rank)].open_banks ? Cmd::PREA : Cmd::REFab;
   return banks_[std::size_t(f.bank)].open_row >= 0 ? Cmd::PRE : Cmd::REFpb;
@@ -125,9 +131,8 @@ bool Channel::pick(i64 c, Choice& out) {
   // (1) Activated requests: the oldest whose column command is legal.
   for (std::size_t i = 0; i < active_.size(); ++i) {
     const Request& r = active_[i];
-    const Cmd cmd = next_cmd(r);
-    if (earliest(cmd, r.rank, r.bank_group, r.bank) <= c) {
-      out = {cmd, 0, i};
+    if (earliest(ready_cmd(r), r.rank, r.bank_group, r.bank) <= c) {
+      out = {next_cmd(r), 0, i};
       return true;
     }
   }
@@ -149,9 +154,8 @@ bool Channel::pick(i64 c, Choice& out) {
         cfg_.ctrl.scheduler == Scheduler::fcfs ? std::min<std::size_t>(1, q.size()) : q.size();
     for (std::size_t i = 0; i < n; ++i) {
       const Request& r = q[i];
-      const Cmd cmd = next_cmd(r);
-      if (earliest(cmd, r.rank, r.bank_group, r.bank) <= c) {
-        out = {cmd, write_mode_ ? 3 : 2, i};
+      if (earliest(ready_cmd(r), r.rank, r.bank_group, r.bank) <= c) {
+        out = {next_cmd(r), write_mode_ ? 3 : 2, i};
         found = true;
         break;
       }
@@ -308,7 +312,7 @@ i64 Channel::next_event() const {
   auto consider = [&](const std::vector<Request>& q, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
       const Request& r = q[i];
-      e = std::min(e, earliest(next_cmd(r), r.rank, r.bank_group, r.bank));
+      e = std::min(e, earliest(ready_cmd(r), r.rank, r.bank_group, r.bank));
     }
   };
   consider(active_, active_.size());

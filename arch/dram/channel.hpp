@@ -115,6 +115,9 @@ class Channel {
 
   Cmd next_cmd(const Request& r) const;
   Cmd column_cmd(const Request& r) const;
+  // The command whose readiness decides when r can move on: next_cmd() without the closed-row
+  // policy's search for RDA/WRA (they share RD's/WR's readiness, see RuleSet).
+  Cmd ready_cmd(const Request& r) const;
   Cmd refresh_cmd(const RefreshReq& f) const;
   i64 earliest(Cmd c, int rank, int bg, int bank) const;
   bool pick(i64 c, Choice& out);

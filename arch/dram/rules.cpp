@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sim/base/error.hpp"
+
 namespace qaccel::dram {
 
 const char* cmd_name(Cmd c) {
@@ -69,6 +71,18 @@ RuleSet make_rules(const DramConfig& cfg) {
   add(rank, {REFpb}, {ACT}, t.nRREFD);
   add(rank, {ACT}, {REFpb}, t.nRRDS);
   (void)COL;
+  // The controller relies on RDA being exactly as ready as RD (and WRA as WR): it decides
+  // whether to auto-precharge only once a column command is legal.
+  auto partner = [](Cmd c) {
+    return c == RD ? RDA : c == RDA ? RD : c == WR ? WRA : c == WRA ? WR : c;
+  };
+  for (const Rule& r : s.rules) {
+    const bool paired = std::any_of(s.rules.begin(), s.rules.end(), [&](const Rule& o) {
+      return o.scope == r.scope && o.from == r.from && o.to == partner(r.to) &&
+             o.latency == r.latency;
+    });
+    QACCEL_ASSERT(paired, "a DRAM timing rule constrains RD and RDA (or WR and WRA) differently");
+  }
   s.faw = t.nFAW;
   for (std::size_t i = 0; i < s.rules.size(); ++i) {
     s.by_from[int(s.rules[i].from)].push_back(int(i));

@@ -43,6 +43,7 @@ struct Rule {
 };
 
 struct RuleSet {
+  // Every rule that constrains RD constrains RDA alike, and WR and WRA (make_rules checks).
   std::vector<Rule> rules;
   int faw = 0;  // at most four ACTs per rank within nFAW
   // by_from[c]: the rules whose `from` is c (indices into rules).
