@@ -6,6 +6,11 @@
 
 namespace qaccel::dram {
 
+namespace {
+// The bank-level commands a queued request can wait for, in GroupMin order.
+constexpr Cmd kBankCmds[4] = {Cmd::ACT, Cmd::PRE, Cmd::RD, Cmd::WR};
+}  // namespace
+
 Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
     : cfg_(cfg),
       rules_(rules),
@@ -19,6 +24,7 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
   const int ranks = cfg.org.ranks_per_channel();
   banks_.assign(std::size_t(ranks * banks_per_rank_), BankState{fresh, -1});
   groups_.assign(std::size_t(ranks * bgs_), fresh);
+  group_min_.assign(std::size_t(ranks * bgs_), GroupMin{});
   ranks_.assign(std::size_t(ranks), RankState{fresh, {}, 0, 0, 0});
   reads_.reserve(std::size_t(cfg.ctrl.read_queue));
   writes_.reserve(std::size_t(cfg.ctrl.write_queue));
@@ -62,6 +68,22 @@ void Channel::enqueue(const Request& in, i64 at) {
   } else {
     writes_.push_back(r);
   }
+  queue_add(r);
+}
+
+void Channel::queue_add(const Request& r) {
+  BankState& b = banks_[std::size_t(r.bank)];
+  ++b.queued[r.write];
+  if (b.open_row == r.row) ++b.hits[r.write];
+  mark_stale(r.bank);
+  next_event_stale_ = true;
+}
+
+void Channel::queue_remove(const Request& r) {
+  BankState& b = banks_[std::size_t(r.bank)];
+  --b.queued[r.write];
+  if (b.open_row == r.row) --b.hits[r.write];
+  mark_stale(r.bank);
 }
 
 Cmd Channel::column_cmd(const Request& r) const {
@@ -188,10 +210,16 @@ void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
     const i64 v = c + r.latency;
     switch (r.scope) {
       case Scope::bank:
-        if (bank >= 0) raise(banks_[std::size_t(bank)].t, r.to, v);
+        if (bank >= 0) {
+          raise(banks_[std::size_t(bank)].t, r.to, v);
+          mark_stale(bank);
+        }
         break;
       case Scope::bank_group:
-        if (bg >= 0) raise(groups_[std::size_t(rank * bgs_ + bg)], r.to, v);
+        if (bg >= 0) {
+          raise(groups_[std::size_t(rank * bgs_ + bg)], r.to, v);
+          group_min_[std::size_t(rank * bgs_ + bg)].stale = true;
+        }
         break;
       case Scope::rank:
         raise(ranks_[std::size_t(rank)].t, r.to, v);
@@ -222,13 +250,21 @@ void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
 void Channel::open_bank(int rank, int bank, i64 row, i64 c) {
   RankState& rk = ranks_[std::size_t(rank)];
   if (rk.open_banks++ == 0) rk.open_since = c;
-  banks_[std::size_t(bank)].open_row = row;
+  BankState& b = banks_[std::size_t(bank)];
+  b.open_row = row;
+  b.hits = {0, 0};
+  for (const std::vector<Request>* q : {&reads_, &writes_})
+    for (const Request& r : *q)
+      if (r.bank == bank && r.row == row) ++b.hits[r.write];
+  mark_stale(bank);
 }
 
 void Channel::close_bank(int rank, int bank, i64 c) {
   BankState& b = banks_[std::size_t(bank)];
   if (b.open_row < 0) return;
   b.open_row = -1;
+  b.hits = {0, 0};
+  mark_stale(bank);
   RankState& rk = ranks_[std::size_t(rank)];
   if (--rk.open_banks == 0) stats_.active_rank_cycles += c - rk.open_since;
 }
@@ -266,12 +302,15 @@ void Channel::issue(const Choice& ch, i64 c) {
     else
       ++stats_.row_conflicts;
   }
+  if (ch.where != 0 && cmd != Cmd::PRE) queue_remove(r);  // before its row opens or closes
   switch (cmd) {
-    case Cmd::ACT:
-      open_bank(r.rank, r.bank, r.row, c);
-      active_.push_back(r);
+    case Cmd::ACT: {
+      const Request a = r;
       q.erase(q.begin() + std::ptrdiff_t(ch.index));
+      active_.push_back(a);
+      open_bank(a.rank, a.bank, a.row, c);  // counts the hits among the queues without `a`
       return;
+    }
     case Cmd::PRE:
       close_bank(r.rank, r.bank, c);
       return;
@@ -302,28 +341,74 @@ void Channel::step_to(i64 c) {
           {k, cfg_.ctrl.refresh == Refresh::per_bank ? k * banks_per_rank_ + refresh_bank_ : -1});
     refresh_bank_ = (refresh_bank_ + 1) % banks_per_rank_;
     next_refresh_ += refresh_interval_;
+    next_event_stale_ = true;
   }
   Choice ch;
-  if (pick(c, ch)) issue(ch, c);
+  if (pick(c, ch)) {
+    issue(ch, c);
+    next_event_stale_ = true;
+  }
 }
 
-i64 Channel::next_event() const {
+const std::array<i64, 4>& Channel::group_min(int group) const {
+  GroupMin& m = group_min_[std::size_t(group)];
+  if (!m.stale) return m.at;
+  m.at.fill(kNever);
+  const int b0 = group * banks_per_bg_;
+  for (int b = b0; b < b0 + banks_per_bg_; ++b) {
+    const BankState& bk = banks_[std::size_t(b)];
+    auto take = [&](int k) { m.at[k] = std::min(m.at[k], bk.t.ready[int(kBankCmds[k])]); };
+    if (bk.queued[0] + bk.queued[1] > bk.hits[0] + bk.hits[1]) take(bk.open_row < 0 ? 0 : 1);
+    if (bk.hits[0]) take(2);
+    if (bk.hits[1]) take(3);
+  }
+  for (int k = 0; k < 4; ++k)
+    if (m.at[k] < kNever)
+      m.at[k] = std::max(m.at[k], groups_[std::size_t(group)].ready[int(kBankCmds[k])]);
+  m.stale = false;
+  return m.at;
+}
+
+i64 Channel::compute_next_event() const {
   i64 e = next_refresh_;
-  auto consider = [&](const std::vector<Request>& q, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const Request& r = q[i];
-      e = std::min(e, earliest(ready_cmd(r), r.rank, r.bank_group, r.bank));
-    }
+  auto consider = [&](const Request& r) {
+    e = std::min(e, earliest(ready_cmd(r), r.rank, r.bank_group, r.bank));
   };
-  consider(active_, active_.size());
-  const bool fcfs = cfg_.ctrl.scheduler == Scheduler::fcfs;
-  consider(reads_, fcfs ? std::min<std::size_t>(1, reads_.size()) : reads_.size());
-  consider(writes_, fcfs ? std::min<std::size_t>(1, writes_.size()) : writes_.size());
+  for (const Request& r : active_)
+    consider(r);
+  if (cfg_.ctrl.scheduler == Scheduler::fcfs) {
+    if (!reads_.empty()) consider(reads_.front());
+    if (!writes_.empty()) consider(writes_.front());
+  } else {
+    // Every queued request, a bank at a time: max(rank, group, bank readiness) taken as
+    // max(rank, min over groups of max(group, min over banks of bank readiness)).
+    for (int k = 0; k < int(ranks_.size()); ++k) {
+      std::array<i64, 4> at;
+      at.fill(kNever);
+      for (int g = k * bgs_; g < (k + 1) * bgs_; ++g) {
+        const std::array<i64, 4>& m = group_min(g);
+        for (int i = 0; i < 4; ++i)
+          at[i] = std::min(at[i], m[i]);
+      }
+      for (int i = 0; i < 4; ++i)
+        if (at[i] < kNever)
+          e = std::min(e, std::max(at[i], ranks_[std::size_t(k)].t.ready[int(kBankCmds[i])]));
+    }
+  }
   if (!refresh_.empty()) {
     const RefreshReq& f = refresh_.front();
     const int bg = f.bank < 0 ? 0 : (f.bank % banks_per_rank_) / banks_per_bg_;
     e = std::min(e, earliest(refresh_cmd(f), f.rank, bg, std::max(f.bank, 0)));
   }
+  return e;
+}
+
+i64 Channel::next_event() const {
+  if (next_event_stale_) {
+    next_event_ = compute_next_event();
+    next_event_stale_ = false;
+  }
+  const i64 e = next_event_;
   if (e >= kNever) return kNever;
   // Something legal now but held back (a precharge behind an activated request, the other
   // queue's mode) is retried on the next cycle.
