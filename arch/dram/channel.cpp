@@ -7,8 +7,8 @@
 namespace qaccel::dram {
 
 namespace {
-// The bank-level commands a queued request can wait for, in GroupMin order.
-constexpr Cmd kBankCmds[4] = {Cmd::ACT, Cmd::PRE, Cmd::RD, Cmd::WR};
+// The bank-level commands a read or a write can wait for, in WaitMin order.
+constexpr Cmd kWaitCmds[6] = {Cmd::ACT, Cmd::PRE, Cmd::RD, Cmd::ACT, Cmd::PRE, Cmd::WR};
 }  // namespace
 
 Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
@@ -24,7 +24,8 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
   const int ranks = cfg.org.ranks_per_channel();
   banks_.assign(std::size_t(ranks * banks_per_rank_), BankState{fresh, -1});
   groups_.assign(std::size_t(ranks * bgs_), fresh);
-  group_min_.assign(std::size_t(ranks * bgs_), GroupMin{});
+  group_min_.assign(std::size_t(ranks * bgs_), WaitMin{});
+  rank_min_.assign(std::size_t(ranks), WaitMin{});
   ranks_.assign(std::size_t(ranks), RankState{fresh, {}, 0, 0, 0});
   reads_.reserve(std::size_t(cfg.ctrl.read_queue));
   writes_.reserve(std::size_t(cfg.ctrl.write_queue));
@@ -68,22 +69,11 @@ void Channel::enqueue(const Request& in, i64 at) {
   } else {
     writes_.push_back(r);
   }
-  queue_add(r);
-}
-
-void Channel::queue_add(const Request& r) {
   BankState& b = banks_[std::size_t(r.bank)];
-  ++b.queued[r.write];
+  ++b.waiting[r.write];
   if (b.open_row == r.row) ++b.hits[r.write];
-  mark_stale(r.bank);
+  mark_stale(r.rank, r.rank * bgs_ + r.bank_group);
   next_event_stale_ = true;
-}
-
-void Channel::queue_remove(const Request& r) {
-  BankState& b = banks_[std::size_t(r.bank)];
-  --b.queued[r.write];
-  if (b.open_row == r.row) --b.hits[r.write];
-  mark_stale(r.bank);
 }
 
 Cmd Channel::column_cmd(const Request& r) const {
@@ -172,8 +162,13 @@ bool Channel::pick(i64 c, Choice& out) {
   if (!found) {
     update_write_mode();
     const std::vector<Request>& q = write_mode_ ? writes_ : reads_;
-    const std::size_t n =
-        cfg_.ctrl.scheduler == Scheduler::fcfs ? std::min<std::size_t>(1, q.size()) : q.size();
+    const bool fcfs = cfg_.ctrl.scheduler == Scheduler::fcfs;
+    // No activated request is legal here, so a queued one is only if some waiting request of
+    // the kind is: otherwise skip the scan (cycles held back for the other queue).
+    if (!fcfs && next_event_stale_) update_next_event();
+    const std::size_t n = fcfs                         ? std::min<std::size_t>(1, q.size())
+                          : waiting_[write_mode_] <= c ? q.size()
+                                                       : 0;
     for (std::size_t i = 0; i < n; ++i) {
       const Request& r = q[i];
       if (earliest(ready_cmd(r), r.rank, r.bank_group, r.bank) <= c) {
@@ -210,16 +205,10 @@ void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
     const i64 v = c + r.latency;
     switch (r.scope) {
       case Scope::bank:
-        if (bank >= 0) {
-          raise(banks_[std::size_t(bank)].t, r.to, v);
-          mark_stale(bank);
-        }
+        if (bank >= 0) raise(banks_[std::size_t(bank)].t, r.to, v);
         break;
       case Scope::bank_group:
-        if (bg >= 0) {
-          raise(groups_[std::size_t(rank * bgs_ + bg)], r.to, v);
-          group_min_[std::size_t(rank * bgs_ + bg)].stale = true;
-        }
+        if (bg >= 0) raise(groups_[std::size_t(rank * bgs_ + bg)], r.to, v);
         break;
       case Scope::rank:
         raise(ranks_[std::size_t(rank)].t, r.to, v);
@@ -238,6 +227,7 @@ void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
         break;
     }
   }
+  if (bg >= 0) mark_stale(rank, rank * bgs_ + bg);
   if (cmd == Cmd::ACT && rules_.faw > 0) {
     RankState& rk = ranks_[std::size_t(rank)];
     rk.acts[std::size_t(rk.nacts % 4)] = c;
@@ -253,10 +243,10 @@ void Channel::open_bank(int rank, int bank, i64 row, i64 c) {
   BankState& b = banks_[std::size_t(bank)];
   b.open_row = row;
   b.hits = {0, 0};
-  for (const std::vector<Request>* q : {&reads_, &writes_})
+  for (const std::vector<Request>* q : {&reads_, &writes_, &active_})
     for (const Request& r : *q)
       if (r.bank == bank && r.row == row) ++b.hits[r.write];
-  mark_stale(bank);
+  mark_stale(rank, bank / banks_per_bg_);
 }
 
 void Channel::close_bank(int rank, int bank, i64 c) {
@@ -264,7 +254,7 @@ void Channel::close_bank(int rank, int bank, i64 c) {
   if (b.open_row < 0) return;
   b.open_row = -1;
   b.hits = {0, 0};
-  mark_stale(bank);
+  mark_stale(rank, bank / banks_per_bg_);
   RankState& rk = ranks_[std::size_t(rank)];
   if (--rk.open_banks == 0) stats_.active_rank_cycles += c - rk.open_since;
 }
@@ -302,15 +292,12 @@ void Channel::issue(const Choice& ch, i64 c) {
     else
       ++stats_.row_conflicts;
   }
-  if (ch.where != 0 && cmd != Cmd::PRE) queue_remove(r);  // before its row opens or closes
   switch (cmd) {
-    case Cmd::ACT: {
-      const Request a = r;
+    case Cmd::ACT:
+      active_.push_back(r);
       q.erase(q.begin() + std::ptrdiff_t(ch.index));
-      active_.push_back(a);
-      open_bank(a.rank, a.bank, a.row, c);  // counts the hits among the queues without `a`
+      open_bank(active_.back().rank, active_.back().bank, active_.back().row, c);
       return;
-    }
     case Cmd::PRE:
       close_bank(r.rank, r.bank, c);
       return;
@@ -318,6 +305,10 @@ void Channel::issue(const Choice& ch, i64 c) {
       break;
   }
   QACCEL_ASSERT(is_column(cmd), "unexpected request command");
+  BankState& b = banks_[std::size_t(r.bank)];
+  --b.waiting[r.write];
+  --b.hits[r.write];
+  mark_stale(r.rank, r.rank * bgs_ + r.bank_group);
   if (cmd == Cmd::RDA || cmd == Cmd::WRA) close_bank(r.rank, r.bank, c);
   if (r.write) {
     ++stats_.writes;
@@ -350,64 +341,72 @@ void Channel::step_to(i64 c) {
   }
 }
 
-const std::array<i64, 4>& Channel::group_min(int group) const {
-  GroupMin& m = group_min_[std::size_t(group)];
+const std::array<i64, 6>& Channel::group_min(int group) const {
+  WaitMin& m = group_min_[std::size_t(group)];
   if (!m.stale) return m.at;
+  m.stale = false;
   m.at.fill(kNever);
   const int b0 = group * banks_per_bg_;
   for (int b = b0; b < b0 + banks_per_bg_; ++b) {
     const BankState& bk = banks_[std::size_t(b)];
-    auto take = [&](int k) { m.at[k] = std::min(m.at[k], bk.t.ready[int(kBankCmds[k])]); };
-    if (bk.queued[0] + bk.queued[1] > bk.hits[0] + bk.hits[1]) take(bk.open_row < 0 ? 0 : 1);
-    if (bk.hits[0]) take(2);
-    if (bk.hits[1]) take(3);
+    for (int w = 0; w < 2; ++w) {
+      auto take = [&](int i) { m.at[i] = std::min(m.at[i], bk.t.ready[int(kWaitCmds[i])]); };
+      if (bk.waiting[w] > bk.hits[w]) take(3 * w + (bk.open_row < 0 ? 0 : 1));
+      if (bk.hits[w]) take(3 * w + 2);
+    }
   }
-  for (int k = 0; k < 4; ++k)
-    if (m.at[k] < kNever)
-      m.at[k] = std::max(m.at[k], groups_[std::size_t(group)].ready[int(kBankCmds[k])]);
-  m.stale = false;
+  const Node& g = groups_[std::size_t(group)];
+  for (int i = 0; i < 6; ++i)
+    m.at[i] = std::max(m.at[i], g.ready[int(kWaitCmds[i])]);
   return m.at;
 }
 
-i64 Channel::compute_next_event() const {
+const std::array<i64, 6>& Channel::rank_min(int rank) const {
+  WaitMin& m = rank_min_[std::size_t(rank)];
+  if (!m.stale) return m.at;
+  m.stale = false;
+  m.at.fill(kNever);
+  for (int g = rank * bgs_; g < (rank + 1) * bgs_; ++g) {
+    const std::array<i64, 6>& at = group_min(g);
+    for (int i = 0; i < 6; ++i)
+      m.at[i] = std::min(m.at[i], at[i]);
+  }
+  return m.at;
+}
+
+void Channel::update_next_event() const {
   i64 e = next_refresh_;
-  auto consider = [&](const Request& r) {
-    e = std::min(e, earliest(ready_cmd(r), r.rank, r.bank_group, r.bank));
-  };
-  for (const Request& r : active_)
-    consider(r);
   if (cfg_.ctrl.scheduler == Scheduler::fcfs) {
+    auto consider = [&](const Request& r) {
+      e = std::min(e, earliest(ready_cmd(r), r.rank, r.bank_group, r.bank));
+    };
+    for (const Request& r : active_)
+      consider(r);
     if (!reads_.empty()) consider(reads_.front());
     if (!writes_.empty()) consider(writes_.front());
   } else {
-    // Every queued request, a bank at a time: max(rank, group, bank readiness) taken as
-    // max(rank, min over groups of max(group, min over banks of bank readiness)).
+    // FR-FCFS considers every waiting request: the minimum over them of max(rank, group, bank
+    // readiness) is max(rank, min over groups of max(group, min over banks of bank readiness)).
+    waiting_ = {kNever, kNever};
     for (int k = 0; k < int(ranks_.size()); ++k) {
-      std::array<i64, 4> at;
-      at.fill(kNever);
-      for (int g = k * bgs_; g < (k + 1) * bgs_; ++g) {
-        const std::array<i64, 4>& m = group_min(g);
-        for (int i = 0; i < 4; ++i)
-          at[i] = std::min(at[i], m[i]);
-      }
-      for (int i = 0; i < 4; ++i)
-        if (at[i] < kNever)
-          e = std::min(e, std::max(at[i], ranks_[std::size_t(k)].t.ready[int(kBankCmds[i])]));
+      const std::array<i64, 6>& at = rank_min(k);
+      const Node& rk = ranks_[std::size_t(k)].t;
+      for (int i = 0; i < 6; ++i)
+        waiting_[i / 3] = std::min(waiting_[i / 3], std::max(at[i], rk.ready[int(kWaitCmds[i])]));
     }
+    e = std::min({e, waiting_[0], waiting_[1]});
   }
   if (!refresh_.empty()) {
     const RefreshReq& f = refresh_.front();
     const int bg = f.bank < 0 ? 0 : (f.bank % banks_per_rank_) / banks_per_bg_;
     e = std::min(e, earliest(refresh_cmd(f), f.rank, bg, std::max(f.bank, 0)));
   }
-  return e;
+  next_event_ = e;
+  next_event_stale_ = false;
 }
 
 i64 Channel::next_event() const {
-  if (next_event_stale_) {
-    next_event_ = compute_next_event();
-    next_event_stale_ = false;
-  }
+  if (next_event_stale_) update_next_event();
   const i64 e = next_event_;
   if (e >= kNever) return kNever;
   // Something legal now but held back (a precharge behind an activated request, the other

@@ -97,16 +97,17 @@ class Channel {
   struct BankState {
     Node t;
     i64 open_row = -1;
-    // Requests for this bank in the read and write queue ([0], [1]; the activated set is not
-    // counted) and how many of them hit the open row: next_event works per bank from these.
-    std::array<int, 2> queued{}, hits{};
+    // Reads [0] and writes [1] for this bank not yet served (queued or activated) and how many
+    // of them hit the open row: next_event and pick work per bank from these.
+    std::array<int, 2> waiting{}, hits{};
   };
-  // Per bank group, for next_event: the earliest cycle of ACT, PRE, RD, WR (kBankCmds) at
-  // bank-group and bank level over the group's banks with queued requests waiting for that
-  // command, kNever when none waits. Rank readiness is the same for every bank of a rank and is
-  // applied on top. Recomputed when stale (a command, request or open row at the group).
-  struct GroupMin {
-    std::array<i64, 4> at;
+  // For a bank group or a rank: the earliest cycle, at bank-group and bank level, of ACT, PRE
+  // and RD for reads and of ACT, PRE and WR for writes (kWaitCmds), over its banks with a
+  // request waiting for that command (kNever when none waits). Rank readiness is the same for
+  // every bank of a rank and is applied on top. Recomputed when stale (after a command, a
+  // request or a row change there).
+  struct WaitMin {
+    std::array<i64, 6> at;
     bool stale = true;
   };
   struct RankState {
@@ -138,11 +139,12 @@ class Channel {
   void close_bank(int rank, int bank, i64 c);
   void update_write_mode();
   bool blocks_activated(Cmd cmd, int rank, int bank) const;
-  void queue_add(const Request& r);
-  void queue_remove(const Request& r);
-  void mark_stale(int bank) { group_min_[std::size_t(bank / banks_per_bg_)].stale = true; }
-  const std::array<i64, 4>& group_min(int group) const;
-  i64 compute_next_event() const;
+  void mark_stale(int rank, int group) {
+    group_min_[std::size_t(group)].stale = rank_min_[std::size_t(rank)].stale = true;
+  }
+  const std::array<i64, 6>& group_min(int group) const;
+  const std::array<i64, 6>& rank_min(int rank) const;
+  void update_next_event() const;
 
   const DramConfig& cfg_;
   const RuleSet& rules_;
@@ -153,9 +155,12 @@ class Channel {
   std::vector<RefreshReq> refresh_;
   std::vector<BankState> banks_;
   std::vector<Node> groups_;
-  mutable std::vector<GroupMin> group_min_;
-  // next_event() before the clamp to now() + 1, valid until the state changes.
+  mutable std::vector<WaitMin> group_min_, rank_min_;
+  // next_event() before the clamp to now() + 1 and, under FR-FCFS, the earliest cycle at which
+  // a waiting read [0] or write [1] (queued or activated) could take its next command; valid
+  // until the state changes.
   mutable i64 next_event_ = 0;
+  mutable std::array<i64, 2> waiting_{};
   mutable bool next_event_stale_ = true;
   std::vector<RankState> ranks_;
   bool write_mode_ = false;
