@@ -72,8 +72,25 @@ void Channel::enqueue(const Request& in, i64 at) {
   BankState& b = banks_[std::size_t(r.bank)];
   ++b.waiting[r.write];
   if (b.open_row == r.row) ++b.hits[r.write];
-  mark_stale(r.rank, r.rank * bgs_ + r.bank_group);
-  next_event_stale_ = true;
+  // One more request only brings minima forward: fold its readiness into the caches that
+  // hold (a rank's minima are fresh only while its groups' are).
+  const int i = 3 * r.write + (b.open_row == r.row ? 2 : b.open_row < 0 ? 0 : 1);
+  const int g = r.rank * bgs_ + r.bank_group;
+  const Cmd cmd = kWaitCmds[i];
+  WaitMin& gm = group_min_[std::size_t(g)];
+  if (!gm.stale) {
+    gm.at[i] =
+        std::min(gm.at[i], std::max(b.t.ready[int(cmd)], groups_[std::size_t(g)].ready[int(cmd)]));
+    WaitMin& rm = rank_min_[std::size_t(r.rank)];
+    if (!rm.stale) rm.at[i] = std::min(rm.at[i], gm.at[i]);
+  }
+  if (cfg_.ctrl.scheduler == Scheduler::fcfs) {
+    next_event_stale_ = true;
+  } else if (!next_event_stale_) {
+    const i64 e = earliest(cmd, r.rank, r.bank_group, r.bank);
+    waiting_[r.write] = std::min(waiting_[r.write], e);
+    next_event_ = std::min(next_event_, e);
+  }
 }
 
 Cmd Channel::column_cmd(const Request& r) const {
