@@ -156,11 +156,19 @@ void Channel::update_write_mode() {
   }
 }
 
+bool Channel::legal(const Request& r, i64 c) const {
+  const BankState& b = banks_[std::size_t(r.bank)];
+  const int k = int(ready_cmd(r));
+  // The bank first: it holds back most requests.
+  return b.t.ready[k] <= c && groups_[std::size_t(r.rank * bgs_ + r.bank_group)].ready[k] <= c &&
+         ranks_[std::size_t(r.rank)].t.ready[k] <= c;
+}
+
 bool Channel::pick(i64 c, Choice& out) {
   // (1) Activated requests: the oldest whose column command is legal.
   for (std::size_t i = 0; i < active_.size(); ++i) {
     const Request& r = active_[i];
-    if (earliest(ready_cmd(r), r.rank, r.bank_group, r.bank) <= c) {
+    if (legal(r, c)) {
       out = {next_cmd(r), 0, i};
       return true;
     }
@@ -188,7 +196,7 @@ bool Channel::pick(i64 c, Choice& out) {
                                                        : 0;
     for (std::size_t i = 0; i < n; ++i) {
       const Request& r = q[i];
-      if (earliest(ready_cmd(r), r.rank, r.bank_group, r.bank) <= c) {
+      if (legal(r, c)) {
         out = {next_cmd(r), write_mode_ ? 3 : 2, i};
         found = true;
         break;

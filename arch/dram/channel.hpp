@@ -132,6 +132,8 @@ class Channel {
   Cmd ready_cmd(const Request& r) const;
   Cmd refresh_cmd(const RefreshReq& f) const;
   i64 earliest(Cmd c, int rank, int bg, int bank) const;
+  // earliest(ready_cmd(r), ...) <= c.
+  bool legal(const Request& r, i64 c) const;
   bool pick(i64 c, Choice& out);
   void issue(const Choice& ch, i64 c);
   void apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c);
