@@ -221,44 +221,32 @@ bool Channel::pick(i64 c, Choice& out) {
 }
 
 void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
-  auto raise = [](Node& n, Cmd to, i64 v) {
-    i64& x = n.ready[int(to)];
-    x = std::max(x, v);
-  };
-  for (int idx : rules_.by_from[int(cmd)]) {
-    const Rule& r = rules_.rules[std::size_t(idx)];
-    const i64 v = c + r.latency;
-    switch (r.scope) {
-      case Scope::bank:
-        if (bank >= 0) raise(banks_[std::size_t(bank)].t, r.to, v);
-        break;
-      case Scope::bank_group:
-        if (bg >= 0) raise(groups_[std::size_t(rank * bgs_ + bg)], r.to, v);
-        break;
-      case Scope::rank:
-        raise(ranks_[std::size_t(rank)].t, r.to, v);
-        break;
-      case Scope::other_ranks:
-        for (std::size_t k = 0; k < ranks_.size(); ++k)
-          if (int(k) != rank) raise(ranks_[k].t, r.to, v);
-        break;
-      case Scope::bus:
-        if (shared_bus_) {
-          for (RankState& rk : ranks_)
-            raise(rk.t, r.to, v);
-        } else {
-          raise(ranks_[std::size_t(rank)].t, r.to, v);
-        }
-        break;
+  const auto& by_scope = rules_.raises[int(cmd)];
+  auto raise = [&](Node& n, Scope s) {
+    for (const RuleSet::Raise& r : by_scope[int(s)]) {
+      i64& x = n.ready[int(r.to)];
+      x = std::max(x, c + r.latency);
     }
+  };
+  if (bank >= 0) raise(banks_[std::size_t(bank)].t, Scope::bank);
+  if (bg >= 0) {
+    raise(groups_[std::size_t(rank * bgs_ + bg)], Scope::bank_group);
+    mark_stale(rank, rank * bgs_ + bg);
   }
-  if (bg >= 0) mark_stale(rank, rank * bgs_ + bg);
+  raise(ranks_[std::size_t(rank)].t, Scope::rank);
+  for (int k = 0; k < int(ranks_.size()); ++k) {
+    if (k != rank) raise(ranks_[std::size_t(k)].t, Scope::other_ranks);
+    if (k == rank || shared_bus_) raise(ranks_[std::size_t(k)].t, Scope::bus);
+  }
   if (cmd == Cmd::ACT && rules_.faw > 0) {
     RankState& rk = ranks_[std::size_t(rank)];
     rk.acts[std::size_t(rk.nacts % 4)] = c;
     ++rk.nacts;
     // The fifth ACT waits nFAW after the first of the four before it.
-    if (rk.nacts >= 4) raise(rk.t, Cmd::ACT, rk.acts[std::size_t(rk.nacts % 4)] + rules_.faw);
+    if (rk.nacts >= 4) {
+      i64& x = rk.t.ready[int(Cmd::ACT)];
+      x = std::max(x, rk.acts[std::size_t(rk.nacts % 4)] + rules_.faw);
+    }
   }
 }
 

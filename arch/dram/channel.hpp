@@ -92,6 +92,8 @@ class Channel {
 
  private:
   struct Node {
+    // The earliest legal cycle per command (RDA's and WRA's are not kept: RD's and WR's stand
+    // for them, see RuleSet::raises).
     std::array<i64, kCmds> ready;
   };
   struct BankState {

@@ -84,9 +84,16 @@ RuleSet make_rules(const DramConfig& cfg) {
     QACCEL_ASSERT(paired, "a DRAM timing rule constrains RD and RDA (or WR and WRA) differently");
   }
   s.faw = t.nFAW;
-  for (std::size_t i = 0; i < s.rules.size(); ++i) {
-    s.by_from[int(s.rules[i].from)].push_back(int(i));
-    s.max_latency = std::max(s.max_latency, s.rules[i].latency);
+  for (const Rule& r : s.rules) {
+    s.max_latency = std::max(s.max_latency, r.latency);
+    if (r.to == RDA || r.to == WRA) continue;
+    std::vector<RuleSet::Raise>& to = s.raises[int(r.from)][int(r.scope)];
+    auto it =
+        std::find_if(to.begin(), to.end(), [&](const RuleSet::Raise& x) { return x.to == r.to; });
+    if (it == to.end())
+      to.push_back({r.to, r.latency});
+    else
+      it->latency = std::max(it->latency, r.latency);
   }
   s.max_latency = std::max(s.max_latency, s.faw);
   s.read_latency = t.nCL + t.nBL;

@@ -35,6 +35,7 @@ enum class Scope : std::uint8_t {
   other_ranks,  // every other rank sharing the data bus (ranks; not HBM pseudo-channels)
   bus,          // every rank on the same data bus, this one included
 };
+constexpr int kScopes = 5;
 
 struct Rule {
   Scope scope;
@@ -46,8 +47,13 @@ struct RuleSet {
   // Every rule that constrains RD constrains RDA alike, and WR and WRA (make_rules checks).
   std::vector<Rule> rules;
   int faw = 0;  // at most four ACTs per rank within nFAW
-  // by_from[c]: the rules whose `from` is c (indices into rules).
-  std::vector<int> by_from[kCmds];
+  // For the controller, per `from` command and scope: each `to` with its longest latency, RDA
+  // and WRA left out (RD's and WR's readiness stands for theirs).
+  struct Raise {
+    Cmd to;
+    int latency;
+  };
+  std::vector<Raise> raises[kCmds][kScopes];
   int read_latency = 0;  // RD issue to last data: nCL + nBL
   int max_latency = 0;   // the longest rule (the checker's look-back)
 };
