@@ -354,37 +354,41 @@ void Channel::step_to(i64 c) {
   }
 }
 
-const std::array<i64, 6>& Channel::group_min(int group) const {
+void Channel::update_group_min(int group) const {
   WaitMin& m = group_min_[std::size_t(group)];
-  if (!m.stale) return m.at;
   m.stale = false;
-  m.at.fill(kNever);
-  const int b0 = group * banks_per_bg_;
-  for (int b = b0; b < b0 + banks_per_bg_; ++b) {
-    const BankState& bk = banks_[std::size_t(b)];
+  i64 act[2] = {kNever, kNever}, pre[2] = {kNever, kNever}, col[2] = {kNever, kNever};
+  const BankState* bk = &banks_[std::size_t(group * banks_per_bg_)];
+  for (int j = 0; j < banks_per_bg_; ++j, ++bk) {
+    const bool open = bk->open_row >= 0;  // misses wait for PRE, else for ACT
+    const i64 miss_act = open ? kNever : bk->t.ready[int(Cmd::ACT)];
+    const i64 miss_pre = open ? bk->t.ready[int(Cmd::PRE)] : kNever;
     for (int w = 0; w < 2; ++w) {
-      auto take = [&](int i) { m.at[i] = std::min(m.at[i], bk.t.ready[int(kWaitCmds[i])]); };
-      if (bk.waiting[w] > bk.hits[w]) take(3 * w + (bk.open_row < 0 ? 0 : 1));
-      if (bk.hits[w]) take(3 * w + 2);
+      if (bk->waiting[w] > bk->hits[w]) {
+        act[w] = std::min(act[w], miss_act);
+        pre[w] = std::min(pre[w], miss_pre);
+      }
+      if (bk->hits[w]) col[w] = std::min(col[w], bk->t.ready[int(w ? Cmd::WR : Cmd::RD)]);
     }
   }
   const Node& g = groups_[std::size_t(group)];
-  for (int i = 0; i < 6; ++i)
-    m.at[i] = std::max(m.at[i], g.ready[int(kWaitCmds[i])]);
-  return m.at;
+  for (int w = 0; w < 2; ++w) {
+    m.at[3 * w] = std::max(act[w], g.ready[int(Cmd::ACT)]);
+    m.at[3 * w + 1] = std::max(pre[w], g.ready[int(Cmd::PRE)]);
+    m.at[3 * w + 2] = std::max(col[w], g.ready[int(w ? Cmd::WR : Cmd::RD)]);
+  }
 }
 
-const std::array<i64, 6>& Channel::rank_min(int rank) const {
-  WaitMin& m = rank_min_[std::size_t(rank)];
-  if (!m.stale) return m.at;
-  m.stale = false;
-  m.at.fill(kNever);
+void Channel::update_rank_min(int rank) const {
+  std::array<i64, 6> at;
+  at.fill(kNever);
   for (int g = rank * bgs_; g < (rank + 1) * bgs_; ++g) {
-    const std::array<i64, 6>& at = group_min(g);
+    const WaitMin& m = group_min_[std::size_t(g)];
+    if (m.stale) update_group_min(g);
     for (int i = 0; i < 6; ++i)
-      m.at[i] = std::min(m.at[i], at[i]);
+      at[i] = std::min(at[i], m.at[i]);
   }
-  return m.at;
+  rank_min_[std::size_t(rank)] = {at, false};
 }
 
 void Channel::update_next_event() const {
@@ -402,7 +406,8 @@ void Channel::update_next_event() const {
     // readiness) is max(rank, min over groups of max(group, min over banks of bank readiness)).
     waiting_ = {kNever, kNever};
     for (int k = 0; k < int(ranks_.size()); ++k) {
-      const std::array<i64, 6>& at = rank_min(k);
+      if (rank_min_[std::size_t(k)].stale) update_rank_min(k);
+      const std::array<i64, 6>& at = rank_min_[std::size_t(k)].at;
       const Node& rk = ranks_[std::size_t(k)].t;
       for (int i = 0; i < 6; ++i)
         waiting_[i / 3] = std::min(waiting_[i / 3], std::max(at[i], rk.ready[int(kWaitCmds[i])]));

@@ -146,8 +146,8 @@ class Channel {
   void mark_stale(int rank, int group) {
     group_min_[std::size_t(group)].stale = rank_min_[std::size_t(rank)].stale = true;
   }
-  const std::array<i64, 6>& group_min(int group) const;
-  const std::array<i64, 6>& rank_min(int rank) const;
+  void update_group_min(int group) const;
+  void update_rank_min(int rank) const;
   void update_next_event() const;
 
   const DramConfig& cfg_;
