@@ -69,6 +69,7 @@ void Channel::enqueue(const Request& in, i64 at) {
   } else {
     writes_.push_back(r);
   }
+  ahead_cycle_ = -1;
   BankState& b = banks_[std::size_t(r.bank)];
   ++b.waiting[r.write];
   if (b.open_row == r.row) ++b.hits[r.write];
@@ -146,14 +147,11 @@ bool Channel::blocks_activated(Cmd cmd, int rank, int bank) const {
   return false;
 }
 
-void Channel::update_write_mode() {
+bool Channel::next_write_mode() const {
   const double wq = double(cfg_.ctrl.write_queue);
-  if (!write_mode_) {
-    if (double(writes_.size()) > cfg_.ctrl.write_high_watermark * wq || reads_.empty())
-      write_mode_ = true;
-  } else if (double(writes_.size()) < cfg_.ctrl.write_low_watermark * wq && !reads_.empty()) {
-    write_mode_ = false;
-  }
+  if (!write_mode_)
+    return double(writes_.size()) > cfg_.ctrl.write_high_watermark * wq || reads_.empty();
+  return !(double(writes_.size()) < cfg_.ctrl.write_low_watermark * wq && !reads_.empty());
 }
 
 bool Channel::legal(const Request& r, i64 c) const {
@@ -164,46 +162,49 @@ bool Channel::legal(const Request& r, i64 c) const {
          ranks_[std::size_t(r.rank)].t.ready[k] <= c;
 }
 
-bool Channel::pick(i64 c, Choice& out) {
+Channel::Pick Channel::pick(i64 c) const {
+  Pick p;
+  Choice& out = p.ch;
   // (1) Activated requests: the oldest whose column command is legal.
   for (std::size_t i = 0; i < active_.size(); ++i) {
     const Request& r = active_[i];
     if (legal(r, c)) {
       out = {next_cmd(r), 0, i};
-      return true;
+      p.found = true;
+      return p;
     }
   }
-  bool found = false;
   // (2) A due refresh, oldest first; until it can issue the queues wait.
   if (!refresh_.empty()) {
     const RefreshReq& f = refresh_.front();
     const Cmd cmd = refresh_cmd(f);
     const int bg = f.bank < 0 ? 0 : (f.bank % banks_per_rank_) / banks_per_bg_;
-    if (earliest(cmd, f.rank, bg, std::max(f.bank, 0)) > c) return false;
+    if (earliest(cmd, f.rank, bg, std::max(f.bank, 0)) > c) return p;
     out = {cmd, 1, 0};
-    found = true;
+    p.found = true;
   }
   // (3) The read queue, or the write queue while draining writes.
-  if (!found) {
-    update_write_mode();
-    const std::vector<Request>& q = write_mode_ ? writes_ : reads_;
+  if (!p.found) {
+    p.sets_mode = true;
+    p.write_mode = next_write_mode();
+    const bool w = p.write_mode;
+    const std::vector<Request>& q = w ? writes_ : reads_;
     const bool fcfs = cfg_.ctrl.scheduler == Scheduler::fcfs;
     // No activated request is legal here, so a queued one is only if some waiting request of
-    // the kind is: otherwise skip the scan (cycles held back for the other queue).
-    if (!fcfs && next_event_stale_) update_next_event();
-    const std::size_t n = fcfs                         ? std::min<std::size_t>(1, q.size())
-                          : waiting_[write_mode_] <= c ? q.size()
-                                                       : 0;
+    // the kind is: when the cached minima say none is, skip the scan (the cycles a legal
+    // request of the other queue holds the engine at).
+    const bool none = !fcfs && !next_event_stale_ && waiting_[w] > c;
+    const std::size_t n = fcfs ? std::min<std::size_t>(1, q.size()) : none ? 0 : q.size();
     for (std::size_t i = 0; i < n; ++i) {
       const Request& r = q[i];
       if (legal(r, c)) {
-        out = {next_cmd(r), write_mode_ ? 3 : 2, i};
-        found = true;
+        out = {next_cmd(r), w ? 3 : 2, i};
+        p.found = true;
         break;
       }
     }
   }
-  if (!found) return false;
+  if (!p.found) return p;
   // A precharge must not close a row an activated request is about to use.
   if (out.where != 0) {
     int rank = 0, bank = 0;
@@ -215,9 +216,9 @@ bool Channel::pick(i64 c, Choice& out) {
       rank = r.rank;
       bank = r.bank;
     }
-    if (blocks_activated(out.cmd, rank, bank)) return false;
+    if (blocks_activated(out.cmd, rank, bank)) p.found = false;
   }
-  return true;
+  return p;
 }
 
 void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
@@ -346,10 +347,13 @@ void Channel::step_to(i64 c) {
     refresh_bank_ = (refresh_bank_ + 1) % banks_per_rank_;
     next_refresh_ += refresh_interval_;
     next_event_stale_ = true;
+    ahead_cycle_ = -1;
   }
-  Choice ch;
-  if (pick(c, ch)) {
-    issue(ch, c);
+  const Pick p = ahead_cycle_ == c ? ahead_ : pick(c);
+  ahead_cycle_ = -1;
+  if (p.sets_mode) write_mode_ = p.write_mode;
+  if (p.found) {
+    issue(p.ch, c);
     next_event_stale_ = true;
   }
 }
@@ -424,7 +428,23 @@ void Channel::update_next_event() const {
 }
 
 i64 Channel::next_event() const {
-  if (next_event_stale_) update_next_event();
+  // A busy channel issues on most cycles: while it does, the pick for the next cycle, made
+  // here and used by that step, settles the question without the minimum over every waiting
+  // request. Otherwise (a pick that finds nothing costs more than the minimum) the minimum
+  // comes first. Either way gives the same answer.
+  auto score = [&](bool next_cycle) {
+    busy_score_ = next_cycle ? std::min(busy_score_ + 1, 16) : std::max(busy_score_ - 4, 0);
+  };
+  if (next_event_stale_ && ahead_cycle_ != now_ + 1 && busy_score_ >= 4) {
+    ahead_ = pick(now_ + 1);
+    ahead_cycle_ = now_ + 1;
+    score(ahead_.found);
+  }
+  if (ahead_cycle_ == now_ + 1 && ahead_.found) return now_ + 1;
+  if (next_event_stale_) {
+    update_next_event();
+    if (ahead_cycle_ != now_ + 1) score(next_event_ <= now_ + 1);
+  }
   const i64 e = next_event_;
   if (e >= kNever) return kNever;
   // Something legal now but held back (a precharge behind an activated request, the other

@@ -126,6 +126,13 @@ class Channel {
     int where = 0;  // 0 activated set, 1 refresh, 2 read queue, 3 write queue
     std::size_t index = 0;
   };
+  // What a step at some cycle does: maybe issue a command, and, when it looks at the queues,
+  // set the write mode.
+  struct Pick {
+    bool found = false;
+    bool sets_mode = false, write_mode = false;
+    Choice ch{};
+  };
 
   Cmd next_cmd(const Request& r) const;
   Cmd column_cmd(const Request& r) const;
@@ -136,12 +143,12 @@ class Channel {
   i64 earliest(Cmd c, int rank, int bg, int bank) const;
   // earliest(ready_cmd(r), ...) <= c.
   bool legal(const Request& r, i64 c) const;
-  bool pick(i64 c, Choice& out);
+  Pick pick(i64 c) const;
   void issue(const Choice& ch, i64 c);
   void apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c);
   void open_bank(int rank, int bank, i64 row, i64 c);
   void close_bank(int rank, int bank, i64 c);
-  void update_write_mode();
+  bool next_write_mode() const;  // the write mode a look at the queues now sets
   bool blocks_activated(Cmd cmd, int rank, int bank) const;
   void mark_stale(int rank, int group) {
     group_min_[std::size_t(group)].stale = rank_min_[std::size_t(rank)].stale = true;
@@ -166,6 +173,13 @@ class Channel {
   mutable i64 next_event_ = 0;
   mutable std::array<i64, 2> waiting_{};
   mutable bool next_event_stale_ = true;
+  // The pick for cycle ahead_cycle_ (-1: none), made ahead by next_event() and used by that
+  // cycle's step unless the state changes first.
+  mutable Pick ahead_;
+  mutable i64 ahead_cycle_ = -1;
+  // How often lately the cycle after a step issued a command (next_event() picks ahead while
+  // it is high).
+  mutable int busy_score_ = 0;
   std::vector<RankState> ranks_;
   bool write_mode_ = false;
   i64 next_refresh_ = kNever;
