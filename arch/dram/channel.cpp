@@ -22,7 +22,9 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
   Node fresh;
   fresh.ready.fill(0);
   const int ranks = cfg.org.ranks_per_channel();
-  banks_.assign(std::size_t(ranks * banks_per_rank_), BankState{fresh, -1});
+  BankState bank;
+  bank.t = fresh;
+  banks_.assign(std::size_t(ranks * banks_per_rank_), bank);
   groups_.assign(std::size_t(ranks * bgs_), fresh);
   group_min_.assign(std::size_t(ranks * bgs_), WaitMin{});
   rank_min_.assign(std::size_t(ranks), WaitMin{});
@@ -73,6 +75,10 @@ void Channel::enqueue(const Request& in, i64 at) {
   BankState& b = banks_[std::size_t(r.bank)];
   ++b.waiting[r.write];
   if (b.open_row == r.row) ++b.hits[r.write];
+  if (BankState::RowWant* x = b.find(r.row))
+    ++x->n[r.write];
+  else
+    b.rows.push_back({r.row, {!r.write, r.write}});
   // One more request only brings minima forward: fold its readiness into the caches that
   // hold (a rank's minima are fresh only while its groups' are).
   const int i = 3 * r.write + (b.open_row == r.row ? 2 : b.open_row < 0 ? 0 : 1);
@@ -256,10 +262,8 @@ void Channel::open_bank(int rank, int bank, i64 row, i64 c) {
   if (rk.open_banks++ == 0) rk.open_since = c;
   BankState& b = banks_[std::size_t(bank)];
   b.open_row = row;
-  b.hits = {0, 0};
-  for (const std::vector<Request>* q : {&reads_, &writes_, &active_})
-    for (const Request& r : *q)
-      if (r.bank == bank && r.row == row) ++b.hits[r.write];
+  const BankState::RowWant* x = b.find(row);
+  b.hits = x ? x->n : std::array<int, 2>{0, 0};
   mark_stale(rank, bank / banks_per_bg_);
 }
 
@@ -322,6 +326,11 @@ void Channel::issue(const Choice& ch, i64 c) {
   BankState& b = banks_[std::size_t(r.bank)];
   --b.waiting[r.write];
   --b.hits[r.write];
+  BankState::RowWant* x = b.find(r.row);
+  if (--x->n[r.write] == 0 && x->n[!r.write] == 0) {
+    *x = b.rows.back();
+    b.rows.pop_back();
+  }
   mark_stale(r.rank, r.rank * bgs_ + r.bank_group);
   if (cmd == Cmd::RDA || cmd == Cmd::WRA) close_bank(r.rank, r.bank, c);
   if (r.write) {

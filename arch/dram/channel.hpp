@@ -102,6 +102,17 @@ class Channel {
     // Reads [0] and writes [1] for this bank not yet served (queued or activated) and how many
     // of them hit the open row: next_event and pick work per bank from these.
     std::array<int, 2> waiting{}, hits{};
+    // The rows those requests want, each with its reads and writes (so an ACT knows its hits).
+    struct RowWant {
+      i64 row;
+      std::array<int, 2> n;
+    };
+    std::vector<RowWant> rows;
+    RowWant* find(i64 row) {
+      for (RowWant& x : rows)
+        if (x.row == row) return &x;
+      return nullptr;
+    }
   };
   // For a bank group or a rank: the earliest cycle, at bank-group and bank level, of ACT, PRE
   // and RD for reads and of ACT, PRE and WR for writes (kWaitCmds), over its banks with a
