@@ -17,7 +17,6 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
       bgs_(cfg.org.bank_groups),
       banks_per_bg_(cfg.org.banks_per_group),
       banks_per_rank_(cfg.org.banks_per_rank()),
-      shared_bus_(cfg.org.ranks > 1),
       record_(record) {
   Node fresh;
   fresh.ready.fill(0);
@@ -228,23 +227,22 @@ Channel::Pick Channel::pick(i64 c) const {
 }
 
 void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
-  const auto& by_scope = rules_.raises[int(cmd)];
-  auto raise = [&](Node& n, Scope s) {
-    for (const RuleSet::Raise& r : by_scope[int(s)]) {
+  const auto& reach = rules_.raises[int(cmd)];
+  auto raise = [&](Node& n, RuleSet::Reach to) {
+    for (const RuleSet::Raise& r : reach[to]) {
       i64& x = n.ready[int(r.to)];
       x = std::max(x, c + r.latency);
     }
   };
-  if (bank >= 0) raise(banks_[std::size_t(bank)].t, Scope::bank);
+  if (bank >= 0) raise(banks_[std::size_t(bank)].t, RuleSet::bank);
   if (bg >= 0) {
-    raise(groups_[std::size_t(rank * bgs_ + bg)], Scope::bank_group);
+    raise(groups_[std::size_t(rank * bgs_ + bg)], RuleSet::bank_group);
     mark_stale(rank, rank * bgs_ + bg);
   }
-  raise(ranks_[std::size_t(rank)].t, Scope::rank);
-  for (int k = 0; k < int(ranks_.size()); ++k) {
-    if (k != rank) raise(ranks_[std::size_t(k)].t, Scope::other_ranks);
-    if (k == rank || shared_bus_) raise(ranks_[std::size_t(k)].t, Scope::bus);
-  }
+  raise(ranks_[std::size_t(rank)].t, RuleSet::own_rank);
+  if (!reach[RuleSet::other_ranks].empty())
+    for (int k = 0; k < int(ranks_.size()); ++k)
+      if (k != rank) raise(ranks_[std::size_t(k)].t, RuleSet::other_ranks);
   if (cmd == Cmd::ACT && rules_.faw > 0) {
     RankState& rk = ranks_[std::size_t(rank)];
     rk.acts[std::size_t(rk.nacts % 4)] = c;

@@ -171,7 +171,6 @@ class Channel {
   const DramConfig& cfg_;
   const RuleSet& rules_;
   const int bgs_, banks_per_bg_, banks_per_rank_;
-  const bool shared_bus_;  // ranks share the data bus (pseudo-channels do not)
   i64 now_ = 0;
   std::vector<Request> reads_, writes_, active_;
   std::vector<RefreshReq> refresh_;

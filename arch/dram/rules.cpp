@@ -84,16 +84,36 @@ RuleSet make_rules(const DramConfig& cfg) {
     QACCEL_ASSERT(paired, "a DRAM timing rule constrains RD and RDA (or WR and WRA) differently");
   }
   s.faw = t.nFAW;
-  for (const Rule& r : s.rules) {
-    s.max_latency = std::max(s.max_latency, r.latency);
-    if (r.to == RDA || r.to == WRA) continue;
-    std::vector<RuleSet::Raise>& to = s.raises[int(r.from)][int(r.scope)];
+  auto raise = [&](const Rule& r, RuleSet::Reach reach) {
+    std::vector<RuleSet::Raise>& to = s.raises[int(r.from)][reach];
     auto it =
         std::find_if(to.begin(), to.end(), [&](const RuleSet::Raise& x) { return x.to == r.to; });
     if (it == to.end())
       to.push_back({r.to, r.latency});
     else
       it->latency = std::max(it->latency, r.latency);
+  };
+  for (const Rule& r : s.rules) {
+    s.max_latency = std::max(s.max_latency, r.latency);
+    if (r.to == RDA || r.to == WRA) continue;
+    switch (r.scope) {
+      case bank:
+        raise(r, RuleSet::bank);
+        break;
+      case bank_group:
+        raise(r, RuleSet::bank_group);
+        break;
+      case rank:
+        raise(r, RuleSet::own_rank);
+        break;
+      case other_ranks:
+        raise(r, RuleSet::other_ranks);
+        break;
+      case bus:  // ranks share the data bus; pseudo-channels (one rank each) do not
+        raise(r, RuleSet::own_rank);
+        if (cfg.org.ranks > 1) raise(r, RuleSet::other_ranks);
+        break;
+    }
   }
   s.max_latency = std::max(s.max_latency, s.faw);
   s.read_latency = t.nCL + t.nBL;
