@@ -159,14 +159,6 @@ bool Channel::next_write_mode() const {
   return !(double(writes_.size()) < cfg_.ctrl.write_low_watermark * wq && !reads_.empty());
 }
 
-bool Channel::legal(const Request& r, i64 c) const {
-  const BankState& b = banks_[std::size_t(r.bank)];
-  const int k = int(ready_cmd(r));
-  // The bank first: it holds back most requests.
-  return b.t.ready[k] <= c && groups_[std::size_t(r.rank * bgs_ + r.bank_group)].ready[k] <= c &&
-         ranks_[std::size_t(r.rank)].t.ready[k] <= c;
-}
-
 Channel::Pick Channel::pick(i64 c) const {
   Pick p;
   Choice& out = p.ch;

@@ -152,8 +152,15 @@ class Channel {
   Cmd ready_cmd(const Request& r) const;
   Cmd refresh_cmd(const RefreshReq& f) const;
   i64 earliest(Cmd c, int rank, int bg, int bank) const;
-  // earliest(ready_cmd(r), ...) <= c.
-  bool legal(const Request& r, i64 c) const;
+  // earliest(ready_cmd(r), ...) <= c, without branches (the scans mispredict them).
+  bool legal(const Request& r, i64 c) const {
+    const BankState& b = banks_[std::size_t(r.bank)];
+    static_assert(int(Cmd::ACT) == 0 && int(Cmd::PRE) == 1 && int(Cmd::WR) == int(Cmd::RD) + 1);
+    const int k = b.open_row == r.row ? int(Cmd::RD) + r.write : int(b.open_row >= 0);
+    const i64 g = groups_[std::size_t(r.rank * bgs_ + r.bank_group)].ready[std::size_t(k)];
+    const i64 t = std::max(b.t.ready[std::size_t(k)], g);
+    return std::max(t, ranks_[std::size_t(r.rank)].t.ready[std::size_t(k)]) <= c;
+  }
   Pick pick(i64 c) const;
   void issue(const Choice& ch, i64 c);
   void apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c);
