@@ -71,6 +71,7 @@ void Channel::enqueue(const Request& in, i64 at) {
     writes_.push_back(r);
   }
   ahead_cycle_ = -1;
+  hold_ = kHoldNone;
   BankState& b = banks_[std::size_t(r.bank)];
   ++b.waiting[r.write];
   if (b.open_row == r.row) ++b.hits[r.write];
@@ -213,7 +214,10 @@ Channel::Pick Channel::pick(i64 c) const {
       rank = r.rank;
       bank = r.bank;
     }
-    if (blocks_activated(out.cmd, rank, bank)) p.found = false;
+    if (blocks_activated(out.cmd, rank, bank)) {
+      p.found = false;
+      p.blocked = true;
+    }
   }
   return p;
 }
@@ -350,11 +354,41 @@ void Channel::step_to(i64 c) {
   }
   const Pick p = ahead_cycle_ == c ? ahead_ : pick(c);
   ahead_cycle_ = -1;
+  hold_ = kHoldNone;
+  hold_at_ = -1;
   if (p.sets_mode) write_mode_ = p.write_mode;
   if (p.found) {
     issue(p.ch, c);
     next_event_stale_ = true;
+  } else if (!p.blocked) {
+    // The write mode was just set from this state: a step before it changes sets it again
+    // (the watermarks' low < high; checked here all the same).
+    if (!p.sets_mode)
+      hold_ = kHoldRefresh;
+    else if (next_write_mode() == write_mode_)
+      hold_ = write_mode_;
   }
+}
+
+i64 Channel::hold_event() const {
+  i64 e = next_refresh_;
+  auto consider = [&](const Request& r) {
+    e = std::min(e, earliest(ready_cmd(r), r.rank, r.bank_group, r.bank));
+  };
+  for (const Request& r : active_)
+    consider(r);
+  if (hold_ == kHoldRefresh) {
+    const RefreshReq& f = refresh_.front();
+    const int bg = f.bank < 0 ? 0 : (f.bank % banks_per_rank_) / banks_per_bg_;
+    e = std::min(e, earliest(refresh_cmd(f), f.rank, bg, std::max(f.bank, 0)));
+  } else if (cfg_.ctrl.scheduler == Scheduler::fcfs) {
+    const std::vector<Request>& q = hold_ ? writes_ : reads_;
+    if (!q.empty()) consider(q.front());
+  } else {
+    if (next_event_stale_) update_next_event();
+    e = std::min(e, waiting_[hold_]);  // activated requests of the kind included
+  }
+  return e;
 }
 
 void Channel::update_group_min(int group) const {
@@ -427,6 +461,10 @@ void Channel::update_next_event() const {
 }
 
 i64 Channel::next_event() const {
+  if (hold_ != kHoldNone) {
+    if (hold_at_ < 0) hold_at_ = hold_event();
+    if (hold_at_ < kNever) return std::max(hold_at_, now_ + 1);
+  }
   // A busy channel issues on most cycles: while it does, the pick for the next cycle, made
   // here and used by that step, settles the question without the minimum over every waiting
   // request. Otherwise (a pick that finds nothing costs more than the minimum) the minimum

@@ -141,6 +141,7 @@ class Channel {
   // set the write mode.
   struct Pick {
     bool found = false;
+    bool blocked = false;  // found a precharge held back by an activated request
     bool sets_mode = false, write_mode = false;
     Choice ch{};
   };
@@ -194,6 +195,15 @@ class Channel {
   // cycle's step unless the state changes first.
   mutable Pick ahead_;
   mutable i64 ahead_cycle_ = -1;
+  // After a step that issued nothing because no candidate was legal yet (none held back),
+  // while nothing changes, later steps can only act once a candidate of the same kind is
+  // legal: an activated request, the waiting refresh (hold_ kHoldRefresh) or a request of the
+  // queue in service (0 reads, 1 writes), or when a refresh falls due. next_event() skips to
+  // that cycle (hold_at_, -1 until computed).
+  static constexpr int kHoldNone = -2, kHoldRefresh = -1;
+  int hold_ = kHoldNone;
+  mutable i64 hold_at_ = -1;
+  i64 hold_event() const;
   // How often lately the cycle after a step issued a command (next_event() picks ahead while
   // it is high).
   mutable int busy_score_ = 0;
