@@ -6,19 +6,27 @@
 
 namespace qaccel::dram {
 
+namespace {
+// The bank-level commands a read or a write can wait for, in WaitMin order.
+constexpr Cmd kWaitCmds[6] = {Cmd::ACT, Cmd::PRE, Cmd::RD, Cmd::ACT, Cmd::PRE, Cmd::WR};
+}  // namespace
+
 Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
     : cfg_(cfg),
       rules_(rules),
       bgs_(cfg.org.bank_groups),
       banks_per_bg_(cfg.org.banks_per_group),
       banks_per_rank_(cfg.org.banks_per_rank()),
-      shared_bus_(cfg.org.ranks > 1),
       record_(record) {
   Node fresh;
   fresh.ready.fill(0);
   const int ranks = cfg.org.ranks_per_channel();
-  banks_.assign(std::size_t(ranks * banks_per_rank_), BankState{fresh, -1});
+  BankState bank;
+  bank.t = fresh;
+  banks_.assign(std::size_t(ranks * banks_per_rank_), bank);
   groups_.assign(std::size_t(ranks * bgs_), fresh);
+  group_min_.assign(std::size_t(ranks * bgs_), WaitMin{});
+  rank_min_.assign(std::size_t(ranks), WaitMin{});
   ranks_.assign(std::size_t(ranks), RankState{fresh, {}, 0, 0, 0});
   reads_.reserve(std::size_t(cfg.ctrl.read_queue));
   writes_.reserve(std::size_t(cfg.ctrl.write_queue));
@@ -62,6 +70,34 @@ void Channel::enqueue(const Request& in, i64 at) {
   } else {
     writes_.push_back(r);
   }
+  ahead_cycle_ = -1;
+  hold_ = kHoldNone;
+  BankState& b = banks_[std::size_t(r.bank)];
+  ++b.waiting[r.write];
+  if (b.open_row == r.row) ++b.hits[r.write];
+  if (BankState::RowWant* x = b.find(r.row))
+    ++x->n[r.write];
+  else
+    b.rows.push_back({r.row, {!r.write, r.write}});
+  // One more request only brings minima forward: fold its readiness into the caches that
+  // hold (a rank's minima are fresh only while its groups' are).
+  const int i = 3 * r.write + (b.open_row == r.row ? 2 : b.open_row < 0 ? 0 : 1);
+  const int g = r.rank * bgs_ + r.bank_group;
+  const Cmd cmd = kWaitCmds[i];
+  WaitMin& gm = group_min_[std::size_t(g)];
+  if (!gm.stale) {
+    gm.at[i] =
+        std::min(gm.at[i], std::max(b.t.ready[int(cmd)], groups_[std::size_t(g)].ready[int(cmd)]));
+    WaitMin& rm = rank_min_[std::size_t(r.rank)];
+    if (!rm.stale) rm.at[i] = std::min(rm.at[i], gm.at[i]);
+  }
+  if (cfg_.ctrl.scheduler == Scheduler::fcfs) {
+    next_event_stale_ = true;
+  } else if (!next_event_stale_) {
+    const i64 e = earliest(cmd, r.rank, r.bank_group, r.bank);
+    waiting_[r.write] = std::min(waiting_[r.write], e);
+    next_event_ = std::min(next_event_, e);
+  }
 }
 
 Cmd Channel::column_cmd(const Request& r) const {
@@ -80,6 +116,12 @@ Cmd Channel::column_cmd(const Request& r) const {
 Cmd Channel::next_cmd(const Request& r) const {
   const i64 open = banks_[std::size_t(r.bank)].open_row;
   if (open == r.row) return column_cmd(r);
+  return open < 0 ? Cmd::ACT : Cmd::PRE;
+}
+
+Cmd Channel::ready_cmd(const Request& r) const {
+  const i64 open = banks_[std::size_t(r.bank)].open_row;
+  if (open == r.row) return r.write ? Cmd::WR : Cmd::RD;
   return open < 0 ? Cmd::ACT : Cmd::PRE;
 }
 
@@ -111,53 +153,56 @@ bool Channel::blocks_activated(Cmd cmd, int rank, int bank) const {
   return false;
 }
 
-void Channel::update_write_mode() {
+bool Channel::next_write_mode() const {
   const double wq = double(cfg_.ctrl.write_queue);
-  if (!write_mode_) {
-    if (double(writes_.size()) > cfg_.ctrl.write_high_watermark * wq || reads_.empty())
-      write_mode_ = true;
-  } else if (double(writes_.size()) < cfg_.ctrl.write_low_watermark * wq && !reads_.empty()) {
-    write_mode_ = false;
-  }
+  if (!write_mode_)
+    return double(writes_.size()) > cfg_.ctrl.write_high_watermark * wq || reads_.empty();
+  return !(double(writes_.size()) < cfg_.ctrl.write_low_watermark * wq && !reads_.empty());
 }
 
-bool Channel::pick(i64 c, Choice& out) {
+Channel::Pick Channel::pick(i64 c) const {
+  Pick p;
+  Choice& out = p.ch;
   // (1) Activated requests: the oldest whose column command is legal.
   for (std::size_t i = 0; i < active_.size(); ++i) {
     const Request& r = active_[i];
-    const Cmd cmd = next_cmd(r);
-    if (earliest(cmd, r.rank, r.bank_group, r.bank) <= c) {
-      out = {cmd, 0, i};
-      return true;
+    if (legal(r, c)) {
+      out = {next_cmd(r), 0, i};
+      p.found = true;
+      return p;
     }
   }
-  bool found = false;
   // (2) A due refresh, oldest first; until it can issue the queues wait.
   if (!refresh_.empty()) {
     const RefreshReq& f = refresh_.front();
     const Cmd cmd = refresh_cmd(f);
     const int bg = f.bank < 0 ? 0 : (f.bank % banks_per_rank_) / banks_per_bg_;
-    if (earliest(cmd, f.rank, bg, std::max(f.bank, 0)) > c) return false;
+    if (earliest(cmd, f.rank, bg, std::max(f.bank, 0)) > c) return p;
     out = {cmd, 1, 0};
-    found = true;
+    p.found = true;
   }
   // (3) The read queue, or the write queue while draining writes.
-  if (!found) {
-    update_write_mode();
-    const std::vector<Request>& q = write_mode_ ? writes_ : reads_;
-    const std::size_t n =
-        cfg_.ctrl.scheduler == Scheduler::fcfs ? std::min<std::size_t>(1, q.size()) : q.size();
+  if (!p.found) {
+    p.sets_mode = true;
+    p.write_mode = next_write_mode();
+    const bool w = p.write_mode;
+    const std::vector<Request>& q = w ? writes_ : reads_;
+    const bool fcfs = cfg_.ctrl.scheduler == Scheduler::fcfs;
+    // No activated request is legal here, so a queued one is only if some waiting request of
+    // the kind is: when the cached minima say none is, skip the scan (the cycles a legal
+    // request of the other queue holds the engine at).
+    const bool none = !fcfs && !next_event_stale_ && waiting_[w] > c;
+    const std::size_t n = fcfs ? std::min<std::size_t>(1, q.size()) : none ? 0 : q.size();
     for (std::size_t i = 0; i < n; ++i) {
       const Request& r = q[i];
-      const Cmd cmd = next_cmd(r);
-      if (earliest(cmd, r.rank, r.bank_group, r.bank) <= c) {
-        out = {cmd, write_mode_ ? 3 : 2, i};
-        found = true;
+      if (legal(r, c)) {
+        out = {next_cmd(r), w ? 3 : 2, i};
+        p.found = true;
         break;
       }
     }
   }
-  if (!found) return false;
+  if (!p.found) return p;
   // A precharge must not close a row an activated request is about to use.
   if (out.where != 0) {
     int rank = 0, bank = 0;
@@ -169,66 +214,59 @@ bool Channel::pick(i64 c, Choice& out) {
       rank = r.rank;
       bank = r.bank;
     }
-    if (blocks_activated(out.cmd, rank, bank)) return false;
+    if (blocks_activated(out.cmd, rank, bank)) {
+      p.found = false;
+      p.blocked = true;
+    }
   }
-  return true;
+  return p;
 }
 
 void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
-  auto raise = [](Node& n, Cmd to, i64 v) {
-    i64& x = n.ready[int(to)];
-    x = std::max(x, v);
-  };
-  for (int idx : rules_.by_from[int(cmd)]) {
-    const Rule& r = rules_.rules[std::size_t(idx)];
-    const i64 v = c + r.latency;
-    switch (r.scope) {
-      case Scope::bank:
-        if (bank >= 0) raise(banks_[std::size_t(bank)].t, r.to, v);
-        break;
-      case Scope::bank_group:
-        if (bg >= 0) raise(groups_[std::size_t(rank * bgs_ + bg)], r.to, v);
-        break;
-      case Scope::rank:
-        raise(ranks_[std::size_t(rank)].t, r.to, v);
-        break;
-      case Scope::other_ranks:
-        for (std::size_t k = 0; k < ranks_.size(); ++k)
-          if (int(k) != rank) raise(ranks_[k].t, r.to, v);
-        break;
-      case Scope::channel:
-        for (RankState& rk : ranks_)
-          raise(rk.t, r.to, v);
-        break;
-      case Scope::bus:
-        if (shared_bus_) {
-          for (RankState& rk : ranks_)
-            raise(rk.t, r.to, v);
-        } else {
-          raise(ranks_[std::size_t(rank)].t, r.to, v);
-        }
-        break;
+  const auto& reach = rules_.raises[int(cmd)];
+  auto raise = [&](Node& n, RuleSet::Reach to) {
+    for (const RuleSet::Raise& r : reach[to]) {
+      i64& x = n.ready[int(r.to)];
+      x = std::max(x, c + r.latency);
     }
+  };
+  if (bank >= 0) raise(banks_[std::size_t(bank)].t, RuleSet::bank);
+  if (bg >= 0) {
+    raise(groups_[std::size_t(rank * bgs_ + bg)], RuleSet::bank_group);
+    mark_stale(rank, rank * bgs_ + bg);
   }
+  raise(ranks_[std::size_t(rank)].t, RuleSet::own_rank);
+  if (!reach[RuleSet::other_ranks].empty())
+    for (int k = 0; k < int(ranks_.size()); ++k)
+      if (k != rank) raise(ranks_[std::size_t(k)].t, RuleSet::other_ranks);
   if (cmd == Cmd::ACT && rules_.faw > 0) {
     RankState& rk = ranks_[std::size_t(rank)];
     rk.acts[std::size_t(rk.nacts % 4)] = c;
     ++rk.nacts;
     // The fifth ACT waits nFAW after the first of the four before it.
-    if (rk.nacts >= 4) raise(rk.t, Cmd::ACT, rk.acts[std::size_t(rk.nacts % 4)] + rules_.faw);
+    if (rk.nacts >= 4) {
+      i64& x = rk.t.ready[int(Cmd::ACT)];
+      x = std::max(x, rk.acts[std::size_t(rk.nacts % 4)] + rules_.faw);
+    }
   }
 }
 
 void Channel::open_bank(int rank, int bank, i64 row, i64 c) {
   RankState& rk = ranks_[std::size_t(rank)];
   if (rk.open_banks++ == 0) rk.open_since = c;
-  banks_[std::size_t(bank)].open_row = row;
+  BankState& b = banks_[std::size_t(bank)];
+  b.open_row = row;
+  const BankState::RowWant* x = b.find(row);
+  b.hits = x ? x->n : std::array<int, 2>{0, 0};
+  mark_stale(rank, bank / banks_per_bg_);
 }
 
 void Channel::close_bank(int rank, int bank, i64 c) {
   BankState& b = banks_[std::size_t(bank)];
   if (b.open_row < 0) return;
   b.open_row = -1;
+  b.hits = {0, 0};
+  mark_stale(rank, bank / banks_per_bg_);
   RankState& rk = ranks_[std::size_t(rank)];
   if (--rk.open_banks == 0) stats_.active_rank_cycles += c - rk.open_since;
 }
@@ -269,12 +307,14 @@ void Channel::issue(const Choice& ch, i64 c) {
   switch (cmd) {
     case Cmd::ACT:
       if (r.all_bank_act && rules_.faw > 0) {
+        // AiM's ACTAB opens every bank: hold off the next ACT for its four-activate windows.
         i64& next = ranks_[std::size_t(r.rank)].t.ready[int(Cmd::ACT)];
         next = std::max(next, c + i64(banks_per_rank_ / 4) * rules_.faw);
+        invalidate_all();
       }
-      open_bank(r.rank, r.bank, r.row, c);
       active_.push_back(r);
       q.erase(q.begin() + std::ptrdiff_t(ch.index));
+      open_bank(active_.back().rank, active_.back().bank, active_.back().row, c);
       return;
     case Cmd::PRE:
       close_bank(r.rank, r.bank, c);
@@ -283,6 +323,15 @@ void Channel::issue(const Choice& ch, i64 c) {
       break;
   }
   QACCEL_ASSERT(is_column(cmd), "unexpected request command");
+  BankState& b = banks_[std::size_t(r.bank)];
+  --b.waiting[r.write];
+  --b.hits[r.write];
+  BankState::RowWant* x = b.find(r.row);
+  if (--x->n[r.write] == 0 && x->n[!r.write] == 0) {
+    *x = b.rows.back();
+    b.rows.pop_back();
+  }
+  mark_stale(r.rank, r.rank * bgs_ + r.bank_group);
   if (cmd == Cmd::RDA || cmd == Cmd::WRA) close_bank(r.rank, r.bank, c);
   if (r.write) {
     ++stats_.writes;
@@ -306,28 +355,140 @@ void Channel::step_to(i64 c) {
           {k, cfg_.ctrl.refresh == Refresh::per_bank ? k * banks_per_rank_ + refresh_bank_ : -1});
     refresh_bank_ = (refresh_bank_ + 1) % banks_per_rank_;
     next_refresh_ += refresh_interval_;
+    next_event_stale_ = true;
+    ahead_cycle_ = -1;
   }
-  Choice ch;
-  if (pick(c, ch)) issue(ch, c);
+  const Pick p = ahead_cycle_ == c ? ahead_ : pick(c);
+  ahead_cycle_ = -1;
+  hold_ = kHoldNone;
+  hold_at_ = -1;
+  if (p.sets_mode) write_mode_ = p.write_mode;
+  if (p.found) {
+    issue(p.ch, c);
+    next_event_stale_ = true;
+  } else if (!p.blocked) {
+    // The write mode was just set from this state: a step before it changes sets it again
+    // (the watermarks' low < high; checked here all the same).
+    if (!p.sets_mode)
+      hold_ = kHoldRefresh;
+    else if (next_write_mode() == write_mode_)
+      hold_ = write_mode_;
+  }
 }
 
-i64 Channel::next_event() const {
+i64 Channel::hold_event() const {
   i64 e = next_refresh_;
-  auto consider = [&](const std::vector<Request>& q, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const Request& r = q[i];
-      e = std::min(e, earliest(next_cmd(r), r.rank, r.bank_group, r.bank));
-    }
+  auto consider = [&](const Request& r) {
+    e = std::min(e, earliest(ready_cmd(r), r.rank, r.bank_group, r.bank));
   };
-  consider(active_, active_.size());
-  const bool fcfs = cfg_.ctrl.scheduler == Scheduler::fcfs;
-  consider(reads_, fcfs ? std::min<std::size_t>(1, reads_.size()) : reads_.size());
-  consider(writes_, fcfs ? std::min<std::size_t>(1, writes_.size()) : writes_.size());
+  for (const Request& r : active_)
+    consider(r);
+  if (hold_ == kHoldRefresh) {
+    const RefreshReq& f = refresh_.front();
+    const int bg = f.bank < 0 ? 0 : (f.bank % banks_per_rank_) / banks_per_bg_;
+    e = std::min(e, earliest(refresh_cmd(f), f.rank, bg, std::max(f.bank, 0)));
+  } else if (cfg_.ctrl.scheduler == Scheduler::fcfs) {
+    const std::vector<Request>& q = hold_ ? writes_ : reads_;
+    if (!q.empty()) consider(q.front());
+  } else {
+    if (next_event_stale_) update_next_event();
+    e = std::min(e, waiting_[hold_]);  // activated requests of the kind included
+  }
+  return e;
+}
+
+void Channel::update_group_min(int group) const {
+  WaitMin& m = group_min_[std::size_t(group)];
+  m.stale = false;
+  i64 act[2] = {kNever, kNever}, pre[2] = {kNever, kNever}, col[2] = {kNever, kNever};
+  const BankState* bk = &banks_[std::size_t(group * banks_per_bg_)];
+  for (int j = 0; j < banks_per_bg_; ++j, ++bk) {
+    const bool open = bk->open_row >= 0;  // misses wait for PRE, else for ACT
+    const i64 miss_act = open ? kNever : bk->t.ready[int(Cmd::ACT)];
+    const i64 miss_pre = open ? bk->t.ready[int(Cmd::PRE)] : kNever;
+    for (int w = 0; w < 2; ++w) {
+      if (bk->waiting[w] > bk->hits[w]) {
+        act[w] = std::min(act[w], miss_act);
+        pre[w] = std::min(pre[w], miss_pre);
+      }
+      if (bk->hits[w]) col[w] = std::min(col[w], bk->t.ready[int(w ? Cmd::WR : Cmd::RD)]);
+    }
+  }
+  const Node& g = groups_[std::size_t(group)];
+  for (int w = 0; w < 2; ++w) {
+    m.at[3 * w] = std::max(act[w], g.ready[int(Cmd::ACT)]);
+    m.at[3 * w + 1] = std::max(pre[w], g.ready[int(Cmd::PRE)]);
+    m.at[3 * w + 2] = std::max(col[w], g.ready[int(w ? Cmd::WR : Cmd::RD)]);
+  }
+}
+
+void Channel::update_rank_min(int rank) const {
+  std::array<i64, 6> at;
+  at.fill(kNever);
+  for (int g = rank * bgs_; g < (rank + 1) * bgs_; ++g) {
+    const WaitMin& m = group_min_[std::size_t(g)];
+    if (m.stale) update_group_min(g);
+    for (int i = 0; i < 6; ++i)
+      at[i] = std::min(at[i], m.at[i]);
+  }
+  rank_min_[std::size_t(rank)] = {at, false};
+}
+
+void Channel::update_next_event() const {
+  i64 e = next_refresh_;
+  if (cfg_.ctrl.scheduler == Scheduler::fcfs) {
+    auto consider = [&](const Request& r) {
+      e = std::min(e, earliest(ready_cmd(r), r.rank, r.bank_group, r.bank));
+    };
+    for (const Request& r : active_)
+      consider(r);
+    if (!reads_.empty()) consider(reads_.front());
+    if (!writes_.empty()) consider(writes_.front());
+  } else {
+    // FR-FCFS considers every waiting request: the minimum over them of max(rank, group, bank
+    // readiness) is max(rank, min over groups of max(group, min over banks of bank readiness)).
+    waiting_ = {kNever, kNever};
+    for (int k = 0; k < int(ranks_.size()); ++k) {
+      if (rank_min_[std::size_t(k)].stale) update_rank_min(k);
+      const std::array<i64, 6>& at = rank_min_[std::size_t(k)].at;
+      const Node& rk = ranks_[std::size_t(k)].t;
+      for (int i = 0; i < 6; ++i)
+        waiting_[i / 3] = std::min(waiting_[i / 3], std::max(at[i], rk.ready[int(kWaitCmds[i])]));
+    }
+    e = std::min({e, waiting_[0], waiting_[1]});
+  }
   if (!refresh_.empty()) {
     const RefreshReq& f = refresh_.front();
     const int bg = f.bank < 0 ? 0 : (f.bank % banks_per_rank_) / banks_per_bg_;
     e = std::min(e, earliest(refresh_cmd(f), f.rank, bg, std::max(f.bank, 0)));
   }
+  next_event_ = e;
+  next_event_stale_ = false;
+}
+
+i64 Channel::next_event() const {
+  if (hold_ != kHoldNone) {
+    if (hold_at_ < 0) hold_at_ = hold_event();
+    if (hold_at_ < kNever) return std::max(hold_at_, now_ + 1);
+  }
+  // A busy channel issues on most cycles: while it does, the pick for the next cycle, made
+  // here and used by that step, settles the question without the minimum over every waiting
+  // request. Otherwise (a pick that finds nothing costs more than the minimum) the minimum
+  // comes first. Either way gives the same answer.
+  auto score = [&](bool next_cycle) {
+    busy_score_ = next_cycle ? std::min(busy_score_ + 1, 16) : std::max(busy_score_ - 4, 0);
+  };
+  if (next_event_stale_ && ahead_cycle_ != now_ + 1 && busy_score_ >= 4) {
+    ahead_ = pick(now_ + 1);
+    ahead_cycle_ = now_ + 1;
+    score(ahead_.found);
+  }
+  if (ahead_cycle_ == now_ + 1 && ahead_.found) return now_ + 1;
+  if (next_event_stale_) {
+    update_next_event();
+    if (ahead_cycle_ != now_ + 1) score(next_event_ <= now_ + 1);
+  }
+  const i64 e = next_event_;
   if (e >= kNever) return kNever;
   // Something legal now but held back (a precharge behind an activated request, the other
   // queue's mode) is retried on the next cycle.
@@ -345,6 +506,7 @@ i64 Channel::skip_idle_refreshes(i64 c) {
   refresh_bank_ = int((refresh_bank_ + k) % banks_per_rank_);
   next_refresh_ += k * refresh_interval_;
   now_ = std::max(now_, next_refresh_ - 1);
+  invalidate_all();
   return k;
 }
 
@@ -381,6 +543,7 @@ void Channel::hold_until(i64 c) {
     for (; next_refresh_ <= c; next_refresh_ += refresh_interval_)
       stats_.commands[std::size_t(ref)] += i64(ranks_.size());
   now_ = c;
+  invalidate_all();
 }
 
 void Channel::finish() {

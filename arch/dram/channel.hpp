@@ -107,11 +107,36 @@ class Channel {
 
  private:
   struct Node {
+    // The earliest legal cycle per command (RDA's and WRA's are not kept: RD's and WR's stand
+    // for them, see RuleSet::raises).
     std::array<i64, kCmds> ready;
   };
   struct BankState {
     Node t;
     i64 open_row = -1;
+    // Reads [0] and writes [1] for this bank not yet served (queued or activated) and how many
+    // of them hit the open row: next_event and pick work per bank from these.
+    std::array<int, 2> waiting{}, hits{};
+    // The rows those requests want, each with its reads and writes (so an ACT knows its hits).
+    struct RowWant {
+      i64 row;
+      std::array<int, 2> n;
+    };
+    std::vector<RowWant> rows;
+    RowWant* find(i64 row) {
+      for (RowWant& x : rows)
+        if (x.row == row) return &x;
+      return nullptr;
+    }
+  };
+  // For a bank group or a rank: the earliest cycle, at bank-group and bank level, of ACT, PRE
+  // and RD for reads and of ACT, PRE and WR for writes (kWaitCmds), over its banks with a
+  // request waiting for that command (kNever when none waits). Rank readiness is the same for
+  // every bank of a rank and is applied on top. Recomputed when stale (after a command, a
+  // request or a row change there).
+  struct WaitMin {
+    std::array<i64, 6> at;
+    bool stale = true;
   };
   struct RankState {
     Node t;
@@ -127,28 +152,88 @@ class Channel {
     int where = 0;  // 0 activated set, 1 refresh, 2 read queue, 3 write queue
     std::size_t index = 0;
   };
+  // What a step at some cycle does: maybe issue a command, and, when it looks at the queues,
+  // set the write mode.
+  struct Pick {
+    bool found = false;
+    bool blocked = false;  // found a precharge held back by an activated request
+    bool sets_mode = false, write_mode = false;
+    Choice ch{};
+  };
 
   Cmd next_cmd(const Request& r) const;
   Cmd column_cmd(const Request& r) const;
+  // The command whose readiness decides when r can move on: next_cmd() without the closed-row
+  // policy's search for RDA/WRA (they share RD's/WR's readiness, see RuleSet).
+  Cmd ready_cmd(const Request& r) const;
   Cmd refresh_cmd(const RefreshReq& f) const;
   i64 earliest(Cmd c, int rank, int bg, int bank) const;
-  bool pick(i64 c, Choice& out);
+  // earliest(ready_cmd(r), ...) <= c, without branches (the scans mispredict them).
+  bool legal(const Request& r, i64 c) const {
+    const BankState& b = banks_[std::size_t(r.bank)];
+    static_assert(int(Cmd::ACT) == 0 && int(Cmd::PRE) == 1 && int(Cmd::WR) == int(Cmd::RD) + 1);
+    const int k = b.open_row == r.row ? int(Cmd::RD) + r.write : int(b.open_row >= 0);
+    const i64 g = groups_[std::size_t(r.rank * bgs_ + r.bank_group)].ready[std::size_t(k)];
+    const i64 t = std::max(b.t.ready[std::size_t(k)], g);
+    return std::max(t, ranks_[std::size_t(r.rank)].t.ready[std::size_t(k)]) <= c;
+  }
+  Pick pick(i64 c) const;
   void issue(const Choice& ch, i64 c);
   void apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c);
   void open_bank(int rank, int bank, i64 row, i64 c);
   void close_bank(int rank, int bank, i64 c);
-  void update_write_mode();
+  bool next_write_mode() const;  // the write mode a look at the queues now sets
   bool blocks_activated(Cmd cmd, int rank, int bank) const;
+  // Every cached minimum, look-ahead pick and hold: after a change outside the usual paths
+  // (a PIM hold, skipped idle refreshes, an all-bank activate).
+  void invalidate_all() {
+    for (WaitMin& w : group_min_)
+      w.stale = true;
+    for (WaitMin& w : rank_min_)
+      w.stale = true;
+    next_event_stale_ = true;
+    ahead_cycle_ = -1;
+    hold_ = kHoldNone;
+    hold_at_ = -1;
+  }
+  void mark_stale(int rank, int group) {
+    group_min_[std::size_t(group)].stale = rank_min_[std::size_t(rank)].stale = true;
+  }
+  void update_group_min(int group) const;
+  void update_rank_min(int rank) const;
+  void update_next_event() const;
 
   const DramConfig& cfg_;
   const RuleSet& rules_;
   const int bgs_, banks_per_bg_, banks_per_rank_;
-  const bool shared_bus_;  // ranks share the data bus (pseudo-channels do not)
   i64 now_ = 0;
   std::vector<Request> reads_, writes_, active_;
   std::vector<RefreshReq> refresh_;
   std::vector<BankState> banks_;
   std::vector<Node> groups_;
+  mutable std::vector<WaitMin> group_min_, rank_min_;
+  // next_event() before the clamp to now() + 1 and, under FR-FCFS, the earliest cycle at which
+  // a waiting read [0] or write [1] (queued or activated) could take its next command; valid
+  // until the state changes.
+  mutable i64 next_event_ = 0;
+  mutable std::array<i64, 2> waiting_{};
+  mutable bool next_event_stale_ = true;
+  // The pick for cycle ahead_cycle_ (-1: none), made ahead by next_event() and used by that
+  // cycle's step unless the state changes first.
+  mutable Pick ahead_;
+  mutable i64 ahead_cycle_ = -1;
+  // After a step that issued nothing because no candidate was legal yet (none held back),
+  // while nothing changes, later steps can only act once a candidate of the same kind is
+  // legal: an activated request, the waiting refresh (hold_ kHoldRefresh) or a request of the
+  // queue in service (0 reads, 1 writes), or when a refresh falls due. next_event() skips to
+  // that cycle (hold_at_, -1 until computed).
+  static constexpr int kHoldNone = -2, kHoldRefresh = -1;
+  int hold_ = kHoldNone;
+  mutable i64 hold_at_ = -1;
+  i64 hold_event() const;
+  // How often lately the cycle after a step issued a command (next_event() picks ahead while
+  // it is high).
+  mutable int busy_score_ = 0;
   std::vector<RankState> ranks_;
   bool write_mode_ = false;
   i64 next_refresh_ = kNever;

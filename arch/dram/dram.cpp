@@ -111,7 +111,10 @@ Dram::Dram(const DramConfig& cfg, bool record)
 }
 
 Request Dram::request(std::uint64_t addr, bool write, std::uint64_t id) const {
-  const DramAddr a = map_.decode(addr);
+  return request(map_.decode(addr), addr, write, id);
+}
+
+Request Dram::request(const DramAddr& a, std::uint64_t addr, bool write, std::uint64_t id) const {
   Request r;
   r.addr = addr;
   r.id = id;
@@ -144,6 +147,10 @@ Dram::TraceResult Dram::run_trace(const std::vector<TraceEntry>& trace, bool tic
   };
   const std::size_t n = trace.size();
   std::size_t i = 0;
+  // Request i and its channel, decoded once however often a full queue turns it back.
+  Request req;
+  int k = 0;
+  std::size_t decoded = n;
   i64 c = 0;  // the front end's cycle: request i is offered at c, after the channels' step c
   auto step_all_to = [&](i64 x) {  // tick mode: every channel steps every cycle up to x
     while (c < x) {
@@ -160,12 +167,17 @@ Dram::TraceResult Dram::run_trace(const std::vector<TraceEntry>& trace, bool tic
       else
         c = t.cycle;
     }
-    const int k = map_.decode(t.addr).channel;
+    if (decoded != i) {
+      const DramAddr a = map_.decode(t.addr);
+      k = a.channel;
+      req = request(a, t.addr, t.write, i);
+      decoded = i;
+    }
     Channel& ch = channels_[std::size_t(k)];
     if (!tick) advance(k, c);
     i64 next = c + 1;
     if (ch.has_room(t.write)) {
-      ch.enqueue(request(t.addr, t.write, i), c);
+      ch.enqueue(req, c);
       collect(ch);
       ++i;
       if (progress && (i & 0xFFFF) == 0) progress(i64(i));

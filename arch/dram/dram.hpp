@@ -86,6 +86,8 @@ class Dram {
   DramTotals totals(i64 end);
 
  private:
+  Request request(const DramAddr& a, std::uint64_t addr, bool write, std::uint64_t id) const;
+
   DramConfig cfg_;
   RuleSet rules_;
   AddressMap map_;

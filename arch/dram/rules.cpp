@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sim/base/error.hpp"
+
 namespace qaccel::dram {
 
 const char* cmd_name(Cmd c) {
@@ -72,10 +74,53 @@ RuleSet make_rules(const DramConfig& cfg) {
   add(rank, {REFpb}, {ACT}, t.nRREFD);
   add(rank, {ACT}, {REFpb}, t.nRRDS);
   (void)COL;
+  // The controller relies on RDA being exactly as ready as RD (and WRA as WR): it decides
+  // whether to auto-precharge only once a column command is legal.
+  auto partner = [](Cmd c) {
+    return c == RD ? RDA : c == RDA ? RD : c == WR ? WRA : c == WRA ? WR : c;
+  };
+  for (const Rule& r : s.rules) {
+    const bool paired = std::any_of(s.rules.begin(), s.rules.end(), [&](const Rule& o) {
+      return o.scope == r.scope && o.from == r.from && o.to == partner(r.to) &&
+             o.latency == r.latency;
+    });
+    QACCEL_ASSERT(paired, "a DRAM timing rule constrains RD and RDA (or WR and WRA) differently");
+  }
   s.faw = t.nFAW;
-  for (std::size_t i = 0; i < s.rules.size(); ++i) {
-    s.by_from[int(s.rules[i].from)].push_back(int(i));
-    s.max_latency = std::max(s.max_latency, s.rules[i].latency);
+  auto raise = [&](const Rule& r, RuleSet::Reach reach) {
+    std::vector<RuleSet::Raise>& to = s.raises[int(r.from)][reach];
+    auto it =
+        std::find_if(to.begin(), to.end(), [&](const RuleSet::Raise& x) { return x.to == r.to; });
+    if (it == to.end())
+      to.push_back({r.to, r.latency});
+    else
+      it->latency = std::max(it->latency, r.latency);
+  };
+  for (const Rule& r : s.rules) {
+    s.max_latency = std::max(s.max_latency, r.latency);
+    if (r.to == RDA || r.to == WRA) continue;
+    switch (r.scope) {
+      case bank:
+        raise(r, RuleSet::bank);
+        break;
+      case bank_group:
+        raise(r, RuleSet::bank_group);
+        break;
+      case rank:
+        raise(r, RuleSet::own_rank);
+        break;
+      case other_ranks:
+        raise(r, RuleSet::other_ranks);
+        break;
+      case bus:  // ranks share the data bus; pseudo-channels (one rank each) do not
+        raise(r, RuleSet::own_rank);
+        if (cfg.org.ranks > 1) raise(r, RuleSet::other_ranks);
+        break;
+      case channel:  // the command bus: every rank and pseudo-channel
+        raise(r, RuleSet::own_rank);
+        raise(r, RuleSet::other_ranks);
+        break;
+    }
   }
   s.max_latency = std::max(s.max_latency, s.faw);
   s.read_latency = t.nCL + t.nBL;

@@ -44,10 +44,18 @@ struct Rule {
 };
 
 struct RuleSet {
+  // Every rule that constrains RD constrains RDA alike, and WR and WRA (make_rules checks).
   std::vector<Rule> rules;
   int faw = 0;  // at most four ACTs per rank within nFAW
-  // by_from[c]: the rules whose `from` is c (indices into rules).
-  std::vector<int> by_from[kCmds];
+  // For the controller, per `from` command and the nodes it reaches (its bank, its bank group,
+  // its rank, the other ranks: Reach), each `to` with its longest latency; RDA and WRA are
+  // left out (RD's and WR's readiness stands for theirs).
+  enum Reach { bank, bank_group, own_rank, other_ranks, kReaches };
+  struct Raise {
+    Cmd to;
+    int latency;
+  };
+  std::vector<Raise> raises[kCmds][kReaches];
   int read_latency = 0;  // RD issue to last data: nCL + nBL
   int max_latency = 0;   // the longest rule (the checker's look-back)
 };
