@@ -226,7 +226,7 @@ i64 Dram::serve(std::uint64_t address, i64 bytes, bool write, i64 arrive) {
       c = std::max(c + 1, ch.next_event());
       advance(where.channel, c);
     }
-    ch.enqueue(request(a, write, next_id_++), c);
+    ch.enqueue(request(where, a, write, next_id_++), c);
     ++c;
     collect(ch);
   }
