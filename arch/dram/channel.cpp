@@ -70,7 +70,11 @@ void Channel::enqueue(const Request& in, i64 at) {
   } else {
     writes_.push_back(r);
   }
-  ahead_cycle_ = -1;
+  // A pick made ahead that found a command stays right: the new request is the youngest, so
+  // only the write mode (from the queue sizes) and, closing rows, RDA or RD could change.
+  const bool keep = ahead_.found && cfg_.ctrl.row_policy == RowPolicy::open &&
+                    (!ahead_.sets_mode || next_write_mode() == ahead_.write_mode);
+  if (!keep) ahead_cycle_ = -1;
   hold_ = kHoldNone;
   BankState& b = banks_[std::size_t(r.bank)];
   ++b.waiting[r.write];
