@@ -28,8 +28,9 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
   group_min_.assign(std::size_t(ranks * bgs_), WaitMin{});
   rank_min_.assign(std::size_t(ranks), WaitMin{});
   ranks_.assign(std::size_t(ranks), RankState{fresh, {}, 0, 0, 0});
-  reads_.reserve(std::size_t(cfg.ctrl.read_queue));
-  writes_.reserve(std::size_t(cfg.ctrl.write_queue));
+  reads_ = RequestQueue(std::size_t(cfg.ctrl.read_queue));
+  writes_ = RequestQueue(std::size_t(cfg.ctrl.write_queue));
+  active_ = RequestQueue(std::size_t(ranks * banks_per_rank_));
   switch (cfg.ctrl.refresh) {
     case Refresh::all_bank:
       refresh_interval_ = cfg.timing.nREFI;
@@ -107,7 +108,7 @@ void Channel::enqueue(const Request& in, i64 at) {
 Cmd Channel::column_cmd(const Request& r) const {
   if (cfg_.ctrl.row_policy == RowPolicy::closed) {
     // Close the row with the access unless another queued request wants the same row.
-    auto wants = [&](const std::vector<Request>& q) {
+    auto wants = [&](const RequestQueue& q) {
       for (const Request& o : q)
         if (o.bank == r.bank && o.row == r.row && o.id != r.id) return true;
       return false;
@@ -190,7 +191,7 @@ Channel::Pick Channel::pick(i64 c) const {
     p.sets_mode = true;
     p.write_mode = next_write_mode();
     const bool w = p.write_mode;
-    const std::vector<Request>& q = w ? writes_ : reads_;
+    const RequestQueue& q = w ? writes_ : reads_;
     const bool fcfs = cfg_.ctrl.scheduler == Scheduler::fcfs;
     // No activated request is legal here, so a queued one is only if some waiting request of
     // the kind is: when the cached minima say none is, skip the scan (the cycles a legal
@@ -294,7 +295,7 @@ void Channel::issue(const Choice& ch, i64 c) {
     }
     return;
   }
-  std::vector<Request>& q = ch.where == 0 ? active_ : ch.where == 2 ? reads_ : writes_;
+  RequestQueue& q = ch.where == 0 ? active_ : ch.where == 2 ? reads_ : writes_;
   Request& r = q[ch.index];
   apply_timing(cmd, r.rank, r.bank_group, r.bank, c);
   if (record_) log_.push_back({c, cmd, r.rank, r.bank_group, r.bank, cmd == Cmd::PRE ? -1 : r.row});
@@ -311,7 +312,7 @@ void Channel::issue(const Choice& ch, i64 c) {
   switch (cmd) {
     case Cmd::ACT:
       active_.push_back(r);
-      q.erase(q.begin() + std::ptrdiff_t(ch.index));
+      q.erase(ch.index);
       open_bank(active_.back().rank, active_.back().bank, active_.back().row, c);
       return;
     case Cmd::PRE:
@@ -340,7 +341,7 @@ void Channel::issue(const Choice& ch, i64 c) {
     stats_.read_latency_cycles += done - r.arrive;
     done_.push_back({r.id, false, c, done});
   }
-  q.erase(q.begin() + std::ptrdiff_t(ch.index));
+  q.erase(ch.index);
 }
 
 void Channel::step_to(i64 c) {
@@ -386,7 +387,7 @@ i64 Channel::hold_event() const {
     const int bg = f.bank < 0 ? 0 : (f.bank % banks_per_rank_) / banks_per_bg_;
     e = std::min(e, earliest(refresh_cmd(f), f.rank, bg, std::max(f.bank, 0)));
   } else if (cfg_.ctrl.scheduler == Scheduler::fcfs) {
-    const std::vector<Request>& q = hold_ ? writes_ : reads_;
+    const RequestQueue& q = hold_ ? writes_ : reads_;
     if (!q.empty()) consider(q.front());
   } else {
     if (next_event_stale_) update_next_event();

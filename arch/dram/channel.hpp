@@ -20,6 +20,7 @@
 // held back. A request leaves its queue when its ACT issues (it then waits in the activated
 // set) or when its column command issues. A read to an address with a write in the queue is
 // answered from the write queue one cycle later.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -40,6 +41,42 @@ struct Request {
   i64 row = 0;
   i64 arrive = 0;
   bool counted = false;  // row hit/miss/conflict already classified
+};
+
+// Requests in arrival order. Taking one out moves the shorter side (queues lose mostly their
+// oldest requests), so the storage slides forward and is compacted when it reaches its end.
+class RequestQueue {
+ public:
+  explicit RequestQueue(std::size_t n = 0) { buf_.reserve(2 * n + 8); }
+  std::size_t size() const { return buf_.size() - head_; }
+  bool empty() const { return buf_.size() == head_; }
+  const Request* begin() const { return buf_.data() + head_; }
+  const Request* end() const { return buf_.data() + buf_.size(); }
+  Request& operator[](std::size_t i) { return buf_[head_ + i]; }
+  const Request& operator[](std::size_t i) const { return buf_[head_ + i]; }
+  const Request& front() const { return buf_[head_]; }
+  const Request& back() const { return buf_.back(); }
+  void push_back(const Request& r) {
+    if (head_ > 0 && buf_.size() == buf_.capacity()) {
+      buf_.erase(buf_.begin(), buf_.begin() + std::ptrdiff_t(head_));
+      head_ = 0;
+    }
+    buf_.push_back(r);
+  }
+  void erase(std::size_t i) {
+    Request* at = buf_.data() + head_ + i;
+    if (i < size() / 2) {
+      std::move_backward(buf_.data() + head_, at, at + 1);
+      ++head_;
+    } else {
+      std::move(at + 1, buf_.data() + buf_.size(), at);
+      buf_.pop_back();
+    }
+  }
+
+ private:
+  std::vector<Request> buf_;
+  std::size_t head_ = 0;
 };
 
 struct IssuedCmd {
@@ -180,7 +217,7 @@ class Channel {
   const RuleSet& rules_;
   const int bgs_, banks_per_bg_, banks_per_rank_;
   i64 now_ = 0;
-  std::vector<Request> reads_, writes_, active_;
+  RequestQueue reads_, writes_, active_;
   std::vector<RefreshReq> refresh_;
   std::vector<BankState> banks_;
   std::vector<Node> groups_;
