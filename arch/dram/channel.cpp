@@ -169,7 +169,8 @@ Channel::Pick Channel::pick(i64 c) const {
   Pick p;
   Choice& out = p.ch;
   // (1) Activated requests: the oldest whose column command is legal.
-  for (std::size_t i = 0; i < active_.size(); ++i) {
+  const std::size_t na = active_floor_ <= c ? active_.size() : 0;
+  for (std::size_t i = 0; i < na; ++i) {
     const Request& r = active_[i];
     if (legal(r, c)) {
       out = {next_cmd(r), 0, i};
@@ -269,6 +270,8 @@ void Channel::open_bank(int rank, int bank, i64 row, i64 c) {
 void Channel::close_bank(int rank, int bank, i64 c) {
   BankState& b = banks_[std::size_t(bank)];
   if (b.open_row < 0) return;
+  for (const Request& a : active_)
+    QACCEL_ASSERT(a.bank != bank, "a row closes under an activated request");
   b.open_row = -1;
   b.hits = {0, 0};
   mark_stale(rank, bank / banks_per_bg_);
@@ -314,6 +317,7 @@ void Channel::issue(const Choice& ch, i64 c) {
       active_.push_back(r);
       q.erase(ch.index);
       open_bank(active_.back().rank, active_.back().bank, active_.back().row, c);
+      active_floor_ = std::min(active_floor_, column_ready(active_.back()));
       return;
     case Cmd::PRE:
       close_bank(r.rank, r.bank, c);
@@ -322,26 +326,32 @@ void Channel::issue(const Choice& ch, i64 c) {
       break;
   }
   QACCEL_ASSERT(is_column(cmd), "unexpected request command");
-  BankState& b = banks_[std::size_t(r.bank)];
-  --b.waiting[r.write];
-  --b.hits[r.write];
-  BankState::RowWant* x = b.find(r.row);
-  if (--x->n[r.write] == 0 && x->n[!r.write] == 0) {
+  const Request served = r;  // leaves its queue now
+  q.erase(ch.index);
+  if (ch.where == 0) {
+    active_floor_ = kNever;
+    for (const Request& a : active_)
+      active_floor_ = std::min(active_floor_, column_ready(a));
+  }
+  BankState& b = banks_[std::size_t(served.bank)];
+  --b.waiting[served.write];
+  --b.hits[served.write];
+  BankState::RowWant* x = b.find(served.row);
+  if (--x->n[served.write] == 0 && x->n[!served.write] == 0) {
     *x = b.rows.back();
     b.rows.pop_back();
   }
-  mark_stale(r.rank, r.rank * bgs_ + r.bank_group);
-  if (cmd == Cmd::RDA || cmd == Cmd::WRA) close_bank(r.rank, r.bank, c);
-  if (r.write) {
+  mark_stale(served.rank, served.rank * bgs_ + served.bank_group);
+  if (cmd == Cmd::RDA || cmd == Cmd::WRA) close_bank(served.rank, served.bank, c);
+  if (served.write) {
     ++stats_.writes;
-    done_.push_back({r.id, true, c, c + cfg_.timing.nCWL + cfg_.timing.nBL});
+    done_.push_back({served.id, true, c, c + cfg_.timing.nCWL + cfg_.timing.nBL});
   } else {
     ++stats_.reads;
     const i64 done = c + rules_.read_latency;
-    stats_.read_latency_cycles += done - r.arrive;
-    done_.push_back({r.id, false, c, done});
+    stats_.read_latency_cycles += done - served.arrive;
+    done_.push_back({served.id, false, c, done});
   }
-  q.erase(ch.index);
 }
 
 void Channel::step_to(i64 c) {

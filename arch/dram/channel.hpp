@@ -191,6 +191,9 @@ class Channel {
   Cmd refresh_cmd(const RefreshReq& f) const;
   i64 earliest(Cmd c, int rank, int bg, int bank) const;
   // earliest(ready_cmd(r), ...) <= c, without branches (the scans mispredict them).
+  i64 column_ready(const Request& r) const {
+    return banks_[std::size_t(r.bank)].t.ready[std::size_t(r.write ? Cmd::WR : Cmd::RD)];
+  }
   bool legal(const Request& r, i64 c) const {
     const BankState& b = banks_[std::size_t(r.bank)];
     static_assert(int(Cmd::ACT) == 0 && int(Cmd::PRE) == 1 && int(Cmd::WR) == int(Cmd::RD) + 1);
@@ -232,6 +235,9 @@ class Channel {
   // cycle's step unless the state changes first.
   mutable Pick ahead_;
   mutable i64 ahead_cycle_ = -1;
+  // No activated request's column command is legal at bank level before this cycle (bank
+  // readiness only rises and their rows stay open, so it holds until one leaves the set).
+  i64 active_floor_ = kNever;
   // After a step that issued nothing because no candidate was legal yet (none held back),
   // while nothing changes, later steps can only act once a candidate of the same kind is
   // legal: an activated request, the waiting refresh (hold_ kHoldRefresh) or a request of the
