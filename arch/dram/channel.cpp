@@ -57,7 +57,9 @@ void Channel::enqueue(const Request& in, i64 at) {
   now_ = at;  // the caller ran every event up to `at`
   Request r = in;
   r.arrive = at;
-  if (!r.write) {
+  // A write to the same address wants the same bank and row: look only if one does.
+  const BankState::RowWant* same_row = banks_[std::size_t(r.bank)].find(r.row);
+  if (!r.write && same_row && same_row->n[1] > 0) {
     for (const Request& w : writes_)
       if (w.addr == r.addr) {
         // Forwarded from the write queue: data one cycle later, no DRAM access.
@@ -67,10 +69,8 @@ void Channel::enqueue(const Request& in, i64 at) {
         done_.push_back({r.id, false, at, at + 1});
         return;
       }
-    reads_.push_back(r);
-  } else {
-    writes_.push_back(r);
   }
+  (r.write ? writes_ : reads_).push_back(r);
   // A pick made ahead that found a command stays right: the new request is the youngest, so
   // only the write mode (from the queue sizes) and, closing rows, RDA or RD could change.
   const bool keep = ahead_.found && cfg_.ctrl.row_policy == RowPolicy::open &&

@@ -150,6 +150,7 @@ class Channel {
         if (x.row == row) return &x;
       return nullptr;
     }
+    const RowWant* find(i64 row) const { return const_cast<BankState*>(this)->find(row); }
   };
   // For a bank group or a rank: the earliest cycle, at bank-group and bank level, of ACT, PRE
   // and RD for reads and of ACT, PRE and WR for writes (kWaitCmds), over its banks with a
