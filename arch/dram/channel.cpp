@@ -1,6 +1,7 @@
 #include "arch/dram/channel.hpp"
 
 #include <algorithm>
+#include <bit>
 
 #include "sim/base/error.hpp"
 
@@ -31,8 +32,11 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
   bank.t = fresh;
   banks_.assign(std::size_t(ranks * banks_per_rank_), bank);
   groups_.assign(std::size_t(ranks * bgs_), fresh);
-  group_min_.assign(std::size_t(ranks * bgs_), WaitMin{});
-  rank_min_.assign(std::size_t(ranks), WaitMin{});
+  QACCEL_ASSERT(bgs_ <= 32, "more than 32 bank groups");
+  WaitMin none;  // nothing waits yet
+  none.fill(kNever);
+  group_min_.assign(std::size_t(ranks * bgs_), none);
+  rank_min_.assign(std::size_t(ranks), RankMin{none, 0});
   ranks_.assign(std::size_t(ranks), RankState{fresh, {}, 0, 0, 0});
   reads_ = RequestQueue(std::size_t(cfg.ctrl.read_queue));
   writes_ = RequestQueue(std::size_t(cfg.ctrl.write_queue));
@@ -95,12 +99,11 @@ void Channel::enqueue(const Request& in, i64 at) {
   const int i = 3 * r.write + (b.open_row == r.row ? 2 : b.open_row < 0 ? 0 : 1);
   const int g = r.rank * bgs_ + r.bank_group;
   const Cmd cmd = kWaitCmds[i];
-  WaitMin& gm = group_min_[std::size_t(g)];
-  if (!gm.stale) {
-    gm.at[i] =
-        std::min(gm.at[i], std::max(b.t.ready[int(cmd)], groups_[std::size_t(g)].ready[int(cmd)]));
-    WaitMin& rm = rank_min_[std::size_t(r.rank)];
-    if (!rm.stale) rm.at[i] = std::min(rm.at[i], gm.at[i]);
+  RankMin& rm = rank_min_[std::size_t(r.rank)];
+  if (!(rm.stale_groups >> r.bank_group & 1)) {
+    WaitMin& gm = group_min_[std::size_t(g)];
+    gm[i] = std::min(gm[i], std::max(b.t.ready[int(cmd)], groups_[std::size_t(g)].ready[int(cmd)]));
+    if (!rm.stale_groups) rm.at[i] = std::min(rm.at[i], gm[i]);
   }
   if (cfg_.ctrl.scheduler == Scheduler::fcfs) {
     next_event_stale_ = true;
@@ -414,7 +417,6 @@ i64 Channel::hold_event() const {
 
 void Channel::update_group_min(int group) const {
   WaitMin& m = group_min_[std::size_t(group)];
-  m.stale = false;
   i64 act[2] = {kNever, kNever}, pre[2] = {kNever, kNever}, col[2] = {kNever, kNever};
   const BankState* bk = &banks_[std::size_t(group * banks_per_bg_)];
   for (int j = 0; j < banks_per_bg_; ++j, ++bk) {
@@ -431,22 +433,23 @@ void Channel::update_group_min(int group) const {
   }
   const Node& g = groups_[std::size_t(group)];
   for (int w = 0; w < 2; ++w) {
-    m.at[3 * w] = std::max(act[w], g.ready[int(Cmd::ACT)]);
-    m.at[3 * w + 1] = std::max(pre[w], g.ready[int(Cmd::PRE)]);
-    m.at[3 * w + 2] = std::max(col[w], g.ready[int(w ? Cmd::WR : Cmd::RD)]);
+    m[3 * w] = std::max(act[w], g.ready[int(Cmd::ACT)]);
+    m[3 * w + 1] = std::max(pre[w], g.ready[int(Cmd::PRE)]);
+    m[3 * w + 2] = std::max(col[w], g.ready[int(w ? Cmd::WR : Cmd::RD)]);
   }
 }
 
 void Channel::update_rank_min(int rank) const {
-  std::array<i64, 6> at;
+  RankMin& rm = rank_min_[std::size_t(rank)];
+  for (std::uint32_t s = rm.stale_groups; s; s &= s - 1)
+    update_group_min(rank * bgs_ + std::countr_zero(s));
+  rm.stale_groups = 0;
+  WaitMin at;
   at.fill(kNever);
-  for (int g = rank * bgs_; g < (rank + 1) * bgs_; ++g) {
-    const WaitMin& m = group_min_[std::size_t(g)];
-    if (m.stale) update_group_min(g);
+  for (int g = rank * bgs_; g < (rank + 1) * bgs_; ++g)
     for (int i = 0; i < 6; ++i)
-      at[i] = std::min(at[i], m.at[i]);
-  }
-  rank_min_[std::size_t(rank)] = {at, false};
+      at[i] = std::min(at[i], group_min_[std::size_t(g)][i]);
+  rm.at = at;
 }
 
 void Channel::update_next_event() const {
@@ -464,7 +467,7 @@ void Channel::update_next_event() const {
     // readiness) is max(rank, min over groups of max(group, min over banks of bank readiness)).
     waiting_ = {kNever, kNever};
     for (int k = 0; k < int(ranks_.size()); ++k) {
-      if (rank_min_[std::size_t(k)].stale) update_rank_min(k);
+      if (rank_min_[std::size_t(k)].stale_groups) update_rank_min(k);
       const std::array<i64, 6>& at = rank_min_[std::size_t(k)].at;
       const Node& rk = ranks_[std::size_t(k)].t;
       for (int i = 0; i < 6; ++i)

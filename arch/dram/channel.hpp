@@ -155,11 +155,12 @@ class Channel {
   // For a bank group or a rank: the earliest cycle, at bank-group and bank level, of ACT, PRE
   // and RD for reads and of ACT, PRE and WR for writes (kWaitCmds), over its banks with a
   // request waiting for that command (kNever when none waits). Rank readiness is the same for
-  // every bank of a rank and is applied on top. Recomputed when stale (after a command, a
-  // request or a row change there).
-  struct WaitMin {
-    std::array<i64, 6> at;
-    bool stale = true;
+  // every bank of a rank and is applied on top. A group's are recomputed when stale (after a
+  // command, a request or a row change there), and then its rank's.
+  using WaitMin = std::array<i64, 6>;
+  struct RankMin {
+    WaitMin at;
+    std::uint32_t stale_groups = 0;  // bit g: the rank's group g is stale
   };
   struct RankState {
     Node t;
@@ -211,7 +212,7 @@ class Channel {
   bool next_write_mode() const;  // the write mode a look at the queues now sets
   bool blocks_activated(Cmd cmd, int rank, int bank) const;
   void mark_stale(int rank, int group) {
-    group_min_[std::size_t(group)].stale = rank_min_[std::size_t(rank)].stale = true;
+    rank_min_[std::size_t(rank)].stale_groups |= 1u << (group - rank * bgs_);
   }
   void update_group_min(int group) const;
   void update_rank_min(int rank) const;
@@ -225,7 +226,8 @@ class Channel {
   std::vector<RefreshReq> refresh_;
   std::vector<BankState> banks_;
   std::vector<Node> groups_;
-  mutable std::vector<WaitMin> group_min_, rank_min_;
+  mutable std::vector<WaitMin> group_min_;
+  mutable std::vector<RankMin> rank_min_;
   // next_event() before the clamp to now() + 1 and, under FR-FCFS, the earliest cycle at which
   // a waiting read [0] or write [1] (queued or activated) could take its next command; valid
   // until the state changes.
