@@ -161,10 +161,8 @@ i64 Channel::earliest(Cmd c, int rank, int bg, int bank) const {
 }
 
 bool Channel::blocks_activated(Cmd cmd, int rank, int bank) const {
-  if (cmd != Cmd::PRE && cmd != Cmd::PREA) return false;
-  for (const Request& a : active_)
-    if (a.rank == rank && (cmd == Cmd::PREA || a.bank == bank)) return true;
-  return false;
+  if (cmd == Cmd::PRE) return banks_[std::size_t(bank)].activated > 0;
+  return cmd == Cmd::PREA && ranks_[std::size_t(rank)].activated > 0;
 }
 
 bool Channel::next_write_mode() const {
@@ -279,8 +277,7 @@ void Channel::open_bank(int rank, int bank, i64 row, i64 c) {
 void Channel::close_bank(int rank, int bank, i64 c) {
   BankState& b = banks_[std::size_t(bank)];
   if (b.open_row < 0) return;
-  for (const Request& a : active_)
-    QACCEL_ASSERT(a.bank != bank, "a row closes under an activated request");
+  QACCEL_ASSERT(b.activated == 0, "a row closes under an activated request");
   b.open_row = -1;
   b.hits = {0, 0};
   mark_stale(rank, bank / banks_per_bg_);
@@ -324,6 +321,8 @@ void Channel::issue(const Choice& ch, i64 c) {
   switch (cmd) {
     case Cmd::ACT:
       active_.push_back(r);
+      ++banks_[std::size_t(r.bank)].activated;
+      ++ranks_[std::size_t(r.rank)].activated;
       q.erase(ch.index);
       open_bank(active_.back().rank, active_.back().bank, active_.back().row, c);
       active_floor_ = std::min(active_floor_, column_ready(active_.back()));
@@ -338,6 +337,8 @@ void Channel::issue(const Choice& ch, i64 c) {
   const Request served = r;  // leaves its queue now
   q.erase(ch.index);
   if (ch.where == 0) {
+    --banks_[std::size_t(served.bank)].activated;
+    --ranks_[std::size_t(served.rank)].activated;
     active_floor_ = kNever;
     for (const Request& a : active_)
       active_floor_ = std::min(active_floor_, column_ready(a));

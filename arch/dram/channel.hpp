@@ -151,6 +151,7 @@ class Channel {
       return nullptr;
     }
     const RowWant* find(i64 row) const { return const_cast<BankState*>(this)->find(row); }
+    int activated = 0;  // activated requests (they keep the open row)
   };
   // For a bank group or a rank: the earliest cycle, at bank-group and bank level, of ACT, PRE
   // and RD for reads and of ACT, PRE and WR for writes (kWaitCmds), over its banks with a
@@ -167,6 +168,7 @@ class Channel {
     std::array<i64, 4> acts{};  // the last four ACT cycles (ring)
     int nacts = 0, open_banks = 0;
     i64 open_since = 0;
+    int activated = 0;  // activated requests in the rank
   };
   struct RefreshReq {
     int rank, bank;  // bank -1: all-bank
