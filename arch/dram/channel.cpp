@@ -9,7 +9,7 @@ namespace qaccel::dram {
 
 namespace {
 // cond ? a : b without a branch (compiled branches mispredict in the loops over banks).
-i64 select(bool cond, i64 a, i64 b) {
+i64 either(bool cond, i64 a, i64 b) {
   const i64 m = -i64(cond);
   return (a & m) | (b & ~m);
 }
@@ -422,14 +422,14 @@ void Channel::update_group_min(int group) const {
   const BankState* bk = &banks_[std::size_t(group * banks_per_bg_)];
   for (int j = 0; j < banks_per_bg_; ++j, ++bk) {
     const bool open = bk->open_row >= 0;  // misses wait for PRE, else for ACT
-    const i64 miss_act = select(open, kNever, bk->t.ready[int(Cmd::ACT)]);
-    const i64 miss_pre = select(open, bk->t.ready[int(Cmd::PRE)], kNever);
+    const i64 miss_act = either(open, kNever, bk->t.ready[int(Cmd::ACT)]);
+    const i64 miss_pre = either(open, bk->t.ready[int(Cmd::PRE)], kNever);
     for (int w = 0; w < 2; ++w) {
       const bool miss = bk->waiting[w] > bk->hits[w];
-      act[w] = std::min(act[w], select(miss, miss_act, kNever));
-      pre[w] = std::min(pre[w], select(miss, miss_pre, kNever));
+      act[w] = std::min(act[w], either(miss, miss_act, kNever));
+      pre[w] = std::min(pre[w], either(miss, miss_pre, kNever));
       const i64 col_ready = bk->t.ready[int(w ? Cmd::WR : Cmd::RD)];
-      col[w] = std::min(col[w], select(bk->hits[w] > 0, col_ready, kNever));
+      col[w] = std::min(col[w], either(bk->hits[w] > 0, col_ready, kNever));
     }
   }
   const Node& g = groups_[std::size_t(group)];

@@ -7,7 +7,10 @@
 // for the next cycle at which anything can happen (a command becomes legal, a refresh falls
 // due) and jumps there; tick mode steps every cycle. Skipped cycles are ones where a step
 // would issue nothing and change nothing, so both modes issue identical command streams
-// (tests/test_dram.cpp compares them).
+// (tests/test_dram.cpp compares them). For speed, next_event() and the scheduler work from
+// per-bank counts of waiting requests and cached minima of their readiness per bank group and
+// rank, pick the next cycle ahead while the channel issues on most cycles, and skip the steps
+// that could only repeat an idle one; none of this changes what issues when.
 //
 // Scheduling, per cycle, in this order (the structure of Ramulator 2's generic controller, so
 // figures compare): (1) a request whose row this controller opened for it (the "activated"
@@ -41,42 +44,6 @@ struct Request {
   i64 row = 0;
   i64 arrive = 0;
   bool counted = false;  // row hit/miss/conflict already classified
-};
-
-// Requests in arrival order. Taking one out moves the shorter side (queues lose mostly their
-// oldest requests), so the storage slides forward and is compacted when it reaches its end.
-class RequestQueue {
- public:
-  explicit RequestQueue(std::size_t n = 0) { buf_.reserve(2 * n + 8); }
-  std::size_t size() const { return buf_.size() - head_; }
-  bool empty() const { return buf_.size() == head_; }
-  const Request* begin() const { return buf_.data() + head_; }
-  const Request* end() const { return buf_.data() + buf_.size(); }
-  Request& operator[](std::size_t i) { return buf_[head_ + i]; }
-  const Request& operator[](std::size_t i) const { return buf_[head_ + i]; }
-  const Request& front() const { return buf_[head_]; }
-  const Request& back() const { return buf_.back(); }
-  void push_back(const Request& r) {
-    if (head_ > 0 && buf_.size() == buf_.capacity()) {
-      buf_.erase(buf_.begin(), buf_.begin() + std::ptrdiff_t(head_));
-      head_ = 0;
-    }
-    buf_.push_back(r);
-  }
-  void erase(std::size_t i) {
-    Request* at = buf_.data() + head_ + i;
-    if (i < size() / 2) {
-      std::move_backward(buf_.data() + head_, at, at + 1);
-      ++head_;
-    } else {
-      std::move(at + 1, buf_.data() + buf_.size(), at);
-      buf_.pop_back();
-    }
-  }
-
- private:
-  std::vector<Request> buf_;
-  std::size_t head_ = 0;
 };
 
 struct IssuedCmd {
@@ -128,6 +95,42 @@ class Channel {
   const std::vector<IssuedCmd>& commands() const { return log_; }
 
  private:
+  // Requests in arrival order. Taking one out moves the shorter side (queues lose mostly their
+  // oldest requests), so the storage slides forward and is compacted when it reaches its end.
+  class RequestQueue {
+   public:
+    explicit RequestQueue(std::size_t n = 0) { buf_.reserve(2 * n + 8); }
+    std::size_t size() const { return buf_.size() - head_; }
+    bool empty() const { return buf_.size() == head_; }
+    const Request* begin() const { return buf_.data() + head_; }
+    const Request* end() const { return buf_.data() + buf_.size(); }
+    Request& operator[](std::size_t i) { return buf_[head_ + i]; }
+    const Request& operator[](std::size_t i) const { return buf_[head_ + i]; }
+    const Request& front() const { return buf_[head_]; }
+    const Request& back() const { return buf_.back(); }
+    void push_back(const Request& r) {
+      if (head_ > 0 && buf_.size() == buf_.capacity()) {
+        buf_.erase(buf_.begin(), buf_.begin() + std::ptrdiff_t(head_));
+        head_ = 0;
+      }
+      buf_.push_back(r);
+    }
+    void erase(std::size_t i) {
+      Request* at = buf_.data() + head_ + i;
+      if (i < size() / 2) {
+        std::move_backward(buf_.data() + head_, at, at + 1);
+        ++head_;
+      } else {
+        std::move(at + 1, buf_.data() + buf_.size(), at);
+        buf_.pop_back();
+      }
+    }
+
+   private:
+    std::vector<Request> buf_;
+    std::size_t head_ = 0;
+  };
+
   struct Node {
     // The earliest legal cycle per command (RDA's and WRA's are not kept: RD's and WR's stand
     // for them, see RuleSet::raises).
@@ -150,7 +153,11 @@ class Channel {
         if (x.row == row) return &x;
       return nullptr;
     }
-    const RowWant* find(i64 row) const { return const_cast<BankState*>(this)->find(row); }
+    const RowWant* find(i64 row) const {
+      for (const RowWant& x : rows)
+        if (x.row == row) return &x;
+      return nullptr;
+    }
     int activated = 0;  // activated requests (they keep the open row)
   };
   // For a bank group or a rank: the earliest cycle, at bank-group and bank level, of ACT, PRE
@@ -194,10 +201,11 @@ class Channel {
   Cmd ready_cmd(const Request& r) const;
   Cmd refresh_cmd(const RefreshReq& f) const;
   i64 earliest(Cmd c, int rank, int bg, int bank) const;
-  // earliest(ready_cmd(r), ...) <= c, without branches (the scans mispredict them).
+  // The bank readiness of r's column command.
   i64 column_ready(const Request& r) const {
     return banks_[std::size_t(r.bank)].t.ready[std::size_t(r.write ? Cmd::WR : Cmd::RD)];
   }
+  // earliest(ready_cmd(r), ...) <= c, without branches (the scans mispredict them).
   bool legal(const Request& r, i64 c) const {
     const BankState& b = banks_[std::size_t(r.bank)];
     static_assert(int(Cmd::ACT) == 0 && int(Cmd::PRE) == 1 && int(Cmd::WR) == int(Cmd::RD) + 1);
@@ -219,6 +227,7 @@ class Channel {
   void update_group_min(int group) const;
   void update_rank_min(int rank) const;
   void update_next_event() const;
+  i64 hold_event() const;
 
   const DramConfig& cfg_;
   const RuleSet& rules_;
@@ -251,7 +260,6 @@ class Channel {
   static constexpr int kHoldNone = -2, kHoldRefresh = -1;
   int hold_ = kHoldNone;
   mutable i64 hold_at_ = -1;
-  i64 hold_event() const;
   // How often lately the cycle after a step issued a command (next_event() picks ahead while
   // it is high).
   mutable int busy_score_ = 0;
