@@ -1,12 +1,19 @@
 #include "arch/dram/channel.hpp"
 
 #include <algorithm>
+#include <bit>
 
 #include "sim/base/error.hpp"
 
 namespace qaccel::dram {
 
 namespace {
+// cond ? a : b without a branch (compiled branches mispredict in the loops over banks).
+i64 either(bool cond, i64 a, i64 b) {
+  const i64 m = -i64(cond);
+  return (a & m) | (b & ~m);
+}
+
 // The bank-level commands a read or a write can wait for, in WaitMin order.
 constexpr Cmd kWaitCmds[6] = {Cmd::ACT, Cmd::PRE, Cmd::RD, Cmd::ACT, Cmd::PRE, Cmd::WR};
 }  // namespace
@@ -25,11 +32,15 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
   bank.t = fresh;
   banks_.assign(std::size_t(ranks * banks_per_rank_), bank);
   groups_.assign(std::size_t(ranks * bgs_), fresh);
-  group_min_.assign(std::size_t(ranks * bgs_), WaitMin{});
-  rank_min_.assign(std::size_t(ranks), WaitMin{});
+  QACCEL_ASSERT(bgs_ <= 32, "more than 32 bank groups");
+  WaitMin none;  // nothing waits yet
+  none.fill(kNever);
+  group_min_.assign(std::size_t(ranks * bgs_), none);
+  rank_min_.assign(std::size_t(ranks), RankMin{none, 0});
   ranks_.assign(std::size_t(ranks), RankState{fresh, {}, 0, 0, 0});
-  reads_.reserve(std::size_t(cfg.ctrl.read_queue));
-  writes_.reserve(std::size_t(cfg.ctrl.write_queue));
+  reads_ = RequestQueue(std::size_t(cfg.ctrl.read_queue));
+  writes_ = RequestQueue(std::size_t(cfg.ctrl.write_queue));
+  active_ = RequestQueue(std::size_t(ranks * banks_per_rank_));
   switch (cfg.ctrl.refresh) {
     case Refresh::all_bank:
       refresh_interval_ = cfg.timing.nREFI;
@@ -56,7 +67,9 @@ void Channel::enqueue(const Request& in, i64 at) {
   now_ = at;  // the caller ran every event up to `at`
   Request r = in;
   r.arrive = at;
-  if (!r.write) {
+  // A write to the same address wants the same bank and row: look only if one does.
+  const BankState::RowWant* same_row = banks_[std::size_t(r.bank)].find(r.row);
+  if (!r.write && same_row && same_row->n[1] > 0) {
     for (const Request& w : writes_)
       if (w.addr == r.addr) {
         // Forwarded from the write queue: data one cycle later, no DRAM access.
@@ -66,11 +79,13 @@ void Channel::enqueue(const Request& in, i64 at) {
         done_.push_back({r.id, false, at, at + 1});
         return;
       }
-    reads_.push_back(r);
-  } else {
-    writes_.push_back(r);
   }
-  ahead_cycle_ = -1;
+  (r.write ? writes_ : reads_).push_back(r);
+  // A pick made ahead that found a command stays right: the new request is the youngest, so
+  // only the write mode (from the queue sizes) and, closing rows, RDA or RD could change.
+  const bool keep = ahead_.found && cfg_.ctrl.row_policy == RowPolicy::open &&
+                    (!ahead_.sets_mode || next_write_mode() == ahead_.write_mode);
+  if (!keep) ahead_cycle_ = -1;
   hold_ = kHoldNone;
   BankState& b = banks_[std::size_t(r.bank)];
   ++b.waiting[r.write];
@@ -84,12 +99,11 @@ void Channel::enqueue(const Request& in, i64 at) {
   const int i = 3 * r.write + (b.open_row == r.row ? 2 : b.open_row < 0 ? 0 : 1);
   const int g = r.rank * bgs_ + r.bank_group;
   const Cmd cmd = kWaitCmds[i];
-  WaitMin& gm = group_min_[std::size_t(g)];
-  if (!gm.stale) {
-    gm.at[i] =
-        std::min(gm.at[i], std::max(b.t.ready[int(cmd)], groups_[std::size_t(g)].ready[int(cmd)]));
-    WaitMin& rm = rank_min_[std::size_t(r.rank)];
-    if (!rm.stale) rm.at[i] = std::min(rm.at[i], gm.at[i]);
+  RankMin& rm = rank_min_[std::size_t(r.rank)];
+  if (!(rm.stale_groups >> r.bank_group & 1)) {
+    WaitMin& gm = group_min_[std::size_t(g)];
+    gm[i] = std::min(gm[i], std::max(b.t.ready[int(cmd)], groups_[std::size_t(g)].ready[int(cmd)]));
+    if (!rm.stale_groups) rm.at[i] = std::min(rm.at[i], gm[i]);
   }
   if (cfg_.ctrl.scheduler == Scheduler::fcfs) {
     next_event_stale_ = true;
@@ -103,7 +117,7 @@ void Channel::enqueue(const Request& in, i64 at) {
 Cmd Channel::column_cmd(const Request& r) const {
   if (cfg_.ctrl.row_policy == RowPolicy::closed) {
     // Close the row with the access unless another queued request wants the same row.
-    auto wants = [&](const std::vector<Request>& q) {
+    auto wants = [&](const RequestQueue& q) {
       for (const Request& o : q)
         if (o.bank == r.bank && o.row == r.row && o.id != r.id) return true;
       return false;
@@ -147,10 +161,8 @@ i64 Channel::earliest(Cmd c, int rank, int bg, int bank) const {
 }
 
 bool Channel::blocks_activated(Cmd cmd, int rank, int bank) const {
-  if (cmd != Cmd::PRE && cmd != Cmd::PREA) return false;
-  for (const Request& a : active_)
-    if (a.rank == rank && (cmd == Cmd::PREA || a.bank == bank)) return true;
-  return false;
+  if (cmd == Cmd::PRE) return banks_[std::size_t(bank)].activated > 0;
+  return cmd == Cmd::PREA && ranks_[std::size_t(rank)].activated > 0;
 }
 
 bool Channel::next_write_mode() const {
@@ -164,7 +176,8 @@ Channel::Pick Channel::pick(i64 c) const {
   Pick p;
   Choice& out = p.ch;
   // (1) Activated requests: the oldest whose column command is legal.
-  for (std::size_t i = 0; i < active_.size(); ++i) {
+  const std::size_t na = active_floor_ <= c ? active_.size() : 0;
+  for (std::size_t i = 0; i < na; ++i) {
     const Request& r = active_[i];
     if (legal(r, c)) {
       out = {next_cmd(r), 0, i};
@@ -186,7 +199,7 @@ Channel::Pick Channel::pick(i64 c) const {
     p.sets_mode = true;
     p.write_mode = next_write_mode();
     const bool w = p.write_mode;
-    const std::vector<Request>& q = w ? writes_ : reads_;
+    const RequestQueue& q = w ? writes_ : reads_;
     const bool fcfs = cfg_.ctrl.scheduler == Scheduler::fcfs;
     // No activated request is legal here, so a queued one is only if some waiting request of
     // the kind is: when the cached minima say none is, skip the scan (the cycles a legal
@@ -264,6 +277,7 @@ void Channel::open_bank(int rank, int bank, i64 row, i64 c) {
 void Channel::close_bank(int rank, int bank, i64 c) {
   BankState& b = banks_[std::size_t(bank)];
   if (b.open_row < 0) return;
+  QACCEL_ASSERT(b.activated == 0, "a row closes under an activated request");
   b.open_row = -1;
   b.hits = {0, 0};
   mark_stale(rank, bank / banks_per_bg_);
@@ -290,7 +304,7 @@ void Channel::issue(const Choice& ch, i64 c) {
     }
     return;
   }
-  std::vector<Request>& q = ch.where == 0 ? active_ : ch.where == 2 ? reads_ : writes_;
+  RequestQueue& q = ch.where == 0 ? active_ : ch.where == 2 ? reads_ : writes_;
   Request& r = q[ch.index];
   apply_timing(cmd, r.rank, r.bank_group, r.bank, c);
   if (record_) log_.push_back({c, cmd, r.rank, r.bank_group, r.bank, cmd == Cmd::PRE ? -1 : r.row});
@@ -313,8 +327,11 @@ void Channel::issue(const Choice& ch, i64 c) {
         invalidate_all();
       }
       active_.push_back(r);
-      q.erase(q.begin() + std::ptrdiff_t(ch.index));
+      ++banks_[std::size_t(r.bank)].activated;
+      ++ranks_[std::size_t(r.rank)].activated;
+      q.erase(ch.index);
       open_bank(active_.back().rank, active_.back().bank, active_.back().row, c);
+      active_floor_ = std::min(active_floor_, column_ready(active_.back()));
       return;
     case Cmd::PRE:
       close_bank(r.rank, r.bank, c);
@@ -323,26 +340,34 @@ void Channel::issue(const Choice& ch, i64 c) {
       break;
   }
   QACCEL_ASSERT(is_column(cmd), "unexpected request command");
-  BankState& b = banks_[std::size_t(r.bank)];
-  --b.waiting[r.write];
-  --b.hits[r.write];
-  BankState::RowWant* x = b.find(r.row);
-  if (--x->n[r.write] == 0 && x->n[!r.write] == 0) {
+  const Request served = r;  // leaves its queue now
+  q.erase(ch.index);
+  if (ch.where == 0) {
+    --banks_[std::size_t(served.bank)].activated;
+    --ranks_[std::size_t(served.rank)].activated;
+    active_floor_ = kNever;
+    for (const Request& a : active_)
+      active_floor_ = std::min(active_floor_, column_ready(a));
+  }
+  BankState& b = banks_[std::size_t(served.bank)];
+  --b.waiting[served.write];
+  --b.hits[served.write];
+  BankState::RowWant* x = b.find(served.row);
+  if (--x->n[served.write] == 0 && x->n[!served.write] == 0) {
     *x = b.rows.back();
     b.rows.pop_back();
   }
-  mark_stale(r.rank, r.rank * bgs_ + r.bank_group);
-  if (cmd == Cmd::RDA || cmd == Cmd::WRA) close_bank(r.rank, r.bank, c);
-  if (r.write) {
+  mark_stale(served.rank, served.rank * bgs_ + served.bank_group);
+  if (cmd == Cmd::RDA || cmd == Cmd::WRA) close_bank(served.rank, served.bank, c);
+  if (served.write) {
     ++stats_.writes;
-    done_.push_back({r.id, true, c, c + cfg_.timing.nCWL + cfg_.timing.nBL});
+    done_.push_back({served.id, true, c, c + cfg_.timing.nCWL + cfg_.timing.nBL});
   } else {
     ++stats_.reads;
     const i64 done = c + rules_.read_latency;
-    stats_.read_latency_cycles += done - r.arrive;
-    done_.push_back({r.id, false, c, done});
+    stats_.read_latency_cycles += done - served.arrive;
+    done_.push_back({served.id, false, c, done});
   }
-  q.erase(q.begin() + std::ptrdiff_t(ch.index));
 }
 
 void Channel::step_to(i64 c) {
@@ -388,7 +413,7 @@ i64 Channel::hold_event() const {
     const int bg = f.bank < 0 ? 0 : (f.bank % banks_per_rank_) / banks_per_bg_;
     e = std::min(e, earliest(refresh_cmd(f), f.rank, bg, std::max(f.bank, 0)));
   } else if (cfg_.ctrl.scheduler == Scheduler::fcfs) {
-    const std::vector<Request>& q = hold_ ? writes_ : reads_;
+    const RequestQueue& q = hold_ ? writes_ : reads_;
     if (!q.empty()) consider(q.front());
   } else {
     if (next_event_stale_) update_next_event();
@@ -399,39 +424,39 @@ i64 Channel::hold_event() const {
 
 void Channel::update_group_min(int group) const {
   WaitMin& m = group_min_[std::size_t(group)];
-  m.stale = false;
   i64 act[2] = {kNever, kNever}, pre[2] = {kNever, kNever}, col[2] = {kNever, kNever};
   const BankState* bk = &banks_[std::size_t(group * banks_per_bg_)];
   for (int j = 0; j < banks_per_bg_; ++j, ++bk) {
     const bool open = bk->open_row >= 0;  // misses wait for PRE, else for ACT
-    const i64 miss_act = open ? kNever : bk->t.ready[int(Cmd::ACT)];
-    const i64 miss_pre = open ? bk->t.ready[int(Cmd::PRE)] : kNever;
+    const i64 miss_act = either(open, kNever, bk->t.ready[int(Cmd::ACT)]);
+    const i64 miss_pre = either(open, bk->t.ready[int(Cmd::PRE)], kNever);
     for (int w = 0; w < 2; ++w) {
-      if (bk->waiting[w] > bk->hits[w]) {
-        act[w] = std::min(act[w], miss_act);
-        pre[w] = std::min(pre[w], miss_pre);
-      }
-      if (bk->hits[w]) col[w] = std::min(col[w], bk->t.ready[int(w ? Cmd::WR : Cmd::RD)]);
+      const bool miss = bk->waiting[w] > bk->hits[w];
+      act[w] = std::min(act[w], either(miss, miss_act, kNever));
+      pre[w] = std::min(pre[w], either(miss, miss_pre, kNever));
+      const i64 col_ready = bk->t.ready[int(w ? Cmd::WR : Cmd::RD)];
+      col[w] = std::min(col[w], either(bk->hits[w] > 0, col_ready, kNever));
     }
   }
   const Node& g = groups_[std::size_t(group)];
   for (int w = 0; w < 2; ++w) {
-    m.at[3 * w] = std::max(act[w], g.ready[int(Cmd::ACT)]);
-    m.at[3 * w + 1] = std::max(pre[w], g.ready[int(Cmd::PRE)]);
-    m.at[3 * w + 2] = std::max(col[w], g.ready[int(w ? Cmd::WR : Cmd::RD)]);
+    m[3 * w] = std::max(act[w], g.ready[int(Cmd::ACT)]);
+    m[3 * w + 1] = std::max(pre[w], g.ready[int(Cmd::PRE)]);
+    m[3 * w + 2] = std::max(col[w], g.ready[int(w ? Cmd::WR : Cmd::RD)]);
   }
 }
 
 void Channel::update_rank_min(int rank) const {
-  std::array<i64, 6> at;
+  RankMin& rm = rank_min_[std::size_t(rank)];
+  for (std::uint32_t s = rm.stale_groups; s; s &= s - 1)
+    update_group_min(rank * bgs_ + std::countr_zero(s));
+  rm.stale_groups = 0;
+  WaitMin at;
   at.fill(kNever);
-  for (int g = rank * bgs_; g < (rank + 1) * bgs_; ++g) {
-    const WaitMin& m = group_min_[std::size_t(g)];
-    if (m.stale) update_group_min(g);
+  for (int g = rank * bgs_; g < (rank + 1) * bgs_; ++g)
     for (int i = 0; i < 6; ++i)
-      at[i] = std::min(at[i], m.at[i]);
-  }
-  rank_min_[std::size_t(rank)] = {at, false};
+      at[i] = std::min(at[i], group_min_[std::size_t(g)][i]);
+  rm.at = at;
 }
 
 void Channel::update_next_event() const {
@@ -449,7 +474,7 @@ void Channel::update_next_event() const {
     // readiness) is max(rank, min over groups of max(group, min over banks of bank readiness)).
     waiting_ = {kNever, kNever};
     for (int k = 0; k < int(ranks_.size()); ++k) {
-      if (rank_min_[std::size_t(k)].stale) update_rank_min(k);
+      if (rank_min_[std::size_t(k)].stale_groups) update_rank_min(k);
       const std::array<i64, 6>& at = rank_min_[std::size_t(k)].at;
       const Node& rk = ranks_[std::size_t(k)].t;
       for (int i = 0; i < 6; ++i)

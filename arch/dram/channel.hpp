@@ -7,7 +7,10 @@
 // for the next cycle at which anything can happen (a command becomes legal, a refresh falls
 // due) and jumps there; tick mode steps every cycle. Skipped cycles are ones where a step
 // would issue nothing and change nothing, so both modes issue identical command streams
-// (tests/test_dram.cpp compares them).
+// (tests/test_dram.cpp compares them). For speed, next_event() and the scheduler work from
+// per-bank counts of waiting requests and cached minima of their readiness per bank group and
+// rank, pick the next cycle ahead while the channel issues on most cycles, and skip the steps
+// that could only repeat an idle one; none of this changes what issues when.
 //
 // Scheduling, per cycle, in this order (the structure of Ramulator 2's generic controller, so
 // figures compare): (1) a request whose row this controller opened for it (the "activated"
@@ -20,6 +23,7 @@
 // held back. A request leaves its queue when its ACT issues (it then waits in the activated
 // set) or when its column command issues. A read to an address with a write in the queue is
 // answered from the write queue one cycle later.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -106,6 +110,42 @@ class Channel {
   const std::vector<IssuedCmd>& commands() const { return log_; }
 
  private:
+  // Requests in arrival order. Taking one out moves the shorter side (queues lose mostly their
+  // oldest requests), so the storage slides forward and is compacted when it reaches its end.
+  class RequestQueue {
+   public:
+    explicit RequestQueue(std::size_t n = 0) { buf_.reserve(2 * n + 8); }
+    std::size_t size() const { return buf_.size() - head_; }
+    bool empty() const { return buf_.size() == head_; }
+    const Request* begin() const { return buf_.data() + head_; }
+    const Request* end() const { return buf_.data() + buf_.size(); }
+    Request& operator[](std::size_t i) { return buf_[head_ + i]; }
+    const Request& operator[](std::size_t i) const { return buf_[head_ + i]; }
+    const Request& front() const { return buf_[head_]; }
+    const Request& back() const { return buf_.back(); }
+    void push_back(const Request& r) {
+      if (head_ > 0 && buf_.size() == buf_.capacity()) {
+        buf_.erase(buf_.begin(), buf_.begin() + std::ptrdiff_t(head_));
+        head_ = 0;
+      }
+      buf_.push_back(r);
+    }
+    void erase(std::size_t i) {
+      Request* at = buf_.data() + head_ + i;
+      if (i < size() / 2) {
+        std::move_backward(buf_.data() + head_, at, at + 1);
+        ++head_;
+      } else {
+        std::move(at + 1, buf_.data() + buf_.size(), at);
+        buf_.pop_back();
+      }
+    }
+
+   private:
+    std::vector<Request> buf_;
+    std::size_t head_ = 0;
+  };
+
   struct Node {
     // The earliest legal cycle per command (RDA's and WRA's are not kept: RD's and WR's stand
     // for them, see RuleSet::raises).
@@ -128,21 +168,29 @@ class Channel {
         if (x.row == row) return &x;
       return nullptr;
     }
+    const RowWant* find(i64 row) const {
+      for (const RowWant& x : rows)
+        if (x.row == row) return &x;
+      return nullptr;
+    }
+    int activated = 0;  // activated requests (they keep the open row)
   };
   // For a bank group or a rank: the earliest cycle, at bank-group and bank level, of ACT, PRE
   // and RD for reads and of ACT, PRE and WR for writes (kWaitCmds), over its banks with a
   // request waiting for that command (kNever when none waits). Rank readiness is the same for
-  // every bank of a rank and is applied on top. Recomputed when stale (after a command, a
-  // request or a row change there).
-  struct WaitMin {
-    std::array<i64, 6> at;
-    bool stale = true;
+  // every bank of a rank and is applied on top. A group's are recomputed when stale (after a
+  // command, a request or a row change there), and then its rank's.
+  using WaitMin = std::array<i64, 6>;
+  struct RankMin {
+    WaitMin at;
+    std::uint32_t stale_groups = 0;  // bit g: the rank's group g is stale
   };
   struct RankState {
     Node t;
     std::array<i64, 4> acts{};  // the last four ACT cycles (ring)
     int nacts = 0, open_banks = 0;
     i64 open_since = 0;
+    int activated = 0;  // activated requests in the rank
   };
   struct RefreshReq {
     int rank, bank;  // bank -1: all-bank
@@ -168,6 +216,10 @@ class Channel {
   Cmd ready_cmd(const Request& r) const;
   Cmd refresh_cmd(const RefreshReq& f) const;
   i64 earliest(Cmd c, int rank, int bg, int bank) const;
+  // The bank readiness of r's column command.
+  i64 column_ready(const Request& r) const {
+    return banks_[std::size_t(r.bank)].t.ready[std::size_t(r.write ? Cmd::WR : Cmd::RD)];
+  }
   // earliest(ready_cmd(r), ...) <= c, without branches (the scans mispredict them).
   bool legal(const Request& r, i64 c) const {
     const BankState& b = banks_[std::size_t(r.bank)];
@@ -187,31 +239,31 @@ class Channel {
   // Every cached minimum, look-ahead pick and hold: after a change outside the usual paths
   // (a PIM hold, skipped idle refreshes, an all-bank activate).
   void invalidate_all() {
-    for (WaitMin& w : group_min_)
-      w.stale = true;
-    for (WaitMin& w : rank_min_)
-      w.stale = true;
+    for (RankMin& r : rank_min_)
+      r.stale_groups = bgs_ >= 32 ? ~0u : (1u << bgs_) - 1;  // every group of every rank
     next_event_stale_ = true;
     ahead_cycle_ = -1;
     hold_ = kHoldNone;
     hold_at_ = -1;
   }
   void mark_stale(int rank, int group) {
-    group_min_[std::size_t(group)].stale = rank_min_[std::size_t(rank)].stale = true;
+    rank_min_[std::size_t(rank)].stale_groups |= 1u << (group - rank * bgs_);
   }
   void update_group_min(int group) const;
   void update_rank_min(int rank) const;
   void update_next_event() const;
+  i64 hold_event() const;
 
   const DramConfig& cfg_;
   const RuleSet& rules_;
   const int bgs_, banks_per_bg_, banks_per_rank_;
   i64 now_ = 0;
-  std::vector<Request> reads_, writes_, active_;
+  RequestQueue reads_, writes_, active_;
   std::vector<RefreshReq> refresh_;
   std::vector<BankState> banks_;
   std::vector<Node> groups_;
-  mutable std::vector<WaitMin> group_min_, rank_min_;
+  mutable std::vector<WaitMin> group_min_;
+  mutable std::vector<RankMin> rank_min_;
   // next_event() before the clamp to now() + 1 and, under FR-FCFS, the earliest cycle at which
   // a waiting read [0] or write [1] (queued or activated) could take its next command; valid
   // until the state changes.
@@ -222,6 +274,9 @@ class Channel {
   // cycle's step unless the state changes first.
   mutable Pick ahead_;
   mutable i64 ahead_cycle_ = -1;
+  // No activated request's column command is legal at bank level before this cycle (bank
+  // readiness only rises and their rows stay open, so it holds until one leaves the set).
+  i64 active_floor_ = kNever;
   // After a step that issued nothing because no candidate was legal yet (none held back),
   // while nothing changes, later steps can only act once a candidate of the same kind is
   // legal: an activated request, the waiting refresh (hold_ kHoldRefresh) or a request of the
@@ -230,7 +285,6 @@ class Channel {
   static constexpr int kHoldNone = -2, kHoldRefresh = -1;
   int hold_ = kHoldNone;
   mutable i64 hold_at_ = -1;
-  i64 hold_event() const;
   // How often lately the cycle after a step issued a command (next_event() picks ahead while
   // it is high).
   mutable int busy_score_ = 0;

@@ -126,12 +126,14 @@ Request Dram::request(const DramAddr& a, std::uint64_t addr, bool write, std::ui
   return r;
 }
 
-void Dram::advance(int k, i64 c) {
+i64 Dram::advance(int k, i64 c) {
   Channel& ch = channels_[std::size_t(k)];
-  for (i64 e = ch.next_event(); e <= c; e = ch.next_event()) {
+  i64 e = ch.next_event();
+  for (; e <= c; e = ch.next_event()) {
     if (ch.skip_idle_refreshes(c) > 0) continue;
     ch.step_to(e);
   }
+  return e;
 }
 
 Dram::TraceResult Dram::run_trace(const std::vector<TraceEntry>& trace, bool tick,
@@ -174,7 +176,7 @@ Dram::TraceResult Dram::run_trace(const std::vector<TraceEntry>& trace, bool tic
       decoded = i;
     }
     Channel& ch = channels_[std::size_t(k)];
-    if (!tick) advance(k, c);
+    const i64 after = tick ? 0 : advance(k, c);  // the channel's next event after c
     i64 next = c + 1;
     if (ch.has_room(t.write)) {
       ch.enqueue(req, c);
@@ -183,7 +185,7 @@ Dram::TraceResult Dram::run_trace(const std::vector<TraceEntry>& trace, bool tic
       if (progress && (i & 0xFFFF) == 0) progress(i64(i));
     } else {
       // Nothing frees a slot before the channel's next event.
-      if (!tick) next = std::max(next, ch.next_event());
+      if (!tick) next = std::max(next, after);
       res.front_end_stall_cycles += next - c;
     }
     if (tick)

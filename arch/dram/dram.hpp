@@ -57,8 +57,8 @@ class Dram {
   Request request(std::uint64_t addr, bool write, std::uint64_t id) const;
   int channel_of(std::uint64_t addr) const { return map_.decode(addr).channel; }
 
-  // Runs every event of channel k up to and including cycle c.
-  void advance(int k, i64 c);
+  // Runs every event of channel k up to and including cycle c; returns its next event.
+  i64 advance(int k, i64 c);
 
   struct TraceResult {
     i64 cycles = 0;  // every read returned, every write issued
