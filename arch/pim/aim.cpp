@@ -6,12 +6,6 @@
 
 namespace qaccel::pim {
 
-namespace {
-i64 ceil_div(i64 a, i64 b) {
-  return (a + b - 1) / b;
-}
-}  // namespace
-
 std::string AimLayout::describe() const {
   return std::to_string(out_rows) + " x " + std::to_string(in_cols) + " at " +
          std::to_string(weight_bits) + " bits: " + std::to_string(batches) +

@@ -19,10 +19,6 @@ constexpr int kRegCrfColumn = 4;     // CRF, 8 instructions a burst
 constexpr int kRegGrfAColumn = 8;    // GRF_A[0..7]
 constexpr int kCrfInstructions = 6;  // MAC, JUMP, MAC, JUMP, NOP, EXIT
 
-i64 ceil_div(i64 a, i64 b) {
-  return (a + b - 1) / b;
-}
-
 }  // namespace
 
 std::string GemvLayout::describe() const {

@@ -27,6 +27,10 @@ namespace qaccel::pim {
 
 using i64 = std::int64_t;
 
+inline i64 ceil_div(i64 a, i64 b) {
+  return (a + b - 1) / b;
+}
+
 // One host command of the kernel on one pseudo-channel (rank 0).
 struct PimAccess {
   bool write = false;

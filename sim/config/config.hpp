@@ -42,8 +42,8 @@ struct SystemSpec {
   bool intensity_policy = false;
   double intensity_threshold = 0;
   std::string intensity_low_unit;
-  Schedule schedule = Schedule::overlap;       // overlap: list scheduling; serial: program order
-  Prefetch prefetch = Prefetch::none;          // next_op: fetch the next op's weights early
+  Schedule schedule = Schedule::overlap;  // overlap: list scheduling; serial: program order
+  Prefetch prefetch = Prefetch::none;     // next_op: fetch the next op's weights early
   AttentionOps attention = AttentionOps::per_layer;
 };
 
