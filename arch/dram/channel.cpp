@@ -31,6 +31,8 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
   BankState bank;
   bank.t = fresh;
   banks_.assign(std::size_t(ranks * banks_per_rank_), bank);
+  for (std::size_t b = 0; b < banks_.size(); ++b)
+    banks_[b].group = int(b) / banks_per_bg_;
   groups_.assign(std::size_t(ranks * bgs_), fresh);
   QACCEL_ASSERT(bgs_ <= 32, "more than 32 bank groups");
   WaitMin none;  // nothing waits yet
