@@ -31,6 +31,8 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
   BankState bank;
   bank.t = fresh;
   banks_.assign(std::size_t(ranks * banks_per_rank_), bank);
+  for (std::size_t b = 0; b < banks_.size(); ++b)
+    banks_[b].group = int(b) / banks_per_bg_;
   groups_.assign(std::size_t(ranks * bgs_), fresh);
   QACCEL_ASSERT(bgs_ <= 32, "more than 32 bank groups");
   WaitMin none;  // nothing waits yet
@@ -57,8 +59,9 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
 }
 
 bool Channel::has_room(bool write) const {
-  return write ? writes_.size() < std::size_t(cfg_.ctrl.write_queue)
-               : reads_.size() < std::size_t(cfg_.ctrl.read_queue);
+  // Selects, not branches: the front end alternates reads and writes unpredictably.
+  const std::size_t n = write ? writes_.size() : reads_.size();
+  return n < std::size_t(write ? cfg_.ctrl.write_queue : cfg_.ctrl.read_queue);
 }
 
 void Channel::enqueue(const Request& in, i64 at) {
@@ -68,7 +71,8 @@ void Channel::enqueue(const Request& in, i64 at) {
   Request r = in;
   r.arrive = at;
   // A write to the same address wants the same bank and row: look only if one does.
-  const BankState::RowWant* same_row = banks_[std::size_t(r.bank)].find(r.row);
+  BankState& b = banks_[std::size_t(r.bank)];
+  BankState::RowWant* same_row = b.find(r.row);
   if (!r.write && same_row && same_row->n[1] > 0) {
     for (const Request& w : writes_)
       if (w.addr == r.addr) {
@@ -87,11 +91,10 @@ void Channel::enqueue(const Request& in, i64 at) {
                     (!ahead_.sets_mode || next_write_mode() == ahead_.write_mode);
   if (!keep) ahead_cycle_ = -1;
   hold_ = kHoldNone;
-  BankState& b = banks_[std::size_t(r.bank)];
   ++b.waiting[r.write];
   if (b.open_row == r.row) ++b.hits[r.write];
-  if (BankState::RowWant* x = b.find(r.row))
-    ++x->n[r.write];
+  if (same_row)
+    ++same_row->n[r.write];
   else
     b.rows.push_back({r.row, {!r.write, r.write}});
   // One more request only brings minima forward: fold its readiness into the caches that
@@ -161,8 +164,10 @@ i64 Channel::earliest(Cmd c, int rank, int bg, int bank) const {
 }
 
 bool Channel::blocks_activated(Cmd cmd, int rank, int bank) const {
-  if (cmd == Cmd::PRE) return banks_[std::size_t(bank)].activated > 0;
-  return cmd == Cmd::PREA && ranks_[std::size_t(rank)].activated > 0;
+  // Without branches (on the command, which varies from cycle to cycle); bank -1 is PREA's.
+  const bool bank_busy = banks_[std::size_t(std::max(bank, 0))].activated > 0;
+  const bool rank_busy = ranks_[std::size_t(rank)].activated > 0;
+  return ((cmd == Cmd::PRE) & bank_busy) | ((cmd == Cmd::PREA) & rank_busy);
 }
 
 bool Channel::next_write_mode() const {
@@ -387,7 +392,7 @@ void Channel::step_to(i64 c) {
   ahead_cycle_ = -1;
   hold_ = kHoldNone;
   hold_at_ = -1;
-  if (p.sets_mode) write_mode_ = p.write_mode;
+  write_mode_ = p.sets_mode ? p.write_mode : write_mode_;
   if (p.found) {
     issue(p.ch, c);
     next_event_stale_ = true;

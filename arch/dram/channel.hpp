@@ -174,6 +174,7 @@ class Channel {
       return nullptr;
     }
     int activated = 0;  // activated requests (they keep the open row)
+    int group = 0;      // index into groups_
   };
   // For a bank group or a rank: the earliest cycle, at bank-group and bank level, of ACT, PRE
   // and RD for reads and of ACT, PRE and WR for writes (kWaitCmds), over its banks with a
@@ -225,7 +226,7 @@ class Channel {
     const BankState& b = banks_[std::size_t(r.bank)];
     static_assert(int(Cmd::ACT) == 0 && int(Cmd::PRE) == 1 && int(Cmd::WR) == int(Cmd::RD) + 1);
     const int k = b.open_row == r.row ? int(Cmd::RD) + r.write : int(b.open_row >= 0);
-    const i64 g = groups_[std::size_t(r.rank * bgs_ + r.bank_group)].ready[std::size_t(k)];
+    const i64 g = groups_[std::size_t(b.group)].ready[std::size_t(k)];
     const i64 t = std::max(b.t.ready[std::size_t(k)], g);
     return std::max(t, ranks_[std::size_t(r.rank)].t.ready[std::size_t(k)]) <= c;
   }
