@@ -216,6 +216,11 @@ check pim-layer-gemv 0 "^pim +1 " -- "$q" run "$src/configs/systems/hbm-pim.yaml
 # the kernel without refresh (12544) plus three refreshes of nRFC + nRP.
 printf 'Layer, M, N, K, dtype\ngemv, 1, 4096, 4096, fp16\n' >"$tmp/fp16.csv"
 check pim-fp16-gemv 0 "^latency +13636 cycles" -- "$q" run "$src/configs/systems/hbm-pim.yaml" --workload "$tmp/fp16.csv"
+# An fp16 (W16A16) model: every PIM matmul recomputed bit for bit (unshared classifier too).
+sed -e 's/weights: int8/weights: fp16/' -e '/group_size/d' -e '/activation_bits/d' \
+  "$src/configs/models/tiny.yaml" >"$tmp/tiny16.yaml"
+check pim-fp16-functional 0 "^verified: 240 ops bit-exact \(matmuls recomputed on pim" -- "$q" run \
+  "$src/configs/systems/hbm-pim.yaml" --model "$tmp/tiny16.yaml" --workload "$src/configs/workloads/decode-32.yaml" --functional
 printf 'Layer, M, N, K, dtype\nqkv, 1, 64, 64, w9a8\n' >"$tmp/baddt.csv"
 check layer-bad-dtype 2 "baddt.csv:2: dtype 'w9a8'" -- "$q" run "$src/configs/systems/hbm-pim.yaml" --workload "$tmp/baddt.csv"
 

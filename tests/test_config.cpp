@@ -86,9 +86,10 @@ TEST(Config, MissingRequiredKey) {
 }
 
 TEST(Config, BadChoiceSuggests) {
-  expect_has(model_error(edit(kModel, "weights: int8", "weights: itn8")),
-             "model.quant.weights: found 'itn8', expected one of fp32, int8, int4, int3 (did you "
-             "mean 'int8'?)");
+  expect_has(
+      model_error(edit(kModel, "weights: int8", "weights: itn8")),
+      "model.quant.weights: found 'itn8', expected one of fp32, fp16, int8, int4, int3 (did you "
+      "mean 'int8'?)");
   expect_has(model_error(edit(kModel, "group_size: 32", "group_size: 48")),
              "model.quant.group_size: found '48', expected 32, 64, 128 or per_channel");
 }

@@ -150,6 +150,26 @@ TEST(Pim, MatmulIsBitExactWithTheReference) {
           ++cases;
         }
   EXPECT_EQ(cases, 36);
+  // fp16 (W16A16): values from subnormal to saturated, lanes summed exactly on the host.
+  for (int trial = 0; trial < 12; ++trial) {
+    const int cols = 16 * int(1 + rng.below(300)), rows = int(1 + rng.below(200));
+    std::vector<float> w(static_cast<std::size_t>(rows) * cols), x(static_cast<std::size_t>(cols));
+    for (float& v : w)
+      v = std::ldexp(uniform(), int(rng.below(40)) - 26);  // 2^-26 (underflow) .. 2^13
+    for (float& v : x)
+      v = std::ldexp(uniform(), int(rng.below(24)) - 8);
+    if (trial == 0) w[0] = 1e6f, x[0] = -1e6f;  // both saturate to 65504
+    const QTensor qw = half_weights(w, rows, cols);
+    QActivation qx;
+    half_activation(x, qx);
+    std::vector<float> ref(static_cast<std::size_t>(rows)), hw;
+    hmatmul(ref, qx, qw);
+    ASSERT_TRUE(pim.matmul({&qx}, qw, hw));
+    ASSERT_EQ(hw.size(), ref.size());
+    for (int r = 0; r < rows; ++r)
+      ASSERT_EQ(std::memcmp(&hw[std::size_t(r)], &ref[std::size_t(r)], sizeof(float)), 0)
+          << "fp16 row " << r;
+  }
 }
 
 TEST(Pim, RefusesWhatItCannotRunWithTheReason) {

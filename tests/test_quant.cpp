@@ -188,3 +188,109 @@ TEST(Half, MatchesCompilerConversion) {
     ASSERT_EQ(half_to_float(float_to_half(f)), static_cast<float>(ref));
   }
 }
+
+TEST(Half, SaturatingConversionKeepsFiniteValues) {
+  EXPECT_EQ(float_to_half_sat(1e6f), 0x7bffu);  // 65504, where float_to_half gives infinity
+  EXPECT_EQ(float_to_half(1e6f), 0x7c00u);
+  EXPECT_EQ(float_to_half_sat(-65520.0f), 0xfbffu);  // the tie that rounds to -inf
+  EXPECT_EQ(float_to_half_sat(-INFINITY), 0xfbffu);
+  EXPECT_EQ(float_to_half_sat(65504.0f), 0x7bffu);
+  EXPECT_EQ(float_to_half_sat(1.5f), float_to_half(1.5f));
+  EXPECT_TRUE(std::isnan(half_to_float(float_to_half_sat(NAN))));
+}
+
+namespace {
+std::uint16_t h(float f) {
+  return float_to_half(f);
+}
+float exact_dot(std::initializer_list<std::pair<float, float>> terms) {
+  HalfDotSum s;
+  for (auto [a, b] : terms)
+    s.add(h(a), h(b));
+  return s.to_float();
+}
+}  // namespace
+
+// Hand-worked sums where a float32 running sum would give other bits.
+TEST(Half, DotSumIsExactAndRoundsOnceToNearestEven) {
+  const float tiny = std::ldexp(1.0f, -24);  // the smallest subnormal half
+  // 2^-48 survives the cancellation of two 2^32-sized products (a running sum gives 0).
+  EXPECT_EQ(exact_dot({{tiny, tiny}, {65504, 65504}, {-65504, 65504}}), std::ldexp(1.0f, -48));
+  const float e12 = std::ldexp(1.0f, -12);
+  // 1 + 2^-24 is a tie between 1 and 1 + 2^-23: to even, 1.
+  EXPECT_EQ(exact_dot({{1, 1}, {e12, e12}}), 1.0f);
+  // 1 + 3 * 2^-24 is a tie between 1 + 2^-23 (odd) and 1 + 2^-22 (even): 1 + 2^-22, where a
+  // running float32 sum stays at 1.
+  EXPECT_EQ(exact_dot({{1, 1}, {e12, e12}, {e12, e12}, {e12, e12}}), 1.0f + std::ldexp(1.0f, -22));
+  // 1 + 2^-24 + 2^-48: just above the tie, so up to 1 + 2^-23.
+  EXPECT_EQ(exact_dot({{1, 1}, {e12, e12}, {tiny, tiny}}), 1.0f + std::ldexp(1.0f, -23));
+  // Signs, and a negative tie: -(1 + 2^-24) -> -1.
+  EXPECT_EQ(exact_dot({{-1, 1}, {e12, -e12}}), -1.0f);
+  EXPECT_EQ(exact_dot({{-3, -0.5f}, {2, 0.25f}}), 2.0f);
+  // The largest products (65504^2 = 4290774016) add exactly far beyond float32's 2^24.
+  EXPECT_EQ(exact_dot({{65504, 65504}, {65504, 65504}, {65504, 65504}}), 3.0f * 4290774016.0f);
+  EXPECT_EQ(exact_dot({}), 0.0f);
+  HalfDotSum n;
+  n.add(h(1), 0x7e00u);  // NaN
+  n.add(h(1), h(1));
+  EXPECT_TRUE(std::isnan(n.to_float()));
+}
+
+// Random sums whose products span fewer than 53 bits are exact in double: the exact sum rounded
+// once to float must equal the accumulator's result, for any order and split of the terms.
+TEST(Half, DotSumEqualsAnExactDoubleSumRoundedOnce) {
+  SplitMix64 g(7);
+  for (int trial = 0; trial < 20000; ++trial) {
+    const int n = 1 + int(g.below(40));
+    double exact = 0;
+    HalfDotSum fwd, split_a, split_b;
+    std::vector<std::pair<std::uint16_t, std::uint16_t>> t(static_cast<std::size_t>(n));
+    for (auto& [a, b] : t) {
+      // Halves in [2^-6, 2^6) with either sign: products in [2^-12, 2^12), 22-bit mantissas.
+      auto pick = [&] {
+        const std::uint16_t e = std::uint16_t(15 - 6 + g.below(12)),
+                            m = std::uint16_t(g.below(1024));
+        return std::uint16_t((g.below(2) << 15) | (e << 10) | m);
+      };
+      a = pick(), b = pick();
+      exact += double(half_to_float(a)) * double(half_to_float(b));
+    }
+    for (int i = 0; i < n; ++i)
+      fwd.add(t[std::size_t(i)].first, t[std::size_t(i)].second);
+    for (int i = n - 1; i >= 0; --i)  // reversed, and split into two sums by parity
+      (i % 2 ? split_a : split_b).add(t[std::size_t(i)].first, t[std::size_t(i)].second);
+    split_a.add(split_b);
+    ASSERT_EQ(fwd.to_float(), static_cast<float>(exact)) << trial;
+    ASSERT_EQ(split_a.to_float(), fwd.to_float()) << trial;
+  }
+}
+
+TEST(Half, HMatmulIsTheExactSumPerRow) {
+  const int rows = 5, cols = 96;
+  std::vector<float> w = bell_vec(std::size_t(rows) * cols, 3), x = bell_vec(cols, 4, 100.0f);
+  w[7] = 1e9f;  // saturates to 65504
+  const QTensor t = half_weights(w, rows, cols);
+  ASSERT_TRUE(t.fp16());
+  EXPECT_EQ(t.h[7], 0x7bffu);
+  EXPECT_EQ(t.at(0, 7), 65504.0f);
+  QActivation a;
+  half_activation(x, a);
+  std::vector<float> out(rows);
+  hmatmul(out, a, t);
+  for (int r = 0; r < rows; ++r) {
+    HalfDotSum s;
+    for (int j = 0; j < cols; ++j)
+      s.add(t.h[std::size_t(r) * cols + j], a.h[std::size_t(j)]);
+    EXPECT_EQ(out[std::size_t(r)], s.to_float());
+    // ... and close to the float32 product of the unrounded operands (r > 0: no saturation).
+    if (r > 0) {
+      double f = 0, mag = 0;
+      for (int j = 0; j < cols; ++j)
+        f += double(w[std::size_t(r) * cols + j]) * x[std::size_t(j)],
+            mag += std::fabs(double(w[std::size_t(r) * cols + j]) * x[std::size_t(j)]);
+      EXPECT_NEAR(out[std::size_t(r)], f, mag * 1e-3);
+    }
+  }
+  std::vector<float> wrong(rows + 1);
+  EXPECT_THROW(hmatmul(wrong, a, t), InternalError);
+}

@@ -152,8 +152,9 @@ TEST(Reference, QuantizedPathsTrackFloat) {
     return e / scale;
   };
   double e8 = max_err("w8a8-g32"), e4 = max_err("w4a8-g32"), e3 = max_err("w3a16-g32");
-  double kv8 = max_err("w8a8-g32-kv8");
-  std::printf("relative max logit error: w8a8 %g w4a8 %g w3a16 %g kv8 %g\n", e8, e4, e3, kv8);
+  double kv8 = max_err("w8a8-g32-kv8"), h = max_err("fp16"), h32 = max_err("fp16-kv32");
+  std::printf("relative max logit error: w8a8 %g w4a8 %g w3a16 %g kv8 %g fp16 %g fp16-kv32 %g\n",
+              e8, e4, e3, kv8, h, h32);
   // Random weights make the network chaotic (errors grow layer by layer), so the bounds are
   // loose; a wrong scale or rounding rule gives errors of order 1 and fails them.
   EXPECT_LT(e8, 0.1);
@@ -161,6 +162,10 @@ TEST(Reference, QuantizedPathsTrackFloat) {
   EXPECT_LT(e4, e3);
   EXPECT_GT(e8, 0.0);  // quantization did happen
   EXPECT_LT(kv8, 0.1);
+  // fp16 rounds each operand to 11 significant bits: far closer than int8, but not float32.
+  EXPECT_GT(h32, 0.0);
+  EXPECT_LT(h32, e8 / 4);
+  EXPECT_LT(h, e8 / 4);
 }
 
 TEST(Reference, KvFormatsDiffer) {

@@ -90,11 +90,13 @@ struct Lowering {
   std::vector<Op> ops;
 
   i64 weight_bytes(i64 rows, i64 cols) const {
+    if (q.half()) return rows * cols * 2;
     if (!q.quantized()) return rows * cols * kF32;
     i64 bits = weight_bits(q.weights);
     return (rows * cols * bits + 7) / 8 + rows * (cols / q.group_for(int(cols))) * kF32;
   }
   i64 act_bytes(i64 rows, i64 cols) const {
+    if (q.half()) return rows * cols * 2;
     if (!q.quantized()) return rows * cols * kF32;
     i64 scales =
         q.act_granularity == ActGranularity::token ? rows : rows * (cols / q.group_for(int(cols)));
@@ -125,10 +127,11 @@ struct Lowering {
               const std::string& x, const std::string& y, std::string weights = "") {
     Op& o = add(name, kind == OpKind::matmul && rows_m == 1 ? OpKind::gemv : kind, layer);
     o.m = rows_m, o.n = n, o.k = k;
-    o.dtype = q.quantized() ? q.name() : "fp32";
+    o.dtype = q.quantized() ? q.name() : q.half() ? "fp16" : "fp32";
     if (q.quantized())
       o.weight_bits = weight_bits(q.weights), o.act_bits = q.act_bits,
       o.group = q.group_for(int(k));
+    if (q.half()) o.weight_bits = 16, o.act_bits = 16;
     o.macs = rows_m * n * k, o.flops = 2 * o.macs;
     o.weight_bytes = weight_bytes(n, k);
     o.act_read_bytes = act_bytes(rows_m, k);
@@ -275,7 +278,9 @@ std::vector<Op> lower_forward(const ModelSpec& m, const WorkloadSpec& w, int ste
   const std::string table = "W.embedding";
   {
     Op& o = lw.add("embedding", OpKind::embedding, -1);
-    o.elements = BT * d, o.dtype = m.quant.quantized() ? m.quant.name() : "fp32";
+    o.elements = BT * d, o.dtype = m.quant.quantized() ? m.quant.name()
+                                   : m.quant.half()    ? "fp16"
+                                                       : "fp32";
     o.weight_bytes = BT * lw.weight_bytes(1, d);
     o.act_write_bytes = BT * d * kF32;
     // The tokens: the prompt's, or the previous step's logits (greedy decoding).

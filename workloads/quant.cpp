@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
 
 #include "sim/base/error.hpp"
 #include "sim/base/parallel.hpp"
@@ -47,6 +48,77 @@ QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group
     }
   });
   return t;
+}
+
+float QTensor::at(int r, int c) const {
+  const std::size_t i = std::size_t(r) * cols + c;
+  if (fp16()) return half_to_float(h[i]);
+  return static_cast<float>(q[i]) * scales[std::size_t(r) * groups_per_row() + c / group];
+}
+
+QTensor half_weights(std::span<const float> w, int rows, int cols) {
+  QACCEL_ASSERT(w.size() == std::size_t(rows) * cols, "weight size");
+  QTensor t;
+  t.rows = rows, t.cols = cols, t.group = cols;
+  t.h.resize(w.size());
+  for (std::size_t i = 0; i < w.size(); ++i)
+    t.h[i] = float_to_half_sat(w[i]);
+  return t;
+}
+
+void half_activation(std::span<const float> x, QActivation& out) {
+  out.group = int(x.size());
+  out.q.clear(), out.scales.clear();
+  out.h.resize(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i)
+    out.h[i] = float_to_half_sat(x[i]);
+}
+
+void HalfDotSum::add(std::uint16_t a, std::uint16_t b) {
+  // A finite half is m * 2^(e - 24) with an 11-bit integer m; the product of two is
+  // ma * mb * 2^(ea + eb - 48), an integer multiple of the accumulator's LSB.
+  const unsigned ea = (a >> 10) & 0x1fu, eb = (b >> 10) & 0x1fu;
+  if (ea == 31 || eb == 31) {  // inf or NaN (saturated operands have no inf; keep it total)
+    nan_ = true;
+    return;
+  }
+  const std::uint64_t ma = (a & 0x3ffu) | (ea ? 0x400u : 0u),
+                      mb = (b & 0x3ffu) | (eb ? 0x400u : 0u);
+  const int shift = int(ea ? ea - 1 : 0) + int(eb ? eb - 1 : 0);  // 0 .. 58
+  const __int128 p = static_cast<__int128>(ma * mb) << shift;
+  v_ += ((a ^ b) & 0x8000u) ? -p : p;
+}
+
+float HalfDotSum::to_float() const {
+  if (nan_) return std::numeric_limits<float>::quiet_NaN();
+  if (v_ == 0) return 0.0f;
+  unsigned __int128 m = v_ < 0 ? -static_cast<unsigned __int128>(v_) : v_;
+  int msb = 127;
+  while (!((m >> msb) & 1u))
+    --msb;
+  int exp = -48;   // value = m * 2^exp
+  if (msb > 23) {  // keep 24 significant bits, round the rest to nearest even
+    const int drop = msb - 23;
+    const unsigned __int128 rem = m & ((static_cast<unsigned __int128>(1) << drop) - 1);
+    const unsigned __int128 half = static_cast<unsigned __int128>(1) << (drop - 1);
+    m >>= drop, exp += drop;
+    if (rem > half || (rem == half && (m & 1u))) ++m;  // a carry to 2^24 stays exact below
+  }
+  // m < 2^25 and the result lies between 2^-48 and 2^80: ldexp is exact, never denormal.
+  const float f = std::ldexp(static_cast<float>(static_cast<std::uint32_t>(m)), exp);
+  return v_ < 0 ? -f : f;
+}
+
+void hmatmul(std::span<float> out, const QActivation& x, const QTensor& w) {
+  QACCEL_ASSERT(out.size() == std::size_t(w.rows), "hmatmul output size");
+  QACCEL_ASSERT(w.fp16() && x.h.size() == std::size_t(w.cols), "hmatmul operand shapes");
+  for (int r = 0; r < w.rows; ++r) {
+    const std::uint16_t* wr = w.h.data() + std::size_t(r) * w.cols;
+    HalfDotSum s;
+    for (int j = 0; j < w.cols; ++j)
+      s.add(wr[j], x.h[std::size_t(j)]);
+    out[r] = s.to_float();
+  }
 }
 
 void quantize_activation(std::span<const float> x, int group, int qmax, ActGranularity gran,
@@ -147,6 +219,12 @@ std::uint16_t float_to_half(float f) {
   std::uint32_t rem = man & 0x1fffu;
   if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // may carry into exponent: correct
   return static_cast<std::uint16_t>(h);
+}
+
+std::uint16_t float_to_half_sat(float f) {
+  if (std::isnan(f)) return float_to_half(f);
+  const std::uint16_t h = float_to_half(f);
+  return (h & 0x7fffu) == 0x7c00u ? static_cast<std::uint16_t>((h & 0x8000u) | 0x7bffu) : h;
 }
 
 float half_to_float(std::uint16_t h) {

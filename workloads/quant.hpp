@@ -16,19 +16,21 @@ int quantize_value(float x, float scale, int qmax);
 
 // A weight matrix of rows x cols (cols = K, the reduction dimension) in groups of `group`
 // consecutive columns, one float32 scale per (row, group). Values fit int8 for every format.
+// The fp16 format instead stores IEEE binary16 values in `h` (no groups, no scales).
 struct QTensor {
   int rows = 0, cols = 0, group = 0, qmax = 0;
-  std::vector<std::int8_t> q;  // rows * cols
-  std::vector<float> scales;   // rows * (cols / group)
+  std::vector<std::int8_t> q;    // rows * cols
+  std::vector<float> scales;     // rows * (cols / group)
+  std::vector<std::uint16_t> h;  // fp16 format: rows * cols binary16 values
+  bool fp16() const { return !h.empty(); }
   int groups_per_row() const { return cols / group; }
-  // Dequantized value (float)q * scale, used for embedding lookups.
-  float at(int r, int c) const {
-    return static_cast<float>(q[std::size_t(r) * cols + c]) *
-           scales[std::size_t(r) * groups_per_row() + c / group];
-  }
+  // Dequantized value ((float)q * scale, or the half widened), used for embedding lookups.
+  float at(int r, int c) const;
 };
 
 QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group, int qmax);
+// The fp16 format: every value rounded to binary16 (float_to_half_sat), `group` = cols.
+QTensor half_weights(std::span<const float> w, int rows, int cols);
 
 // A quantized activation vector of length K: int8 or int16 values and one scale per weight
 // group (per-token granularity stores the same scale in every slot).
@@ -36,6 +38,7 @@ struct QActivation {
   int group = 0;
   std::vector<std::int16_t> q;
   std::vector<float> scales;
+  std::vector<std::uint16_t> h;  // fp16 format: the vector in binary16 (q and scales empty)
 };
 
 void quantize_activation(std::span<const float> x, int group, int qmax, ActGranularity gran,
@@ -44,6 +47,27 @@ void quantize_activation(std::span<const float> x, int group, int qmax, ActGranu
 // out[r] = sum over groups g ascending of ((float)acc_g * w.scale[r][g]) * x.scale[g], starting
 // from 0.0f, where acc_g is the exact integer dot product of group g.
 void qmatmul(std::span<float> out, const QActivation& x, const QTensor& w);
+
+// The fp16 format's activation: every element rounded with float_to_half_sat.
+void half_activation(std::span<const float> x, QActivation& out);
+
+// fp16 matmul: out[r] = float32(exact sum_j w[r][j] * x[j]) -- every binary16 product is exact,
+// the sum is kept exactly and rounded once to nearest even (QUANTIZATION.md), so any hardware
+// order or split of the sum gives the same bits. NaN in an operand gives NaN.
+void hmatmul(std::span<float> out, const QActivation& x, const QTensor& w);
+
+// The exact sum of binary16 products: a fixed-point accumulator with its LSB at 2^-48 (the
+// smallest product, of two subnormals), wide enough for 2^46 products of the largest halves.
+class HalfDotSum {
+ public:
+  void add(std::uint16_t a, std::uint16_t b);
+  void add(const HalfDotSum& o) { v_ += o.v_, nan_ |= o.nan_; }
+  float to_float() const;  // rounded once, to nearest even
+
+ private:
+  __int128 v_ = 0;
+  bool nan_ = false;
+};
 
 // Exact integer dot product of one group (int64 so no (q, G) combination can overflow).
 std::int64_t group_dot(const std::int16_t* x, const std::int8_t* w, int n);
@@ -55,5 +79,8 @@ void fmatmul(std::span<float> out, std::span<const float> x, std::span<const flo
 // IEEE 754 binary16 conversions, round-to-nearest-even (used for the 16-bit KV cache).
 std::uint16_t float_to_half(float f);
 float half_to_float(std::uint16_t h);
+// The same rounding, but a finite value beyond the format saturates to +-65504 (the fp16
+// matmul operands: an overflow to infinity would make the exact sum undefined). NaN stays NaN.
+std::uint16_t float_to_half_sat(float f);
 
 }  // namespace qaccel

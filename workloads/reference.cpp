@@ -72,6 +72,8 @@ std::vector<Linear> make_layers(std::vector<float>& all, int layers, int rows, i
     std::span<const float> src(all.data() + l * per, per);
     if (q.quantized())
       lin.q = quantize_weights(src, rows, cols, q.group_for(cols), weight_qmax(q.weights));
+    else if (q.half())
+      lin.q = half_weights(src, rows, cols);
     else
       lin.f.assign(src.begin(), src.end());
   });
@@ -101,11 +103,12 @@ Reference::Reference(const ModelSpec& m, FloatWeights w, int max_positions)
   w3_ = make_layers(w.w3, L, h, d, q);
   std::vector<float>& cls_src = m.shared_classifier ? w.token_embedding : w.wcls;
   cls_ = make_layers(cls_src, 1, V, d, q)[0];  // releases the embedding too when shared
-  if (q.quantized()) {
+  if (q.quantized() || q.half()) {
     embedding_q_ = cls_.q;  // shared: identical tensor; unshared: quantize the embedding
     if (!m.shared_classifier)
-      embedding_q_ =
-          quantize_weights(w.token_embedding, V, d, q.group_for(d), weight_qmax(q.weights));
+      embedding_q_ = q.half() ? half_weights(w.token_embedding, V, d)
+                              : quantize_weights(w.token_embedding, V, d, q.group_for(d),
+                                                 weight_qmax(q.weights));
   } else {
     embedding_f_ = m.shared_classifier ? cls_.f : std::move(w.token_embedding);
   }
@@ -132,14 +135,19 @@ void Reference::prepare(std::span<const float> x, int group) {
   cur_in_ = x;
   if (m_.quant.quantized())
     quantize_activation(x, group, m_.quant.act_qmax(), m_.quant.act_granularity, qin_);
+  else if (m_.quant.half())
+    half_activation(x, qin_);
 }
 
 void Reference::linear(std::span<float> out, const Linear& w, int layer, const char* what) {
-  if (!m_.quant.quantized()) {
+  if (m_.quant.half()) {
+    hmatmul(out, qin_, w.q);
+  } else if (m_.quant.quantized()) {
+    qmatmul(out, qin_, w.q);
+  } else {
     fmatmul(out, cur_in_, w.f, w.rows, w.cols);
     return;
   }
-  qmatmul(out, qin_, w.q);
   if (hook_)
     hook_(layer < 0 ? std::string(what) : "L" + std::to_string(layer) + "." + what, qin_, w.q, out);
 }
@@ -151,7 +159,7 @@ std::span<const float> Reference::forward(int token, int pos) {
   const QuantSpec& qs = m_.quant;
   const int gd = qs.group_for(d), gh = qs.group_for(hidden);
 
-  if (qs.quantized())
+  if (qs.quantized() || qs.half())
     for (int i = 0; i < d; ++i)
       x_[i] = embedding_q_.at(token, i);
   else

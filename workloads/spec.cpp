@@ -9,6 +9,8 @@ std::string_view to_string(WeightFormat f) {
   switch (f) {
     case WeightFormat::fp32:
       return "fp32";
+    case WeightFormat::fp16:
+      return "fp16";
     case WeightFormat::int8:
       return "int8";
     case WeightFormat::int4:
@@ -23,6 +25,8 @@ int weight_bits(WeightFormat f) {
   switch (f) {
     case WeightFormat::fp32:
       return 32;
+    case WeightFormat::fp16:
+      return 16;
     case WeightFormat::int8:
       return 8;
     case WeightFormat::int4:
@@ -36,6 +40,7 @@ int weight_bits(WeightFormat f) {
 int weight_qmax(WeightFormat f) {
   switch (f) {
     case WeightFormat::fp32:
+    case WeightFormat::fp16:
       return 0;
     case WeightFormat::int8:
       return 127;
@@ -48,6 +53,7 @@ int weight_qmax(WeightFormat f) {
 }
 
 std::string QuantSpec::name() const {
+  if (half()) return "fp16-kv" + std::to_string(kv_bits);
   if (!quantized()) return kv_bits == 32 ? "fp32" : "fp32-kv" + std::to_string(kv_bits);
   std::string s = "w" + std::to_string(weight_bits(weights)) + "a" + std::to_string(act_bits);
   s += group_size == 0 ? "-pc" : "-g" + std::to_string(group_size);
@@ -58,7 +64,8 @@ std::string QuantSpec::name() const {
 
 QuantSpec parse_scheme(std::string_view text) {
   const std::string grammar =
-      "expected fp32[-kvN] or w{8,4,3}a{8,16}[-g{32,64,128}|-pc][-kv{8,16,32}][-agroup], "
+      "expected fp32[-kvN], fp16[-kvN] or "
+      "w{8,4,3}a{8,16}[-g{32,64,128}|-pc][-kv{8,16,32}][-agroup], "
       "e.g. w8a8, w4a16-g128, w4a8-pc-kv8";
   auto fail = [&](const std::string& why) -> QuantSpec {
     throw ConfigError("quantization scheme '" + std::string(text) + "': " + why + "; " + grammar);
@@ -79,6 +86,10 @@ QuantSpec parse_scheme(std::string_view text) {
   if (head == "fp32") {
     q.weights = WeightFormat::fp32;
     q.kv_bits = 32;
+  } else if (head == "fp16") {
+    q.weights = WeightFormat::fp16;
+    q.act_bits = 16;
+    q.kv_bits = 16;
   } else {
     long long wb = 0, ab = 0;
     auto apos = head.find('a');

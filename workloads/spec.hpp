@@ -9,32 +9,37 @@
 
 namespace qaccel {
 
-enum class WeightFormat { fp32, int8, int4, int3 };
+enum class WeightFormat { fp32, fp16, int8, int4, int3 };
 enum class ActGranularity { token, group };
 
 std::string_view to_string(WeightFormat f);
-int weight_bits(WeightFormat f);  // 32, 8, 4, 3
-int weight_qmax(WeightFormat f);  // 127, 7, 3 (symmetric ranges); 0 for fp32
+int weight_bits(WeightFormat f);  // 32, 16, 8, 4, 3
+int weight_qmax(WeightFormat f);  // 127, 7, 3 (symmetric ranges); 0 for fp32 and fp16
 
 // Quantization scheme of a model: see workloads/QUANTIZATION.md for the exact arithmetic.
 struct QuantSpec {
   WeightFormat weights = WeightFormat::fp32;
   int group_size = 0;  // elements per group along K; 0 = per output channel (one group = K)
-  int act_bits = 8;    // 8 or 16 (int8 / int16 symmetric); ignored for fp32 weights
+  int act_bits = 8;    // 8 or 16 (int8 / int16 symmetric); ignored for fp32 and fp16 weights
   ActGranularity act_granularity = ActGranularity::token;
   int kv_bits = 32;  // 32 (float32), 16 (IEEE half), 8 (int8, one scale per position and head)
 
-  bool quantized() const { return weights != WeightFormat::fp32; }
+  // Integer weights in groups with scales (int8/int4/int3); fp16 is neither this nor fp32.
+  bool quantized() const { return weights != WeightFormat::fp32 && !half(); }
+  // fp16 (W16A16): binary16 weights and matmul inputs, the exact-sum matmul.
+  bool half() const { return weights == WeightFormat::fp16; }
   int act_qmax() const { return act_bits == 8 ? 127 : 32767; }
   // Group size used for a matmul whose reduction length is k.
   int group_for(int k) const { return group_size == 0 ? k : group_size; }
-  // Canonical scheme name, e.g. "w8a8-g64", "w4a16-pc-kv8", "fp32". parse_scheme(name()) == *this.
+  // Canonical scheme name, e.g. "w8a8-g64", "w4a16-pc-kv8", "fp32", "fp16-kv16".
+  // parse_scheme(name()) == *this.
   std::string name() const;
   bool operator==(const QuantSpec&) const = default;
 };
 
-// Parses a scheme name: fp32 | w{8,4,3}a{8,16}[-g{32,64,128}|-pc][-kv{8,16,32}][-agroup].
-// Unspecified parts take the defaults listed in QUANTIZATION.md. Throws ConfigError.
+// Parses a scheme name: fp32[-kvN] | fp16[-kvN] |
+// w{8,4,3}a{8,16}[-g{32,64,128}|-pc][-kv{8,16,32}][-agroup]. Unspecified parts take the defaults
+// listed in QUANTIZATION.md. Throws ConfigError.
 QuantSpec parse_scheme(std::string_view text);
 
 struct WeightSource {

@@ -18,8 +18,11 @@
 // included). The memory serves requests in arrival order, so other units' requests wait while
 // the banks are in PIM mode, and a kernel waits for what the channels already hold; the banks
 // come back precharged. Refreshes that fall due meanwhile stall the kernel nRFC + nRP each.
-// Not modelled yet: finer interleaving (a second row buffer, NeuPIMs style), FP16 numbers
-// (FP16 GEMVs run for timing; the reference has no 16-bit float format yet).
+// FP16 (W16A16, how HBM-PIM is measured): each lane multiplies binary16 weights by binary16
+// activations and keeps its products' sum exactly (a wide fixed-point accumulator, where
+// Aquabolt's lanes accumulate in FP16); the host logic adds the lanes exactly and rounds once
+// to float32: the contract's fp16 matmul, so the split over lanes cannot change a bit.
+// Not modelled yet: finer interleaving (a second row buffer, NeuPIMs style).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -72,8 +75,6 @@ class PimUnit final : public Unit {
     if (op.kind != OpKind::gemv && op.kind != OpKind::matmul && op.kind != OpKind::classifier)
       return no("PIM runs weight GEMVs only");
     if (op.m != 1 || op.count != 1) return no("PIM runs one token at a time (m = 1)");
-    // FP16 (W16A16, how HBM-PIM is measured) runs for timing; its numbers need the
-    // reference's fp16 format, which does not exist yet (a model cannot name it).
     const bool fp16 = op.dtype == "fp16";
     if (!fp16 && op.weight_bits != 8 && op.weight_bits != 4)
       return no("PIM blocks take int8, int4 and fp16 weights (" + op.dtype + ")");
@@ -140,6 +141,7 @@ class PimUnit final : public Unit {
 
   bool matmul(const std::vector<const QActivation*>& rows, const QTensor& w,
               std::vector<float>& out) override {
+    if (w.fp16()) return matmul_fp16(rows, w, out);
     const int G = w.group, ng = w.groups_per_row();
     out.assign(rows.size() * std::size_t(w.rows), 0.0f);
     std::vector<std::int64_t> lane(std::size_t(s_.lanes));
@@ -170,6 +172,27 @@ class PimUnit final : public Unit {
   }
 
  private:
+  bool matmul_fp16(const std::vector<const QActivation*>& rows, const QTensor& w,
+                   std::vector<float>& out) const {
+    out.assign(rows.size() * std::size_t(w.rows), 0.0f);
+    std::vector<HalfDotSum> lane(std::size_t(s_.lanes));
+    for (std::size_t t = 0; t < rows.size(); ++t) {
+      const QActivation& x = *rows[t];
+      QACCEL_ASSERT(x.h.size() == std::size_t(w.cols), "fp16 activation shape");
+      for (int r = 0; r < w.rows; ++r) {
+        const std::uint16_t* wr = w.h.data() + std::size_t(r) * std::size_t(w.cols);
+        std::fill(lane.begin(), lane.end(), HalfDotSum{});
+        for (int j = 0; j < w.cols; ++j)  // banks: lane l takes elements l, l + lanes, ...
+          lane[std::size_t(j % s_.lanes)].add(wr[j], x.h[std::size_t(j)]);
+        HalfDotSum total;  // host logic: the lanes' exact sum, one rounding
+        for (const HalfDotSum& l : lane)
+          total.add(l);
+        out[t * std::size_t(w.rows) + std::size_t(r)] = total.to_float();
+      }
+    }
+    return true;
+  }
+
   struct Kernel {
     i64 system_cycles = 0, mac_commands = 0, activates = 0, padding_rows = 0, bank_rows = 0;
     double dram_pj = 0;

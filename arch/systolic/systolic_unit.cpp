@@ -70,6 +70,7 @@ class SystolicUnit final : public Unit {
     };
     if (!has_weights(op.kind)) return no("the array runs weight matmuls only");
     if (op.weight_bits == 32) return no("float32 weights (the array multiplies integers)");
+    if (op.dtype == "fp16") return no("fp16 operands (the array multiplies integers)");
     if (op.weight_bits > s_.weight_bits || op.act_bits > s_.act_bits)
       return no("operands w" + std::to_string(op.weight_bits) + "a" + std::to_string(op.act_bits) +
                 " exceed the PEs' w" + std::to_string(s_.weight_bits) + "a" +
@@ -167,6 +168,7 @@ class SystolicUnit final : public Unit {
 
   bool matmul(const std::vector<const QActivation*>& rows, const QTensor& w,
               std::vector<float>& out) override {
+    if (w.fp16()) return false;  // integer PEs (supports() refuses fp16 ops)
     const i64 M = i64(rows.size()), N = w.rows, K = w.cols, G = w.group, groups = K / G;
     std::vector<std::int16_t> a(std::size_t(M * K));
     std::vector<float> xs(std::size_t(M * groups));

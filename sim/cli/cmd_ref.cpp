@@ -161,7 +161,7 @@ int cmd_ref(const std::vector<std::string>& args) {
   if (compare) {
     std::vector<QuantSpec> schemes;
     if (vm.count("quant") || m.quant.quantized()) {
-      if (m.quant.quantized()) schemes.push_back(m.quant);
+      if (m.quant.quantized() || m.quant.half()) schemes.push_back(m.quant);
     }
     if (!vm.count("quant")) {
       int g = m.quant.quantized() ? m.quant.group_size : 64;
@@ -170,8 +170,10 @@ int cmd_ref(const std::vector<std::string>& args) {
         QuantSpec q = parse_scheme(s + gs);
         if (!(q == m.quant)) schemes.push_back(q);
       }
-      QuantSpec kv8 = parse_scheme("w8a8" + gs + "-kv8");
-      if (!(kv8 == m.quant)) schemes.push_back(kv8);
+      for (const std::string s : {"w8a8" + gs + "-kv8", std::string("fp16")}) {
+        QuantSpec q = parse_scheme(s);
+        if (!(q == m.quant)) schemes.push_back(q);
+      }
     }
     if (schemes.empty())
       throw UsageError("--compare-float needs a quantized scheme (from the model or --quant)",

@@ -38,11 +38,13 @@ MapReader top(const YAML::Node& root, const std::string& kind, Diagnostics& d) {
 
 void read_quant(MapReader& q, QuantSpec& out) {
   if (!q.valid()) return;
-  std::string w = q.choice("weights", {"fp32", "int8", "int4", "int3"});
+  std::string w = q.choice("weights", {"fp32", "fp16", "int8", "int4", "int3"});
   out.weights = w == "int8"   ? WeightFormat::int8
                 : w == "int4" ? WeightFormat::int4
                 : w == "int3" ? WeightFormat::int3
+                : w == "fp16" ? WeightFormat::fp16
                               : WeightFormat::fp32;
+  if (out.half()) out.act_bits = 16;  // W16A16: the matmul inputs are binary16 too
   if (out.quantized()) {
     YAML::Node g = q.child("group_size");
     if (!g.IsDefined()) {
@@ -66,7 +68,7 @@ void read_quant(MapReader& q, QuantSpec& out) {
       if (q.has(k))
         q.child(k), q.error(k, "applies only to quantized weights (weights: int8/int4/int3)");
   }
-  out.kv_bits = int(q.integer("kv_bits", 8, 32, out.quantized() ? 16 : 32));
+  out.kv_bits = int(q.integer("kv_bits", 8, 32, out.weights != WeightFormat::fp32 ? 16 : 32));
   if (out.kv_bits != 8 && out.kv_bits != 16 && out.kv_bits != 32)
     q.error("kv_bits", "expected 8, 16 or 32, found " + std::to_string(out.kv_bits));
   q.finish();
