@@ -221,6 +221,8 @@ sed -e 's/weights: int8/weights: fp16/' -e '/group_size/d' -e '/activation_bits/
   "$src/configs/models/tiny.yaml" >"$tmp/tiny16.yaml"
 check pim-fp16-functional 0 "^verified: 240 ops bit-exact \(matmuls recomputed on pim" -- "$q" run \
   "$src/configs/systems/hbm-pim.yaml" --model "$tmp/tiny16.yaml" --workload "$src/configs/workloads/decode-32.yaml" --functional
+sed 's/style: aim/style: aim\n      blocks_per_pch: 4/; s|\.\./|'"$src"'/configs/|' "$src/configs/systems/aim-gddr6.yaml" >"$tmp/aimb.yaml"
+check pim-aim-blocks 2 "blocks_per_pch applies to style hbm_pim only" -- "$q" validate "$tmp/aimb.yaml"
 printf 'Layer, M, N, K, dtype\nqkv, 1, 64, 64, w9a8\n' >"$tmp/baddt.csv"
 check layer-bad-dtype 2 "baddt.csv:2: dtype 'w9a8'" -- "$q" run "$src/configs/systems/hbm-pim.yaml" --workload "$tmp/baddt.csv"
 

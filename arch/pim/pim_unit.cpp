@@ -261,6 +261,10 @@ std::unique_ptr<Unit> make(const std::string& name, const ParamValues& v, UnitCo
   PimSpec s;
   s.aim = v.choice("style") == "aim";
   s.blocks_per_pch = int(v.integer("blocks_per_pch"));
+  if (s.aim && s.blocks_per_pch != 8)
+    throw ConfigError("unit '" + name +
+                      "': blocks_per_pch applies to style hbm_pim only (aim has a MAC unit in "
+                      "every bank)");
   s.lanes = int(v.integer("lanes"));
   s.acc_bits = int(v.integer("acc_bits"));
   s.mac_pj = v.number("mac_pj");
@@ -276,7 +280,7 @@ const RegisterUnit reg(
                     "hbm_pim: a SIMD block per bank pair (Samsung); aim: a MAC unit per bank "
                     "and a global buffer per channel (SK hynix)"),
       param::integer("blocks_per_pch", 1, 64, 8, "blocks",
-                     "hbm_pim: PIM blocks per pseudo-channel (one per bank pair)"),
+                     "hbm_pim: PIM blocks per pseudo-channel (one per bank pair); aim: leave at 8"),
       param::integer("lanes", 1, 256, 16, "lanes",
                      "integer accumulator lanes per block (timing follows the burst)"),
       param::integer("acc_bits", 8, 64, 32, "bits", "integer lane accumulator width"),
