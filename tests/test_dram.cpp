@@ -153,6 +153,24 @@ TEST(Dram, CheckerCatchesEarlyCommands) {
   EXPECT_FALSE(check_commands(c, s).empty());  // nRCD
   s = {{10, Cmd::RD, 0, 0, 0, 5}};
   EXPECT_FALSE(check_commands(c, s).empty());  // read of a closed bank
+  // LPDDR5: an all-bank precharge needs nRPab (> nRP) before the next activate, and two
+  // precharges stand nPPD apart in a rank.
+  DramConfig l = one_channel("LPDDR5-6400");
+  const Timing& t = l.timing;
+  ASSERT_GT(t.nRPab, t.nRP);
+  ASSERT_EQ(t.nPPD, 2);
+  const i64 pre = 10 + t.nRAS, act = pre + t.nRPab, b1 = l.org.banks_per_group;  // other group
+  s = {{10, Cmd::ACT, 0, 0, 0, 5}, {pre, Cmd::PREA, 0, 0, -1, 0}, {act, Cmd::ACT, 0, 0, 0, 6}};
+  EXPECT_TRUE(check_commands(l, s).empty()) << check_commands(l, s)[0];
+  s[2].cycle = pre + t.nRP;
+  EXPECT_FALSE(check_commands(l, s).empty());  // nRP is enough after PRE, not after PREA
+  s = {{10, Cmd::ACT, 0, 0, 0, 5},
+       {10 + t.nRRDS, Cmd::ACT, 0, 1, int(b1), 5},
+       {pre + t.nRRDS, Cmd::PRE, 0, 0, 0, 5},
+       {pre + t.nRRDS + 2, Cmd::PRE, 0, 1, int(b1), 5}};
+  EXPECT_TRUE(check_commands(l, s).empty()) << check_commands(l, s)[0];
+  s[3].cycle = pre + t.nRRDS + 1;
+  EXPECT_FALSE(check_commands(l, s).empty());  // nPPD
 }
 
 // Latency of one read to a closed bank (miss), the same row again (hit), another row of the

@@ -543,9 +543,9 @@ i64 Channel::skip_idle_refreshes(i64 c) {
 i64 Channel::hold_end(i64 start, i64 cycles) const {
   i64 end = start + cycles;
   if (refresh_interval_ <= 0) return end;
-  const i64 stall =
-      (cfg_.ctrl.refresh == Refresh::per_bank ? cfg_.timing.nRFCpb : cfg_.timing.nRFC) +
-      cfg_.timing.nRP;
+  // Each refresh due meanwhile: a precharge (all-bank before REFab) and the refresh itself.
+  const Timing& t = cfg_.timing;
+  const i64 stall = cfg_.ctrl.refresh == Refresh::per_bank ? t.nRFCpb + t.nRP : t.nRFC + t.rp_all();
   end += i64(refresh_.size() / std::max<std::size_t>(1, ranks_.size())) * stall;  // due already
   for (i64 due = next_refresh_; due <= end; due += refresh_interval_)
     end += stall;

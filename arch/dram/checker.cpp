@@ -60,9 +60,11 @@ int gap(const DramConfig& cfg, const IssuedCmd& p, const IssuedCmd& x) {
     }
     case Cmd::PRE:
       if ((same_bank && (b == Cmd::ACT || b == Cmd::REFpb)) || b == Cmd::REFab) need(t.nRP);
+      if (b == Cmd::PRE || b == Cmd::PREA) need(t.nPPD);
       break;
     case Cmd::PREA:
-      if (b == Cmd::ACT || b == Cmd::REFab || b == Cmd::REFpb) need(t.nRP);
+      if (b == Cmd::ACT || b == Cmd::REFab || b == Cmd::REFpb) need(t.nRPab ? t.nRPab : t.nRP);
+      if (b == Cmd::PRE || b == Cmd::PREA) need(t.nPPD);
       break;
     case Cmd::REFab:
       if (b == Cmd::ACT || b == Cmd::PREA || b == Cmd::REFab || b == Cmd::REFpb) need(t.nRFC);
@@ -88,8 +90,8 @@ std::vector<std::string> check_commands(const DramConfig& cfg, const std::vector
   std::vector<BankTrack> banks(std::size_t(cfg.org.banks_per_channel()));
   std::vector<std::deque<i64>> acts(std::size_t(cfg.org.ranks_per_channel()));
   const int window =
-      std::max({t.nRFC, t.nRC, t.nRFCpb, t.nFAW, t.nCWL + t.nBL + t.nWR + t.nRP, t.nRTP + t.nRP,
-                t.nCWL + t.nBL + t.nWTRL, t.nCL + t.nBL + 2 + t.nRTRS}) +
+      std::max({t.nRFC, t.nRC, t.nRFCpb, t.nFAW, t.nRPab, t.nPPD, t.nCWL + t.nBL + t.nWR + t.nRP,
+                t.nRTP + t.nRP, t.nCWL + t.nBL + t.nWTRL, t.nCL + t.nBL + 2 + t.nRTRS}) +
       1;
   std::deque<IssuedCmd> recent;
   std::vector<std::string> errors;

@@ -61,7 +61,8 @@ RuleSet make_rules(const DramConfig& cfg) {
   add(bank, WRs, {PRE}, wr_to_pre);
   // Precharge (explicit or automatic) to the next activate or refresh.
   add(bank, {PRE}, {ACT, REFab, REFpb}, t.nRP);
-  add(rank, {PREA}, {ACT, REFab, REFpb}, t.nRP);
+  add(rank, {PREA}, {ACT, REFab, REFpb}, t.rp_all());
+  add(rank, {PRE, PREA}, {PRE, PREA}, t.nPPD);
   add(bank, {RDA}, {ACT, REFab, REFpb}, t.nRTP + t.nRP);
   add(bank, {WRA}, {ACT, REFab, REFpb}, wr_to_pre + t.nRP);
   // HBM: an ACT holds the channel's row command bus for two cycles (both pseudo-channels).

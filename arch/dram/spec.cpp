@@ -89,8 +89,8 @@ void read_into(MapReader& r, DramConfig& c, bool have_base) {
     for (const TimingField& f : timing_fields()) {
       const std::string n = f.name;
       // Per-bank refresh values and nRCDWR have fallbacks; everything else is required.
-      const bool optional =
-          n == "nRCDWR" || n == "nREFIpb" || n == "nRFCpb" || n == "nRREFD" || n == "nRTRS";
+      const bool optional = n == "nRCDWR" || n == "nREFIpb" || n == "nRFCpb" || n == "nRREFD" ||
+                            n == "nRTRS" || n == "nRPab" || n == "nPPD";
       if (need(tim, f.name) && !(optional && !tim.has(f.name)))
         c.timing.*f.member = int(tim.integer(f.name, 0, 1 << 24));
     }
@@ -201,6 +201,8 @@ const std::vector<TimingField>& timing_fields() {
       {"nREFIpb", &Timing::nREFIpb, "per-bank refresh interval (0: nREFI / banks)"},
       {"nRFCpb", &Timing::nRFCpb, "per-bank refresh cycle"},
       {"nRREFD", &Timing::nRREFD, "per-bank refresh to per-bank refresh or activate, other bank"},
+      {"nRPab", &Timing::nRPab, "all-bank precharge to activate or refresh (0: nRP; LPDDR5)"},
+      {"nPPD", &Timing::nPPD, "precharge to precharge, any bank of the rank (0: none)"},
   };
   return f;
 }
@@ -263,6 +265,9 @@ std::vector<std::string> check(const DramConfig& c) {
                                    " (JEDEC: tRC >= tRAS + tRP)");
   rel(t.nRAS >= t.nRCD, "timing.nRAS: " + v(t.nRAS) + " < nRCD = " + v(t.nRCD) +
                             " (a row must stay open until it can be read)");
+  rel(t.nRPab == 0 || t.nRPab >= t.nRP, "timing.nRPab: " + v(t.nRPab) + " < nRP = " + v(t.nRP) +
+                                            " (an all-bank precharge " +
+                                            "takes at least as long as one bank's)");
   rel(t.nCCDL >= t.nCCDS, "timing.nCCDL: " + v(t.nCCDL) + " < nCCDS = " + v(t.nCCDS));
   rel(t.nRRDL >= t.nRRDS, "timing.nRRDL: " + v(t.nRRDL) + " < nRRDS = " + v(t.nRRDS));
   rel(t.nWTRL >= t.nWTRS, "timing.nWTRL: " + v(t.nWTRL) + " < nWTRS = " + v(t.nWTRS));

@@ -50,7 +50,8 @@ struct Timing {
   i64 tCK_ps = 1000;
   int nBL = 4, nCL = 0, nCWL = 0, nRCD = 0, nRCDWR = 0, nRP = 0, nRAS = 0, nRC = 0, nWR = 0,
       nRTP = 0, nCCDS = 0, nCCDL = 0, nRRDS = 0, nRRDL = 0, nFAW = 0, nWTRS = 0, nWTRL = 0,
-      nRTRS = 0, nREFI = 0, nRFC = 0, nREFIpb = 0, nRFCpb = 0, nRREFD = 0;
+      nRTRS = 0, nREFI = 0, nRFC = 0, nREFIpb = 0, nRFCpb = 0, nRREFD = 0, nRPab = 0, nPPD = 0;
+  int rp_all() const { return nRPab ? nRPab : nRP; }  // all-bank precharge to activate
 };
 
 struct TimingField {

@@ -17,7 +17,8 @@
 // (the kernel's length is computed on a private copy of one pseudo-channel, refreshes
 // included). The memory serves requests in arrival order, so other units' requests wait while
 // the banks are in PIM mode, and a kernel waits for what the channels already hold; the banks
-// come back precharged. Refreshes that fall due meanwhile stall the kernel nRFC + nRP each.
+// come back precharged. Refreshes that fall due meanwhile stall the kernel by a precharge and
+// nRFC each.
 // FP16 (W16A16, how HBM-PIM is measured): each lane multiplies binary16 weights by binary16
 // activations and keeps its products' sum exactly (a wide fixed-point accumulator, where
 // Aquabolt's lanes accumulate in FP16); the host logic adds the lanes exactly and rounds once
@@ -234,7 +235,7 @@ class PimUnit final : public Unit {
       k.padding_rows = l.padded_out_rows, k.bank_rows = l.bank_rows_used;
     }
     // Timed without refresh: the memory adds the refreshes that fall due while it holds the
-    // kernel, at their real times (each stalls it nRFC + nRP).
+    // kernel, at their real times (each stalls it by a precharge and nRFC).
     dram::DramConfig quiet = d;
     quiet.ctrl.refresh = dram::Refresh::none;
     const StreamTiming t = run_in_order(quiet, stream);
