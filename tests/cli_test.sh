@@ -196,6 +196,11 @@ check sweep-old-db 2 "written by an older qaccel" -- "$q" sweep "$src/configs/sw
 echo "not a database at all" >"$tmp/foreign.db"
 check query-foreign-db 2 "not a SQLite database" -- "$q" query --db "$tmp/foreign.db" runs
 
+# Hardening of the DSE commands: bounded inputs, regular files, merge precedence, I/O errors.
+perl -e 'print "sweep:\n  name: deep\n  base: '"$src"'/configs/systems/edge-npu.yaml\n  models: ['"$m"']\n  workloads: ['"$src"'/configs/workloads/decode-32.yaml]\n  parameters:\n    units.mxu.rows: [4]\n  constraints: [\"", "(" x 200000, "units.mxu.rows < 2\"]\n"' >"$tmp/deep.yaml"
+check validate-deep-constraint 2 "deep.yaml.*constraints\[0\].*more than 4096" -- "$q" validate "$tmp/deep.yaml"
+check sweep-deep-constraint 2 "more than 4096" -- "$q" sweep "$tmp/deep.yaml" --db "$tmp/deep.db" --quiet
+
 # The command-level DRAM on its own.
 check dram-synthetic 0 "^cycles: [0-9]+" -- "$q" dram --config DDR4-2400 --synthetic stream --requests 3000 --check
 printf 'LD 0x40\nST 0x80\n100 R 0x1000\n' >"$tmp/ok.trace"

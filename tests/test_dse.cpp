@@ -165,6 +165,40 @@ TEST(Sweep, MalformedFilesNameFileAndKeyPath) {
   }
 }
 
+// Deep or long formulas are refused with a message, never a stack overflow; a long flat sum
+// within the bound evaluates without recursion.
+TEST(Expr, DeepAndLongFormulasAreRefusedNotACrash) {
+  auto error_of = [](const std::string& text) -> std::string {
+    try {
+      Expr::parse(text);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const std::string deep = std::string(200000, '(') + "1" + std::string(200000, ')') + " < 2";
+  EXPECT_NE(error_of(deep).find("characters, more than 4096"), std::string::npos);
+  EXPECT_LT(error_of(deep).size(), 300u);  // the formula is quoted cut short
+  const std::string nested = std::string(65, '(') + "1" + std::string(65, ')') + " < 2";
+  EXPECT_NE(error_of(nested).find("nested more than 64 levels"), std::string::npos);
+  EXPECT_NE(error_of(std::string(65, '-') + "1 < 2").find("nested more than 64"),
+            std::string::npos);
+  EXPECT_TRUE(Expr::parse(std::string(64, '(') + "1" + std::string(64, ')') + " < 2")
+                  .holds([](const std::string&) { return std::nullopt; }));
+  std::string sum = "x";
+  while (sum.size() + 12 < Expr::kMaxLength)
+    sum += "+x";
+  Expr e = Expr::parse(sum + " == " + std::to_string((sum.size() + 1) / 2));
+  EXPECT_TRUE(e.holds([](const std::string&) { return 1.0; }));
+  EXPECT_EQ(e.names(), std::set<std::string>{"x"});
+  // In a sweep file: the error names the file and the constraint's key path.
+  std::string err = load_error(
+      sweep_text("d", "    units.mxu.rows: [4]\n",
+                 "  constraints: [\"" + std::string(100000, '(') + "units.mxu.rows < 2\"]\n"));
+  EXPECT_NE(err.find("s.yaml"), std::string::npos) << err;
+  EXPECT_NE(err.find("constraints[0]"), std::string::npos) << err;
+}
+
 TEST(SweepRun, StoresEveryDesignOnceAndResumes) {
   TempDir dir;
   SweepSpec s = load_sweep(
