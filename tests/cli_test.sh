@@ -200,6 +200,13 @@ check query-foreign-db 2 "not a SQLite database" -- "$q" query --db "$tmp/foreig
 perl -e 'print "sweep:\n  name: deep\n  base: '"$src"'/configs/systems/edge-npu.yaml\n  models: ['"$m"']\n  workloads: ['"$src"'/configs/workloads/decode-32.yaml]\n  parameters:\n    units.mxu.rows: [4]\n  constraints: [\"", "(" x 200000, "units.mxu.rows < 2\"]\n"' >"$tmp/deep.yaml"
 check validate-deep-constraint 2 "deep.yaml.*constraints\[0\].*more than 4096" -- "$q" validate "$tmp/deep.yaml"
 check sweep-deep-constraint 2 "more than 4096" -- "$q" sweep "$tmp/deep.yaml" --db "$tmp/deep.db" --quiet
+# Control characters in names: the SVG stays well-formed.
+cp "$db" "$tmp/ctl.db"
+sqlite3 "$tmp/ctl.db" "UPDATE designs SET model = 'ti' || char(1) || 'ny' || char(27); UPDATE unit_metrics SET unit = unit || char(2); UPDATE op_metrics SET unit = unit || char(2), name = name || char(3)"
+check plot-timeline-ctl 0 "ctl.svg" -- "$q" plot timeline --db "$tmp/ctl.db" --run "$id" -o "$tmp/ctl.svg"
+check plot-timeline-ctl-xml 0 "" -- xmllint --noout "$tmp/ctl.svg"
+check plot-roofline-ctl 0 "ctlr.svg" -- "$q" plot roofline --db "$tmp/ctl.db" --run "$id" -o "$tmp/ctlr.svg"
+check plot-roofline-ctl-xml 0 "" -- xmllint --noout "$tmp/ctlr.svg"
 
 # The command-level DRAM on its own.
 check dram-synthetic 0 "^cycles: [0-9]+" -- "$q" dram --config DDR4-2400 --synthetic stream --requests 3000 --check

@@ -471,3 +471,30 @@ TEST(Timeline, ManyOpsStayBoundedAndEveryLaneIsDrawn) {
   EXPECT_NE(svg.find("100000 ops narrower than a pixel"), std::string::npos);
   EXPECT_EQ(svg.substr(svg.size() - 7), "</svg>\n");
 }
+
+// Names reach the SVG as well-formed XML whatever bytes they hold.
+TEST(Svg, ControlCharactersAndBadUtf8AreReplaced) {
+  Chart c;
+  c.title = std::string("sweep \x01\x1b[31m <&> \xff\xfe caf\xc3\xa9 \xed\xa0\x80", 34);
+  c.xlabel = "x", c.ylabel = "y";
+  Series se;
+  se.name = std::string("a\0b", 3), se.color = "#000";
+  se.points = {{1, 1}, {2, 2}};
+  se.labels = {"\x7f", "ok"};
+  c.series.push_back(se);
+  Gantt g;
+  g.title = "t\x02";
+  g.lanes = {"mxu\x03"};
+  g.kinds = {{"k\x04", "#111"}};
+  g.bars = {{0, 0, 0, 10, "op\x05"}};
+  g.span = 10;
+  for (const std::string& svg : {render_svg(c), render_gantt_svg(g)}) {
+    for (unsigned char ch : svg)
+      EXPECT_TRUE(ch >= 0x20 || ch == '\n' || ch == '\t' || ch == '\r') << int(ch);
+    EXPECT_NE(svg.find("\xEF\xBF\xBD"), std::string::npos);
+    EXPECT_EQ(svg.find("\xff"), std::string::npos);
+    EXPECT_EQ(svg.find("\xed\xa0\x80"), std::string::npos);  // a UTF-16 surrogate
+  }
+  EXPECT_NE(render_svg(c).find("caf\xc3\xa9"), std::string::npos);  // valid UTF-8 stays
+  EXPECT_NE(render_svg(c).find("&lt;&amp;&gt;"), std::string::npos);
+}
