@@ -18,17 +18,23 @@ int cmd_sweep(const std::vector<std::string>& args) {
       "timeout", po::value<double>()->default_value(0),
       "seconds before a point is killed and recorded as timeout (0: none)")(
       "retry-failed", po::bool_switch(), "run again the designs stored as failed or timed out")(
-      "quiet", po::bool_switch(), "no progress line on stderr");
+      "quiet", po::bool_switch(), "no progress line on stderr")(
+      "max-designs", po::value<std::int64_t>()->default_value(dse::kDefaultMaxDesigns),
+      "refuse a grid or random sweep of more designs than this (counted before constraints)");
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;
   const std::string synopsis =
-      "FILE [--workers N] [--db results/qaccel.db] [--shard i/N] [--timeout S]";
+      "FILE [--workers N] [--db results/qaccel.db] [--shard i/N] [--timeout S]\n"
+      "       [--retry-failed] [--max-designs N] [--quiet]";
   if (!parse(
           "sweep", synopsis,
           "Runs a sweep's design points, each in its own process, and stores every result in the\n"
           "database. Interrupting keeps everything finished; running the same command again only\n"
-          "runs what is missing.",
+          "runs what is missing. Designs are built one at a time; a grid or random sweep of more\n"
+          "than --max-designs designs is refused before anything runs. Exit 4 when results\n"
+          "could not be stored (full disk, I/O error): nothing is recorded as failed for it, and\n"
+          "the same command resumes once the cause is fixed.",
           opts, &pos, args, vm))
     return 0;
   const std::string usage = "usage: qaccel sweep " + synopsis + "\n";
@@ -41,6 +47,8 @@ int cmd_sweep(const std::vector<std::string>& args) {
   if (o.timeout_s < 0) throw UsageError("--timeout must be >= 0", usage);
   o.progress = !vm["quiet"].as<bool>();
   o.retry_failed = vm["retry-failed"].as<bool>();
+  o.max_designs = vm["max-designs"].as<std::int64_t>();
+  if (o.max_designs < 1) throw UsageError("--max-designs must be >= 1", usage);
   if (vm.count("shard")) {
     const std::string sh = vm["shard"].as<std::string>();
     auto slash = sh.find('/');
@@ -52,6 +60,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
   }
   dse::SweepSpec s = dse::load_sweep(vm["file"].as<std::string>());
   dse::SweepSummary sum = dse::run_sweep(s, o);
+  if (!sum.note.empty()) std::cerr << "note: " << sum.note << "\n";
   std::cout << "sweep " << s.name << ": " << sum.points << " design points; ran " << sum.ran
             << ", already stored " << sum.skipped << "; ok " << sum.ok << ", failed " << sum.failed
             << ", timeout " << sum.timeouts << ", infeasible " << sum.infeasible << "\ndatabase "
