@@ -584,9 +584,25 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o) {
     } else {
       DesignStream designs(s, o.max_designs, o.shard, o.shards);
       designs.stop_on(&g_stop);
-      pool.run([&](DesignPoint& p) { return designs.next(p); },
-               (designs.upper_bound() + o.shards - 1) / o.shards);
+      // A combination of values that is not a valid system shows only when built: the valid
+      // designs still run, and the sweep ends with the first such error (exit 2).
+      std::int64_t invalid = 0;
+      std::string first_invalid;
+      auto next = [&](DesignPoint& p) {
+        for (;;) {
+          try {
+            return designs.next(p);
+          } catch (const ConfigError& e) {
+            if (!invalid++) first_invalid = e.what();
+          }
+        }
+      };
+      pool.run(next, (designs.upper_bound() + o.shards - 1) / o.shards);
       sum.note = designs.note();
+      if (invalid && !pool.io_failed())
+        throw ConfigError(std::to_string(invalid) +
+                          " design(s) are not valid systems (the others ran); the first:\n" +
+                          first_invalid);
     }
     if (pool.io_failed())
       throw IoError("database " + o.db_path.string() + ": " + std::to_string(sum.io_errors) +

@@ -244,6 +244,9 @@ if [ "$rc" -eq 4 ] && grep -q "I/O error" "$tmp/err" && [ "$notok" = 0 ] && [ "$
   echo "FAIL sweep-disk-full: exit $rc, $stored stored, $notok not ok"; head -3 "$tmp/err"; fail=$((fail + 1)); fi
 check sweep-after-disk-full 0 "ran $((9 - stored)), already stored $stored; ok 9" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/full.db" --quiet
 check full-db-integrity 0 "^ok$" -- sqlite3 "$tmp/full.db" "PRAGMA integrity_check"
+# Output that cannot be written (a full disk): exit 4, not "bad input".
+check plot-dev-full 4 "I/O error: -o: writing /dev/full failed" -- "$q" plot roofline --db "$db" --run "$id" -o /dev/full
+check query-dev-full 4 "I/O error: writing the query's output failed" -- bash -c '"$0" query --db "$1" runs >/dev/full' "$q" "$db"
 # Control characters in names: the SVG stays well-formed.
 cp "$db" "$tmp/ctl.db"
 sqlite3 "$tmp/ctl.db" "UPDATE designs SET model = 'ti' || char(1) || 'ny' || char(27); UPDATE unit_metrics SET unit = unit || char(2); UPDATE op_metrics SET unit = unit || char(2), name = name || char(3)"

@@ -66,6 +66,8 @@ std::string load_error(const std::string& text) {
   return "";
 }
 
+std::string integrity(const std::filesystem::path& p);
+
 SweepOptions opts(const std::filesystem::path& db, int workers = 2) {
   SweepOptions o;
   o.db_path = db, o.workers = workers, o.progress = false;
@@ -318,9 +320,11 @@ TEST(SweepRun, ResumeAfterSigkillGivesTheFullSet) {
   std::size_t partial = stored(db).size();
   EXPECT_GE(partial, 5u);
   EXPECT_LT(partial, 60u);
+  EXPECT_EQ(integrity(db), "ok");
   SweepSummary r = run_sweep(s, opts(db));
   EXPECT_EQ(r.skipped, std::int64_t(partial));
   EXPECT_EQ(stored(db), hashes(enumerate(s)));
+  EXPECT_EQ(integrity(db), "ok");
 }
 
 TEST(SweepRun, TwoSweepsIntoOneDatabaseAtOnce) {
@@ -345,6 +349,7 @@ TEST(SweepRun, TwoSweepsIntoOneDatabaseAtOnce) {
   for (const auto& h : hashes(enumerate(b)))
     want.insert(h);
   EXPECT_EQ(stored(db), want);
+  EXPECT_EQ(integrity(db), "ok");
 }
 
 TEST(SweepRun, ShardsMergeWithoutDuplicates) {
