@@ -580,6 +580,11 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o) {
       if (o.shards != 1)
         throw ConfigError(
             "--shard: an nsga2 search cannot be sharded (its generations depend on each other)");
+      // Its sorting is quadratic in the population: the same limit as for grids applies.
+      if (std::int64_t n = design_count(s); n > o.max_designs)
+        throw ConfigError(s.file.string() +
+                          ": nsga2 population x (generations + 1) = " + std::to_string(n) +
+                          " evaluations, more than --max-designs " + std::to_string(o.max_designs));
       nsga2(s, pool, db);
     } else {
       DesignStream designs(s, o.max_designs, o.shard, o.shards);

@@ -273,7 +273,7 @@ SweepSpec load_sweep(const fs::path& file) {
                                      : Strategy::grid;
       if (s.strategy == Strategy::random) s.count = int(st.integer("count", 1, 10000000));
       if (s.strategy == Strategy::nsga2) {
-        s.population = int(st.integer("population", 4, 100000));
+        s.population = int(st.integer("population", 4, 10000));  // ranking is quadratic
         s.generations = int(st.integer("generations", 1, 100000));
       }
       if (s.strategy != Strategy::grid)
@@ -406,6 +406,8 @@ std::int64_t space_size(const SweepSpec& s) {
 }  // namespace
 
 std::int64_t design_count(const SweepSpec& s) {
+  if (s.strategy == Strategy::nsga2)  // at most this many evaluations
+    return mul_sat(s.population, std::int64_t(s.generations) + 1);
   std::int64_t combos = space_size(s);
   if (s.strategy == Strategy::random) combos = std::min<std::int64_t>(combos, s.count);
   return mul_sat(mul_sat(combos, std::int64_t(distinct_files(s.model_files).size())),

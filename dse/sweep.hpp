@@ -79,7 +79,8 @@ inline constexpr std::int64_t kDefaultMaxDesigns = 1'000'000;
 
 // Designs a grid or random sweep names before parameter constraints: the product of the
 // parameters' distinct value counts (random: at most `count` of them) times models times
-// workloads. Saturates at INT64_MAX. Cheap: nothing is enumerated.
+// workloads. nsga2: population x (generations + 1) evaluations. Saturates at INT64_MAX.
+// Cheap: nothing is enumerated.
 std::int64_t design_count(const SweepSpec& s);
 
 // Grid or random designs in order, built one at a time (memory does not grow with the grid):

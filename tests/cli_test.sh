@@ -215,6 +215,10 @@ sed 's/to: 1000, step: 1}$/to: 250, step: 1}/; s/cols: {from: 1, to: 250/cols: {
 check validate-100k-fast 0 "ok \(sweep, 100000 design points, the first 1000 built" -- timeout 20 "$q" validate "$tmp/100k.yaml"
 check sweep-huge-grid 2 "more than --max-designs 1000" -- timeout 60 "$q" sweep "$tmp/huge.yaml" --db "$tmp/huge.db" --max-designs 1000 --quiet
 sed 's/units.mxu.rows: \[4\]/units.mxu.rows: [4, 8]\n  strategy: {kind: random, count: 10000000, seed: 1}/; s/  constraints:.*//' "$tmp/deep.yaml" >"$tmp/tiny-random.yaml"
+sed 's/units.mxu.rows: \[4\]/units.mxu.rows: [4, 8]\n  strategy: {kind: nsga2, population: 10000, generations: 100000, seed: 1}\n  objectives: {latency_ms: min, area_mm2: min}/; s/  constraints:.*//' "$tmp/deep.yaml" >"$tmp/big-nsga.yaml"
+check validate-nsga2-huge 2 "1000010000 evaluations, more than --max-designs" -- timeout 60 "$q" validate "$tmp/big-nsga.yaml"
+check sweep-nsga2-huge 2 "1000010000 evaluations, more than --max-designs" -- timeout 60 "$q" sweep "$tmp/big-nsga.yaml" --db "$tmp/nsga.db" --quiet
+check sweep-shard-overflow 2 "expected i/N" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/x.db" --shard 0/2147483648
 check sweep-random-tiny-space 0 "each was drawn once" -- timeout 120 "$q" sweep "$tmp/tiny-random.yaml" --db "$tmp/tiny.db" --quiet
 mkfifo "$tmp/fifo.db"
 check query-fifo-db 2 "not a regular file" -- timeout 10 "$q" query --db "$tmp/fifo.db" runs

@@ -42,6 +42,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
   o.db_path = vm["db"].as<std::string>();
   o.workers = vm["workers"].as<int>();
   if (o.workers < 0) throw UsageError("--workers must be >= 0", usage);
+  if (o.workers > 4096) throw UsageError("--workers: at most 4096 (one process each)", usage);
   if (o.workers == 0) o.workers = int(std::max(1u, std::thread::hardware_concurrency()));
   o.timeout_s = vm["timeout"].as<double>();
   if (o.timeout_s < 0) throw UsageError("--timeout must be >= 0", usage);
@@ -54,8 +55,9 @@ int cmd_sweep(const std::vector<std::string>& args) {
     auto slash = sh.find('/');
     long long i = 0, n = 0;
     if (slash == std::string::npos || !parse_int64(sh.substr(0, slash), i) ||
-        !parse_int64(sh.substr(slash + 1), n) || n < 1 || i < 0 || i >= n)
-      throw UsageError("--shard: expected i/N with 0 <= i < N, found '" + sh + "'", usage);
+        !parse_int64(sh.substr(slash + 1), n) || n < 1 || n > 1000000 || i < 0 || i >= n)
+      throw UsageError("--shard: expected i/N with 0 <= i < N <= 1000000, found '" + sh + "'",
+                       usage);
     o.shard = int(i), o.shards = int(n);
   }
   dse::SweepSpec s = dse::load_sweep(vm["file"].as<std::string>());

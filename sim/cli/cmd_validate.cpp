@@ -31,8 +31,13 @@ int cmd_validate(const std::vector<std::string>& args) {
         // kBuilt are built, so a bad combination of values there surfaces here.
         constexpr std::int64_t kBuilt = 1000;
         std::int64_t n = 0, built = 0;
+        const std::int64_t max_designs = vm["max-designs"].as<std::int64_t>();
+        if (s.strategy == dse::Strategy::nsga2 && dse::design_count(s) > max_designs)
+          throw ConfigError(f + ": nsga2 population x (generations + 1) = " +
+                            std::to_string(dse::design_count(s)) +
+                            " evaluations, more than --max-designs " + std::to_string(max_designs));
         if (s.strategy != dse::Strategy::nsga2) {
-          dse::DesignStream designs(s, vm["max-designs"].as<std::int64_t>());
+          dse::DesignStream designs(s, max_designs);
           for (dse::DesignPoint p; built < kBuilt && designs.next(p);)
             ++built;
           n = built + designs.count_rest();
