@@ -278,7 +278,7 @@ class Pool {
 
   // Pulls designs one at a time as workers free up, so a sweep's memory does not grow with
   // its size. After a worker's I/O error, starts no more designs.
-  void run(const Source& next_point, std::int64_t total_hint) {
+  void run(const Source& next_point, std::int64_t total_hint, bool hint_is_estimate = false) {
     total_ = std::max(total_hint, done_);
     bool more = true;
     while (!g_stop && ((more && !io_failed()) || !running_.empty())) {
@@ -312,6 +312,7 @@ class Pool {
       progress(false);
       if (!running_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
+    if (hint_is_estimate && !more && running_.empty()) total_ = done_;
     if (g_stop) {
       for (const Running& r : running_)
         kill(r.pid, SIGKILL);
@@ -602,7 +603,9 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o) {
           }
         }
       };
-      pool.run(next, (designs.upper_bound() + o.shards - 1) / o.shards);
+      // Before constraints, so an estimate for the ETA; exact once the designs run out.
+      const std::int64_t bound = designs.upper_bound();
+      pool.run(next, bound / o.shards + (bound % o.shards != 0), true);
       sum.note = designs.note();
       if (invalid && !pool.io_failed())
         throw ConfigError(std::to_string(invalid) +
