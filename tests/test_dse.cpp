@@ -843,3 +843,21 @@ TEST(Svg, ControlCharactersAndBadUtf8AreReplaced) {
   EXPECT_NE(render_svg(c).find("caf\xc3\xa9"), std::string::npos);  // valid UTF-8 stays
   EXPECT_NE(render_svg(c).find("&lt;&amp;&gt;"), std::string::npos);
 }
+
+// A combination that is not a valid system shows only when its design is built: the valid
+// designs still run, then the sweep reports it (ConfigError, exit 2).
+TEST(SweepRun, AnInvalidDesignDoesNotStopTheOthers) {
+  TempDir dir;
+  SweepSpec s = load_sweep(dir.write("s.yaml", sweep_text("inv", kTwo)));
+  s.params[0].values = {"4", "0", "8"};  // past the load-time check of each value
+  auto db = dir.path / "i.db";
+  try {
+    run_sweep(s, opts(db));
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("1 design(s) are not valid systems"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("units.mxu.rows=0"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(stored(db).size(), 2u);
+}
