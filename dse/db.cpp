@@ -110,6 +110,11 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
   if (int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr); rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
     sqlite3_close(raw);
+    // A path through a missing directory or a file is the user's mistake, not the system's.
+    const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    if (!std::filesystem::is_directory(dir, ec))
+      throw ConfigError("database " + path.string() + ": cannot open: " + dir.string() +
+                        " is not a directory");
     throw_for(rc, "database " + path.string() + ": cannot open: " + msg);
   }
   sqlite3_extended_result_codes(raw, 1);

@@ -223,6 +223,7 @@ check sweep-random-tiny-space 0 "each was drawn once" -- timeout 120 "$q" sweep 
 mkfifo "$tmp/fifo.db"
 check query-fifo-db 2 "not a regular file" -- timeout 10 "$q" query --db "$tmp/fifo.db" runs
 check sweep-devzero-db 2 "not a regular file" -- timeout 10 "$q" sweep "$src/configs/sweeps/smoke.yaml" --db /dev/zero --quiet
+check sweep-db-under-a-file 2 "foreign.db is not a directory" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/foreign.db/x.db" --quiet
 check merge-fifo 2 "not a regular file" -- timeout 10 "$q" merge "$tmp/m2.db" "$tmp/fifo.db"
 check merge-self 2 "is the output database .* itself" -- timeout 10 "$q" merge "$tmp/merged.db" "$tmp/./merged.db"
 # Every table arrives, and an ok run replaces a failed one with its measurements.
