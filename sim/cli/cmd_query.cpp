@@ -203,6 +203,10 @@ int cmd_query(const std::vector<std::string>& args) {
   if (!(time_limit >= 0)) throw UsageError("--time-limit must be >= 0", usage);
   dse::Db db = dse::Db::open(vm["db"].as<std::string>(), true);
   db.exec("PRAGMA query_only=1");
+  // Bounded memory too: no string or blob over 64 MiB (randomblob(1e9), a huge group_concat),
+  // and at most 1 GiB of SQLite heap.
+  sqlite3_limit(db.raw(), SQLITE_LIMIT_LENGTH, 64 << 20);
+  sqlite3_hard_heap_limit64(std::int64_t(1) << 30);
   // Every query runs under the time limit: SQLite calls the handler every few thousand
   // instructions, and a non-zero return interrupts the statement.
   struct Deadline {
