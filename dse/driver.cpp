@@ -347,7 +347,9 @@ class Pool {
         continue;
       }
       std::optional<std::string> st = run_status(db_, r.point->hash);
-      if (!st && WIFEXITED(status) && WEXITSTATUS(status) == kWorkerIoError) {
+      // SIGXFSZ: the worker's write passed the file-size limit, the environment's doing too.
+      if (!st && ((WIFEXITED(status) && WEXITSTATUS(status) == kWorkerIoError) ||
+                  (WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ))) {
         ++sum_.io_errors;  // left unrecorded: a re-run retries it
       } else if (!st && !g_stop) {
         std::string why = WIFSIGNALED(status)
@@ -614,9 +616,10 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o) {
     }
     if (pool.io_failed())
       throw IoError("database " + o.db_path.string() + ": " + std::to_string(sum.io_errors) +
-                    " design(s) could not be stored (see the worker messages above: a full "
-                    "disk or an I/O error); they are not recorded as failed, so running the "
-                    "same command again once the cause is fixed runs them");
+                    " design(s) could not be stored (a full disk, an I/O error or the file-size "
+                    "limit; worker messages above, if any, say which); they are not recorded as "
+                    "failed, so running the same command again once the cause is fixed runs "
+                    "them");
   } catch (...) {
     sigaction(SIGINT, &old_int, nullptr);
     sigaction(SIGTERM, &old_term, nullptr);

@@ -250,6 +250,12 @@ if [ "$rc" -eq 4 ] && grep -q "I/O error" "$tmp/err" && [ "$notok" = 0 ] && [ "$
   echo "FAIL sweep-disk-full: exit $rc, $stored stored, $notok not ok"; head -3 "$tmp/err"; fail=$((fail + 1)); fi
 check sweep-after-disk-full 0 "ran $((9 - stored)), already stored $stored; ok 9" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/full.db" --quiet
 check full-db-integrity 0 "^ok$" -- sqlite3 "$tmp/full.db" "PRAGMA integrity_check"
+# The same without ignoring SIGXFSZ: workers die of the signal, which is no design failure either.
+( ulimit -f 300; exec "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/xfsz.db" --workers 2 --quiet ) >"$tmp/out" 2>"$tmp/err"
+rc=$?
+notok=$(sqlite3 "$tmp/xfsz.db" "SELECT count(*) FROM runs WHERE status != 'ok'" 2>/dev/null || echo x)
+if [ "$rc" -eq 4 ] && [ "$notok" = 0 ]; then pass=$((pass + 1)); else
+  echo "FAIL sweep-xfsz: exit $rc, $notok not ok"; head -3 "$tmp/err"; fail=$((fail + 1)); fi
 # Output that cannot be written (a full disk): exit 4, not "bad input".
 check plot-dev-full 4 "I/O error: -o: writing /dev/full failed" -- "$q" plot roofline --db "$db" --run "$id" -o /dev/full
 check query-dev-full 4 "I/O error: writing the query's output failed" -- bash -c '"$0" query --db "$1" runs >/dev/full' "$q" "$db"
