@@ -178,6 +178,7 @@ check query-sql-empty 2 "empty" -- "$q" query --db "$db" sql ""
 check query-sql-max-rows 1 "stopped after --max-rows 3" -- "$q" query --db "$db" sql "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c" --max-rows 3 --format csv
 if [ "$(head -c 100 "$tmp/out" | tr '\n' ' ')" = "x 1 2 3 " ]; then pass=$((pass + 1)); else echo "FAIL query-sql-max-rows output: $(head -c 100 "$tmp/out")"; fail=$((fail + 1)); fi
 check query-sql-big-blob 2 "string or blob too big" -- "$q" query --db "$db" sql "SELECT length(randomblob(1000000000))"
+check query-sql-json-inf 0 '"a": "Inf", "b": 2.5' -- "$q" query --db "$db" sql "SELECT 1e999 AS a, 2.5 AS b" --format json
 check query-sql-time-limit 1 "stopped after --time-limit 0.5 s" -- timeout 30 "$q" query --db "$db" sql "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c" --time-limit 0.5
 check plot-roofline 0 "roof.svg" -- "$q" plot roofline --db "$db" --run "$id" -o "$tmp/roof.svg"
 check plot-roofline-svg 0 "<svg .*</svg>|Roofline of run" -- cat "$tmp/roof.svg"

@@ -112,7 +112,7 @@ void print_rows(dse::Stmt& st, TableFormat fmt, const Limits& limits = {}) {
     for (int c = 0; c < nc; ++c) {
       bool n = false;
       r[c] = cell(c, n);
-      is_num[c] = n;
+      is_num[c] = n && std::isfinite(st.real(c));  // JSON has no inf
       if (!header && !st.is_null(c)) numeric[c] = numeric[c] && n;
       if (!header) width[c] = std::max(width[c], r[c].size());
     }
