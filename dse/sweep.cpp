@@ -481,7 +481,13 @@ bool DesignStream::next_combo() {
     for (std::size_t f : free_)
       values_[f] = s_.params[f].values[rng_.below(std::uint32_t(s_.params[f].values.size()))];
     resolve_ties();
-    if (params_allowed(s_, values_) && seen_.insert(values_).second) return true;
+    if (!params_allowed(s_, values_)) continue;
+    std::uint64_t a = 1469598103934665603ULL, b = 0x84222325cbf29ce4ULL;
+    for (std::size_t f : free_) {                   // the tied values follow from these
+      a = fnv1a(values_[f], a) * 1099511628211ULL;  // the multiply separates the values
+      b = fnv1a(values_[f], b) * 1099511628211ULL;
+    }
+    if (seen_.insert({a, b}).second) return true;
   }
   if (wanted_ < s_.count && !stopped() && note_.empty())
     note_ = "random sampling: count " + std::to_string(s_.count) + " is more than the " +

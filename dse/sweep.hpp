@@ -9,6 +9,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "dse/expr.hpp"
@@ -115,7 +117,14 @@ class DesignStream {
   std::vector<int> models_, workloads_;  // distinct by file content
   std::size_t mw_ = 0;                   // position in models_ x workloads_ for values_
   std::vector<std::string> values_;
-  std::set<std::vector<std::string>> seen_;  // random: combinations drawn so far
+  // Random: 128-bit fingerprints of the combinations drawn so far (about 40 bytes each
+  // instead of a copy of every value; a collision is as likely as 2^-128 per pair).
+  struct PairHash {
+    std::size_t operator()(const std::pair<std::uint64_t, std::uint64_t>& p) const {
+      return std::size_t(p.first ^ (p.second * 0x9e3779b97f4a7c15ULL));
+    }
+  };
+  std::unordered_set<std::pair<std::uint64_t, std::uint64_t>, PairHash> seen_;
   SplitMix64 rng_{1};
   bool have_combo_ = false;
   std::string note_;
