@@ -1,5 +1,11 @@
 #include "dse/db.hpp"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
 #include "sim/base/error.hpp"
 
 namespace qaccel::dse {
@@ -58,9 +64,34 @@ CREATE VIEW runs_wide AS
   FROM runs r JOIN designs d ON d.hash = r.hash LEFT JOIN metrics m ON m.hash = r.hash;
 )SQL";
 
+// Result codes where the environment, not the file or the query, is at fault: a full disk,
+// an I/O error, a lock held past the busy timeout, no memory, no permission to write.
+bool environment_error(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_NOLFS:
+    case SQLITE_PERM:
+      return true;
+  }
+  return false;
+}
+
+[[noreturn]] void throw_for(int rc, const std::string& msg) {
+  if (environment_error(rc)) throw IoError(msg);
+  throw ConfigError(msg);
+}
+
 [[noreturn]] void fail(sqlite3* db, const std::filesystem::path& path, const std::string& what) {
-  throw ConfigError("database " + path.string() + ": " + what +
-                    (db ? std::string(": ") + sqlite3_errmsg(db) : ""));
+  std::string msg = "database " + path.string() + ": " + what +
+                    (db ? std::string(": ") + sqlite3_errmsg(db) : "");
+  throw_for(db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM, msg);
 }
 
 }  // namespace
@@ -69,15 +100,24 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
   std::error_code ec;
   bool exists = std::filesystem::exists(path, ec);
   if (readonly && !exists) throw ConfigError("database " + path.string() + ": no such file");
+  // A FIFO would block the open and a device would be read without end.
+  if (exists && !std::filesystem::is_regular_file(path, ec))
+    throw ConfigError("database " + path.string() + ": not a regular file");
   if (!exists && path.has_parent_path())
     std::filesystem::create_directories(path.parent_path(), ec);
   sqlite3* raw = nullptr;
   int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  if (sqlite3_open_v2(path.c_str(), &raw, flags, nullptr) != SQLITE_OK) {
+  if (int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr); rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
     sqlite3_close(raw);
-    throw ConfigError("database " + path.string() + ": cannot open: " + msg);
+    // A path through a missing directory or a file is the user's mistake, not the system's.
+    const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    if (!std::filesystem::is_directory(dir, ec))
+      throw ConfigError("database " + path.string() + ": cannot open: " + dir.string() +
+                        " is not a directory");
+    throw_for(rc, "database " + path.string() + ": cannot open: " + msg);
   }
+  sqlite3_extended_result_codes(raw, 1);
   Db db(raw, path);
   sqlite3_busy_timeout(raw, 30000);  // concurrent writers (workers, other sweeps) wait their turn
   int app = 0, version = 0, tables = 0;
@@ -133,10 +173,10 @@ Db::~Db() {
 
 void Db::exec(const std::string& sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+  if (int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err); rc != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    throw ConfigError("database " + path_.string() + ": " + msg);
+    throw_for(rc, "database " + path_.string() + ": " + msg);
   }
 }
 
@@ -145,6 +185,161 @@ Stmt Db::prepare(const std::string& sql) {
   if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr) != SQLITE_OK)
     fail(db_, path_, "SQL error");
   return Stmt(*this, s);
+}
+
+namespace {
+
+// Pragmas that only describe the database, whatever their argument.
+const std::set<std::string> kIntrospectionPragmas = {
+    "table_info",      "table_xinfo", "table_list",       "index_list",
+    "index_info",      "index_xinfo", "foreign_key_list", "foreign_key_check",
+    "integrity_check", "quick_check", "function_list",    "pragma_list",
+    "collation_list",  "module_list", "database_list",    "compile_options"};
+// Pragmas that read a setting when given no value (and would set it with one).
+const std::set<std::string> kReadablePragmas = {
+    "user_version",   "application_id", "schema_version", "page_count",   "page_size",
+    "freelist_count", "encoding",       "journal_mode",   "data_version", "auto_vacuum"};
+
+// Allows reading only. VACUUM INTO asks for ATTACH first, so refusing ATTACH refuses it too.
+int read_only_authorizer(void*, int action, const char* a1, const char* a2, const char*,
+                         const char*) {
+  switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_FUNCTION:
+    case SQLITE_RECURSIVE:
+      return SQLITE_OK;
+    case SQLITE_PRAGMA: {
+      std::string name = a1 ? a1 : "";
+      std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+      if (kIntrospectionPragmas.count(name) || (!a2 && kReadablePragmas.count(name)))
+        return SQLITE_OK;
+      return SQLITE_DENY;
+    }
+  }
+  return SQLITE_DENY;
+}
+
+}  // namespace
+
+Stmt Db::prepare_read_only(const std::string& sql) {
+  sqlite3_set_authorizer(db_, read_only_authorizer, nullptr);
+  sqlite3_stmt* s = nullptr;
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.c_str(), int(sql.size()), &s, &tail);
+  std::string err = rc == SQLITE_OK ? "" : sqlite3_errmsg(db_);
+  Stmt st(*this, s);  // finalizes on every path below
+  sqlite3_stmt* next = nullptr;
+  std::size_t at = tail ? std::size_t(tail - sql.c_str()) : sql.size();
+  int rc2 = rc == SQLITE_OK && s ? sqlite3_prepare_v2(db_, tail, -1, &next, nullptr) : SQLITE_OK;
+  if (next) sqlite3_finalize(next);
+  sqlite3_set_authorizer(db_, nullptr, nullptr);
+  if (rc == SQLITE_AUTH || (rc != SQLITE_OK && err == "not authorized"))
+    throw ConfigError(
+        "query: only reading is allowed (no writes, ATTACH, VACUUM, or pragmas that "
+        "set anything): " +
+        err);
+  if (rc != SQLITE_OK) throw_for(rc, "query: SQL error: " + err);
+  if (!s) throw ConfigError("query: the SQL is empty (give one SELECT statement)");
+  if (next || rc2 != SQLITE_OK)
+    throw ConfigError("query: more than one statement (text after the first at offset " +
+                      std::to_string(at) + "); give exactly one");
+  if (!sqlite3_stmt_readonly(s))
+    throw ConfigError("query: only reading is allowed; this statement would write");
+  return st;
+}
+
+namespace {
+
+std::vector<std::string> columns_of(Db& db, const std::string& schema, const std::string& table) {
+  Stmt st = db.prepare("SELECT name FROM pragma_table_info(?, ?) ORDER BY cid");
+  st.bind(1, table).bind(2, schema);
+  std::vector<std::string> cols;
+  while (st.step())
+    cols.push_back(st.text(0));
+  return cols;
+}
+
+std::string quote_id(const std::string& s) {
+  std::string o = "\"";
+  for (char c : s)
+    o += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return o + "\"";
+}
+
+}  // namespace
+
+MergeCounts merge_database(Db& out, const std::filesystem::path& in) {
+  // The same file under another name (link, relative path) would attach the database to
+  // itself and wait on its own lock: compare device and inode.
+  struct stat a {
+  }, b{};
+  if (::stat(out.path().c_str(), &a) == 0 && ::stat(in.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
+      a.st_ino == b.st_ino)
+    throw ConfigError("merge: " + in.string() + " is the output database " + out.path().string() +
+                      " itself");
+  { Db check = Db::open(in, true); }  // kind, schema version and regular file checked first
+  out.prepare("ATTACH DATABASE ? AS src").bind(1, in.string()).run();
+  struct Detach {
+    Db& db;
+    ~Detach() { sqlite3_exec(db.raw(), "DETACH DATABASE src", nullptr, nullptr, nullptr); }
+  } detach{out};
+  MergeCounts n;
+  Transaction tx(out);
+  // A design's identity is shared; its run and measurements move together, the better wins.
+  const std::set<std::string> identity = {"sweeps", "designs", "sweep_designs", "params"};
+  auto rank_of = [](const std::string& alias) {
+    return "(CASE " + alias + ".status WHEN 'ok' THEN 2 WHEN 'infeasible' THEN 2 ELSE 1 END)";
+  };
+  out.exec("DROP TABLE IF EXISTS temp.merge_winners");
+  out.exec("CREATE TEMP TABLE merge_winners(hash TEXT PRIMARY KEY, replaces INTEGER)");
+  out.exec(
+      "INSERT INTO temp.merge_winners SELECT s.hash, m.hash IS NOT NULL FROM src.runs s "
+      "LEFT JOIN main.runs m ON m.hash = s.hash WHERE m.hash IS NULL OR " +
+      rank_of("s") + " > " + rank_of("m") + " OR (" + rank_of("s") + " = " + rank_of("m") +
+      " AND coalesce(s.finished, '') > coalesce(m.finished, ''))");
+  {
+    Stmt c = out.prepare(
+        "SELECT count(*) - coalesce(sum(replaces), 0), coalesce(sum(replaces), 0) "
+        "FROM temp.merge_winners");
+    if (c.step()) n.added = c.integer(0), n.replaced = c.integer(1);
+  }
+  std::vector<std::string> tables;
+  {
+    Stmt t = out.prepare(
+        "SELECT name FROM src.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name");
+    while (t.step())
+      tables.push_back(t.text(0));
+  }
+  std::vector<std::string> measured;  // per-run tables other than runs
+  for (const std::string& t : tables) {
+    std::vector<std::string> cols = columns_of(out, "main", t);
+    if (cols.empty())
+      throw ConfigError("merge: " + in.string() + " has a table '" + t + "' that " +
+                        out.path().string() + " lacks");
+    std::string list;
+    for (const std::string& c : cols)
+      list += (list.empty() ? "" : ", ") + quote_id(c);
+    const std::string copy = "INSERT OR IGNORE INTO main." + quote_id(t) + "(" + list +
+                             ") SELECT " + list + " FROM src." + quote_id(t);
+    bool per_run = !identity.count(t) && std::count(cols.begin(), cols.end(), "hash");
+    if (!per_run) {
+      out.exec(copy);
+      continue;
+    }
+    if (t != "runs") measured.push_back(t);
+    out.exec("DELETE FROM main." + quote_id(t) +
+             " WHERE hash IN (SELECT hash FROM temp.merge_winners WHERE replaces)");
+    out.exec(copy + " WHERE hash IN (SELECT hash FROM temp.merge_winners)");
+  }
+  // Measurements belong to finished runs only (older merges could leave some on a failed one).
+  for (const std::string& t : measured)
+    out.exec("DELETE FROM main." + quote_id(t) +
+             " WHERE hash IN (SELECT hash FROM main.runs WHERE status IN ('failed', 'timeout'))");
+  out.exec("DROP TABLE temp.merge_winners");
+  tx.commit();
+  return n;
 }
 
 Stmt::~Stmt() {

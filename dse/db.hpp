@@ -23,6 +23,10 @@ class Db {
   ~Db();
   void exec(const std::string& sql);
   Stmt prepare(const std::string& sql);
+  // A user's SQL for `query sql`: exactly one statement (none, or text after the first, is a
+  // ConfigError) that only reads: an authorizer refuses writes, ATTACH, VACUUM INTO and pragmas
+  // that set anything, and the statement must be read-only to SQLite too.
+  Stmt prepare_read_only(const std::string& sql);
   sqlite3* raw() { return db_; }
   const std::filesystem::path& path() const { return path_; }
 
@@ -74,6 +78,18 @@ class Transaction {
 // 2: runs.schedule and runs.prefetch, per-op times (ready, start, end, what the op waited for,
 // memory cycles, prefetched bytes, mapping) in op_metrics, and the unit_metrics table.
 inline constexpr int kSchemaVersion = 2;
+
+struct MergeCounts {
+  std::int64_t added = 0;     // designs the target had no run of
+  std::int64_t replaced = 0;  // target runs replaced by a better or newer one from the source
+};
+
+// Merges the database at `in` into `out`: every table. Designs, parameters and sweeps are
+// unions; a design's run and everything measured for it (metrics, energy, ops, units, stats)
+// travel as one unit, and the source's wins when it ranks higher (ok or infeasible over failed
+// or timeout) or, at equal rank, finished later. Afterwards no failed or timed-out run has
+// measurements. Merging a file into itself is a ConfigError.
+MergeCounts merge_database(Db& out, const std::filesystem::path& in);
 
 // Every table that holds results, in an order that merges with `INSERT OR IGNORE INTO
 // main.T SELECT * FROM src.T` (the same schema on both sides).

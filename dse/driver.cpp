@@ -9,8 +9,10 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <limits>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -23,6 +25,9 @@ namespace qaccel::dse {
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
+
+// A worker's exit status when the database failed it (full disk, I/O error, lock timeout).
+constexpr int kWorkerIoError = 75;  // EX_TEMPFAIL
 void on_signal(int sig) {
   g_stop = sig;
 }
@@ -232,6 +237,10 @@ namespace {
     }
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     store_result(db, s, p, status, error, wall, res ? &*res : nullptr);
+  } catch (const IoError& e) {
+    // Not the design's fault: the driver leaves it unrecorded so that a re-run retries it.
+    std::cerr << "worker for design " << p.hash << ": " << e.what() << "\n";
+    code = kWorkerIoError;
   } catch (const std::exception& e) {
     std::cerr << "worker for design " << p.hash << ": " << e.what() << "\n";
     code = 3;
@@ -241,50 +250,69 @@ namespace {
 }
 
 struct Running {
-  const DesignPoint* point;
+  std::shared_ptr<const DesignPoint> point;
   pid_t pid;
   std::chrono::steady_clock::time_point start;
 };
 
-// Runs `points` with up to o.workers workers; updates the summary.
+// Runs designs from a source with up to o.workers workers; updates the summary.
 class Pool {
  public:
+  using Source = std::function<bool(DesignPoint&)>;
+
   Pool(const SweepSpec& s, const SweepOptions& o, Db& db, SweepSummary& sum)
       : s_(s), o_(o), db_(db), sum_(sum), t0_(std::chrono::steady_clock::now()), driver_(getpid()) {
     if (!s.objectives.empty()) objective_ = s.objectives[0];
   }
 
   void run(const std::vector<DesignPoint>& points, std::int64_t total_hint) {
-    total_ = std::max<std::int64_t>(total_hint, done_ + std::int64_t(points.size()));
-    std::size_t next = 0;
-    while (!g_stop && (next < points.size() || !running_.empty())) {
-      while (!g_stop && next < points.size() && int(running_.size()) < o_.workers) {
-        const DesignPoint& p = points[next++];
+    std::size_t i = 0;
+    run(
+        [&](DesignPoint& p) {
+          if (i == points.size()) return false;
+          p = points[i++];
+          return true;
+        },
+        total_hint);
+  }
+
+  // Pulls designs one at a time as workers free up, so a sweep's memory does not grow with
+  // its size. After a worker's I/O error, starts no more designs.
+  void run(const Source& next_point, std::int64_t total_hint, bool hint_is_estimate = false) {
+    total_ = std::max(total_hint, done_);
+    bool more = true;
+    while (!g_stop && ((more && !io_failed()) || !running_.empty())) {
+      while (!g_stop && more && !io_failed() && int(running_.size()) < o_.workers) {
+        auto p = std::make_shared<DesignPoint>();
+        if (!(more = next_point(*p))) break;
+        ++sum_.points;
+        total_ = std::max(total_, done_ + std::int64_t(running_.size()) + 1);
         if (o_.retry_failed)
           db_.prepare("DELETE FROM runs WHERE hash = ? AND status IN ('failed', 'timeout')")
-              .bind(1, p.hash)
+              .bind(1, p->hash)
               .run();
-        if (auto st = run_status(db_, p.hash)) {
+        if (auto st = run_status(db_, p->hash)) {
           // Done before (this sweep or another): link it to this sweep, count it, skip it.
           db_.prepare("INSERT OR IGNORE INTO sweep_designs(sweep, hash, point) VALUES(?, ?, ?)")
               .bind(1, s_.name)
-              .bind(2, p.hash)
-              .bind(3, p.index)
+              .bind(2, p->hash)
+              .bind(3, p->index)
               .run();
           ++sum_.skipped, ++done_;
-          note(p, *st);
+          note(*p, *st);
           continue;
         }
         std::cout.flush(), std::cerr.flush();
         pid_t pid = fork();
         if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
-        if (pid == 0) worker(s_, p, o_.db_path, driver_);
-        running_.push_back({&p, pid, std::chrono::steady_clock::now()});
+        if (pid == 0) worker(s_, *p, o_.db_path, driver_);
+        running_.push_back({p, pid, std::chrono::steady_clock::now()});
       }
       reap();
       progress(false);
       if (!running_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
+    if (hint_is_estimate && !more && running_.empty()) total_ = done_;
     if (g_stop) {
       for (const Running& r : running_)
         kill(r.pid, SIGKILL);
@@ -294,6 +322,8 @@ class Pool {
     }
     progress(true);
   }
+
+  bool io_failed() const { return sum_.io_errors > 0; }
 
  private:
   void reap() {
@@ -317,7 +347,11 @@ class Pool {
         continue;
       }
       std::optional<std::string> st = run_status(db_, r.point->hash);
-      if (!st && !g_stop) {
+      // SIGXFSZ: the worker's write passed the file-size limit, the environment's doing too.
+      if (!st && ((WIFEXITED(status) && WEXITSTATUS(status) == kWorkerIoError) ||
+                  (WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ))) {
+        ++sum_.io_errors;  // left unrecorded: a re-run retries it
+      } else if (!st && !g_stop) {
         std::string why = WIFSIGNALED(status)
                               ? "worker died: signal " + std::to_string(WTERMSIG(status)) + " (" +
                                     strsignal(WTERMSIG(status)) + ")"
@@ -549,14 +583,43 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o) {
       if (o.shards != 1)
         throw ConfigError(
             "--shard: an nsga2 search cannot be sharded (its generations depend on each other)");
+      // Its sorting is quadratic in the population: the same limit as for grids applies.
+      if (std::int64_t n = design_count(s); n > o.max_designs)
+        throw ConfigError(s.file.string() +
+                          ": nsga2 population x (generations + 1) = " + std::to_string(n) +
+                          " evaluations, more than --max-designs " + std::to_string(o.max_designs));
       nsga2(s, pool, db);
     } else {
-      std::vector<DesignPoint> all = enumerate(s), mine;
-      for (DesignPoint& p : all)
-        if (p.index % o.shards == o.shard) mine.push_back(std::move(p));
-      sum.points = std::int64_t(mine.size());
-      pool.run(mine, sum.points);
+      DesignStream designs(s, o.max_designs, o.shard, o.shards);
+      designs.stop_on(&g_stop);
+      // A combination of values that is not a valid system shows only when built: the valid
+      // designs still run, and the sweep ends with the first such error (exit 2).
+      std::int64_t invalid = 0;
+      std::string first_invalid;
+      auto next = [&](DesignPoint& p) {
+        for (;;) {
+          try {
+            return designs.next(p);
+          } catch (const ConfigError& e) {
+            if (!invalid++) first_invalid = e.what();
+          }
+        }
+      };
+      // Before constraints, so an estimate for the ETA; exact once the designs run out.
+      const std::int64_t bound = designs.upper_bound();
+      pool.run(next, bound / o.shards + (bound % o.shards != 0), true);
+      sum.note = designs.note();
+      if (invalid && !pool.io_failed())
+        throw ConfigError(std::to_string(invalid) +
+                          " design(s) are not valid systems (the others ran); the first:\n" +
+                          first_invalid);
     }
+    if (pool.io_failed())
+      throw IoError("database " + o.db_path.string() + ": " + std::to_string(sum.io_errors) +
+                    " design(s) could not be stored (a full disk, an I/O error or the file-size "
+                    "limit; worker messages above, if any, say which); they are not recorded as "
+                    "failed, so running the same command again once the cause is fixed runs "
+                    "them");
   } catch (...) {
     sigaction(SIGINT, &old_int, nullptr);
     sigaction(SIGTERM, &old_term, nullptr);
@@ -565,7 +628,6 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o) {
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
   sum.stopped_by_signal = int(g_stop);
-  if (s.strategy == Strategy::nsga2) sum.points = sum.ran + sum.skipped;
   return sum;
 }
 

@@ -22,11 +22,14 @@ struct SweepOptions {
   double timeout_s = 0;       // 0: none
   bool retry_failed = false;  // run again designs stored as failed or timed out
   bool progress = true;
+  std::int64_t max_designs = kDefaultMaxDesigns;  // grid and random sweeps larger are refused
 };
 
 struct SweepSummary {
   std::int64_t points = 0, ran = 0, skipped = 0, ok = 0, failed = 0, timeouts = 0, infeasible = 0;
-  int stopped_by_signal = 0;  // SIGINT/SIGTERM number when interrupted
+  std::int64_t io_errors = 0;  // designs left unstored by a database error (then IoError)
+  int stopped_by_signal = 0;   // SIGINT/SIGTERM number when interrupted
+  std::string note;            // why random sampling stopped short, if it did
 };
 
 SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o);

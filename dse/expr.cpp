@@ -2,57 +2,61 @@
 
 #include <cctype>
 #include <cmath>
-#include <vector>
 
 #include "sim/base/error.hpp"
 #include "sim/base/text.hpp"
 
 namespace qaccel::dse {
 
-struct Expr::Node {
-  char op =
-      0;  // 0: number, 'v': variable, '+-*/' binary, 'n' negate, '<' '>' 'l'(<=) 'g'(>=) '=' '!'
-  double value = 0;
-  std::string name;
-  std::shared_ptr<const Node> a, b;
-};
-
 namespace {
 
-using NodeP = std::shared_ptr<const Expr::Node>;
+// The formula as messages quote it: a long one is cut, so an error stays readable.
+std::string quoted(const std::string& s) {
+  return "'" + (s.size() <= 80 ? s : s.substr(0, 60) + "...") + "'";
+}
 
+// Recursive descent emitting postfix code. Recursion happens only at '(' and unary '-', and
+// `depth` bounds it; sums and products are loops.
 struct Parser {
   const std::string& s;
   std::size_t i = 0;
   std::set<std::string>& names;
+  int depth = 0;
 
   [[noreturn]] void fail(const std::string& what) {
-    throw ConfigError("constraint '" + s + "': " + what + " at column " + std::to_string(i + 1));
+    throw ConfigError("constraint " + quoted(s) + ": " + what + " at column " +
+                      std::to_string(i + 1));
   }
   void ws() {
     while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i])))
       ++i;
   }
-  NodeP make(char op, NodeP a, NodeP b = nullptr) {
-    auto n = std::make_shared<Expr::Node>();
-    n->op = op, n->a = std::move(a), n->b = std::move(b);
-    return n;
+  void enter() {
+    if (++depth > Expr::kMaxNesting)
+      fail("nested more than " + std::to_string(Expr::kMaxNesting) +
+           " levels deep (parentheses and unary minus)");
   }
-  NodeP atom() {
+  void atom(std::vector<Expr::Op>& out) {
     ws();
     if (i >= s.size()) fail("expected a number, a name or '('");
     char c = s[i];
     if (c == '(') {
+      enter();
       ++i;
-      NodeP e = sum();
+      sum(out);
       ws();
       if (i >= s.size() || s[i] != ')') fail("expected ')'");
       ++i;
-      return e;
+      --depth;
+      return;
     }
     if (c == '-') {
+      enter();
       ++i;
-      return make('n', atom());
+      atom(out);
+      out.push_back({'n', 0, {}});
+      --depth;
+      return;
     }
     std::size_t start = i;
     if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') {
@@ -63,47 +67,46 @@ struct Parser {
       double v = 0;
       if (!parse_double(s.substr(start, i - start), v))
         fail("bad number '" + s.substr(start, i - start) + "'");
-      auto n = std::make_shared<Expr::Node>();
-      n->value = v;
-      return n;
+      out.push_back({0, v, {}});
+      return;
     }
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       while (i < s.size() &&
              (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '.'))
         ++i;
-      auto n = std::make_shared<Expr::Node>();
-      n->op = 'v', n->name = s.substr(start, i - start);
-      names.insert(n->name);
-      return n;
+      out.push_back({'v', 0, s.substr(start, i - start)});
+      names.insert(out.back().name);
+      return;
     }
     fail(std::string("unexpected '") + c + "'");
   }
-  NodeP product() {
-    NodeP l = atom();
+  void product(std::vector<Expr::Op>& out) {
+    atom(out);
     for (;;) {
       ws();
       if (i < s.size() && (s[i] == '*' || s[i] == '/')) {
         char op = s[i++];
-        l = make(op, l, atom());
+        atom(out);
+        out.push_back({op, 0, {}});
       } else {
-        return l;
+        return;
       }
     }
   }
-  NodeP sum() {
-    NodeP l = product();
+  void sum(std::vector<Expr::Op>& out) {
+    product(out);
     for (;;) {
       ws();
       if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
         char op = s[i++];
-        l = make(op, l, product());
+        product(out);
+        out.push_back({op, 0, {}});
       } else {
-        return l;
+        return;
       }
     }
   }
-  NodeP comparison() {
-    NodeP l = sum();
+  char comparison() {
     ws();
     char op = 0;
     if (s.compare(i, 2, "<=") == 0)
@@ -118,52 +121,77 @@ struct Parser {
       op = s[i++];
     else
       fail("expected a comparison (<, <=, >, >=, ==, !=)");
-    NodeP r = sum();
-    ws();
-    if (i != s.size()) fail("unexpected text after the comparison");
-    return make(op, l, r);
+    return op;
   }
 };
 
-double eval(const Expr::Node& n,
+double eval(const std::vector<Expr::Op>& code,
             const std::function<std::optional<double>(const std::string&)>& lookup,
             const std::string& text) {
-  switch (n.op) {
-    case 0:
-      return n.value;
-    case 'v': {
-      auto v = lookup(n.name);
-      if (!v) throw ConfigError("constraint '" + text + "': unknown name '" + n.name + "'");
-      return *v;
+  std::vector<double> st;
+  st.reserve(code.size());
+  for (const Expr::Op& o : code) {
+    switch (o.op) {
+      case 0:
+        st.push_back(o.value);
+        continue;
+      case 'v': {
+        auto v = lookup(o.name);
+        if (!v) throw ConfigError("constraint " + quoted(text) + ": unknown name '" + o.name + "'");
+        st.push_back(*v);
+        continue;
+      }
+      case 'n':
+        QACCEL_ASSERT(!st.empty(), "constraint code underflow");
+        st.back() = -st.back();
+        continue;
     }
-    case 'n':
-      return -eval(*n.a, lookup, text);
-    case '+':
-      return eval(*n.a, lookup, text) + eval(*n.b, lookup, text);
-    case '-':
-      return eval(*n.a, lookup, text) - eval(*n.b, lookup, text);
-    case '*':
-      return eval(*n.a, lookup, text) * eval(*n.b, lookup, text);
-    case '/':
-      return eval(*n.a, lookup, text) / eval(*n.b, lookup, text);
+    QACCEL_ASSERT(st.size() >= 2, "constraint code underflow");
+    double b = st.back();
+    st.pop_back();
+    double& a = st.back();
+    switch (o.op) {
+      case '+':
+        a += b;
+        break;
+      case '-':
+        a -= b;
+        break;
+      case '*':
+        a *= b;
+        break;
+      case '/':
+        a /= b;
+        break;
+      default:
+        QACCEL_ASSERT(false, "bad constraint op");
+    }
   }
-  QACCEL_ASSERT(false, "bad expression node");
-  return 0;
+  QACCEL_ASSERT(st.size() == 1, "constraint code leaves " + std::to_string(st.size()) + " values");
+  return st.back();
 }
 
 }  // namespace
 
 Expr Expr::parse(const std::string& text) {
+  if (text.size() > kMaxLength)
+    throw ConfigError("constraint " + quoted(text) + ": " + std::to_string(text.size()) +
+                      " characters, more than " + std::to_string(kMaxLength) +
+                      " (a constraint is a short formula)");
   Expr e;
   e.text_ = text;
   Parser p{text, 0, e.names_};
-  e.root_ = p.comparison();
+  p.sum(e.lhs_);
+  e.cmp_ = p.comparison();
+  p.sum(e.rhs_);
+  p.ws();
+  if (p.i != text.size()) p.fail("unexpected text after the comparison");
   return e;
 }
 
 bool Expr::holds(const std::function<std::optional<double>(const std::string&)>& lookup) const {
-  double a = eval(*root_->a, lookup, text_), b = eval(*root_->b, lookup, text_);
-  switch (root_->op) {
+  double a = eval(lhs_, lookup, text_), b = eval(rhs_, lookup, text_);
+  switch (cmp_) {
     case '<':
       return a < b;
     case '>':

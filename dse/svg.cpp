@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <limits>
 #include <sstream>
@@ -12,19 +13,53 @@ namespace {
 
 constexpr double kW = 900, kH = 580, kLeft = 90, kRight = 230, kTop = 60, kBottom = 70;
 
+// Text for XML content and attributes. XML 1.0 forbids most control characters even as
+// character references, and names come from files and databases: a forbidden character or
+// a byte that is not UTF-8 becomes U+FFFD, so the SVG stays well-formed whatever the input.
 std::string esc(const std::string& s) {
+  static const char kReplacement[] = "\xEF\xBF\xBD";
   std::string o;
-  for (char c : s) {
-    if (c == '<')
-      o += "&lt;";
-    else if (c == '>')
-      o += "&gt;";
-    else if (c == '&')
-      o += "&amp;";
-    else if (c == '"')
-      o += "&quot;";
-    else
-      o += c;
+  o.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      if (c == '<')
+        o += "&lt;";
+      else if (c == '>')
+        o += "&gt;";
+      else if (c == '&')
+        o += "&amp;";
+      else if (c == '"')
+        o += "&quot;";
+      else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+        o += kReplacement;
+      else if (c == 0x7f)
+        o += kReplacement;
+      else
+        o += char(c);
+      continue;
+    }
+    // A multi-byte sequence: its length from the lead byte, then continuation bytes, no
+    // overlong form, no surrogate, nothing past U+10FFFF, and not U+FFFE/U+FFFF.
+    std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+    std::uint32_t cp = len == 4 ? c & 0x07u : len == 3 ? c & 0x0Fu : c & 0x1Fu;
+    bool ok = len != 0 && c <= 0xF4 && i + len <= s.size();
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      ok = (d & 0xC0) == 0x80;
+      cp = (cp << 6) | (d & 0x3Fu);
+    }
+    static const std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = ok && cp >= kMin[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF) &&
+         cp != 0xFFFE && cp != 0xFFFF && !(cp >= 0x80 && cp <= 0x9F);
+    if (ok) {
+      o.append(s, i, len);
+      i += len;
+    } else {
+      o += kReplacement;
+      ++i;
+    }
   }
   return o;
 }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -272,7 +273,7 @@ SweepSpec load_sweep(const fs::path& file) {
                                      : Strategy::grid;
       if (s.strategy == Strategy::random) s.count = int(st.integer("count", 1, 10000000));
       if (s.strategy == Strategy::nsga2) {
-        s.population = int(st.integer("population", 4, 100000));
+        s.population = int(st.integer("population", 4, 10000));  // ranking is quadratic
         s.generations = int(st.integer("generations", 1, 100000));
       }
       if (s.strategy != Strategy::grid)
@@ -362,54 +363,169 @@ DesignPoint make_point(const SweepSpec& s, std::int64_t index,
   return p;
 }
 
-std::vector<DesignPoint> enumerate(const SweepSpec& s) {
-  QACCEL_ASSERT(s.strategy != Strategy::nsga2, "nsga2 designs come from the search");
+namespace {
+
+// a * b, or INT64_MAX when it does not fit.
+std::int64_t mul_sat(std::int64_t a, std::int64_t b) {
+  std::int64_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<std::int64_t>::max() : r;
+}
+
+std::vector<std::size_t> free_params(const SweepSpec& s) {
   std::vector<std::size_t> free;
   for (std::size_t i = 0; i < s.params.size(); ++i)
     if (s.params[i].tied_to.empty()) free.push_back(i);
-  auto resolve_ties = [&](std::vector<std::string>& v) {
-    for (std::size_t i = 0; i < s.params.size(); ++i)
-      if (!s.params[i].tied_to.empty())
-        for (std::size_t j = 0; j < s.params.size(); ++j)
-          if (s.params[j].path == s.params[i].tied_to) v[i] = v[j];
+  return free;
+}
+
+// Indexes of the distinct values, first occurrence kept.
+std::vector<std::size_t> distinct(const std::vector<std::string>& v) {
+  std::vector<std::size_t> out;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (seen.insert(v[i]).second) out.push_back(i);
+  return out;
+}
+
+// Indexes of files with distinct contents (the same text makes the same design hash).
+std::vector<int> distinct_files(const std::vector<fs::path>& files) {
+  std::vector<int> out;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (seen.insert(read_text(files[i])).second) out.push_back(int(i));
+  return out;
+}
+
+std::int64_t space_size(const SweepSpec& s) {
+  std::int64_t n = 1;
+  for (std::size_t f : free_params(s))
+    n = mul_sat(n, std::int64_t(distinct(s.params[f].values).size()));
+  return n;
+}
+
+}  // namespace
+
+std::int64_t design_count(const SweepSpec& s) {
+  if (s.strategy == Strategy::nsga2)  // at most this many evaluations
+    return mul_sat(s.population, std::int64_t(s.generations) + 1);
+  std::int64_t combos = space_size(s);
+  if (s.strategy == Strategy::random) combos = std::min<std::int64_t>(combos, s.count);
+  return mul_sat(mul_sat(combos, std::int64_t(distinct_files(s.model_files).size())),
+                 std::int64_t(distinct_files(s.workload_files).size()));
+}
+
+DesignStream::DesignStream(const SweepSpec& s, std::int64_t max_designs, int shard, int shards)
+    : s_(s), shard_(shard), shards_(shards), rng_(s.seed) {
+  QACCEL_ASSERT(s.strategy != Strategy::nsga2, "nsga2 designs come from the search");
+  QACCEL_ASSERT(shards >= 1 && shard >= 0 && shard < shards, "bad shard");
+  bound_ = design_count(s);
+  if (bound_ > max_designs)
+    throw ConfigError(
+        s.file.string() + ": " +
+        (bound_ == std::numeric_limits<std::int64_t>::max() ? std::string("more than 2^63")
+                                                            : std::to_string(bound_)) +
+        " designs (before constraints), more than --max-designs " + std::to_string(max_designs) +
+        "; narrow the ranges, sample with strategy: {kind: random, count: N}, or raise "
+        "--max-designs");
+  free_ = free_params(s);
+  for (std::size_t f : free_)
+    choices_.push_back(distinct(s.params[f].values));
+  odometer_.assign(free_.size(), 0);
+  models_ = distinct_files(s.model_files);
+  workloads_ = distinct_files(s.workload_files);
+  values_.assign(s.params.size(), "");
+  if (s.strategy == Strategy::random) wanted_ = std::min<std::int64_t>(space_size(s), s.count);
+}
+
+bool DesignStream::next_combo() {
+  auto resolve_ties = [&]() {
+    for (std::size_t i = 0; i < s_.params.size(); ++i)
+      if (!s_.params[i].tied_to.empty())
+        for (std::size_t j = 0; j < s_.params.size(); ++j)
+          if (s_.params[j].path == s_.params[i].tied_to) values_[i] = values_[j];
   };
-  std::vector<std::vector<std::string>> combos;
-  std::vector<std::string> v(s.params.size());
-  if (s.strategy == Strategy::grid) {
-    std::vector<std::size_t> idx(free.size(), 0);
-    for (bool done = false; !done;) {
-      for (std::size_t f = 0; f < free.size(); ++f)
-        v[free[f]] = s.params[free[f]].values[idx[f]];
-      resolve_ties(v);
-      if (params_allowed(s, v)) combos.push_back(v);
-      done = true;  // odometer, last parameter fastest
-      for (std::size_t f = free.size(); f-- > 0;) {
-        if (++idx[f] < s.params[free[f]].values.size()) {
-          done = false;
+  if (s_.strategy == Strategy::grid) {
+    while (!done_ && !stopped()) {
+      if (started_) {  // odometer, last parameter fastest
+        bool carry = true;
+        for (std::size_t f = free_.size(); carry && f-- > 0;) {
+          if (++odometer_[f] < choices_[f].size())
+            carry = false;
+          else
+            odometer_[f] = 0;
+        }
+        if (carry) {
+          done_ = true;
           break;
         }
-        idx[f] = 0;
       }
+      started_ = true;
+      for (std::size_t f = 0; f < free_.size(); ++f)
+        values_[free_[f]] = s_.params[free_[f]].values[choices_[f][odometer_[f]]];
+      resolve_ties();
+      if (params_allowed(s_, values_)) return true;
     }
-  } else {
-    SplitMix64 g(s.seed);
-    std::set<std::vector<std::string>> seen;
-    for (std::int64_t draws = 0; int(combos.size()) < s.count && draws < 100LL * s.count; ++draws) {
-      for (std::size_t f : free)
-        v[f] = s.params[f].values[g.below(std::uint32_t(s.params[f].values.size()))];
-      resolve_ties(v);
-      if (params_allowed(s, v) && seen.insert(v).second) combos.push_back(v);
-    }
+    return false;
   }
+  // Random: distinct allowed combinations; the draw budget ends a search of a space the
+  // constraints mostly exclude, and `wanted_` never exceeds the space, so a tiny space ends.
+  const std::int64_t budget = 100 * std::max<std::int64_t>(wanted_, 1);
+  while (std::int64_t(seen_.size()) < wanted_ && !stopped()) {
+    if (draws_ >= budget) {
+      note_ = "random sampling stopped after " + std::to_string(draws_) + " draws with " +
+              std::to_string(seen_.size()) + " of " + std::to_string(wanted_) +
+              " distinct designs (the constraints allow few of the space)";
+      return false;
+    }
+    ++draws_;
+    for (std::size_t f : free_)
+      values_[f] = s_.params[f].values[rng_.below(std::uint32_t(s_.params[f].values.size()))];
+    resolve_ties();
+    if (!params_allowed(s_, values_)) continue;
+    std::uint64_t a = 1469598103934665603ULL, b = 0x84222325cbf29ce4ULL;
+    for (std::size_t f : free_) {                   // the tied values follow from these
+      a = fnv1a(values_[f], a) * 1099511628211ULL;  // the multiply separates the values
+      b = fnv1a(values_[f], b) * 1099511628211ULL;
+    }
+    if (seen_.insert({a, b}).second) return true;
+  }
+  if (wanted_ < s_.count && !stopped() && note_.empty())
+    note_ = "random sampling: count " + std::to_string(s_.count) + " is more than the " +
+            std::to_string(wanted_) + " combinations of the parameters; each was drawn once";
+  return false;
+}
+
+bool DesignStream::next(DesignPoint& p) {
+  for (;;) {
+    if (stopped()) return false;
+    if (!have_combo_ || mw_ == models_.size() * workloads_.size()) {
+      if (!next_combo()) return false;
+      have_combo_ = true, mw_ = 0;
+    }
+    int m = models_[mw_ / workloads_.size()], w = workloads_[mw_ % workloads_.size()];
+    ++mw_;
+    std::int64_t index = index_++;
+    if (index % shards_ != shard_) continue;
+    p = make_point(s_, index, values_, m, w);
+    return true;
+  }
+}
+
+std::int64_t DesignStream::count_rest() {
+  std::int64_t n = 0;
+  const std::int64_t per_combo = std::int64_t(models_.size() * workloads_.size());
+  if (have_combo_) n += per_combo - std::int64_t(mw_);
+  while (next_combo())
+    n += per_combo;
+  have_combo_ = false, done_ = true;
+  return n;
+}
+
+std::vector<DesignPoint> enumerate(const SweepSpec& s, std::int64_t max_designs) {
+  DesignStream d(s, max_designs);
   std::vector<DesignPoint> out;
-  std::set<std::string> hashes;
-  std::int64_t index = 0;
-  for (const auto& c : combos)
-    for (int m = 0; m < int(s.models.size()); ++m)
-      for (int w = 0; w < int(s.workloads.size()); ++w) {
-        DesignPoint p = make_point(s, index++, c, m, w);
-        if (hashes.insert(p.hash).second) out.push_back(std::move(p));
-      }
+  for (DesignPoint p; d.next(p);)
+    out.push_back(std::move(p));
   return out;
 }
 

@@ -7,11 +7,15 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "dse/expr.hpp"
 #include "sim/config/config.hpp"
+#include "workloads/rng.hpp"
 
 namespace qaccel::dse {
 
@@ -71,8 +75,65 @@ DesignPoint make_point(const SweepSpec& s, std::int64_t index,
 // Values of the free (untied) parameters, for index i of each free parameter.
 bool params_allowed(const SweepSpec& s, const std::vector<std::string>& values);
 
-// Grid or random designs in order (parameter constraints applied, duplicates dropped).
-std::vector<DesignPoint> enumerate(const SweepSpec& s);
+// Sweeps with more designs than this are refused unless the limit is raised (--max-designs):
+// a typo in a range should not start a month of simulation.
+inline constexpr std::int64_t kDefaultMaxDesigns = 1'000'000;
+
+// Designs a grid or random sweep names before parameter constraints: the product of the
+// parameters' distinct value counts (random: at most `count` of them) times models times
+// workloads. nsga2: population x (generations + 1) evaluations. Saturates at INT64_MAX.
+// Cheap: nothing is enumerated.
+std::int64_t design_count(const SweepSpec& s);
+
+// Grid or random designs in order, built one at a time (memory does not grow with the grid):
+// parameter constraints applied, duplicate values and duplicate model or workload files
+// dropped. Random sampling draws distinct designs until `count`, the whole space, or 100 draws
+// per wanted design, whichever comes first (note() then says why it stopped short).
+class DesignStream {
+ public:
+  // ConfigError when design_count(s) exceeds max_designs. With shards > 1, yields only the
+  // designs whose index % shards == shard (the others are counted, never built).
+  DesignStream(const SweepSpec& s, std::int64_t max_designs, int shard = 0, int shards = 1);
+  // The next design; false at the end or once *stop (a signal number) is set.
+  bool next(DesignPoint& p);
+  // Counts the designs left without building them (parameter constraints applied): cheap,
+  // but the stream is used up.
+  std::int64_t count_rest();
+  void stop_on(const volatile int* stop) { stop_ = stop; }
+  std::int64_t upper_bound() const { return bound_; }
+  const std::string& note() const { return note_; }
+
+ private:
+  bool next_combo();  // advances values_ to the next allowed parameter combination
+  bool stopped() const { return stop_ && *stop_; }
+
+  const SweepSpec& s_;
+  int shard_, shards_;
+  std::int64_t bound_ = 0, index_ = 0, draws_ = 0, wanted_ = 0;
+  std::vector<std::size_t> free_;                  // untied parameters
+  std::vector<std::vector<std::size_t>> choices_;  // per free parameter: distinct value indexes
+  std::vector<std::size_t> odometer_;
+  bool started_ = false, done_ = false;
+  std::vector<int> models_, workloads_;  // distinct by file content
+  std::size_t mw_ = 0;                   // position in models_ x workloads_ for values_
+  std::vector<std::string> values_;
+  // Random: 128-bit fingerprints of the combinations drawn so far (about 40 bytes each
+  // instead of a copy of every value; a collision is as likely as 2^-128 per pair).
+  struct PairHash {
+    std::size_t operator()(const std::pair<std::uint64_t, std::uint64_t>& p) const {
+      return std::size_t(p.first ^ (p.second * 0x9e3779b97f4a7c15ULL));
+    }
+  };
+  std::unordered_set<std::pair<std::uint64_t, std::uint64_t>, PairHash> seen_;
+  SplitMix64 rng_{1};
+  bool have_combo_ = false;
+  std::string note_;
+  const volatile int* stop_ = nullptr;
+};
+
+// Every design of a grid or random sweep (for tests and small sweeps).
+std::vector<DesignPoint> enumerate(const SweepSpec& s,
+                                   std::int64_t max_designs = kDefaultMaxDesigns);
 
 // Numeric value of a parameter string, if it is a number.
 std::optional<double> numeric(const std::string& v);

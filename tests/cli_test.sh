@@ -168,7 +168,18 @@ check query-units 0 "^mxu +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+" -- "$q" quer
 check query-units-all 0 "^[0-9a-f]{12} +overlap +none .* vpu " -- "$q" query --db "$db" units --where units.mxu.rows=8
 check query-units-bad 2 "at most one design id" -- "$q" query --db "$db" units "$id" "$id"
 check query-sql 0 "^9$" -- "$q" query --db "$db" sql "SELECT count(*) AS n FROM runs" --format csv
-check query-sql-readonly 2 "readonly" -- "$q" query --db "$db" sql "DELETE FROM runs"
+check query-sql-readonly 2 "only reading" -- "$q" query --db "$db" sql "DELETE FROM runs"
+check query-sql-vacuum-into 2 "only reading" -- "$q" query --db "$db" sql "VACUUM INTO '$tmp/copy.db'"
+if [ -e "$tmp/copy.db" ]; then echo "FAIL query-sql-vacuum-into created a file"; fail=$((fail + 1)); else pass=$((pass + 1)); fi
+check query-sql-attach 2 "only reading" -- "$q" query --db "$db" sql "ATTACH '$tmp/att.db' AS x"
+check query-sql-pragma-write 2 "only reading" -- "$q" query --db "$db" sql "PRAGMA user_version = 5"
+check query-sql-two 2 "more than one statement" -- "$q" query --db "$db" sql "SELECT 1; SELECT 2"
+check query-sql-empty 2 "empty" -- "$q" query --db "$db" sql ""
+check query-sql-max-rows 1 "stopped after --max-rows 3" -- "$q" query --db "$db" sql "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c" --max-rows 3 --format csv
+if [ "$(head -c 100 "$tmp/out" | tr '\n' ' ')" = "x 1 2 3 " ]; then pass=$((pass + 1)); else echo "FAIL query-sql-max-rows output: $(head -c 100 "$tmp/out")"; fail=$((fail + 1)); fi
+check query-sql-big-blob 2 "string or blob too big" -- "$q" query --db "$db" sql "SELECT length(randomblob(1000000000))"
+check query-sql-json-inf 0 '"a": "Inf", "b": 2.5' -- "$q" query --db "$db" sql "SELECT 1e999 AS a, 2.5 AS b" --format json
+check query-sql-time-limit 1 "stopped after --time-limit 0.5 s" -- timeout 30 "$q" query --db "$db" sql "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c" --time-limit 0.5
 check plot-roofline 0 "roof.svg" -- "$q" plot roofline --db "$db" --run "$id" -o "$tmp/roof.svg"
 check plot-roofline-svg 0 "<svg .*</svg>|Roofline of run" -- cat "$tmp/roof.svg"
 check plot-pareto 0 "pareto.svg" -- "$q" plot pareto --db "$db" --sweep smoke --x area_mm2 --y latency_ms -o "$tmp/pareto.svg"
@@ -195,6 +206,67 @@ check merge-old-db 2 "written by an older qaccel" -- "$q" merge "$tmp/merged-old
 check sweep-old-db 2 "written by an older qaccel" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/old.db" --quiet
 echo "not a database at all" >"$tmp/foreign.db"
 check query-foreign-db 2 "not a SQLite database" -- "$q" query --db "$tmp/foreign.db" runs
+
+# Hardening of the DSE commands: bounded inputs, regular files, merge precedence, I/O errors.
+perl -e 'print "sweep:\n  name: deep\n  base: '"$src"'/configs/systems/edge-npu.yaml\n  models: ['"$m"']\n  workloads: ['"$src"'/configs/workloads/decode-32.yaml]\n  parameters:\n    units.mxu.rows: [4]\n  constraints: [\"", "(" x 200000, "units.mxu.rows < 2\"]\n"' >"$tmp/deep.yaml"
+check validate-deep-constraint 2 "deep.yaml.*constraints\[0\].*more than 4096" -- "$q" validate "$tmp/deep.yaml"
+check sweep-deep-constraint 2 "more than 4096" -- "$q" sweep "$tmp/deep.yaml" --db "$tmp/deep.db" --quiet
+sed 's/units.mxu.rows: \[4\]/units.mxu.rows: {from: 1, to: 1000, step: 1}\n    units.mxu.cols: {from: 1, to: 1000, step: 1}/; s/  constraints:.*//' "$tmp/deep.yaml" >"$tmp/huge.yaml"
+check validate-huge-grid 2 "1000000 designs .*more than --max-designs 999999" -- timeout 60 "$q" validate "$tmp/huge.yaml" --max-designs 999999
+sed 's/to: 1000, step: 1}$/to: 250, step: 1}/; s/cols: {from: 1, to: 250/cols: {from: 1, to: 400/' "$tmp/huge.yaml" >"$tmp/100k.yaml"
+check validate-100k-fast 0 "ok \(sweep, 100000 design points, the first 1000 built" -- timeout 20 "$q" validate "$tmp/100k.yaml"
+check sweep-huge-grid 2 "more than --max-designs 1000" -- timeout 60 "$q" sweep "$tmp/huge.yaml" --db "$tmp/huge.db" --max-designs 1000 --quiet
+sed 's/units.mxu.rows: \[4\]/units.mxu.rows: [4, 8]\n  strategy: {kind: random, count: 10000000, seed: 1}/; s/  constraints:.*//' "$tmp/deep.yaml" >"$tmp/tiny-random.yaml"
+sed 's/units.mxu.rows: \[4\]/units.mxu.rows: [4, 8]\n  strategy: {kind: nsga2, population: 10000, generations: 100000, seed: 1}\n  objectives: {latency_ms: min, area_mm2: min}/; s/  constraints:.*//' "$tmp/deep.yaml" >"$tmp/big-nsga.yaml"
+check validate-nsga2-huge 2 "1000010000 evaluations, more than --max-designs" -- timeout 60 "$q" validate "$tmp/big-nsga.yaml"
+check sweep-nsga2-huge 2 "1000010000 evaluations, more than --max-designs" -- timeout 60 "$q" sweep "$tmp/big-nsga.yaml" --db "$tmp/nsga.db" --quiet
+check sweep-shard-overflow 2 "expected i/N" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/x.db" --shard 0/2147483648
+check sweep-random-tiny-space 0 "each was drawn once" -- timeout 120 "$q" sweep "$tmp/tiny-random.yaml" --db "$tmp/tiny.db" --quiet
+mkfifo "$tmp/fifo.db"
+check query-fifo-db 2 "not a regular file" -- timeout 10 "$q" query --db "$tmp/fifo.db" runs
+check sweep-devzero-db 2 "not a regular file" -- timeout 10 "$q" sweep "$src/configs/sweeps/smoke.yaml" --db /dev/zero --quiet
+check sweep-db-under-a-file 2 "foreign.db is not a directory" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/foreign.db/x.db" --quiet
+check merge-fifo 2 "not a regular file" -- timeout 10 "$q" merge "$tmp/m2.db" "$tmp/fifo.db"
+check merge-self 2 "is the output database .* itself" -- timeout 10 "$q" merge "$tmp/merged.db" "$tmp/./merged.db"
+# Every table arrives, and an ok run replaces a failed one with its measurements.
+cp "$db" "$tmp/failed.db"
+sqlite3 "$tmp/failed.db" "UPDATE runs SET status = 'failed', error = 'x' WHERE hash = (SELECT min(hash) FROM runs);
+  DELETE FROM metrics WHERE hash = (SELECT min(hash) FROM runs); DELETE FROM stats WHERE hash = (SELECT min(hash) FROM runs)"
+check merge-ok-over-failed 0 "0 new runs, 1 replaced" -- "$q" merge "$tmp/failed.db" "$db"
+all_counts() {
+  sqlite3 "$1" "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name" | while read -r t; do
+    printf '%s=%s ' "$t" "$(sqlite3 "$1" "SELECT count(*) FROM $t")"; done
+}
+if [ "$(all_counts "$tmp/failed.db")" = "$(all_counts "$db")" ] && [ "$(all_counts "$tmp/merged.db")" = "$(all_counts "$db")" ]; then
+  pass=$((pass + 1)); else echo "FAIL merge all tables: $(all_counts "$tmp/failed.db") vs $(all_counts "$db")"; fail=$((fail + 1)); fi
+check merge-expect 0 "expect smoke: 9 designs, 9 stored \(0 failed or timed out\), 0 missing" -- "$q" merge "$tmp/merged.db" "$db" --expect "$src/configs/sweeps/smoke.yaml"
+"$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/shard0.db" --shard 0/3 --quiet >/dev/null 2>&1
+check merge-expect-missing 1 "expect smoke: 9 designs, 3 stored .* 6 missing" -- "$q" merge "$tmp/part.db" "$tmp/shard0.db" --expect "$src/configs/sweeps/smoke.yaml"
+# A full disk (a file-size limit here): exit 4, nothing recorded as failed, resume completes.
+( ulimit -f 300; trap '' XFSZ; exec "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/full.db" --workers 2 --quiet ) >"$tmp/out" 2>"$tmp/err"
+rc=$?
+stored=$(sqlite3 "$tmp/full.db" "SELECT count(*) FROM runs" 2>/dev/null || echo 0)
+notok=$(sqlite3 "$tmp/full.db" "SELECT count(*) FROM runs WHERE status != 'ok'" 2>/dev/null || echo x)
+if [ "$rc" -eq 4 ] && grep -q "I/O error" "$tmp/err" && [ "$notok" = 0 ] && [ "$stored" -lt 9 ]; then pass=$((pass + 1)); else
+  echo "FAIL sweep-disk-full: exit $rc, $stored stored, $notok not ok"; head -3 "$tmp/err"; fail=$((fail + 1)); fi
+check sweep-after-disk-full 0 "ran $((9 - stored)), already stored $stored; ok 9" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/full.db" --quiet
+check full-db-integrity 0 "^ok$" -- sqlite3 "$tmp/full.db" "PRAGMA integrity_check"
+# The same without ignoring SIGXFSZ: workers die of the signal, which is no design failure either.
+( ulimit -f 300; exec "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/xfsz.db" --workers 2 --quiet ) >"$tmp/out" 2>"$tmp/err"
+rc=$?
+notok=$(sqlite3 "$tmp/xfsz.db" "SELECT count(*) FROM runs WHERE status != 'ok'" 2>/dev/null || echo x)
+if [ "$rc" -eq 4 ] && [ "$notok" = 0 ]; then pass=$((pass + 1)); else
+  echo "FAIL sweep-xfsz: exit $rc, $notok not ok"; head -3 "$tmp/err"; fail=$((fail + 1)); fi
+# Output that cannot be written (a full disk): exit 4, not "bad input".
+check plot-dev-full 4 "I/O error: -o: writing /dev/full failed" -- "$q" plot roofline --db "$db" --run "$id" -o /dev/full
+check query-dev-full 4 "I/O error: writing the query's output failed" -- bash -c '"$0" query --db "$1" runs >/dev/full' "$q" "$db"
+# Control characters in names: the SVG stays well-formed.
+cp "$db" "$tmp/ctl.db"
+sqlite3 "$tmp/ctl.db" "UPDATE designs SET model = 'ti' || char(1) || 'ny' || char(27); UPDATE unit_metrics SET unit = unit || char(2); UPDATE op_metrics SET unit = unit || char(2), name = name || char(3)"
+check plot-timeline-ctl 0 "ctl.svg" -- "$q" plot timeline --db "$tmp/ctl.db" --run "$id" -o "$tmp/ctl.svg"
+check plot-timeline-ctl-xml 0 "" -- xmllint --noout "$tmp/ctl.svg"
+check plot-roofline-ctl 0 "ctlr.svg" -- "$q" plot roofline --db "$tmp/ctl.db" --run "$id" -o "$tmp/ctlr.svg"
+check plot-roofline-ctl-xml 0 "" -- xmllint --noout "$tmp/ctlr.svg"
 
 # The command-level DRAM on its own.
 check dram-synthetic 0 "^cycles: [0-9]+" -- "$q" dram --config DDR4-2400 --synthetic stream --requests 3000 --check

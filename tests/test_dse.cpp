@@ -2,9 +2,13 @@
 // test process itself never elaborates SystemC.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -61,6 +65,8 @@ std::string load_error(const std::string& text) {
   }
   return "";
 }
+
+std::string integrity(const std::filesystem::path& p);
 
 SweepOptions opts(const std::filesystem::path& db, int workers = 2) {
   SweepOptions o;
@@ -163,6 +169,40 @@ TEST(Sweep, MalformedFilesNameFileAndKeyPath) {
                                                      << e;
     EXPECT_NE(e.find("s.yaml"), std::string::npos) << e;
   }
+}
+
+// Deep or long formulas are refused with a message, never a stack overflow; a long flat sum
+// within the bound evaluates without recursion.
+TEST(Expr, DeepAndLongFormulasAreRefusedNotACrash) {
+  auto error_of = [](const std::string& text) -> std::string {
+    try {
+      Expr::parse(text);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const std::string deep = std::string(200000, '(') + "1" + std::string(200000, ')') + " < 2";
+  EXPECT_NE(error_of(deep).find("characters, more than 4096"), std::string::npos);
+  EXPECT_LT(error_of(deep).size(), 300u);  // the formula is quoted cut short
+  const std::string nested = std::string(65, '(') + "1" + std::string(65, ')') + " < 2";
+  EXPECT_NE(error_of(nested).find("nested more than 64 levels"), std::string::npos);
+  EXPECT_NE(error_of(std::string(65, '-') + "1 < 2").find("nested more than 64"),
+            std::string::npos);
+  EXPECT_TRUE(Expr::parse(std::string(64, '(') + "1" + std::string(64, ')') + " < 2")
+                  .holds([](const std::string&) { return std::nullopt; }));
+  std::string sum = "x";
+  while (sum.size() + 12 < Expr::kMaxLength)
+    sum += "+x";
+  Expr e = Expr::parse(sum + " == " + std::to_string((sum.size() + 1) / 2));
+  EXPECT_TRUE(e.holds([](const std::string&) { return 1.0; }));
+  EXPECT_EQ(e.names(), std::set<std::string>{"x"});
+  // In a sweep file: the error names the file and the constraint's key path.
+  std::string err = load_error(
+      sweep_text("d", "    units.mxu.rows: [4]\n",
+                 "  constraints: [\"" + std::string(100000, '(') + "units.mxu.rows < 2\"]\n"));
+  EXPECT_NE(err.find("s.yaml"), std::string::npos) << err;
+  EXPECT_NE(err.find("constraints[0]"), std::string::npos) << err;
 }
 
 TEST(SweepRun, StoresEveryDesignOnceAndResumes) {
@@ -280,9 +320,11 @@ TEST(SweepRun, ResumeAfterSigkillGivesTheFullSet) {
   std::size_t partial = stored(db).size();
   EXPECT_GE(partial, 5u);
   EXPECT_LT(partial, 60u);
+  EXPECT_EQ(integrity(db), "ok");
   SweepSummary r = run_sweep(s, opts(db));
   EXPECT_EQ(r.skipped, std::int64_t(partial));
   EXPECT_EQ(stored(db), hashes(enumerate(s)));
+  EXPECT_EQ(integrity(db), "ok");
 }
 
 TEST(SweepRun, TwoSweepsIntoOneDatabaseAtOnce) {
@@ -307,6 +349,7 @@ TEST(SweepRun, TwoSweepsIntoOneDatabaseAtOnce) {
   for (const auto& h : hashes(enumerate(b)))
     want.insert(h);
   EXPECT_EQ(stored(db), want);
+  EXPECT_EQ(integrity(db), "ok");
 }
 
 TEST(SweepRun, ShardsMergeWithoutDuplicates) {
@@ -436,4 +479,385 @@ TEST(Timeline, ManyOpsStayBoundedAndEveryLaneIsDrawn) {
   EXPECT_LT(svg.size(), 1'000'000u);
   EXPECT_NE(svg.find("100000 ops narrower than a pixel"), std::string::npos);
   EXPECT_EQ(svg.substr(svg.size() - 7), "</svg>\n");
+}
+
+namespace {
+
+std::int64_t count_of(Db& d, const std::string& sql) {
+  Stmt st = d.prepare(sql);
+  EXPECT_TRUE(st.step()) << sql;
+  return st.integer(0);
+}
+
+std::string integrity(const std::filesystem::path& p) {
+  Db d = Db::open(p, true);
+  Stmt st = d.prepare("PRAGMA integrity_check");
+  std::string out;
+  while (st.step())
+    out += st.text(0);
+  return out;
+}
+
+std::vector<std::string> tables_of(Db& d) {
+  Stmt st = d.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+  std::vector<std::string> t;
+  while (st.step())
+    t.push_back(st.text(0));
+  return t;
+}
+
+const char* kTwo = "    units.mxu.rows: [4, 8]\n";
+
+}  // namespace
+
+// Every table arrives; ok beats failed whichever side has it, with the ok run's measurements
+// and nothing left over from the failed one; the later of two failures wins; a file is not
+// merged into itself (under any name).
+TEST(Merge, EveryTableAndTheBetterRunWithItsMeasurements) {
+  TempDir dir;
+  SweepSpec s = load_sweep(dir.write("s.yaml", sweep_text("m", kTwo)));
+  auto good = dir.path / "good.db", bad = dir.path / "bad.db";
+  ASSERT_EQ(run_sweep(s, opts(good)).ok, 2);
+  std::filesystem::copy_file(good, bad);
+  const std::string h = enumerate(s)[0].hash;
+  std::vector<std::string> measured = {"metrics", "energy", "op_metrics", "unit_metrics", "stats"};
+  {
+    Db b = Db::open(bad);
+    b.exec(
+        "UPDATE runs SET status = 'failed', error = 'old failure', finished = "
+        "'2000-01-01T00:00:00Z' WHERE hash = '" +
+        h + "'");
+    for (const auto& t : measured)
+      b.exec("DELETE FROM " + t + " WHERE hash = '" + h + "'");
+  }
+  // Into a fresh file: every table, row for row.
+  {
+    Db all = Db::open(dir.path / "all.db");
+    MergeCounts n = merge_database(all, good);
+    EXPECT_EQ(n.added, 2);
+    Db g = Db::open(good, true);
+    for (const std::string& t : tables_of(g))
+      EXPECT_EQ(count_of(all, "SELECT count(*) FROM " + t),
+                count_of(g, "SELECT count(*) FROM " + t))
+          << t;
+    EXPECT_GT(count_of(all, "SELECT count(*) FROM stats"), 0);
+  }
+  // Target failed, source ok: the ok run replaces it, measurements and all.
+  {
+    Db b = Db::open(bad);
+    MergeCounts n = merge_database(b, good);
+    EXPECT_EQ(n.added, 0);
+    EXPECT_EQ(n.replaced, 1);
+    EXPECT_EQ(run_status(b, h), std::optional<std::string>("ok"));
+    Db g = Db::open(good, true);
+    for (const auto& t : measured)
+      EXPECT_EQ(count_of(b, "SELECT count(*) FROM " + t), count_of(g, "SELECT count(*) FROM " + t))
+          << t;
+  }
+  // Target ok, source failed: nothing changes.
+  {
+    Db b = Db::open(bad);
+    b.exec(
+        "UPDATE runs SET status = 'failed', error = 'old failure', finished = "
+        "'2000-01-01T00:00:00Z' WHERE hash = '" +
+        h + "'");
+    for (const auto& t : measured)
+      b.exec("DELETE FROM " + t + " WHERE hash = '" + h + "'");
+  }
+  {
+    Db g = Db::open(good);
+    MergeCounts n = merge_database(g, bad);
+    EXPECT_EQ(n.added + n.replaced, 0);
+    EXPECT_EQ(run_status(g, h), std::optional<std::string>("ok"));
+    EXPECT_GT(count_of(g, "SELECT count(*) FROM metrics WHERE hash = '" + h + "'"), 0);
+  }
+  // Two failures: the later one's row wins; no failed run carries measurements.
+  auto later = dir.path / "later.db";
+  std::filesystem::copy_file(bad, later);
+  {
+    Db l = Db::open(later);
+    l.exec(
+        "UPDATE runs SET error = 'new failure', finished = '2030-01-01T00:00:00Z' WHERE hash = '" +
+        h + "'");
+  }
+  {
+    Db b = Db::open(bad);
+    // A leftover of an older qaccel's merge: metrics on a failed run. The merge clears it.
+    b.exec("INSERT INTO metrics(hash, cycles) VALUES('" + h + "', 1)");
+    EXPECT_EQ(merge_database(b, later).replaced, 1);
+    Stmt e = b.prepare("SELECT error FROM runs WHERE hash = ?");
+    e.bind(1, h);
+    ASSERT_TRUE(e.step());
+    EXPECT_EQ(e.text(0), "new failure");
+    for (const auto& t : measured)
+      EXPECT_EQ(count_of(b, "SELECT count(*) FROM " + t +
+                                " t JOIN runs r ON r.hash = t.hash AND "
+                                "r.status IN ('failed', 'timeout')"),
+                0)
+          << t;
+  }
+  // Into itself, also through a hard link and a relative path: refused at once.
+  std::filesystem::create_hard_link(good, dir.path / "link.db");
+  for (const auto& p : {good, dir.path / "link.db", dir.path / "." / "good.db"}) {
+    auto t0 = std::chrono::steady_clock::now();
+    Db g = Db::open(good);
+    try {
+      merge_database(g, p);
+      ADD_FAILURE() << p;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("itself"), std::string::npos) << e.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  }
+  for (const auto& p : {good, bad, later, dir.path / "all.db"})
+    EXPECT_EQ(integrity(p), "ok") << p;
+}
+
+// `query sql` reads and only reads, one statement at a time.
+TEST(Query, UserSqlIsOneReadOnlyStatement) {
+  TempDir dir;
+  auto p = dir.path / "q.db";
+  { Db::open(p); }
+  Db d = Db::open(p, true);
+  auto error_of = [&](const std::string& sql) -> std::string {
+    try {
+      Stmt st = d.prepare_read_only(sql);
+      while (st.step()) {
+      }
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(error_of("VACUUM INTO '" + (dir.path / "copy.db").string() + "'").find("only reading"),
+            std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "copy.db"));
+  EXPECT_NE(error_of("ATTACH DATABASE '" + (dir.path / "new.db").string() + "' AS x"), "");
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "new.db"));
+  EXPECT_NE(error_of("PRAGMA user_version = 7"), "");
+  EXPECT_NE(error_of("PRAGMA journal_mode = DELETE"), "");
+  EXPECT_NE(error_of("PRAGMA wal_checkpoint"), "");
+  EXPECT_NE(error_of("DELETE FROM runs"), "");
+  EXPECT_NE(error_of("CREATE TEMP TABLE t(x)"), "");
+  EXPECT_NE(error_of("BEGIN"), "");
+  EXPECT_NE(error_of("SELECT 1; DELETE FROM runs").find("more than one statement"),
+            std::string::npos);
+  EXPECT_NE(error_of("SELECT 1; SELECT 2").find("more than one statement"), std::string::npos);
+  EXPECT_NE(error_of("").find("empty"), std::string::npos);
+  EXPECT_NE(error_of("  -- just a comment\n").find("empty"), std::string::npos);
+  for (const char* ok :
+       {"SELECT count(*) FROM runs", "SELECT 1;", "SELECT 1; -- done\n", "PRAGMA table_info(runs)",
+        "PRAGMA user_version",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 5) SELECT x FROM c"})
+    EXPECT_EQ(error_of(ok), "") << ok;
+  EXPECT_NO_THROW(Db::open(p, true));  // nothing above changed the file
+}
+
+// A grid is counted, not built: a huge one is refused at once, a large one starts at once
+// and its memory does not grow; random sampling of a tiny space ends.
+TEST(Sweep, LargeGridsAreCountedAndBuiltLazily) {
+  TempDir dir;
+  const std::string big =
+      "    units.mxu.rows: {from: 1, to: 512, step: 1}\n    units.mxu.cols: {from: 1, to: 512, "
+      "step: 1}\n    units.mxu.dataflow: [ws, os, is]\n    schedule: [overlap, serial]\n";
+  SweepSpec s = load_sweep(dir.write("big.yaml", sweep_text("big", big)));
+  EXPECT_EQ(design_count(s), 512 * 512 * 6);
+  try {
+    DesignStream d(s, kDefaultMaxDesigns);
+    ADD_FAILURE() << "not refused";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("more than --max-designs 1000000"), std::string::npos)
+        << e.what();
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  DesignStream d(s, 10'000'000, 3, 4);
+  DesignPoint p;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(d.next(p));
+    EXPECT_EQ(p.index % 4, 3);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  // Duplicate values make one design each.
+  SweepSpec dup = load_sweep(
+      dir.write("dup.yaml", sweep_text("dup",
+                                       "    units.mxu.rows: [4, 8, 4, 8]\n    units.mxu.dataflow: "
+                                       "[ws, ws]\n")));
+  EXPECT_EQ(design_count(dup), 2);
+  EXPECT_EQ(hashes(enumerate(dup)).size(), enumerate(dup).size());
+  // Random sampling over two designs with a count of ten million: both, once, then a note.
+  SweepSpec tiny = load_sweep(dir.write(
+      "tiny.yaml",
+      sweep_text("tiny", kTwo, "  strategy: {kind: random, count: 10000000, seed: 1}\n")));
+  EXPECT_EQ(design_count(tiny), 2);
+  DesignStream r(tiny, kDefaultMaxDesigns);
+  int n = 0;
+  while (r.next(p))
+    ++n;
+  EXPECT_EQ(n, 2);
+  EXPECT_NE(r.note().find("each was drawn once"), std::string::npos) << r.note();
+  // Constraints that exclude almost everything: the draw budget ends the search.
+  SweepSpec few = load_sweep(dir.write(
+      "few.yaml", sweep_text("few", "    units.mxu.rows: {from: 1, to: 1000, step: 1}\n",
+                             "  constraints: [\"units.mxu.rows < 2\"]\n  strategy: {kind: random, "
+                             "count: 500, seed: 1}\n")));
+  DesignStream f(few, kDefaultMaxDesigns);
+  n = 0;
+  while (f.next(p))
+    ++n;
+  EXPECT_EQ(n, 1);
+  EXPECT_NE(f.note().find("stopped after 50000 draws"), std::string::npos) << f.note();
+  // A signal stops the stream.
+  volatile int stop = 0;
+  DesignStream g(s, 10'000'000);
+  g.stop_on(&stop);
+  EXPECT_TRUE(g.next(p));
+  stop = SIGTERM;
+  EXPECT_FALSE(g.next(p));
+}
+
+// A full disk is the environment's fault: IoError, never a design stored as failed, and the
+// same sweep afterwards runs exactly what is missing.
+TEST(SweepRun, FullDiskIsAnIoErrorAndResumeRunsWhatIsMissing) {
+  TempDir dir;
+  SweepSpec s = load_sweep(dir.write("s.yaml", sweep_text("full", kGrid)));
+  auto db = dir.path / "f.db";
+  // In the library: SQLITE_FULL from a page limit is an IoError.
+  {
+    Db d = Db::open(db);
+    Stmt pc = d.prepare("PRAGMA page_count");
+    ASSERT_TRUE(pc.step());
+    d.exec("PRAGMA max_page_count = " + std::to_string(pc.integer(0)));
+    DesignPoint p = enumerate(s)[0];
+    p.system_yaml = std::string(1 << 20, '#');
+    EXPECT_THROW(store_result(d, s, p, "ok", "", 0, nullptr), IoError);
+    EXPECT_EQ(run_status(d, p.hash), std::nullopt);
+  }
+  // A whole sweep on a file-size limit (as a full disk): the child exits with what it caught.
+  pid_t pid = fork();
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN);  // writes past the limit fail with EFBIG instead of killing
+    rlimit lim{256 * 1024, 256 * 1024};
+    setrlimit(RLIMIT_FSIZE, &lim);
+    try {
+      run_sweep(s, opts(db, 2));
+      _exit(0);
+    } catch (const IoError&) {
+      _exit(4);
+    } catch (...) {
+      _exit(5);
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 4);
+  EXPECT_EQ(integrity(db), "ok");
+  std::size_t partial = stored(db).size();
+  EXPECT_LT(partial, 6u);
+  {
+    Db d = Db::open(db, true);
+    EXPECT_EQ(count_of(d, "SELECT count(*) FROM runs WHERE status != 'ok'"), 0);
+  }
+  SweepSummary r = run_sweep(s, opts(db));
+  EXPECT_EQ(r.ran, std::int64_t(6 - partial));
+  EXPECT_EQ(r.ok, 6);
+  EXPECT_EQ(stored(db), hashes(enumerate(s)));
+  EXPECT_EQ(integrity(db), "ok");
+}
+
+// Only regular files are databases: a FIFO or a device is refused at once, never opened.
+TEST(Database, FifoAndDeviceAreRefused) {
+  TempDir dir;
+  auto fifo = dir.path / "fifo.db";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::filesystem::path& p : {fifo, std::filesystem::path("/dev/zero")})
+    for (bool ro : {true, false}) {
+      try {
+        Db::open(p, ro);
+        ADD_FAILURE() << p;
+      } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+      }
+    }
+  Db out = Db::open(dir.path / "out.db");
+  EXPECT_THROW(merge_database(out, fifo), ConfigError);
+}
+
+// Kill -9 at random moments, resume each time: in the end exactly one run, one link to the
+// sweep and one set of measurements per design, no failure recorded, an intact file.
+TEST(SweepRun, RandomSigkillsThenResumeLeaveOneRowPerDesign) {
+  TempDir dir;
+  SweepSpec s = load_sweep(
+      dir.write("s.yaml", sweep_text("kr",
+                                     "    units.mxu.rows: {from: 2, to: 16, step: 2}\n    "
+                                     "units.mxu.dataflow: [ws, os]\n")));
+  auto db = dir.path / "k.db";
+  Db::open(db);
+  std::uint64_t seed = 0x9e3779b97f4a7c15ULL ^ std::uint64_t(getpid());
+  for (int round = 0; round < 4; ++round) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+      run_sweep(s, opts(db, 2));
+      _exit(0);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + (seed >> 33) % 400));
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // orphaned workers die too
+  run_sweep(s, opts(db));
+  EXPECT_EQ(stored(db), hashes(enumerate(s)));
+  Db d = Db::open(db, true);
+  EXPECT_EQ(count_of(d, "SELECT count(*) FROM runs"), 16);
+  EXPECT_EQ(count_of(d, "SELECT count(*) FROM runs WHERE status != 'ok'"), 0);
+  EXPECT_EQ(count_of(d, "SELECT count(*) FROM sweep_designs WHERE sweep = 'kr'"), 16);
+  EXPECT_EQ(count_of(d, "SELECT count(*) FROM metrics"), 16);
+  EXPECT_EQ(count_of(d, "SELECT count(*) FROM (SELECT hash FROM unit_metrics GROUP BY hash)"), 16);
+  EXPECT_EQ(integrity(db), "ok");
+}
+
+// Names reach the SVG as well-formed XML whatever bytes they hold.
+TEST(Svg, ControlCharactersAndBadUtf8AreReplaced) {
+  Chart c;
+  c.title = std::string("sweep \x01\x1b[31m <&> \xff\xfe caf\xc3\xa9 \xed\xa0\x80", 34);
+  c.xlabel = "x", c.ylabel = "y";
+  Series se;
+  se.name = std::string("a\0b", 3), se.color = "#000";
+  se.points = {{1, 1}, {2, 2}};
+  se.labels = {"\x7f", "ok"};
+  c.series.push_back(se);
+  Gantt g;
+  g.title = "t\x02";
+  g.lanes = {"mxu\x03"};
+  g.kinds = {{"k\x04", "#111"}};
+  g.bars = {{0, 0, 0, 10, "op\x05"}};
+  g.span = 10;
+  for (const std::string& svg : {render_svg(c), render_gantt_svg(g)}) {
+    for (unsigned char ch : svg)
+      EXPECT_TRUE(ch >= 0x20 || ch == '\n' || ch == '\t' || ch == '\r') << int(ch);
+    EXPECT_NE(svg.find("\xEF\xBF\xBD"), std::string::npos);
+    EXPECT_EQ(svg.find("\xff"), std::string::npos);
+    EXPECT_EQ(svg.find("\xed\xa0\x80"), std::string::npos);  // a UTF-16 surrogate
+  }
+  EXPECT_NE(render_svg(c).find("caf\xc3\xa9"), std::string::npos);  // valid UTF-8 stays
+  EXPECT_NE(render_svg(c).find("&lt;&amp;&gt;"), std::string::npos);
+}
+
+// A combination that is not a valid system shows only when its design is built: the valid
+// designs still run, then the sweep reports it (ConfigError, exit 2).
+TEST(SweepRun, AnInvalidDesignDoesNotStopTheOthers) {
+  TempDir dir;
+  SweepSpec s = load_sweep(dir.write("s.yaml", sweep_text("inv", kTwo)));
+  s.params[0].values = {"4", "0", "8"};  // past the load-time check of each value
+  auto db = dir.path / "i.db";
+  try {
+    run_sweep(s, opts(db));
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("1 design(s) are not valid systems"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("units.mxu.rows=0"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(stored(db).size(), 2u);
 }

@@ -1,7 +1,7 @@
 #pragma once
 // Error kinds, kept apart as gem5 does: the user's input is wrong (ConfigError, exit 2) versus
-// the simulator has a bug (InternalError via QACCEL_ASSERT, exit 3). Library code throws; only
-// the CLI maps errors to exit codes.
+// the simulator has a bug (InternalError via QACCEL_ASSERT, exit 3) versus the environment
+// failed (IoError, exit 4). Library code throws; only the CLI maps errors to exit codes.
 #include <stdexcept>
 #include <string>
 
@@ -16,6 +16,14 @@ class ConfigError : public std::runtime_error {
 
 // A simulation ran but its result is wrong (e.g. the hardware disagreed with the reference).
 class CheckError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The environment failed an operation that would otherwise have worked: a full disk, an I/O
+// error, a lock held too long (exit 4). Neither the input's fault nor a design's failure, so
+// a sweep never records it as a design's result: running the command again retries.
+class IoError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };

@@ -282,7 +282,8 @@ int cmd_plot(const std::vector<std::string>& args) {
   std::ofstream out(vm["out"].as<std::string>(), std::ios::trunc);
   if (!out) throw ConfigError("-o: cannot write " + vm["out"].as<std::string>());
   out << svg;
-  if (!out) throw ConfigError("-o: write failed");
+  out.close();  // a full disk shows only when the buffer is written
+  if (!out) throw IoError("-o: writing " + vm["out"].as<std::string>() + " failed");
   std::cout << vm["out"].as<std::string>() << "\n";
   return 0;
 }

@@ -1,9 +1,11 @@
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <limits>
 
 #include "dse/db.hpp"
+#include "dse/sweep.hpp"
 #include "sim/base/text.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/report/table.hpp"
@@ -23,35 +25,111 @@ void check_metric(const std::string& m, const std::string& option) {
   }
 }
 
-// Renders every row of a statement as a table.
-void print_rows(dse::Stmt& st, TableFormat fmt) {
-  Table t;
-  std::vector<std::vector<std::string>> rows;
-  std::vector<bool> numeric;
-  while (st.step()) {
-    if (numeric.empty()) numeric.assign(std::size_t(st.columns()), true);
-    std::vector<std::string> r;
-    for (int c = 0; c < st.columns(); ++c) {
-      if (st.is_null(c)) {
-        r.push_back("");
-        continue;
-      }
-      if (!st.is_numeric(c)) numeric[c] = false;
-      if (st.is_numeric(c) && st.real(c) != std::floor(st.real(c))) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.6g", st.real(c));
-        r.push_back(buf);
-      } else {
-        r.push_back(st.text(c));
-      }
+struct Limits {
+  std::int64_t max_rows = 0;  // 0: none
+};
+
+// Prints a statement's rows as they come: CSV and JSON row by row; the aligned table sizes
+// its columns on the first kChunk rows and streams the rest with those widths. Memory stays
+// bounded however many rows. Stops at limits.max_rows (runtime_error after printing them).
+void print_rows(dse::Stmt& st, TableFormat fmt, const Limits& limits = {}) {
+  constexpr std::size_t kChunk = 1000;
+  const int nc = st.columns();
+  std::vector<std::string> names;
+  for (int c = 0; c < nc; ++c)
+    names.push_back(st.name(c));
+  std::vector<bool> numeric(std::size_t(nc), true);
+  std::vector<std::size_t> width(static_cast<std::size_t>(nc));
+  for (int c = 0; c < nc; ++c)
+    width[c] = names[c].size();
+  std::vector<std::vector<std::string>> chunk;
+  std::vector<std::vector<bool>> chunk_numeric;
+  std::int64_t rows = 0, emitted = 0;
+  bool header = false, more = false;
+  auto cell = [&](int c, bool& is_num) -> std::string {
+    is_num = st.is_numeric(c);
+    if (st.is_null(c)) return "";
+    if (is_num && st.real(c) != std::floor(st.real(c))) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.6g", st.real(c));
+      return buf;
     }
-    rows.push_back(std::move(r));
+    return st.text(c);
+  };
+  auto line = [&](const std::vector<std::string>& cells, bool align) {
+    std::string out;
+    for (int c = 0; c < nc; ++c) {
+      std::string pad(width[c] > cells[c].size() ? width[c] - cells[c].size() : 0, ' ');
+      out += c ? "  " : "";
+      out += align && numeric[c] ? pad + cells[c] : cells[c] + (c + 1 < nc ? pad : "");
+    }
+    std::cout << out << "\n";
+  };
+  auto emit = [&](const std::vector<std::string>& r, const std::vector<bool>& is_num) {
+    ++emitted;
+    if (fmt == TableFormat::csv) {
+      for (int c = 0; c < nc; ++c)
+        std::cout << (c ? "," : "") << csv_escape(r[c]);
+      std::cout << "\n";
+    } else if (fmt == TableFormat::json) {
+      std::cout << (emitted > 1 ? ",\n " : "\n ") << "{";
+      for (int c = 0; c < nc; ++c)
+        std::cout << (c ? ", " : "") << json_escape(names[c]) << ": "
+                  << (is_num[c] && !r[c].empty() ? r[c] : json_escape(r[c]));
+      std::cout << "}";
+    } else {
+      line(r, true);
+    }
+  };
+  auto start = [&]() {
+    header = true;
+    if (fmt == TableFormat::csv) {
+      for (int c = 0; c < nc; ++c)
+        std::cout << (c ? "," : "") << csv_escape(names[c]);
+      std::cout << "\n";
+    } else if (fmt == TableFormat::json) {
+      std::cout << "[";
+    } else {
+      if (chunk.empty()) numeric.assign(std::size_t(nc), false);
+      line(names, true);
+      std::vector<std::string> rule(static_cast<std::size_t>(nc));
+      for (int c = 0; c < nc; ++c)
+        rule[c] = std::string(width[c], '-');
+      line(rule, true);
+    }
+    for (std::size_t i = 0; i < chunk.size(); ++i)
+      emit(chunk[i], chunk_numeric[i]);
+    chunk.clear(), chunk_numeric.clear();
+  };
+  while (st.step()) {
+    if (limits.max_rows && rows == limits.max_rows) {
+      more = true;
+      break;
+    }
+    ++rows;
+    std::vector<std::string> r(static_cast<std::size_t>(nc));
+    std::vector<bool> is_num(static_cast<std::size_t>(nc));
+    for (int c = 0; c < nc; ++c) {
+      bool n = false;
+      r[c] = cell(c, n);
+      is_num[c] = n && std::isfinite(st.real(c));  // JSON has no inf
+      if (!header && !st.is_null(c)) numeric[c] = numeric[c] && n;
+      if (!header) width[c] = std::max(width[c], r[c].size());
+    }
+    if (header) {
+      emit(r, is_num);
+      continue;
+    }
+    chunk.push_back(std::move(r)), chunk_numeric.push_back(std::move(is_num));
+    if (chunk.size() == kChunk) start();
   }
-  for (int c = 0; c < st.columns(); ++c)
-    t.add_column(st.name(c), rows.empty() ? false : bool(numeric[c]));
-  for (auto& r : rows)
-    t.add_row(std::move(r));
-  t.render(std::cout, fmt);
+  if (!header) start();
+  if (fmt == TableFormat::json) std::cout << "\n]\n";
+  std::cout.flush();
+  if (!std::cout) throw IoError("writing the query's output failed");
+  if (more)
+    throw std::runtime_error("stopped after --max-rows " + std::to_string(limits.max_rows) +
+                             " rows (more follow); add a LIMIT or raise --max-rows");
 }
 
 std::string resolve_hash(dse::Db& db, const std::string& prefix) {
@@ -73,6 +151,10 @@ std::string resolve_hash(dse::Db& db, const std::string& prefix) {
 
 }  // namespace
 
+// The query itself, once the database is open under its limits.
+static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector<std::string>& what,
+                     const std::string& usage, const Limits& limits);
+
 int cmd_query(const std::vector<std::string>& args) {
   po::options_description opts("options");
   opts.add_options()(
@@ -87,27 +169,77 @@ int cmd_query(const std::vector<std::string>& args) {
       "x", po::value<std::string>(), "pareto: metric on x")("y", po::value<std::string>(),
                                                             "pareto: metric on y")(
       "top", po::value<int>()->default_value(10), "best: rows to show")(
-      "step", po::value<int>()->default_value(0), "ops: which pass (decode step)");
+      "step", po::value<int>()->default_value(0), "ops: which pass (decode step)")(
+      "max-rows", po::value<std::int64_t>()->default_value(1000000),
+      "stop after this many rows, exit 1 (0: no limit)")(
+      "time-limit", po::value<double>()->default_value(60),
+      "seconds a query may run before it is stopped, exit 1 (0: no limit)");
   po::positional_options_description pos;
   pos.add("what", -1);
   po::variables_map vm;
   const std::string synopsis =
       "[--db F] [--format table|csv|json] [--where k=v] [--sweep NAME]\n"
+      "       [--max-rows N] [--time-limit S]\n"
       "       (runs | best --by METRIC | pareto --x M1 --y M2 | compare ID ID | ops ID | units "
       "[ID] |\n"
       "        sql \"SELECT ...\")";
   if (!parse(
           "query", synopsis,
           "Asks the results database questions. IDs are hash prefixes (from `runs`). Metrics:\n  " +
-              join(metric_names(), ", ") + ".\nRaw SQL opens the database read-only.",
+              join(metric_names(), ", ") +
+              ".\nRaw SQL is one statement that only reads (no writes, ATTACH, VACUUM or pragmas\n"
+              "that set anything), on a database opened read-only. Rows print as they come; a\n"
+              "query stops with exit 1 at --max-rows rows or after --time-limit seconds.",
           opts, &pos, args, vm))
     return 0;
   const std::string usage = "usage: qaccel query " + synopsis + "\n";
   if (!vm.count("what")) throw UsageError("say what to query", usage);
   std::vector<std::string> what = vm["what"].as<std::vector<std::string>>();
-  TableFormat fmt = parse_table_format(vm["format"].as<std::string>());
+  parse_table_format(vm["format"].as<std::string>());  // checked before opening anything
+  Limits limits;
+  limits.max_rows = vm["max-rows"].as<std::int64_t>();
+  const double time_limit = vm["time-limit"].as<double>();
+  if (limits.max_rows < 0) throw UsageError("--max-rows must be >= 0", usage);
+  if (!(time_limit >= 0)) throw UsageError("--time-limit must be >= 0", usage);
   dse::Db db = dse::Db::open(vm["db"].as<std::string>(), true);
   db.exec("PRAGMA query_only=1");
+  // Bounded memory too: no string or blob over 64 MiB (randomblob(1e9), a huge group_concat),
+  // and at most 1 GiB of SQLite heap.
+  sqlite3_limit(db.raw(), SQLITE_LIMIT_LENGTH, 64 << 20);
+  sqlite3_hard_heap_limit64(std::int64_t(1) << 30);
+  // Every query runs under the time limit: SQLite calls the handler every few thousand
+  // instructions, and a non-zero return interrupts the statement.
+  struct Deadline {
+    std::chrono::steady_clock::time_point at;
+    bool hit = false;
+  } deadline{std::chrono::steady_clock::now() +
+                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                     std::chrono::duration<double>(std::min(time_limit, 1e7))),
+             false};
+  if (time_limit > 0)
+    sqlite3_progress_handler(
+        db.raw(), 10000,
+        [](void* p) -> int {
+          auto* d = static_cast<Deadline*>(p);
+          d->hit = d->hit || std::chrono::steady_clock::now() > d->at;
+          return d->hit ? 1 : 0;
+        },
+        &deadline);
+  try {
+    return run_query(db, vm, what, usage, limits);
+  } catch (const ConfigError&) {
+    if (deadline.hit) {
+      std::cout.flush();
+      throw std::runtime_error("query stopped after --time-limit " + fixed(time_limit, 1) +
+                               " s; narrow it or raise --time-limit");
+    }
+    throw;
+  }
+}
+
+static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector<std::string>& what,
+                     const std::string& usage, const Limits& limits) {
+  TableFormat fmt = parse_table_format(vm["format"].as<std::string>());
 
   // Filters shared by runs/best/pareto.
   std::string filter = "1";
@@ -146,7 +278,7 @@ int cmd_query(const std::vector<std::string>& args) {
   if (cmd == "runs") {
     dse::Stmt st = db.prepare(wide + " WHERE " + filter + " ORDER BY w.hash");
     bind_all(st, 1);
-    print_rows(st, fmt);
+    print_rows(st, fmt, limits);
   } else if (cmd == "best") {
     if (!vm.count("by")) throw UsageError("best needs --by METRIC", usage);
     std::string m = vm["by"].as<std::string>();
@@ -156,7 +288,7 @@ int cmd_query(const std::vector<std::string>& args) {
                    " ORDER BY mm." + m + (larger_is_better(m) ? " DESC" : " ASC") + " LIMIT ?");
     bind_all(st, 1);
     st.bind(int(binds.size()) + 1, vm["top"].as<int>());
-    print_rows(st, fmt);
+    print_rows(st, fmt, limits);
   } else if (cmd == "pareto") {
     if (!vm.count("x") || !vm.count("y"))
       throw UsageError("pareto needs --x METRIC and --y METRIC", usage);
@@ -184,7 +316,7 @@ int cmd_query(const std::vector<std::string>& args) {
     dse::Stmt st = db.prepare(sql);
     bind_all(st, 1);
     if (vm.count("sweep")) st.bind(int(binds.size()) + 1, vm["sweep"].as<std::string>());
-    print_rows(st, fmt);
+    print_rows(st, fmt, limits);
   } else if (cmd == "compare") {
     if (what.size() != 3) throw UsageError("compare needs two design ids", usage);
     std::string a = resolve_hash(db, what[1]), b = resolve_hash(db, what[2]);
@@ -200,7 +332,7 @@ int cmd_query(const std::vector<std::string>& args) {
         "FROM params WHERE hash IN (?1, ?2)) p" +
         cols);
     st.bind(1, a).bind(2, b);
-    print_rows(st, fmt);
+    print_rows(st, fmt, limits);
   } else if (cmd == "ops") {
     if (what.size() != 2) throw UsageError("ops needs one design id", usage);
     std::string h = resolve_hash(db, what[1]);
@@ -210,7 +342,7 @@ int cmd_query(const std::vector<std::string>& args) {
         "attained_flops_per_cycle, peak_flops_per_cycle, utilization, bound, energy_pj "
         "FROM op_metrics WHERE hash = ? AND step = ? ORDER BY idx");
     st.bind(1, h).bind(2, vm["step"].as<int>());
-    print_rows(st, fmt);
+    print_rows(st, fmt, limits);
   } else if (cmd == "units") {
     // One run's units, or every run's (filtered like `runs`): where the time went.
     if (what.size() > 2) throw UsageError("units takes at most one design id", usage);
@@ -224,7 +356,7 @@ int cmd_query(const std::vector<std::string>& args) {
                                 " FROM unit_metrics u JOIN metrics m ON m.hash = u.hash WHERE "
                                 "u.hash = ? ORDER BY u.idx");
       st.bind(1, resolve_hash(db, what[1]));
-      print_rows(st, fmt);
+      print_rows(st, fmt, limits);
     } else {
       dse::Stmt st = db.prepare(
           "SELECT substr(w.hash, 1, 12) AS id, w.schedule, w.prefetch, w.params, " + cols +
@@ -232,12 +364,12 @@ int cmd_query(const std::vector<std::string>& args) {
           "w.hash WHERE " +
           filter + " ORDER BY w.hash, u.idx");
       bind_all(st, 1);
-      print_rows(st, fmt);
+      print_rows(st, fmt, limits);
     }
   } else if (cmd == "sql") {
     if (what.size() != 2) throw UsageError("sql needs one quoted statement", usage);
-    dse::Stmt st = db.prepare(what[1]);
-    print_rows(st, fmt);
+    dse::Stmt st = db.prepare_read_only(what[1]);
+    print_rows(st, fmt, limits);
   } else {
     std::string hint = nearest(cmd, {"runs", "best", "pareto", "compare", "ops", "units", "sql"});
     throw UsageError(
@@ -251,39 +383,59 @@ int cmd_merge(const std::vector<std::string>& args) {
   po::options_description opts("options");
   opts.add_options()("out", po::value<std::string>()->required(),
                      "database to merge into (created if absent)")(
-      "in", po::value<std::vector<std::string>>()->required(), "databases to merge from");
+      "in", po::value<std::vector<std::string>>()->required(), "databases to merge from")(
+      "expect", po::value<std::string>(),
+      "sweep file: after merging, list its designs that OUT.db lacks (exit 1 if any)")(
+      "max-designs", po::value<std::int64_t>()->default_value(dse::kDefaultMaxDesigns),
+      "--expect: refuse a sweep with more designs than this");
   po::positional_options_description pos;
   pos.add("out", 1).add("in", -1);
   po::variables_map vm;
   if (!parse(
-          "merge", "OUT.db IN.db...",
-          "Merges results databases (e.g. the shards of a Slurm array) into OUT.db. Designs are\n"
-          "keyed by content hash, so overlapping shards merge without duplicates.",
+          "merge", "OUT.db IN.db... [--expect SWEEP_FILE]",
+          "Merges results databases (e.g. the shards of a Slurm array) into OUT.db: every table.\n"
+          "Designs are keyed by content hash, so overlapping shards merge without duplicates.\n"
+          "Where both have a design's run, the better one is kept with its measurements: ok or\n"
+          "infeasible over failed or timeout, else the later finished. With --expect, reports the\n"
+          "sweep's designs that are missing after the merge.",
           opts, &pos, args, vm))
     return 0;
   dse::Db out = dse::Db::open(vm["out"].as<std::string>());
   for (const std::string& in : vm["in"].as<std::vector<std::string>>()) {
-    { dse::Db check = dse::Db::open(in, true); }  // schema and kind checked before attaching
-    std::int64_t before = 0, after = 0;
-    {
-      dse::Stmt c = out.prepare("SELECT count(*) FROM runs");
-      if (c.step()) before = c.integer(0);
-    }
-    dse::Stmt att = out.prepare("ATTACH DATABASE ? AS src");
-    att.bind(1, in);
-    att.run();
-    {
-      dse::Transaction tx(out);
-      for (const std::string& t : dse::result_tables())
-        out.exec("INSERT OR IGNORE INTO main." + t + " SELECT * FROM src." + t);
-      tx.commit();
-    }
-    out.exec("DETACH DATABASE src");
-    dse::Stmt c = out.prepare("SELECT count(*) FROM runs");
-    if (c.step()) after = c.integer(0);
-    std::cout << in << ": " << (after - before) << " new runs\n";
+    dse::MergeCounts n = dse::merge_database(out, in);
+    std::cout << in << ": " << n.added << " new runs";
+    if (n.replaced) std::cout << ", " << n.replaced << " replaced by a better or later result";
+    std::cout << "\n";
   }
-  return 0;
+  if (!vm.count("expect")) return 0;
+  dse::SweepSpec s = dse::load_sweep(vm["expect"].as<std::string>());
+  if (s.strategy == dse::Strategy::nsga2)
+    throw ConfigError("--expect " + s.file.string() +
+                      ": an nsga2 search has no design list fixed in advance");
+  dse::DesignStream designs(s, vm["max-designs"].as<std::int64_t>());
+  dse::Stmt st = out.prepare("SELECT status FROM runs WHERE hash = ?");
+  std::int64_t total = 0, missing = 0, unfinished = 0;
+  dse::DesignPoint p;
+  while (designs.next(p)) {
+    ++total;
+    st.bind(1, p.hash);
+    bool have = st.step();
+    std::string status = have ? st.text(0) : "";
+    st.reset();
+    if (have && status != "failed" && status != "timeout") continue;
+    have ? ++unfinished : ++missing;
+    if (missing + unfinished <= 20) {
+      std::cout << (have ? status : std::string("missing")) << ": design " << p.index << " ["
+                << p.hash.substr(0, 12) << "]";
+      for (const auto& [k, v] : p.params)
+        std::cout << " " << k << "=" << v;
+      std::cout << " model=" << s.models[std::size_t(p.model)].name
+                << " workload=" << s.workloads[std::size_t(p.workload)].name << "\n";
+    }
+  }
+  std::cout << "expect " << s.name << ": " << total << " designs, " << (total - missing)
+            << " stored (" << unfinished << " failed or timed out), " << missing << " missing\n";
+  return missing ? 1 : 0;
 }
 
 }  // namespace qaccel::cli

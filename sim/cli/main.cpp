@@ -1,5 +1,6 @@
 // qaccel: command-line entry. Maps error kinds to exit codes: 0 ok, 1 a run's check failed or
-// it could not finish, 2 the user's input is wrong (usage, config, input file), 3 a qaccel bug.
+// it could not finish, 2 the user's input is wrong (usage, config, input file), 3 a qaccel bug,
+// 4 the environment failed (full disk, I/O error, database lock held too long).
 #include <cstring>
 #include <iostream>
 #include <new>
@@ -40,7 +41,8 @@ void usage(std::ostream& os) {
   for (const auto& c : kCommands)
     os << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
   os << "\nexit codes: 0 ok, 1 run failed or check mismatch, 2 bad usage/config/input, 3 internal "
-        "error\n";
+        "error,\n            4 I/O or environment error (disk full, I/O error, lock timeout): "
+        "retry once fixed\n";
 }
 
 }  // namespace
@@ -84,6 +86,9 @@ int main(int argc, char** argv) {
   } catch (const qaccel::CheckError& e) {
     std::cerr << "check failed: " << e.what() << "\n";
     return 1;
+  } catch (const qaccel::IoError& e) {
+    std::cerr << "I/O error: " << e.what() << "\n";
+    return 4;
   } catch (const qaccel::InternalError& e) {
     std::cerr << e.what() << "\n";
     return 3;
