@@ -200,7 +200,7 @@ namespace {
 
 // The worker: simulate one design and store it; never returns.
 [[noreturn]] void worker(const SweepSpec& s, const DesignPoint& p,
-                         const std::filesystem::path& db_path, pid_t driver) {
+                         const std::filesystem::path& db_path, pid_t driver, double timeout_s) {
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   // Die with the driver (kill -9 included): an orphan would store work nobody waits for.
@@ -236,6 +236,11 @@ namespace {
       res.reset();
     }
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // Past the deadline is a timeout even if the driver (busy, or starved of CPU) has not
+    // killed us yet: the outcome must not depend on when the driver polls.
+    if (timeout_s > 0 && wall > timeout_s)
+      status = "timeout", error = "exceeded --timeout " + std::to_string(timeout_s) + " s",
+      res.reset();
     store_result(db, s, p, status, error, wall, res ? &*res : nullptr);
   } catch (const IoError& e) {
     // Not the design's fault: the driver leaves it unrecorded so that a re-run retries it.
@@ -305,7 +310,7 @@ class Pool {
         std::cout.flush(), std::cerr.flush();
         pid_t pid = fork();
         if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
-        if (pid == 0) worker(s_, *p, o_.db_path, driver_);
+        if (pid == 0) worker(s_, *p, o_.db_path, driver_, o_.timeout_s);
         running_.push_back({p, pid, std::chrono::steady_clock::now()});
       }
       reap();

@@ -170,7 +170,7 @@ int cmd_ref(const std::vector<std::string>& args) {
         QuantSpec q = parse_scheme(s + gs);
         if (!(q == m.quant)) schemes.push_back(q);
       }
-      for (const std::string s : {"w8a8" + gs + "-kv8", std::string("fp16")}) {
+      for (const std::string& s : {"w8a8" + gs + "-kv8", std::string("fp16")}) {
         QuantSpec q = parse_scheme(s);
         if (!(q == m.quant)) schemes.push_back(q);
       }
