@@ -83,7 +83,6 @@ void Channel::enqueue(const Request& in, i64 at) {
   now_ = at;  // the caller ran every event up to `at`
   Request r = in;
   r.arrive = at;
-  r.legal_from = 0;  // not known yet
   // A write to the same address wants the same bank and row: look only if one does.
   BankState& b = banks_[std::size_t(r.bank)];
   BankState::RowWant* same_row = b.find(r.row);
@@ -292,7 +291,6 @@ void Channel::open_bank(int rank, int bank, i64 row, i64 c) {
   if (rk.open_banks++ == 0) rk.open_since = c;
   BankState& b = banks_[std::size_t(bank)];
   b.open_row = row;
-  ++b.row_epoch;
   const BankState::RowWant* x = b.find(row);
   b.hits = x ? x->n : std::array<int, 2>{0, 0};
   mark_bank(rank, bank);
@@ -303,7 +301,6 @@ void Channel::close_bank(int rank, int bank, i64 c) {
   if (b.open_row < 0) return;
   QACCEL_ASSERT(b.activated == 0, "a row closes under an activated request");
   b.open_row = -1;
-  ++b.row_epoch;
   b.hits = {0, 0};
   mark_bank(rank, bank);
   RankState& rk = ranks_[std::size_t(rank)];
@@ -513,11 +510,11 @@ void Channel::update_next_event() const {
         auto at = [&](Cmd c) {
           return std::max({b.t.ready[int(c)], g.ready[int(c)], rk.ready[int(c)]});
         };
-        const i64 miss = at(b.open_row >= 0 ? Cmd::PRE : Cmd::ACT);
+        // Branches: with few banks waiting they predict well and skip the unused commands.
+        const Cmd miss = b.open_row >= 0 ? Cmd::PRE : Cmd::ACT;
         for (int w = 0; w < 2; ++w) {
-          const i64 hit = at(w ? Cmd::WR : Cmd::RD);
-          waiting_[w] = std::min({waiting_[w], either(b.waiting[w] > b.hits[w], miss, kNever),
-                                  either(b.hits[w] > 0, hit, kNever)});
+          if (b.waiting[w] > b.hits[w]) waiting_[w] = std::min(waiting_[w], at(miss));
+          if (b.hits[w] > 0) waiting_[w] = std::min(waiting_[w], at(w ? Cmd::WR : Cmd::RD));
         }
       }
       e = std::min({e, waiting_[0], waiting_[1]});

@@ -48,10 +48,6 @@ struct Request {
   // PIM (AiM style): the ACT this request needs opens the row in every bank of the rank, so
   // the next ACT waits (banks / 4) x nFAW (as many four-activate windows as banks).
   bool all_bank_act = false;
-  // The controller's cache: no command of this request is legal before legal_from while its
-  // bank's row_epoch stays (readiness only rises; the row decides the command).
-  mutable std::uint32_t row_epoch = 0;
-  mutable i64 legal_from = 0;
 };
 
 struct IssuedCmd {
@@ -178,9 +174,8 @@ class Channel {
         if (x.row == row) return &x;
       return nullptr;
     }
-    std::uint32_t row_epoch = 0;  // counts the row openings and closings
-    int activated = 0;            // activated requests (they keep the open row)
-    int group = 0;                // index into groups_
+    int activated = 0;  // activated requests (they keep the open row)
+    int group = 0;      // index into groups_
     // This bank's part of its group's WaitMin (bank readiness only), valid unless the bank's
     // bit in dirty_banks_ is set.
     mutable std::array<i64, 6> want;
@@ -230,19 +225,14 @@ class Channel {
   i64 column_ready(const Request& r) const {
     return banks_[std::size_t(r.bank)].t.ready[std::size_t(r.write ? Cmd::WR : Cmd::RD)];
   }
-  // earliest(ready_cmd(r), ...) <= c, mostly without branches (the scans mispredict them);
-  // a request found not legal before some cycle is skipped until then, its row unchanged.
+  // earliest(ready_cmd(r), ...) <= c, without branches (the scans mispredict them).
   bool legal(const Request& r, i64 c) const {
     const BankState& b = banks_[std::size_t(r.bank)];
-    if (r.legal_from > c && r.row_epoch == b.row_epoch) return false;
     static_assert(int(Cmd::ACT) == 0 && int(Cmd::PRE) == 1 && int(Cmd::WR) == int(Cmd::RD) + 1);
     const int k = b.open_row == r.row ? int(Cmd::RD) + r.write : int(b.open_row >= 0);
     const i64 g = groups_[std::size_t(b.group)].ready[std::size_t(k)];
-    const i64 t = std::max(
-        {b.t.ready[std::size_t(k)], g, ranks_[std::size_t(r.rank)].t.ready[std::size_t(k)]});
-    r.legal_from = t;
-    r.row_epoch = b.row_epoch;
-    return t <= c;
+    const i64 t = std::max(b.t.ready[std::size_t(k)], g);
+    return std::max(t, ranks_[std::size_t(r.rank)].t.ready[std::size_t(k)]) <= c;
   }
   Pick pick(i64 c) const;
   void issue(const Choice& ch, i64 c);
