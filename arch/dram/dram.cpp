@@ -210,38 +210,34 @@ Dram::TraceResult Dram::run_trace(const std::vector<TraceEntry>& trace, bool tic
 
 i64 Dram::serve(std::uint64_t address, i64 bytes, bool write, i64 arrive) {
   const std::uint64_t tx = std::uint64_t(cfg_.org.tx_bytes);
-  share_.resize(channels_.size());
+  cursor_.assign(channels_.size(), -1);
+  i64 done = arrive;
+  auto collect = [&](Channel& ch) {
+    for (const Completion& d : ch.completions())
+      done = std::max(done, d.done_cycle);
+    ch.completions().clear();
+  };
   const std::uint64_t end = address + std::uint64_t(bytes);
   for (std::uint64_t a = address - address % tx; a < end; a += tx) {
     const DramAddr where = map_.decode(a);
-    share_[std::size_t(where.channel)].push_back(request(where, a, write, next_id_++));
-  }
-  // Channels are independent: each runs its whole share in turn (its state stays in cache).
-  i64 done = arrive;
-  for (std::size_t k = 0; k < channels_.size(); ++k) {
-    std::vector<Request>& share = share_[k];
-    if (share.empty()) continue;
-    Channel& ch = channels_[k];
-    auto collect = [&] {
-      for (const Completion& d : ch.completions())
-        done = std::max(done, d.done_cycle);
-      ch.completions().clear();
-    };
-    i64 c = std::max(arrive, ch.now());  // the next cycle the channel's port may offer one
-    for (const Request& r : share) {
-      advance(int(k), c);
-      while (!ch.has_room(write)) {
-        c = std::max(c + 1, ch.next_event());
-        advance(int(k), c);
-      }
-      ch.enqueue(r, c);
-      ++c;
-      collect();
+    Channel& ch = channels_[std::size_t(where.channel)];
+    i64& c = cursor_[std::size_t(where.channel)];
+    if (c < 0) c = std::max(arrive, ch.now());
+    advance(where.channel, c);
+    while (!ch.has_room(write)) {
+      c = std::max(c + 1, ch.next_event());
+      advance(where.channel, c);
     }
-    share.clear();
+    ch.enqueue(request(where, a, write, next_id_++), c);
+    ++c;
+    collect(ch);
+  }
+  for (std::size_t k = 0; k < channels_.size(); ++k) {
+    if (cursor_[k] < 0) continue;
+    Channel& ch = channels_[k];
     while (ch.busy())
       ch.step_to(ch.next_event());
-    collect();
+    collect(ch);
   }
   return done;
 }

@@ -92,7 +92,7 @@ class Dram {
   RuleSet rules_;
   AddressMap map_;
   std::vector<Channel> channels_;
-  std::vector<std::vector<Request>> share_;  // serve(): each channel's transactions
+  std::vector<i64> cursor_;  // serve(): the next cycle each channel's port may offer a request
   std::uint64_t next_id_ = 0;
 };
 
