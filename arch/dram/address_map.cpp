@@ -39,6 +39,7 @@ AddressMap::AddressMap(const std::string& name, const Org& org) {
     order_ = {{Co, low_col, 0},    {Ch, width_[Ch], 0}, {Bg, width_[Bg], 0},
               {Ba, width_[Ba], 0}, {Ra, width_[Ra], 0}, {Co, width_[Co] - low_col, low_col},
               {Ro, width_[Ro], 0}};
+    make_parts();
     return;
   }
   if (name.size() % 2 != 0 || name.empty()) bad("expected two-letter fields");
@@ -70,15 +71,30 @@ AddressMap::AddressMap(const std::string& name, const Org& org) {
   width_[Ba] = bg_separate_ ? log2i(org.banks_per_group) : log2i(org.banks_per_rank());
   for (auto it = msb_first.rbegin(); it != msb_first.rend(); ++it)
     order_.push_back({*it, width_[*it], 0});
+  make_parts();
+}
+
+void AddressMap::make_parts() {
+  int pos = 0, used[nfields] = {};
+  for (const Slice& s : order_) {
+    QACCEL_ASSERT(used[s.field] < 2 && (used[s.field] == 1 || s.shift == 0),
+                  "an address field in more than two slices, or low bits not first");
+    parts_[s.field][used[s.field]++] = {pos, s.shift, (std::uint64_t(1) << s.bits) - 1};
+    pos += s.bits;
+  }
+  for (int f = 0; f < nfields; ++f)
+    split_ |= used[f] > 1;
 }
 
 DramAddr AddressMap::decode(std::uint64_t addr) const {
-  std::uint64_t a = addr >> tx_shift_;
-  std::uint64_t v[nfields] = {};
-  for (const Slice& s : order_) {
-    v[s.field] |= (a & ((std::uint64_t(1) << s.bits) - 1)) << s.shift;
-    a >>= s.bits;
-  }
+  const std::uint64_t a = addr >> tx_shift_;
+  auto field = [&](Field f) {
+    const Part* p = parts_[f];
+    const std::uint64_t lo = a >> p[0].pos & p[0].mask;  // shift 0: the low part
+    return split_ ? lo | ((a >> p[1].pos & p[1].mask) << p[1].shift) : lo;
+  };
+  const std::uint64_t v[nfields] = {field(Ch), field(Ra), field(Bg),
+                                    field(Ba), field(Ro), field(Co)};
   DramAddr d;
   d.channel = int(v[Ch]);
   d.rank = int(v[Ra]);

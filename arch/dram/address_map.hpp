@@ -36,6 +36,15 @@ class AddressMap {
     int bits, shift;  // bits of the field, position within the field (low part first)
   };
   std::vector<Slice> order_;  // LSB first
+  // decode()'s form of order_: each field from at most two slices, as (position in the
+  // address, mask, shift within the field); a field's unused slice has mask 0.
+  struct Part {
+    int pos = 0, shift = 0;
+    std::uint64_t mask = 0;
+  };
+  Part parts_[nfields][2] = {};
+  bool split_ = false;  // some field has two slices
+  void make_parts();
   int width_[nfields] = {};
   int tx_shift_ = 0, bg_bits_ = 0;
   bool xor_banks_ = false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 
 #include "sim/base/error.hpp"
 
@@ -13,6 +14,9 @@ i64 either(bool cond, i64 a, i64 b) {
   const i64 m = -i64(cond);
   return (a & m) | (b & ~m);
 }
+
+// At most this many banks with waiting requests: next_event's minimum is taken bank by bank.
+constexpr int kDirectBanks = 6;
 
 // The bank-level commands a read or a write can wait for, in WaitMin order.
 constexpr Cmd kWaitCmds[6] = {Cmd::ACT, Cmd::PRE, Cmd::RD, Cmd::ACT, Cmd::PRE, Cmd::WR};
@@ -35,8 +39,17 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
     banks_[b].group = int(b) / banks_per_bg_;
   groups_.assign(std::size_t(ranks * bgs_), fresh);
   QACCEL_ASSERT(bgs_ <= 32, "more than 32 bank groups");
+  QACCEL_ASSERT(banks_per_bg_ <= 32, "more than 32 banks in a bank group");
   WaitMin none;  // nothing waits yet
   none.fill(kNever);
+  for (BankState& b : banks_)
+    b.want = none;
+  dirty_banks_.assign(std::size_t(ranks * bgs_), 0);
+  direct_ok_ = banks_.size() <= 64;
+  // n > x is n > floor(x) and n < x is n < ceil(x) for a whole n.
+  const double wq = double(cfg.ctrl.write_queue);
+  write_high_ = i64(std::floor(cfg.ctrl.write_high_watermark * wq));
+  write_low_ = i64(std::ceil(cfg.ctrl.write_low_watermark * wq));
   group_min_.assign(std::size_t(ranks * bgs_), none);
   rank_min_.assign(std::size_t(ranks), RankMin{none, 0});
   ranks_.assign(std::size_t(ranks), RankState{fresh, {}, 0, 0, 0});
@@ -92,6 +105,7 @@ void Channel::enqueue(const Request& in, i64 at) {
   if (!keep) ahead_cycle_ = -1;
   hold_ = kHoldNone;
   ++b.waiting[r.write];
+  waiting_banks_ |= std::uint64_t(direct_ok_) << (r.bank & 63);
   if (b.open_row == r.row) ++b.hits[r.write];
   if (same_row)
     ++same_row->n[r.write];
@@ -102,6 +116,7 @@ void Channel::enqueue(const Request& in, i64 at) {
   const int i = 3 * r.write + (b.open_row == r.row ? 2 : b.open_row < 0 ? 0 : 1);
   const int g = r.rank * bgs_ + r.bank_group;
   const Cmd cmd = kWaitCmds[i];
+  b.want[std::size_t(i)] = b.t.ready[int(cmd)];  // (recomputed anyway when the bank is dirty)
   RankMin& rm = rank_min_[std::size_t(r.rank)];
   if (!(rm.stale_groups >> r.bank_group & 1)) {
     WaitMin& gm = group_min_[std::size_t(g)];
@@ -171,10 +186,9 @@ bool Channel::blocks_activated(Cmd cmd, int rank, int bank) const {
 }
 
 bool Channel::next_write_mode() const {
-  const double wq = double(cfg_.ctrl.write_queue);
-  if (!write_mode_)
-    return double(writes_.size()) > cfg_.ctrl.write_high_watermark * wq || reads_.empty();
-  return !(double(writes_.size()) < cfg_.ctrl.write_low_watermark * wq && !reads_.empty());
+  const i64 n = i64(writes_.size());
+  if (!write_mode_) return n > write_high_ || reads_.empty();
+  return !(n < write_low_ && !reads_.empty());
 }
 
 Channel::Pick Channel::pick(i64 c) const {
@@ -248,7 +262,10 @@ void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
       x = std::max(x, c + r.latency);
     }
   };
-  if (bank >= 0) raise(banks_[std::size_t(bank)].t, RuleSet::bank);
+  if (bank >= 0) {
+    raise(banks_[std::size_t(bank)].t, RuleSet::bank);
+    mark_bank(rank, bank);
+  }
   if (bg >= 0) {
     raise(groups_[std::size_t(rank * bgs_ + bg)], RuleSet::bank_group);
     mark_stale(rank, rank * bgs_ + bg);
@@ -276,7 +293,7 @@ void Channel::open_bank(int rank, int bank, i64 row, i64 c) {
   b.open_row = row;
   const BankState::RowWant* x = b.find(row);
   b.hits = x ? x->n : std::array<int, 2>{0, 0};
-  mark_stale(rank, bank / banks_per_bg_);
+  mark_bank(rank, bank);
 }
 
 void Channel::close_bank(int rank, int bank, i64 c) {
@@ -285,7 +302,7 @@ void Channel::close_bank(int rank, int bank, i64 c) {
   QACCEL_ASSERT(b.activated == 0, "a row closes under an activated request");
   b.open_row = -1;
   b.hits = {0, 0};
-  mark_stale(rank, bank / banks_per_bg_);
+  mark_bank(rank, bank);
   RankState& rk = ranks_[std::size_t(rank)];
   if (--rk.open_banks == 0) stats_.active_rank_cycles += c - rk.open_since;
 }
@@ -356,13 +373,14 @@ void Channel::issue(const Choice& ch, i64 c) {
   }
   BankState& b = banks_[std::size_t(served.bank)];
   --b.waiting[served.write];
+  if (b.waiting[0] + b.waiting[1] == 0) waiting_banks_ &= ~(std::uint64_t(1) << (served.bank & 63));
   --b.hits[served.write];
   BankState::RowWant* x = b.find(served.row);
   if (--x->n[served.write] == 0 && x->n[!served.write] == 0) {
     *x = b.rows.back();
     b.rows.pop_back();
   }
-  mark_stale(served.rank, served.rank * bgs_ + served.bank_group);
+  mark_bank(served.rank, served.bank);
   if (cmd == Cmd::RDA || cmd == Cmd::WRA) close_bank(served.rank, served.bank, c);
   if (served.write) {
     ++stats_.writes;
@@ -428,27 +446,29 @@ i64 Channel::hold_event() const {
 }
 
 void Channel::update_group_min(int group) const {
-  WaitMin& m = group_min_[std::size_t(group)];
-  i64 act[2] = {kNever, kNever}, pre[2] = {kNever, kNever}, col[2] = {kNever, kNever};
-  const BankState* bk = &banks_[std::size_t(group * banks_per_bg_)];
-  for (int j = 0; j < banks_per_bg_; ++j, ++bk) {
-    const bool open = bk->open_row >= 0;  // misses wait for PRE, else for ACT
-    const i64 miss_act = either(open, kNever, bk->t.ready[int(Cmd::ACT)]);
-    const i64 miss_pre = either(open, bk->t.ready[int(Cmd::PRE)], kNever);
+  const BankState* b0 = &banks_[std::size_t(group * banks_per_bg_)];
+  std::uint32_t& dirty = dirty_banks_[std::size_t(group)];
+  for (std::uint32_t d = dirty; d; d &= d - 1) {
+    const BankState& bk = b0[std::countr_zero(d)];
+    const bool open = bk.open_row >= 0;  // misses wait for PRE, else for ACT
+    const i64 miss_act = either(open, kNever, bk.t.ready[int(Cmd::ACT)]);
+    const i64 miss_pre = either(open, bk.t.ready[int(Cmd::PRE)], kNever);
     for (int w = 0; w < 2; ++w) {
-      const bool miss = bk->waiting[w] > bk->hits[w];
-      act[w] = std::min(act[w], either(miss, miss_act, kNever));
-      pre[w] = std::min(pre[w], either(miss, miss_pre, kNever));
-      const i64 col_ready = bk->t.ready[int(w ? Cmd::WR : Cmd::RD)];
-      col[w] = std::min(col[w], either(bk->hits[w] > 0, col_ready, kNever));
+      const bool miss = bk.waiting[w] > bk.hits[w];
+      bk.want[3 * w] = either(miss, miss_act, kNever);
+      bk.want[3 * w + 1] = either(miss, miss_pre, kNever);
+      bk.want[3 * w + 2] = either(bk.hits[w] > 0, bk.t.ready[int(w ? Cmd::WR : Cmd::RD)], kNever);
     }
   }
+  dirty = 0;
+  WaitMin m = b0->want;
+  for (int j = 1; j < banks_per_bg_; ++j)
+    for (int i = 0; i < 6; ++i)
+      m[i] = std::min(m[i], b0[j].want[i]);
   const Node& g = groups_[std::size_t(group)];
-  for (int w = 0; w < 2; ++w) {
-    m[3 * w] = std::max(act[w], g.ready[int(Cmd::ACT)]);
-    m[3 * w + 1] = std::max(pre[w], g.ready[int(Cmd::PRE)]);
-    m[3 * w + 2] = std::max(col[w], g.ready[int(w ? Cmd::WR : Cmd::RD)]);
-  }
+  for (int i = 0; i < 6; ++i)
+    m[i] = std::max(m[i], g.ready[int(kWaitCmds[i])]);
+  group_min_[std::size_t(group)] = m;
 }
 
 void Channel::update_rank_min(int rank) const {
@@ -478,14 +498,36 @@ void Channel::update_next_event() const {
     // FR-FCFS considers every waiting request: the minimum over them of max(rank, group, bank
     // readiness) is max(rank, min over groups of max(group, min over banks of bank readiness)).
     waiting_ = {kNever, kNever};
-    for (int k = 0; k < int(ranks_.size()); ++k) {
-      if (rank_min_[std::size_t(k)].stale_groups) update_rank_min(k);
-      const std::array<i64, 6>& at = rank_min_[std::size_t(k)].at;
-      const Node& rk = ranks_[std::size_t(k)].t;
-      for (int i = 0; i < 6; ++i)
-        waiting_[i / 3] = std::min(waiting_[i / 3], std::max(at[i], rk.ready[int(kWaitCmds[i])]));
+    std::uint64_t more = waiting_banks_;  // the banks past the first kDirectBanks
+    for (int i = 0; i < kDirectBanks; ++i)
+      more &= more - 1;
+    if (direct_ok_ && more == 0) {
+      // The same minimum, bank by bank (max distributes over min).
+      for (std::uint64_t m = waiting_banks_; m; m &= m - 1) {
+        const BankState& b = banks_[std::size_t(std::countr_zero(m))];
+        const Node& g = groups_[std::size_t(b.group)];
+        const Node& rk = ranks_[std::size_t(std::countr_zero(m) / banks_per_rank_)].t;
+        auto at = [&](Cmd c) {
+          return std::max({b.t.ready[int(c)], g.ready[int(c)], rk.ready[int(c)]});
+        };
+        // Branches: with few banks waiting they predict well and skip the unused commands.
+        const Cmd miss = b.open_row >= 0 ? Cmd::PRE : Cmd::ACT;
+        for (int w = 0; w < 2; ++w) {
+          if (b.waiting[w] > b.hits[w]) waiting_[w] = std::min(waiting_[w], at(miss));
+          if (b.hits[w] > 0) waiting_[w] = std::min(waiting_[w], at(w ? Cmd::WR : Cmd::RD));
+        }
+      }
+      e = std::min({e, waiting_[0], waiting_[1]});
+    } else {
+      for (int k = 0; k < int(ranks_.size()); ++k) {
+        if (rank_min_[std::size_t(k)].stale_groups) update_rank_min(k);
+        const std::array<i64, 6>& at = rank_min_[std::size_t(k)].at;
+        const Node& rk = ranks_[std::size_t(k)].t;
+        for (int i = 0; i < 6; ++i)
+          waiting_[i / 3] = std::min(waiting_[i / 3], std::max(at[i], rk.ready[int(kWaitCmds[i])]));
+      }
+      e = std::min({e, waiting_[0], waiting_[1]});
     }
-    e = std::min({e, waiting_[0], waiting_[1]});
   }
   if (!refresh_.empty()) {
     const RefreshReq& f = refresh_.front();

@@ -8,9 +8,10 @@
 // due) and jumps there; tick mode steps every cycle. Skipped cycles are ones where a step
 // would issue nothing and change nothing, so both modes issue identical command streams
 // (tests/test_dram.cpp compares them). For speed, next_event() and the scheduler work from
-// per-bank counts of waiting requests and cached minima of their readiness per bank group and
-// rank, pick the next cycle ahead while the channel issues on most cycles, and skip the steps
-// that could only repeat an idle one; none of this changes what issues when.
+// per-bank counts of waiting requests and cached minima of their readiness per bank, bank
+// group and rank (or bank by bank while few banks have requests waiting), pick the next
+// cycle ahead while the channel issues on most cycles, and skip the steps that could only
+// repeat an idle one; none of this changes what issues when.
 //
 // Scheduling, per cycle, in this order (the structure of Ramulator 2's generic controller, so
 // figures compare): (1) a request whose row this controller opened for it (the "activated"
@@ -175,6 +176,9 @@ class Channel {
     }
     int activated = 0;  // activated requests (they keep the open row)
     int group = 0;      // index into groups_
+    // This bank's part of its group's WaitMin (bank readiness only), valid unless the bank's
+    // bit in dirty_banks_ is set.
+    mutable std::array<i64, 6> want;
   };
   // For a bank group or a rank: the earliest cycle, at bank-group and bank level, of ACT, PRE
   // and RD for reads and of ACT, PRE and WR for writes (kWaitCmds), over its banks with a
@@ -242,6 +246,8 @@ class Channel {
   void invalidate_all() {
     for (RankMin& r : rank_min_)
       r.stale_groups = bgs_ >= 32 ? ~0u : (1u << bgs_) - 1;  // every group of every rank
+    for (std::uint32_t& d : dirty_banks_)
+      d = banks_per_bg_ >= 32 ? ~0u : (1u << banks_per_bg_) - 1;
     next_event_stale_ = true;
     ahead_cycle_ = -1;
     hold_ = kHoldNone;
@@ -249,6 +255,12 @@ class Channel {
   }
   void mark_stale(int rank, int group) {
     rank_min_[std::size_t(rank)].stale_groups |= 1u << (group - rank * bgs_);
+  }
+  // The bank's own state changed (readiness, open row, waiting requests).
+  void mark_bank(int rank, int bank) {
+    const int g = banks_[std::size_t(bank)].group;
+    dirty_banks_[std::size_t(g)] |= 1u << (bank - g * banks_per_bg_);
+    mark_stale(rank, g);
   }
   void update_group_min(int group) const;
   void update_rank_min(int rank) const;
@@ -264,6 +276,12 @@ class Channel {
   std::vector<BankState> banks_;
   std::vector<Node> groups_;
   mutable std::vector<WaitMin> group_min_;
+  mutable std::vector<std::uint32_t> dirty_banks_;  // per group, bit j: its bank j's want
+  // Bit b: bank b has a request waiting (channels of at most 64 banks; else unused). With
+  // few such banks, update_next_event takes the minimum over them directly, which is cheaper
+  // than refreshing the cached minima (a stream waits on one or two banks).
+  std::uint64_t waiting_banks_ = 0;
+  bool direct_ok_ = false;
   mutable std::vector<RankMin> rank_min_;
   // next_event() before the clamp to now() + 1 and, under FR-FCFS, the earliest cycle at which
   // a waiting read [0] or write [1] (queued or activated) could take its next command; valid
@@ -291,6 +309,7 @@ class Channel {
   mutable int busy_score_ = 0;
   std::vector<RankState> ranks_;
   bool write_mode_ = false;
+  i64 write_high_ = 0, write_low_ = 0;  // the watermarks in whole queued writes
   i64 next_refresh_ = kNever;
   int refresh_rank_ = 0, refresh_bank_ = 0;
   i64 refresh_interval_ = 0;
