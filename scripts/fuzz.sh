@@ -23,11 +23,13 @@ cmake -S "$root" -B "$dir" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Re
 cmake --build "$dir" -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >&2
 
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+# The harnesses' scratch folders: libFuzzer's child processes end without running atexit.
+export TMPDIR=$dir/tmp
 for t in "${targets[@]}"; do
   corpus=$root/tests/fuzz/$t
   [ -d "$corpus" ] || { echo "fuzz.sh: no target '$t' (known: ${all[*]})" >&2; exit 2; }
   work=$dir/corpus/$t
-  mkdir -p "$work" "$findings/$t"
+  mkdir -p "$work" "$findings/$t" "$TMPDIR"
   echo "== $t: ${seconds}s" >&2
   # fork mode with ignore_*: one finding does not end the run; each is saved as an artifact.
   "$dir/tests/fuzz/fuzz_$t" "$work" "$corpus" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 \
@@ -39,5 +41,6 @@ for t in "${targets[@]}"; do
   "$dir/tests/fuzz/fuzz_$t" -merge=1 -timeout=10 -rss_limit_mb=2048 "$corpus" "$work" \
     2>>"$dir/fuzz-$t.log" || true
   after=$(find "$corpus" -type f | wc -l)
+  rm -rf "$TMPDIR"
   echo "$t: corpus $before -> $after inputs; findings: $(find "$findings/$t" -type f | wc -l) in $findings/$t" >&2
 done
