@@ -24,14 +24,14 @@ fs::path make_scratch() {
 }  // namespace
 
 const fs::path& scratch() {
-  static const fs::path dir = [] {
-    fs::path d = make_scratch();
-    std::atexit([] {
-      std::error_code ec;
-      fs::remove_all(scratch(), ec);
-    });
-    return d;
-  }();
+  static const fs::path dir = make_scratch();
+  // Registered once `dir` exists, so that it runs before `dir` is destroyed.
+  static const bool cleanup = (std::atexit([] {
+                                 std::error_code ec;
+                                 fs::remove_all(scratch(), ec);
+                               }),
+                               true);
+  (void)cleanup;
   return dir;
 }
 
