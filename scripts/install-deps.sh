@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages qaccel needs, only those missing. Uses apt-get as root, or
 # through sudo otherwise. Safe to run repeatedly: prints what it checks and what it installs.
+#   scripts/install-deps.sh          what the build and the tests need
+#   scripts/install-deps.sh --fuzz   also clang and libFuzzer (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -12,7 +14,11 @@ packages=(
   libgtest-dev googletest              # tests
   libxml2-utils                        # tests: xmllint checks the SVG charts are well-formed
   libbenchmark-dev                     # bench/
+  slurm-wlm munge                      # tests/slurm_test.sh: a private one-node Slurm cluster
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang-14 libclang-rt-14-dev)  # -fsanitize=fuzzer (libFuzzer ships in compiler-rt)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -297,6 +297,35 @@ TEST(Dram, BadConfigsAndTracesAreClearErrors) {
   EXPECT_NE(trace_err("").find("no requests"), std::string::npos);
   EXPECT_NE(trace_err("LD 99999999999999999999999\n").find("bad address"), std::string::npos);
   EXPECT_NE(trace_err(std::string("LD \0\x01\xff", 6)).find("t.trace:1"), std::string::npos);
+  EXPECT_NE(
+      trace_err("LD 0x40\n" + std::string(5000, ' ') + "LD 0\n").find("t.trace:2: line longer"),
+      std::string::npos);
+  EXPECT_EQ(trace_err("LD 0x40\nLD 0\r\n" + std::string(4000, ' ') + "LD 0"), "");
+}
+
+// A trace without line breaks is refused after its first 4 KiB, not read whole: here 64 MiB of
+// spaces in one line (standing in for /dev/zero or a FIFO, which never end).
+TEST(Dram, TraceWithoutLineBreaksIsRefusedEarly) {
+  struct Endless : std::streambuf {
+    char buf[256];
+    std::size_t served = 0;
+    int_type underflow() override {
+      if (served >= (64u << 20)) return traits_type::eof();
+      std::fill(std::begin(buf), std::end(buf), ' ');
+      served += sizeof buf;
+      setg(buf, buf, buf + sizeof buf);
+      return ' ';
+    }
+  } endless;
+  std::istream in(&endless);
+  try {
+    read_trace(in, "endless", 1 << 20);
+    ADD_FAILURE() << "an endless line was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("endless:1: line longer than 4096"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_LT(endless.served, 8192u);
 }
 
 // Ramulator 2's own cycle counts on the same traces with the same timing values

@@ -47,8 +47,20 @@ std::vector<TraceEntry> read_trace(std::istream& in, const std::string& name,
     throw ConfigError(name + ":" + std::to_string(lineno) + ": " + why + ": '" + shown(line) +
                       "' (expected `LD <addr>`, `ST <addr>` or `<cycle> R|W <addr>`)");
   };
-  while (std::getline(in, line)) {
+  // getline into a fixed buffer: a file without line breaks (or an endless stream) is refused
+  // after one overlong line instead of being read whole into memory first.
+  std::vector<char> buf(kMaxLine + 2);
+  for (;;) {
+    in.getline(buf.data(), std::streamsize(buf.size()));
+    const std::size_t n = std::size_t(in.gcount());
+    if (in.bad() || (in.fail() && in.eof() && n == 0)) break;
     ++lineno;
+    const bool delimited = !in.fail() && !in.eof();  // the '\n' was extracted too
+    line.assign(buf.data(), delimited ? n - 1 : n);
+    if (in.fail()) {  // the buffer filled up before the line ended
+      line.resize(kMaxLine);
+      fail("line longer than 4096 characters");
+    }
     if (line.size() > kMaxLine) fail("line longer than 4096 characters");
     if (!line.empty() && line.back() == '\r') line.pop_back();
     const std::size_t hash = line.find('#');
