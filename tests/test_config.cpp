@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <functional>
 
 #include "sim/base/error.hpp"
 #include "sim/config/config.hpp"
@@ -261,6 +265,37 @@ TEST(Config, LayerCsvSurvivesGarbage) {
     }
   }
   EXPECT_THROW(config::load_layers(dir.write("empty.csv", "")), ConfigError);
+}
+
+// Where a file is expected, only a regular file: a FIFO would block the open forever and
+// /dev/zero would be read without end. Each loader is run in a child with an alarm, so a hang
+// fails the test instead of stalling the suite.
+TEST(Config, OnlyRegularFilesAreRead) {
+  TempDir dir;
+  const auto fifo = dir.path / "fifo.csv", zero = dir.path / "zero.csv";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::filesystem::create_symlink("/dev/zero", zero);
+  std::filesystem::create_symlink("/dev/zero", dir.path / "zero.yaml");
+  std::filesystem::create_symlink("/dev/zero", dir.path / "zero.bin");
+  auto error_of = [](const std::function<void()>& load) {
+    return test::in_child([&] {
+      ::alarm(20);
+      try {
+        load();
+      } catch (const ConfigError& e) {
+        return std::string(e.what());
+      }
+      return std::string("loaded");
+    });
+  };
+  for (const auto& p : {fifo, zero})
+    expect_has(error_of([&] { config::load_layers(p); }), p.string() + ": not a regular file");
+  expect_has(error_of([&] { config::load_layers(dir.path); }), "not a regular file (a directory)");
+  expect_has(error_of([&] { config::load_model(dir.path / "zero.yaml"); }),
+             "not a regular file (a character device)");
+  expect_has(error_of([&] { spec_from_checkpoint(fifo); }),
+             "checkpoint " + fifo.string() + ": not a regular file (a FIFO)");
+  expect_has(error_of([&] { spec_from_checkpoint(dir.path / "zero.bin"); }), "not a regular file");
 }
 
 // Layer-list dependencies: a chain by default, `after` names predecessors, `after: []` frees a

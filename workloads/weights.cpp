@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "sim/base/error.hpp"
+#include "sim/base/files.hpp"
 #include "sim/base/parallel.hpp"
 #include "workloads/rng.hpp"
 
@@ -80,9 +81,7 @@ unsigned __int128 checkpoint_floats(const CheckpointHeader& h) {
 }  // namespace
 
 CheckpointHeader read_checkpoint_header(const std::filesystem::path& path) {
-  std::error_code ec;
-  auto size = std::filesystem::file_size(path, ec);
-  if (ec) bad(path, "cannot read: " + ec.message());
+  const std::uintmax_t size = regular_file_size(path, "checkpoint");
   std::ifstream in(path, std::ios::binary);
   if (!in) bad(path, "cannot open");
   std::int32_t f[7];

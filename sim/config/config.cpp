@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <fstream>
 #include <limits>
+#include <sstream>
 
 #include "sim/base/error.hpp"
+#include "sim/base/files.hpp"
 #include "sim/base/text.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/report/table.hpp"
@@ -445,20 +447,16 @@ Op layer_op(const std::string& name, long long m, long long n, long long k, cons
 }
 
 LayerList load_layers_csv(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError(file.string() + ": cannot open");
+  // Whole file up front, size-checked: a FIFO or /dev/zero is refused, not read forever.
+  std::istringstream in(read_regular_file(file, 16u << 20, "layer list"));
   LayerList out;
   out.name = file.stem().string();
   std::vector<Op> ops;
   std::vector<std::string> errors;
   std::string line;
   int lineno = 0;
-  std::size_t bytes = 0;
   while (std::getline(in, line)) {
     ++lineno;
-    bytes += line.size() + 1;
-    if (bytes > (16u << 20))
-      throw ConfigError(file.string() + ": larger than 16 MiB; not a layer list");
     if (line.find('\0') != std::string::npos)
       throw ConfigError(file.string() + ": contains NUL bytes; not a CSV text file");
     std::string t = trim(line);

@@ -1,9 +1,13 @@
 #include "sim/config/yaml_reader.hpp"
 
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
+#include <utility>
 
 #include "sim/base/error.hpp"
+#include "sim/base/files.hpp"
 #include "sim/base/text.hpp"
 
 namespace qaccel::config {
@@ -54,20 +58,7 @@ void check_nesting(const std::string& text, const std::filesystem::path& file) {
 }  // namespace
 
 YAML::Node load_yaml_file(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec))
-    throw ConfigError(file.string() + ": no such file (or not a regular file)");
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError(file.string() + ": cannot open");
-  // Read in chunks up to one byte past the limit (no large zeroed buffer for a small file).
-  std::string text;
-  char chunk[65536];
-  while (text.size() <= kMaxConfigBytes && in.read(chunk, sizeof chunk).gcount() > 0)
-    text.append(chunk, std::size_t(in.gcount()));
-  if (text.size() > kMaxConfigBytes)
-    throw ConfigError(file.string() + ": larger than " + std::to_string(kMaxConfigBytes >> 20) +
-                      " MiB; not a qaccel config");
-  return load_yaml_text(text, file);
+  return load_yaml_text(read_regular_file(file, kMaxConfigBytes, ""), file);
 }
 
 YAML::Node load_yaml_text(const std::string& text, const std::filesystem::path& file) {
