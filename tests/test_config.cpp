@@ -6,8 +6,10 @@
 
 #include "sim/base/error.hpp"
 #include "sim/config/config.hpp"
+#include "sim/config/yaml_reader.hpp"
 #include "test_util.hpp"
 #include "workloads/rng.hpp"
+#include "workloads/weights.hpp"
 
 using namespace qaccel;
 using qaccel::test::TempDir;
@@ -145,6 +147,39 @@ TEST(Config, NotAMappingAndWrongKind) {
 TEST(Config, SyntaxErrorHasLine) {
   std::string e = model_error("model:\n  name: t\n  dim: [1, 2\n");
   expect_has(e, "YAML syntax error");
+}
+
+// yaml-cpp keeps both copies of a repeated key and a lookup finds the first: the later value
+// would be lost without a word. Every YAML qaccel reads goes through the one loader.
+TEST(Config, DuplicateKeysAreRejectedWithLineAndPath) {
+  // Top level of the model mapping (line 3), inside quant (line 14) and in a flow mapping.
+  std::string e = model_error(edit(kModel, "  dim: 64\n", "  dim: 64\n  dim: 128\n"));
+  expect_has(e, ":4:3: model.dim: duplicate key 'dim' (first at line 3)");
+  e = model_error(std::string(kModel) + "    group_size: 64\n");
+  expect_has(e, "model.quant.group_size: duplicate key 'group_size'");
+  e = model_error(edit(kModel, "  quant:\n    weights: int8\n    group_size: 32\n",
+                       "  quant: {weights: int8, group_size: 32, weights: int4}\n"));
+  expect_has(e, "model.quant.weights: duplicate key 'weights'");
+  // Inside a list, and in every kind of file (a layer list here).
+  TempDir dir;
+  auto p = dir.write("l.yaml", "layers:\n  - gemm: {m: 1, n: 2, k: 3, m: 4}\n");
+  try {
+    config::load_layers(p);
+    FAIL() << "duplicate key accepted";
+  } catch (const ConfigError& err) {
+    expect_has(err.what(), "layers[0].gemm.m: duplicate key 'm'");
+  }
+  // The same key in different mappings is fine.
+  EXPECT_EQ(model_error(kModel), "");
+}
+
+// Aliases share nodes: checking them must not walk every path (exponential in the depth).
+TEST(Config, DuplicateKeyCheckVisitsAliasedNodesOnce) {
+  std::string text = "a0: &a0 {x: 1}\n";
+  for (int i = 1; i < 40; ++i)
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) +
+            ", *a" + std::to_string(i - 1) + "]\n";
+  EXPECT_NO_THROW(config::load_yaml_text(text, "aliases.yaml"));
 }
 
 TEST(Config, MissingFile) {
