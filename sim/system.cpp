@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 
 // libsystemc references sc_main; qaccel drives the kernel from its own main().
@@ -97,6 +99,14 @@ std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
     r.unit = u.name();
     unit_of[i] = int(std::find(units.begin(), units.end(), &u) - units.begin());
     plans[i] = u.plan(r.op);
+    // Reports add each op's reads and writes; they must stay representable together.
+    const OpCost& c = plans[i].cost;
+    checked::add("op " + r.op.name + ": DRAM bytes", c.dram_read_bytes, c.dram_write_bytes);
+    checked::add("op " + r.op.name + ": SRAM bytes", c.sram_read_bytes, c.sram_write_bytes);
+    // Mapped and planned: the record no longer needs the op's tensor list (the graph keeps
+    // it), which is most of a record's memory in a long decode.
+    std::vector<TensorRef>().swap(r.op.reads);
+    std::vector<TensorRef>().swap(r.op.writes);
   }
   // SystemC time counts picoseconds in 64 bits: 1 cycle = 1000 units, so about 1.8e16 cycles
   // at most. Refuse a run whose serial upper bound (every op's compute and memory time back to
@@ -106,7 +116,7 @@ std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
   for (const OpPlan& p : plans)
     bound += double(std::max(p.cost.compute_cycles, p.folds * p.fold_cycles)) +
              double(p.first_fold_extra_cycles) +
-             double(p.cost.dram_read_bytes + p.cost.dram_write_bytes) / bw +
+             (double(p.cost.dram_read_bytes) + double(p.cost.dram_write_bytes)) / bw +
              2.0 * double(spec_.dram.latency_cycles) * double(std::max<std::int64_t>(p.folds, 1));
   if (bound > 1e15)
     throw ConfigError(spec_.file.string() + ": this run could take up to " +

@@ -5,13 +5,14 @@
 #include <queue>
 #include <unordered_map>
 
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 
 namespace qaccel {
 
 namespace {
 
-constexpr std::uint64_t kAlign = 4096;
+constexpr std::int64_t kAlign = 4096;
 
 void sort_unique(std::vector<int>& v) {
   std::sort(v.begin(), v.end());
@@ -38,10 +39,13 @@ void index_tensors(OpGraph& g, std::vector<std::vector<int>>& reads,
     for (const TensorRef& t : g.ops[i].writes)
       writes[i].push_back(intern(t));
   }
-  std::uint64_t cursor = 0;
+  // Checked: the tensors of a huge workload can span more than 2^63 bytes of address space.
+  std::int64_t cursor = 0;
   for (Tensor& t : g.tensors) {
-    t.address = cursor;
-    cursor += (std::uint64_t(std::max<std::int64_t>(t.bytes, 1)) + kAlign - 1) / kAlign * kAlign;
+    t.address = std::uint64_t(cursor);
+    const std::int64_t span = checked::ceil_div(std::max<std::int64_t>(t.bytes, 1), kAlign);
+    checked::accumulate(cursor, checked::mul("the memory map", span, kAlign),
+                        "the memory map (every tensor's bytes, 4 KiB aligned)");
   }
   g.read_address.assign(n, 0), g.write_address.assign(n, 0);
   for (std::size_t i = 0; i < n; ++i) {
@@ -180,6 +184,11 @@ OpGraph build_graph_with_edges(std::vector<Op> ops, const std::vector<std::vecto
 }
 
 OpGraph lower_workload(const ModelSpec& m, const WorkloadSpec& w, AttentionOps attention) {
+  const std::int64_t n = count_ops(m, w, attention);
+  if (n > kMaxOps)
+    throw ConfigError("model '" + m.name + "', workload '" + w.name + "': " + std::to_string(n) +
+                      " ops to simulate, more than one run may hold (" + std::to_string(kMaxOps) +
+                      "); use fewer generated tokens or layers, or per_layer attention");
   const int steps = w.phase == Phase::prefill ? 1 : w.generated_tokens;
   std::vector<std::vector<Op>> passes;
   for (int s = 0; s < steps; ++s)

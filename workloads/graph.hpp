@@ -43,7 +43,8 @@ OpGraph build_graph(const std::vector<std::vector<Op>>& passes);
 OpGraph build_graph_with_edges(std::vector<Op> ops, const std::vector<std::vector<int>>& preds,
                                const std::string& what);
 
-// Every pass of a workload: one prefill pass, or one pass per generated token.
+// Every pass of a workload: one prefill pass, or one pass per generated token. Throws
+// ConfigError above kMaxOps ops.
 OpGraph lower_workload(const ModelSpec& m, const WorkloadSpec& w,
                        AttentionOps attention = AttentionOps::per_layer);
 
