@@ -53,20 +53,30 @@ void compare_float(const ModelSpec& base, const FloatWeights& weights,
     }
     Reference qref(qm, weights, int(seq.size()));
     double max_err = 0, sum_err = 0;
-    long long n = 0, agree = 0;
+    long long n = 0, agree = 0, nonfinite = 0;
     run_sequence(qref, seq, 0, [&](int pos, int, std::span<const float> l) {
       const auto& f = flog[pos];
+      bool finite = true;
       for (std::size_t i = 0; i < l.size(); ++i) {
+        // NaN compares false with everything: std::max would drop it and report agreement.
+        if (!std::isfinite(l[i]) || !std::isfinite(f[i])) {
+          finite = false;
+          continue;
+        }
         double e = std::fabs(double(l[i]) - double(f[i]));
         max_err = std::max(max_err, e), sum_err += e, ++n;
       }
-      agree += argmax(l) == argmax(f);
+      nonfinite += !finite;
+      agree += finite && argmax(l) == argmax(f);
     });
     char a[64];
     std::snprintf(a, sizeof a, "%.4g", max_err);
-    std::string mx = a;
-    std::snprintf(a, sizeof a, "%.4g", sum_err / double(n));
-    std::string mean = a;
+    std::string mx = nonfinite ? "non-finite" : a;
+    std::snprintf(a, sizeof a, "%.4g", n ? sum_err / double(n) : 0.0);
+    std::string mean = nonfinite ? "non-finite" : a;
+    if (nonfinite)
+      std::cerr << "compare-float: " << q.name() << ": " << nonfinite
+                << " positions have non-finite logits (counted as disagreeing)\n";
     t.add_row({q.name(), std::to_string(seq.size()), mx, mean,
                fixed(100.0 * double(agree) / double(seq.size()), 1)});
   }
