@@ -151,14 +151,57 @@ std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
   return records;
 }
 
+void check_mapping(const config::SystemSpec& s, const ModelSpec& m, const WorkloadSpec& w) {
+  const System sys(s);
+  const int last = w.phase == Phase::prefill ? 0 : std::max(0, w.generated_tokens - 1);
+  for (int step : {0, last})
+    for (const Op& op : lower_forward(m, w, step, s.attention))
+      sys.map(op);
+}
+
+void check_mapping(const config::SystemSpec& s) {
+  const System sys(s);
+  ModelSpec m;
+  m.name = "mapping-probe";
+  m.dim = 128, m.hidden_dim = 256, m.n_layers = 1, m.n_heads = 4, m.n_kv_heads = 2;
+  m.vocab_size = 256, m.seq_len = 64;
+  WorkloadSpec prefill, decode;
+  prefill.name = "probe-prefill", prefill.phase = Phase::prefill, prefill.prompt_len = 16;
+  decode.name = "probe-decode", decode.phase = Phase::decode, decode.context_len = 16;
+  // Per op kind: whether some probe op of it maps, and the first refusal.
+  std::map<std::string, std::string> refused;
+  std::set<std::string> mapped;
+  for (const char* scheme : {"fp32", "w8a8-g64"}) {
+    m.quant = parse_scheme(scheme);
+    for (const WorkloadSpec* w : {&prefill, &decode})
+      for (const Op& op : lower_forward(m, *w, 0, s.attention)) {
+        const std::string kind(to_string(op.kind));
+        try {
+          sys.map(op);
+          mapped.insert(kind);
+        } catch (const ConfigError& e) {
+          refused.emplace(kind, e.what());
+        }
+      }
+  }
+  for (const auto& [kind, why] : refused)
+    if (!mapped.count(kind))
+      throw ConfigError(why + " (no unit the mapping names can run any " + kind + " op)");
+}
+
 RunTotals System::totals(const std::vector<OpRecord>& records) const {
   RunTotals t;
+  using checked::accumulate;
   for (const OpRecord& r : records) {
     t.cycles = std::max(t.cycles, r.end_cycle);
-    t.compute_cycles += r.cost.compute_cycles, t.stall_cycles += r.cost.stall_cycles;
-    t.macs += r.cost.macs, t.flops += r.cost.flops;
-    t.dram_bytes += r.cost.dram_read_bytes + r.cost.dram_write_bytes;
-    t.sram_bytes += r.cost.sram_read_bytes + r.cost.sram_write_bytes;
+    accumulate(t.compute_cycles, r.cost.compute_cycles, "the run's compute cycles");
+    accumulate(t.stall_cycles, r.cost.stall_cycles, "the run's stall cycles");
+    accumulate(t.macs, r.cost.macs, "the run's MACs");
+    accumulate(t.flops, r.cost.flops, "the run's FLOPs");
+    accumulate(t.dram_bytes, r.cost.dram_read_bytes, "the run's DRAM bytes");
+    accumulate(t.dram_bytes, r.cost.dram_write_bytes, "the run's DRAM bytes");
+    accumulate(t.sram_bytes, r.cost.sram_read_bytes, "the run's SRAM bytes");
+    accumulate(t.sram_bytes, r.cost.sram_write_bytes, "the run's SRAM bytes");
     t.energy_pj_by_component[r.unit + ".compute"] += r.cost.compute_pj;
     t.energy_pj_by_component[r.unit + ".sram"] += r.cost.sram_pj;
     t.energy_pj_by_component["dram"] += r.cost.dram_pj;

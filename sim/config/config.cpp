@@ -14,6 +14,7 @@
 #include "sim/base/text.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/report/table.hpp"
+#include "sim/system.hpp"
 
 namespace qaccel::config {
 
@@ -659,11 +660,13 @@ void validate_file(const fs::path& file) {
     load_model(file);
   else if (kind == "workload")
     load_workload(file);
-  else if (kind == "job")
-    load_job(file);
-  else if (kind == "system")
-    load_system(file);
-  else if (kind == "tech")
+  else if (kind == "job") {
+    // The mapping too: a unit that cannot run an op must fail here, not inside a run.
+    JobSpec j = load_job(file);
+    if (j.has_system) check_mapping(j.system, j.model, j.workload);
+  } else if (kind == "system") {
+    check_mapping(load_system(file));
+  } else if (kind == "tech")
     load_tech(file);
   else if (kind == "layers")
     load_layers(file);
