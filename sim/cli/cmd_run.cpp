@@ -28,15 +28,26 @@ std::string num(double v, const char* fmt = "%.6g") {
   return buf;
 }
 
+// Writes an output file through `fill`, then flushes and closes it and checks every step: a
+// full disk or /dev/full fails only at the flush, which a destructor would swallow.
+template <class Fill>
+void write_output(const std::string& option, const std::string& path, Fill fill) {
+  std::ofstream os(path, std::ios::trunc);
+  if (!os) throw ConfigError(option + ": cannot write " + path);
+  fill(os);
+  os.flush();
+  if (!os) throw ConfigError(option + ": write failed for " + path + " (disk full?)");
+  os.close();
+  if (!os) throw ConfigError(option + ": closing " + path + " failed (disk full?)");
+}
+
 const char* schedule_name(Schedule s) {
   return s == Schedule::serial ? "serial" : "overlap";
 }
 
-void write_json(const std::string& path, const System& sys, const ModelSpec& m,
-                const WorkloadSpec& w, bool functional, const std::vector<OpRecord>& recs,
+void write_json(std::ostream& os, const System& sys, const ModelSpec& m, const WorkloadSpec& w,
+                bool functional, const std::vector<OpRecord>& recs,
                 const std::vector<UnitUsage>& usage, const RunTotals& t, double tokens) {
-  std::ofstream os(path, std::ios::trunc);
-  if (!os) throw ConfigError("--json: cannot write " + path);
   const auto& s = sys.spec();
   os << "{\"system\": {\"name\": " << json_escape(s.name)
      << ", \"file\": " << json_escape(s.file.string()) << ", \"clock_ghz\": " << num(s.clock_ghz)
@@ -125,12 +136,9 @@ void write_json(const std::string& path, const System& sys, const ModelSpec& m,
        << ", \"desc\": " << json_escape(stats[i].desc)
        << ", \"value\": " << num(stats[i].value, "%.17g") << "}";
   os << "\n]}\n";
-  if (!os) throw ConfigError("--json: write failed for " + path);
 }
 
-void write_ops_csv(const std::string& path, const std::vector<OpRecord>& recs) {
-  std::ofstream os(path, std::ios::trunc);
-  if (!os) throw ConfigError("--ops-csv: cannot write " + path);
+void write_ops_csv(std::ostream& os, const std::vector<OpRecord>& recs) {
   Table t;
   for (const char* c : {"op", "step", "kind", "unit"})
     t.add_column(c);
@@ -162,22 +170,20 @@ void write_ops_csv(const std::string& path, const std::vector<OpRecord>& recs) {
                r.waited_for,
                r.mapped_by});
   t.render(os, TableFormat::csv);
-  if (!os) throw ConfigError("--ops-csv: write failed for " + path);
 }
 
-void write_stats(const std::string& path, System& sys) {
-  std::ofstream os(path, std::ios::trunc);
-  if (!os) throw ConfigError("--stats: cannot write " + path);
-  sys.stats().dump_text(os);
-  if (!os) throw ConfigError("--stats: write failed for " + path);
-}
-
-void write_trace(const std::string& path, const System& sys, const SimResult& res,
-                 const std::string& title) {
-  std::ofstream os(path, std::ios::trunc);
-  if (!os) throw ConfigError("--trace-json: cannot write " + path);
-  write_trace_json(os, sys, res, title);
-  if (!os) throw ConfigError("--trace-json: write failed for " + path);
+// The optional outputs every run writes (--ops-csv, --stats, --trace-json).
+void write_outputs(const po::variables_map& vm, System& sys, const SimResult& res,
+                   const std::string& title) {
+  if (vm.count("ops-csv"))
+    write_output("--ops-csv", vm["ops-csv"].as<std::string>(),
+                 [&](std::ostream& os) { write_ops_csv(os, res.records); });
+  if (vm.count("stats"))
+    write_output("--stats", vm["stats"].as<std::string>(),
+                 [&](std::ostream& os) { sys.stats().dump_text(os); });
+  if (vm.count("trace-json"))
+    write_output("--trace-json", vm["trace-json"].as<std::string>(),
+                 [&](std::ostream& os) { write_trace_json(os, sys, res, title); });
 }
 
 void print_system(const System& sys) {
@@ -244,11 +250,7 @@ int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
   print_latency(sys, t);
   std::cout << "energy     " << num((t.dynamic_pj + t.leakage_pj) / 1e6, "%.4f") << " uJ\n";
   std::cout << "area       " << num(sys.area_mm2(), "%.3f") << " mm2\n";
-  if (vm.count("ops-csv")) write_ops_csv(vm["ops-csv"].as<std::string>(), recs);
-  if (vm.count("stats")) write_stats(vm["stats"].as<std::string>(), sys);
-  if (vm.count("trace-json"))
-    write_trace(vm["trace-json"].as<std::string>(), sys, res,
-                "qaccel: " + sys.spec().name + " / layers " + layers.name);
+  write_outputs(vm, sys, res, "qaccel: " + sys.spec().name + " / layers " + layers.name);
   return 0;
 }
 
@@ -417,12 +419,10 @@ int cmd_run(const std::vector<std::string>& args) {
               << " ops of the timing run execute the reference's own kernels\n";
   }
   if (vm.count("json"))
-    write_json(vm["json"].as<std::string>(), sys, m, w, functional, recs, res.units, t, tokens);
-  if (vm.count("ops-csv")) write_ops_csv(vm["ops-csv"].as<std::string>(), recs);
-  if (vm.count("stats")) write_stats(vm["stats"].as<std::string>(), sys);
-  if (vm.count("trace-json"))
-    write_trace(vm["trace-json"].as<std::string>(), sys, res,
-                "qaccel: " + sys.spec().name + " / " + m.name + " / " + w.name);
+    write_output("--json", vm["json"].as<std::string>(), [&](std::ostream& os) {
+      write_json(os, sys, m, w, functional, recs, res.units, t, tokens);
+    });
+  write_outputs(vm, sys, res, "qaccel: " + sys.spec().name + " / " + m.name + " / " + w.name);
   return 0;
 }
 
