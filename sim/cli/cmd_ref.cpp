@@ -114,14 +114,15 @@ int cmd_ref(const std::vector<std::string>& args) {
   ModelSpec m = model_from_options(vm, usage);
   std::vector<int> prompt =
       parse_tokens(vm["prompt-tokens"].as<std::string>(), m.vocab_size, "--prompt-tokens");
-  int greedy = vm["greedy"].as<int>();
+  const int greedy = vm["greedy"].as<int>();
   if (greedy < 0) throw UsageError("--greedy must be >= 0", usage);
-  int positions = int(prompt.size()) + std::max(0, greedy - 1);
+  // 64-bit: prompt + greedy can pass INT_MAX (--greedy 2147483647).
+  const long long positions = (long long)prompt.size() + std::max(0, greedy - 1);
   if (positions > m.seq_len)
     throw ConfigError("prompt (" + std::to_string(prompt.size()) + ") + greedy tokens need " +
                       std::to_string(positions) + " positions, more than the model's seq_len " +
                       std::to_string(m.seq_len));
-  check_reference_memory(m, vm["max-memory-gib"].as<double>());
+  check_reference_memory(m, vm["max-memory-gib"].as<double>(), positions + 1);
 
   std::cout << "model      " << describe_model(m) << "\n";
   std::cout << "scheme     " << m.quant.name() << "\n";
@@ -136,7 +137,7 @@ int cmd_ref(const std::vector<std::string>& args) {
       throw ConfigError("--dump-logits: cannot write " + vm["dump-logits"].as<std::string>());
   }
   const bool compare = vm["compare-float"].as<bool>();
-  Reference ref(m, compare ? w : std::move(w), positions);
+  Reference ref(m, compare ? w : std::move(w), int(positions));
   Timer run_t;
   int n_pos = 0, next = -1;
   std::vector<int> out =

@@ -338,7 +338,10 @@ int cmd_run(const std::vector<std::string>& args) {
     throw ConfigError("workload '" + w.name + "' on model '" + m.name + "': " + problems[0]);
   bool functional =
       vm["functional"].as<bool>() || (job.functional && !vm["timing-only"].as<bool>());
-  if (functional) check_reference_memory(m, vm["max-memory-gib"].as<double>());
+  if (functional)
+    check_reference_memory(
+        m, vm["max-memory-gib"].as<double>(),
+        w.phase == Phase::prefill ? w.prompt_len : w.context_len + w.generated_tokens);
 
   System sys(job.system);
   const bool prefill = w.phase == Phase::prefill;
