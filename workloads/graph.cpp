@@ -98,11 +98,18 @@ std::vector<int> OpGraph::serial_order() const {
   return order;
 }
 
-OpGraph build_graph(const std::vector<std::vector<Op>>& passes) {
+OpGraph build_graph(std::vector<std::vector<Op>> passes) {
   OpGraph g;
-  for (std::size_t s = 0; s < passes.size(); ++s)
-    for (const Op& op : passes[s])
-      g.ops.push_back(op), g.step.push_back(int(s));
+  std::size_t n_ops = 0;
+  for (const auto& p : passes)
+    n_ops += p.size();
+  g.ops.reserve(n_ops), g.step.reserve(n_ops);
+  // Moved, pass by pass: a long decode's ops are held once, not twice.
+  for (std::size_t s = 0; s < passes.size(); ++s) {
+    for (Op& op : passes[s])
+      g.ops.push_back(std::move(op)), g.step.push_back(int(s));
+    std::vector<Op>().swap(passes[s]);
+  }
   std::vector<std::vector<int>> reads, writes;
   index_tensors(g, reads, writes);
   const std::size_t n = g.ops.size();
@@ -193,7 +200,7 @@ OpGraph lower_workload(const ModelSpec& m, const WorkloadSpec& w, AttentionOps a
   std::vector<std::vector<Op>> passes;
   for (int s = 0; s < steps; ++s)
     passes.push_back(lower_forward(m, w, s, attention));
-  return build_graph(passes);
+  return build_graph(std::move(passes));
 }
 
 void write_dot(std::ostream& os, const OpGraph& g, const std::string& title) {

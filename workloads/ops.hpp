@@ -90,9 +90,10 @@ enum class AttentionOps { per_layer, per_head };
 // tokens x (3 + 4096 layers x (14 + 3 x 2^16 x 4096 heads)): far inside 64 bits.
 std::int64_t count_ops(const ModelSpec& m, const WorkloadSpec& w,
                        AttentionOps attention = AttentionOps::per_layer);
-// A run keeps every op's record (about 1 KiB each with its graph edges): more than this many
+// A run keeps every op in its graph and its record (about 1.6 KiB together: 16 GiB at the
+// limit; a 2-layer model's decode holds ~58 KiB per generated token): more than this many
 // ops is refused rather than left to exhaust memory.
-constexpr std::int64_t kMaxOps = 20'000'000;
+constexpr std::int64_t kMaxOps = 10'000'000;
 
 // One forward pass of workload step `step` (decode: step s runs at context L + s; prefill has
 // one step). Activation tensors are named per step ("s3.L0.q"); weights and KV caches are
