@@ -118,11 +118,14 @@ std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
              double(p.first_fold_extra_cycles) +
              (double(p.cost.dram_read_bytes) + double(p.cost.dram_write_bytes)) / bw +
              2.0 * double(spec_.dram.latency_cycles) * double(std::max<std::int64_t>(p.folds, 1));
-  if (bound > 1e15)
-    throw ConfigError(spec_.file.string() + ": this run could take up to " +
-                      std::to_string(std::int64_t(bound)) +
+  if (bound > 1e15) {
+    // As a double: the bound itself may be past 2^63 (converting it would be undefined).
+    std::ostringstream up_to;
+    up_to << std::setprecision(4) << bound;
+    throw ConfigError(spec_.file.string() + ": this run could take up to " + up_to.str() +
                       " cycles, more than the 1e15 the simulator's time can hold; use a smaller "
                       "workload or a faster system");
+  }
   if (spec_.dram.dram) {
     // Every tensor must have a home in the command-level DRAM.
     std::uint64_t extent = 0;
