@@ -226,7 +226,9 @@ TEST(Config, JobResolvesFilesAndChecksWorkloadAgainstModel) {
 }
 
 TEST(Config, ShippedConfigsAllValidate) {
-  for (const auto& dir : {"models", "workloads"})
+  // Every kind `qaccel validate` checks itself (sweeps go through the DSE driver): systems with
+  // their mapping check, DRAM files, tech, layer lists.
+  for (const auto& dir : {"models", "workloads", "systems", "dram", "tech", "layers"})
     for (const auto& f :
          std::filesystem::directory_iterator(test::source_dir() + "/configs/" + dir))
       EXPECT_NO_THROW(config::validate_file(f.path())) << f.path();

@@ -626,8 +626,8 @@ LayerList load_layers(const fs::path& file) {
 
 const std::vector<std::string>& config_kinds() {
   // `sweep` files are parsed by dse/ (qaccel validate dispatches them there).
-  static const std::vector<std::string> kinds = {"model", "workload", "job",  "system",
-                                                 "tech",  "layers",   "sweep"};
+  static const std::vector<std::string> kinds = {"model", "workload", "job",   "system",
+                                                 "tech",  "layers",   "sweep", "dram"};
   return kinds;
 }
 
@@ -670,6 +670,8 @@ void validate_file(const fs::path& file) {
     load_tech(file);
   else if (kind == "layers")
     load_layers(file);
+  else if (kind == "dram")
+    dram::load_dram(file);
   else if (kind == "sweep")
     throw ConfigError(file.string() +
                       ": a sweep file; `qaccel validate` checks it through the DSE driver");
