@@ -163,6 +163,8 @@ layers=$src/configs/layers/gemm-example.csv
 check ops-csv-full 2 "^error: --ops-csv: .*failed for /dev/full" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$layers" --ops-csv /dev/full
 check stats-full 2 "^error: --stats: .*failed for /dev/full" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$layers" --stats /dev/full
 check stats-dir 2 "^error: --stats: cannot write" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$layers" --stats "$tmp"
+check ops-csv-no-dir-first 2 "^error: --ops-csv: cannot write $tmp/no/such/dir" -- "$q" run "$src/configs/default.yaml" --timing-only --ops-csv "$tmp/no/such/dir/ops.csv"
+if [ ! -s "$tmp/out" ]; then pass=$((pass + 1)); else echo "FAIL ops-csv-no-dir-first: the run went ahead"; fail=$((fail + 1)); fi
 check json-full 2 "^error: --json: .*failed for /dev/full" -- "$q" run "$src/configs/default.yaml" --timing-only --json /dev/full
 check greedy-int-max 2 "2147483648 positions, more than the model's seq_len" -- "$q" ref --model "$m" --prompt-tokens "1 2" --greedy 2147483647
 # A default unit that cannot run an op (the array runs no norms) fails validation, system or job.

@@ -41,6 +41,17 @@ void write_output(const std::string& option, const std::string& path, Fill fill)
   if (!os) throw ConfigError(option + ": closing " + path + " failed (disk full?)");
 }
 
+// Before a run that may take minutes: each output path must be writable (opened for append,
+// so an existing file is left as it is until the run rewrites it).
+void check_outputs(const po::variables_map& vm) {
+  for (const char* opt : {"json", "ops-csv", "stats", "trace-json"})
+    if (vm.count(opt)) {
+      const std::string path = vm[opt].as<std::string>();
+      std::ofstream probe(path, std::ios::app);
+      if (!probe) throw ConfigError(std::string("--") + opt + ": cannot write " + path);
+    }
+}
+
 const char* schedule_name(Schedule s) {
   return s == Schedule::serial ? "serial" : "overlap";
 }
@@ -224,6 +235,7 @@ void print_latency(const System& sys, const RunTotals& t) {
 
 int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
                const po::variables_map& vm) {
+  check_outputs(vm);
   System sys(spec);
   SimResult res = simulate_graph(sys, layers.graph, vm.count("trace-json") > 0);
   if (!res.deadlock.empty()) throw InternalError(res.deadlock);
@@ -343,6 +355,7 @@ int cmd_run(const std::vector<std::string>& args) {
         m, vm["max-memory-gib"].as<double>(),
         w.phase == Phase::prefill ? w.prompt_len : w.context_len + w.generated_tokens);
 
+  check_outputs(vm);
   System sys(job.system);
   const bool prefill = w.phase == Phase::prefill;
   const int steps = prefill ? 1 : w.generated_tokens;
