@@ -241,6 +241,7 @@ struct Lowering {
       o.writes = {in(act(p + "q_rot"), q_bytes), in(act(p + "k_rot"), k_bytes)};
     }
     std::vector<TensorRef> caches;
+    current = p + "kv_append (its KV-cache tensors)";  // sized before the op exists
     if (attention == AttentionOps::per_layer)
       caches.push_back(kv("KV.L" + std::to_string(l), B, nkv));
     else
