@@ -29,16 +29,20 @@ std::string num(double v, const char* fmt = "%.6g") {
 }
 
 // Writes an output file through `fill`, then flushes and closes it and checks every step: a
-// full disk or /dev/full fails only at the flush, which a destructor would swallow.
+// full disk or /dev/full fails only at the flush, which a destructor would swallow. Returns the
+// error ("" when written): the simulation has run, and an exception thrown once the SystemC
+// kernel exists trips AddressSanitizer's false stack reports (see run_engine), so the caller
+// reports it and exits 2 as main does for a ConfigError.
 template <class Fill>
-void write_output(const std::string& option, const std::string& path, Fill fill) {
+std::string write_output(const std::string& option, const std::string& path, Fill fill) {
   std::ofstream os(path, std::ios::trunc);
-  if (!os) throw ConfigError(option + ": cannot write " + path);
+  if (!os) return option + ": cannot write " + path;
   fill(os);
   os.flush();
-  if (!os) throw ConfigError(option + ": write failed for " + path + " (disk full?)");
+  if (!os) return option + ": write failed for " + path + " (disk full?)";
   os.close();
-  if (!os) throw ConfigError(option + ": closing " + path + " failed (disk full?)");
+  if (!os) return option + ": closing " + path + " failed (disk full?)";
+  return "";
 }
 
 // Before a run that may take minutes: each output path must be writable (opened for append,
@@ -183,18 +187,24 @@ void write_ops_csv(std::ostream& os, const std::vector<OpRecord>& recs) {
   t.render(os, TableFormat::csv);
 }
 
-// The optional outputs every run writes (--ops-csv, --stats, --trace-json).
-void write_outputs(const po::variables_map& vm, System& sys, const SimResult& res,
-                   const std::string& title) {
-  if (vm.count("ops-csv"))
-    write_output("--ops-csv", vm["ops-csv"].as<std::string>(),
-                 [&](std::ostream& os) { write_ops_csv(os, res.records); });
-  if (vm.count("stats"))
-    write_output("--stats", vm["stats"].as<std::string>(),
-                 [&](std::ostream& os) { sys.stats().dump_text(os); });
-  if (vm.count("trace-json"))
-    write_output("--trace-json", vm["trace-json"].as<std::string>(),
-                 [&](std::ostream& os) { write_trace_json(os, sys, res, title); });
+// The optional outputs every run writes (--ops-csv, --stats, --trace-json), after `first`
+// (--json, when given): every one is attempted; the exit code is 2 when any failed (each failure
+// printed as main prints a ConfigError).
+int write_outputs(const po::variables_map& vm, System& sys, const SimResult& res,
+                  const std::string& title, std::string first = "") {
+  std::vector<std::string> errors;
+  if (!first.empty()) errors.push_back(first);
+  auto put = [&](const char* opt, auto fill) {
+    if (!vm.count(opt)) return;
+    std::string e = write_output(std::string("--") + opt, vm[opt].as<std::string>(), fill);
+    if (!e.empty()) errors.push_back(e);
+  };
+  put("ops-csv", [&](std::ostream& os) { write_ops_csv(os, res.records); });
+  put("stats", [&](std::ostream& os) { sys.stats().dump_text(os); });
+  put("trace-json", [&](std::ostream& os) { write_trace_json(os, sys, res, title); });
+  for (const std::string& e : errors)
+    std::cerr << "error: " << e << "\n";
+  return errors.empty() ? 0 : 2;
 }
 
 void print_system(const System& sys) {
@@ -262,8 +272,7 @@ int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
   print_latency(sys, t);
   std::cout << "energy     " << num((t.dynamic_pj + t.leakage_pj) / 1e6, "%.4f") << " uJ\n";
   std::cout << "area       " << num(sys.area_mm2(), "%.3f") << " mm2\n";
-  write_outputs(vm, sys, res, "qaccel: " + sys.spec().name + " / layers " + layers.name);
-  return 0;
+  return write_outputs(vm, sys, res, "qaccel: " + sys.spec().name + " / layers " + layers.name);
 }
 
 }  // namespace
@@ -434,12 +443,13 @@ int cmd_run(const std::vector<std::string>& args) {
               << " from the reference's quantized inputs); the other " << v.reference_kernel_ops
               << " ops of the timing run execute the reference's own kernels\n";
   }
+  std::string json_error;
   if (vm.count("json"))
-    write_output("--json", vm["json"].as<std::string>(), [&](std::ostream& os) {
+    json_error = write_output("--json", vm["json"].as<std::string>(), [&](std::ostream& os) {
       write_json(os, sys, m, w, functional, recs, res.units, t, tokens);
     });
-  write_outputs(vm, sys, res, "qaccel: " + sys.spec().name + " / " + m.name + " / " + w.name);
-  return 0;
+  return write_outputs(vm, sys, res, "qaccel: " + sys.spec().name + " / " + m.name + " / " + w.name,
+                       json_error);
 }
 
 }  // namespace qaccel::cli
