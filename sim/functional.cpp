@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include <unistd.h>
+
 #include "sim/base/error.hpp"
 #include "workloads/reference.hpp"
 #include "workloads/rng.hpp"
@@ -59,13 +61,17 @@ Verification verify_functional(const System& sys, const ModelSpec& m, const Work
   });
   std::vector<int> tokens = workload_tokens(w, m.vocab_size, context);
   int positions = 0;
+  // On a terminal the progress line rewrites itself; into a file or pipe each report is a
+  // line of its own (a carriage return there runs the reports together).
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
   run_sequence(ref, tokens, greedy, [&](int p, int, std::span<const float>) {
     ++positions, pos_now = p + 1;
-    if (p % 16 == 15)
-      std::cerr << "\rfunctional: position " << (p + 1) << "/" << (context + greedy - 1)
-                << std::flush;
+    if (p % 16 == 15) {
+      std::cerr << (tty ? "\r" : "") << "functional: position " << (p + 1) << "/"
+                << (context + greedy - 1) << (tty ? "" : "\n") << std::flush;
+    }
   });
-  if (positions >= 16) std::cerr << "\n";
+  if (tty && positions >= 16) std::cerr << "\n";
   v.units.assign(units.begin(), units.end());
   for (const OpRecord& r : records)
     v.reference_kernel_ops += !recomputed.count(r.op.name);

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 
 // libsystemc references sc_main; qaccel drives the kernel from its own main().
@@ -97,6 +99,14 @@ std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
     r.unit = u.name();
     unit_of[i] = int(std::find(units.begin(), units.end(), &u) - units.begin());
     plans[i] = u.plan(r.op);
+    // Reports add each op's reads and writes; they must stay representable together.
+    const OpCost& c = plans[i].cost;
+    checked::add("op " + r.op.name + ": DRAM bytes", c.dram_read_bytes, c.dram_write_bytes);
+    checked::add("op " + r.op.name + ": SRAM bytes", c.sram_read_bytes, c.sram_write_bytes);
+    // Mapped and planned: the record no longer needs the op's tensor list (the graph keeps
+    // it), which is most of a record's memory in a long decode.
+    std::vector<TensorRef>().swap(r.op.reads);
+    std::vector<TensorRef>().swap(r.op.writes);
   }
   // SystemC time counts picoseconds in 64 bits: 1 cycle = 1000 units, so about 1.8e16 cycles
   // at most. Refuse a run whose serial upper bound (every op's compute and memory time back to
@@ -106,13 +116,16 @@ std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
   for (const OpPlan& p : plans)
     bound += double(std::max(p.cost.compute_cycles, p.folds * p.fold_cycles)) +
              double(p.first_fold_extra_cycles) +
-             double(p.cost.dram_read_bytes + p.cost.dram_write_bytes) / bw +
+             (double(p.cost.dram_read_bytes) + double(p.cost.dram_write_bytes)) / bw +
              2.0 * double(spec_.dram.latency_cycles) * double(std::max<std::int64_t>(p.folds, 1));
-  if (bound > 1e15)
-    throw ConfigError(spec_.file.string() + ": this run could take up to " +
-                      std::to_string(std::int64_t(bound)) +
+  if (bound > 1e15) {
+    // As a double: the bound itself may be past 2^63 (converting it would be undefined).
+    std::ostringstream up_to;
+    up_to << std::setprecision(4) << bound;
+    throw ConfigError(spec_.file.string() + ": this run could take up to " + up_to.str() +
                       " cycles, more than the 1e15 the simulator's time can hold; use a smaller "
                       "workload or a faster system");
+  }
   if (spec_.dram.dram) {
     // Every tensor must have a home in the command-level DRAM.
     std::uint64_t extent = 0;
@@ -141,14 +154,57 @@ std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
   return records;
 }
 
+void check_mapping(const config::SystemSpec& s, const ModelSpec& m, const WorkloadSpec& w) {
+  const System sys(s);
+  const int last = w.phase == Phase::prefill ? 0 : std::max(0, w.generated_tokens - 1);
+  for (int step : {0, last})
+    for (const Op& op : lower_forward(m, w, step, s.attention))
+      sys.map(op);
+}
+
+void check_mapping(const config::SystemSpec& s) {
+  const System sys(s);
+  ModelSpec m;
+  m.name = "mapping-probe";
+  m.dim = 128, m.hidden_dim = 256, m.n_layers = 1, m.n_heads = 4, m.n_kv_heads = 2;
+  m.vocab_size = 256, m.seq_len = 64;
+  WorkloadSpec prefill, decode;
+  prefill.name = "probe-prefill", prefill.phase = Phase::prefill, prefill.prompt_len = 16;
+  decode.name = "probe-decode", decode.phase = Phase::decode, decode.context_len = 16;
+  // Per op kind: whether some probe op of it maps, and the first refusal.
+  std::map<std::string, std::string> refused;
+  std::set<std::string> mapped;
+  for (const char* scheme : {"fp32", "w8a8-g64"}) {
+    m.quant = parse_scheme(scheme);
+    for (const WorkloadSpec* w : {&prefill, &decode})
+      for (const Op& op : lower_forward(m, *w, 0, s.attention)) {
+        const std::string kind(to_string(op.kind));
+        try {
+          sys.map(op);
+          mapped.insert(kind);
+        } catch (const ConfigError& e) {
+          refused.emplace(kind, e.what());
+        }
+      }
+  }
+  for (const auto& [kind, why] : refused)
+    if (!mapped.count(kind))
+      throw ConfigError(why + " (no unit the mapping names can run any " + kind + " op)");
+}
+
 RunTotals System::totals(const std::vector<OpRecord>& records) const {
   RunTotals t;
+  using checked::accumulate;
   for (const OpRecord& r : records) {
     t.cycles = std::max(t.cycles, r.end_cycle);
-    t.compute_cycles += r.cost.compute_cycles, t.stall_cycles += r.cost.stall_cycles;
-    t.macs += r.cost.macs, t.flops += r.cost.flops;
-    t.dram_bytes += r.cost.dram_read_bytes + r.cost.dram_write_bytes;
-    t.sram_bytes += r.cost.sram_read_bytes + r.cost.sram_write_bytes;
+    accumulate(t.compute_cycles, r.cost.compute_cycles, "the run's compute cycles");
+    accumulate(t.stall_cycles, r.cost.stall_cycles, "the run's stall cycles");
+    accumulate(t.macs, r.cost.macs, "the run's MACs");
+    accumulate(t.flops, r.cost.flops, "the run's FLOPs");
+    accumulate(t.dram_bytes, r.cost.dram_read_bytes, "the run's DRAM bytes");
+    accumulate(t.dram_bytes, r.cost.dram_write_bytes, "the run's DRAM bytes");
+    accumulate(t.sram_bytes, r.cost.sram_read_bytes, "the run's SRAM bytes");
+    accumulate(t.sram_bytes, r.cost.sram_write_bytes, "the run's SRAM bytes");
     t.energy_pj_by_component[r.unit + ".compute"] += r.cost.compute_pj;
     t.energy_pj_by_component[r.unit + ".sram"] += r.cost.sram_pj;
     t.energy_pj_by_component["dram"] += r.cost.dram_pj;

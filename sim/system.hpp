@@ -54,4 +54,13 @@ class System {
   std::vector<std::unique_ptr<Unit>> units_;
 };
 
+// Checks the mapping before any simulation, as `qaccel validate` does: every op of the
+// workload's first and last pass (the passes differ only in context length) goes to a unit that
+// can run it. Throws System::map's ConfigError naming the op and why no unit takes it.
+void check_mapping(const config::SystemSpec& s, const ModelSpec& m, const WorkloadSpec& w);
+// Without a workload: every op kind of a small probe model (float32 and w8a8, prefill and
+// decode) must reach a unit that runs some op of that kind; a kind no unit can take (say, a
+// systolic array as the default unit, which runs no norms) is a ConfigError.
+void check_mapping(const config::SystemSpec& s);
+
 }  // namespace qaccel

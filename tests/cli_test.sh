@@ -57,6 +57,9 @@ check validate-ok 0 "ok \(job\)" -- "$q" validate "$src/configs/default.yaml" "$
 printf 'model:\n  name: x\n  dimm: 3\n' >"$tmp/bad.yaml"
 check validate-bad 2 "model.dimm: unknown key \(did you mean 'dim'\?\)" -- "$q" validate "$tmp/bad.yaml"
 check run-default 0 "^verified: 688 ops bit-exact" -- "$q" run "$src/configs/default.yaml"
+# Functional progress into a file (not a terminal): one line per report, no carriage returns.
+if [ "$(grep -c '^functional: position [0-9]*/48$' "$tmp/err")" -eq 3 ] && ! grep -q $'\r' "$tmp/err"; then
+  pass=$((pass + 1)); else echo "FAIL functional progress lines:"; cat -A "$tmp/err" | head -5; fail=$((fail + 1)); fi
 grep "^latency" "$tmp/out" >"$tmp/lat_functional"
 check run-timing-only 0 "^latency" -- "$q" run "$src/configs/default.yaml" --timing-only
 grep "^latency" "$tmp/out" >"$tmp/lat_timing"
@@ -142,6 +145,33 @@ perl -e 'print pack("l<7", 8, 16, 1, 2, 2, 10, 4); print pack("f<", sin($_) / 3)
 check ckpt-ref 0 "^greedy: [0-9] [0-9]$" -- "$q" ref --checkpoint "$tmp/m.bin" --quant w8a8-pc --prompt-tokens "1 2" --greedy 2
 head -c 1000 "$tmp/m.bin" >"$tmp/cut.bin"
 check ckpt-truncated 2 "truncated: header promises 3068 bytes, file has 1000" -- "$q" ref --checkpoint "$tmp/cut.bin" --prompt-tokens 1
+
+# Hardening: inputs that once gave wrong numbers, hung, or failed with exit 0.
+# A model and prefill at their maximum accepted sizes: counts past 2^63 are an error, not wrapped.
+printf 'model:\n  name: max\n  dim: 1048576\n  hidden_dim: 1048576\n  n_layers: 4096\n  n_heads: 4096\n  n_kv_heads: 4096\n  vocab_size: 1048576\n  seq_len: 1048576\n' >"$tmp/max.yaml"
+printf 'workload:\n  name: pmax\n  phase: prefill\n  prompt_len: 1048576\n  batch: 65536\n' >"$tmp/pmax.yaml"
+check ops-overflow 2 "op L0.wq: MACs does not fit in 64 bits" -- "$q" ops --model "$tmp/max.yaml" --workload "$tmp/pmax.yaml"
+check run-overflow 2 "does not fit in 64 bits" -- "$q" run "$src/configs/systems/edge-npu.yaml" --model "$tmp/max.yaml" --workload "$tmp/pmax.yaml" --timing-only
+printf 'model:\n  name: x\n  dim: 64\n  name: y\n' >"$tmp/dup.yaml"
+check validate-duplicate-key 2 "dup.yaml:4:3: model.name: duplicate key 'name' \(first at line 2\)" -- "$q" validate "$tmp/dup.yaml"
+mkfifo "$tmp/fifo.csv"
+ln -s /dev/zero "$tmp/zero.csv"
+check layers-fifo 2 "fifo.csv: not a regular file \(a FIFO\)" -- timeout 20 "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/fifo.csv"
+check layers-dev-zero 2 "zero.csv: not a regular file \(a character device\)" -- timeout 20 "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/zero.csv"
+check ckpt-fifo 2 "checkpoint .*fifo.csv: not a regular file" -- timeout 20 "$q" ref --checkpoint "$tmp/fifo.csv" --prompt-tokens 1
+layers=$src/configs/layers/gemm-example.csv
+check ops-csv-full 2 "^error: --ops-csv: .*failed for /dev/full" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$layers" --ops-csv /dev/full
+check stats-full 2 "^error: --stats: .*failed for /dev/full" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$layers" --stats /dev/full
+check stats-dir 2 "^error: --stats: cannot write" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$layers" --stats "$tmp"
+check ops-csv-no-dir-first 2 "^error: --ops-csv: cannot write $tmp/no/such/dir" -- "$q" run "$src/configs/default.yaml" --timing-only --ops-csv "$tmp/no/such/dir/ops.csv"
+if [ ! -s "$tmp/out" ]; then pass=$((pass + 1)); else echo "FAIL ops-csv-no-dir-first: the run went ahead"; fail=$((fail + 1)); fi
+check json-full 2 "^error: --json: .*failed for /dev/full" -- "$q" run "$src/configs/default.yaml" --timing-only --json /dev/full
+check greedy-int-max 2 "2147483648 positions, more than the model's seq_len" -- "$q" ref --model "$m" --prompt-tokens "1 2" --greedy 2147483647
+# A default unit that cannot run an op (the array runs no norms) fails validation, system or job.
+sed "s#../tech/45nm.yaml#$src/configs/tech/45nm.yaml#; s/default: vpu/default: mxu/" "$src/configs/systems/edge-npu.yaml" >"$tmp/nodefault.yaml"
+check validate-mapping-system 2 "system.mapping.default: no unit can run op L0.residual_att \(add, fp32\)" -- "$q" validate "$tmp/nodefault.yaml"
+printf 'job:\n  system: %s\n  model: %s\n  workload: %s\n' "$tmp/nodefault.yaml" "$m" "$src/configs/workloads/decode-32.yaml" >"$tmp/nodefault-job.yaml"
+check validate-mapping-job 2 "no unit can run op embedding" -- "$q" validate "$tmp/nodefault-job.yaml"
 
 # Sweeps, queries, plots, merge.
 sed "s/count: 500/count: 60/; s/name: bench-sweep/name: sigint/; s|\.\./configs|$src/configs|" \

@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 #include "sim/base/error.hpp"
 #include "test_util.hpp"
@@ -112,7 +114,7 @@ TEST(Checkpoint, GarbageIsRejectedWithoutCrashing) {
     auto p = dir.write("junk.bin", junk);
     EXPECT_THROW(read_checkpoint_header(p), ConfigError);
   }
-  expect_error(dir.path / "missing.bin", "cannot read");
+  expect_error(dir.path / "missing.bin", "no such file");
 }
 
 TEST(Checkpoint, ShapeMismatchWithModelIsRejected) {
@@ -126,5 +128,33 @@ TEST(Checkpoint, ShapeMismatchWithModelIsRejected) {
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("shapes differ"), std::string::npos) << e.what();
+  }
+}
+
+// A NaN weight poisons the logits, and NaN compares false with everything: error statistics
+// would report perfect agreement. The loader refuses non-finite weights, naming the tensor,
+// the element and the byte offset.
+TEST(Checkpoint, NonFiniteWeightsAreRejected) {
+  TempDir dir;
+  ModelSpec m = test::small_model();
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    FloatWeights w = synthetic_weights(m, 1);
+    w.wk[5] = bad;
+    auto path = dir.path / "bad.bin";
+    write_checkpoint(path, m, w);
+    try {
+      load_checkpoint(path, m);
+      FAIL() << "non-finite weight accepted";
+    } catch (const ConfigError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("tensor wk element 5"), std::string::npos) << msg;
+      // Header, embedding, rms_att and wq come before wk.
+      const std::size_t before =
+          std::size_t(m.vocab_size) * m.dim + std::size_t(m.n_layers) * (m.dim + m.dim * m.dim);
+      EXPECT_NE(msg.find("byte offset " + std::to_string(28 + (before + 5) * 4)), std::string::npos)
+          << msg;
+      EXPECT_NE(msg.find(std::isnan(bad) ? "NaN" : "infinite"), std::string::npos) << msg;
+    }
   }
 }

@@ -1,9 +1,15 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <functional>
 
 #include "sim/base/error.hpp"
 #include "sim/config/config.hpp"
+#include "sim/config/yaml_reader.hpp"
 #include "test_util.hpp"
 #include "workloads/rng.hpp"
+#include "workloads/weights.hpp"
 
 using namespace qaccel;
 using qaccel::test::TempDir;
@@ -144,6 +150,39 @@ TEST(Config, SyntaxErrorHasLine) {
   expect_has(e, "YAML syntax error");
 }
 
+// yaml-cpp keeps both copies of a repeated key and a lookup finds the first: the later value
+// would be lost without a word. Every YAML qaccel reads goes through the one loader.
+TEST(Config, DuplicateKeysAreRejectedWithLineAndPath) {
+  // Top level of the model mapping (line 3), inside quant (line 14) and in a flow mapping.
+  std::string e = model_error(edit(kModel, "  dim: 64\n", "  dim: 64\n  dim: 128\n"));
+  expect_has(e, ":4:3: model.dim: duplicate key 'dim' (first at line 3)");
+  e = model_error(std::string(kModel) + "    group_size: 64\n");
+  expect_has(e, "model.quant.group_size: duplicate key 'group_size'");
+  e = model_error(edit(kModel, "  quant:\n    weights: int8\n    group_size: 32\n",
+                       "  quant: {weights: int8, group_size: 32, weights: int4}\n"));
+  expect_has(e, "model.quant.weights: duplicate key 'weights'");
+  // Inside a list, and in every kind of file (a layer list here).
+  TempDir dir;
+  auto p = dir.write("l.yaml", "layers:\n  - gemm: {m: 1, n: 2, k: 3, m: 4}\n");
+  try {
+    config::load_layers(p);
+    FAIL() << "duplicate key accepted";
+  } catch (const ConfigError& err) {
+    expect_has(err.what(), "layers[0].gemm.m: duplicate key 'm'");
+  }
+  // The same key in different mappings is fine.
+  EXPECT_EQ(model_error(kModel), "");
+}
+
+// Aliases share nodes: checking them must not walk every path (exponential in the depth).
+TEST(Config, DuplicateKeyCheckVisitsAliasedNodesOnce) {
+  std::string text = "a0: &a0 {x: 1}\n";
+  for (int i = 1; i < 40; ++i)
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) +
+            ", *a" + std::to_string(i - 1) + "]\n";
+  EXPECT_NO_THROW(config::load_yaml_text(text, "aliases.yaml"));
+}
+
 TEST(Config, MissingFile) {
   try {
     config::load_model("/nonexistent/m.yaml");
@@ -188,7 +227,9 @@ TEST(Config, JobResolvesFilesAndChecksWorkloadAgainstModel) {
 }
 
 TEST(Config, ShippedConfigsAllValidate) {
-  for (const auto& dir : {"models", "workloads"})
+  // Every kind `qaccel validate` checks itself (sweeps go through the DSE driver): systems with
+  // their mapping check, DRAM files, tech, layer lists.
+  for (const auto& dir : {"models", "workloads", "systems", "dram", "tech", "layers"})
     for (const auto& f :
          std::filesystem::directory_iterator(test::source_dir() + "/configs/" + dir))
       EXPECT_NO_THROW(config::validate_file(f.path())) << f.path();
@@ -262,6 +303,37 @@ TEST(Config, LayerCsvSurvivesGarbage) {
     }
   }
   EXPECT_THROW(config::load_layers(dir.write("empty.csv", "")), ConfigError);
+}
+
+// Where a file is expected, only a regular file: a FIFO would block the open forever and
+// /dev/zero would be read without end. Each loader is run in a child with an alarm, so a hang
+// fails the test instead of stalling the suite.
+TEST(Config, OnlyRegularFilesAreRead) {
+  TempDir dir;
+  const auto fifo = dir.path / "fifo.csv", zero = dir.path / "zero.csv";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::filesystem::create_symlink("/dev/zero", zero);
+  std::filesystem::create_symlink("/dev/zero", dir.path / "zero.yaml");
+  std::filesystem::create_symlink("/dev/zero", dir.path / "zero.bin");
+  auto error_of = [](const std::function<void()>& load) {
+    return test::in_child([&] {
+      ::alarm(20);
+      try {
+        load();
+      } catch (const ConfigError& e) {
+        return std::string(e.what());
+      }
+      return std::string("loaded");
+    });
+  };
+  for (const auto& p : {fifo, zero})
+    expect_has(error_of([&] { config::load_layers(p); }), p.string() + ": not a regular file");
+  expect_has(error_of([&] { config::load_layers(dir.path); }), "not a regular file (a directory)");
+  expect_has(error_of([&] { config::load_model(dir.path / "zero.yaml"); }),
+             "not a regular file (a character device)");
+  expect_has(error_of([&] { spec_from_checkpoint(fifo); }),
+             "checkpoint " + fifo.string() + ": not a regular file (a FIFO)");
+  expect_has(error_of([&] { spec_from_checkpoint(dir.path / "zero.bin"); }), "not a regular file");
 }
 
 // Layer-list dependencies: a chain by default, `after` names predecessors, `after: []` frees a

@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+
+#include "sim/base/checked.hpp"
 #include "sim/config/config.hpp"
 #include "test_util.hpp"
+#include "workloads/graph.hpp"
 #include "workloads/ops.hpp"
 
 using namespace qaccel;
@@ -128,4 +132,57 @@ TEST(Ops, GemvForSingleRowsAndIntensity) {
   OpTotals t = totals(ops);
   EXPECT_EQ(t.flops % 2, 0);
   EXPECT_EQ(t.ops, std::int64_t(ops.size()));
+}
+
+// Shapes inside the accepted ranges can multiply past 2^63: every count is checked and an
+// overflow names the op and the quantity (it once wrapped to negative bytes with exit 0).
+TEST(Ops, CountsPast64BitsAreAnErrorNamingTheOp) {
+  ModelSpec m;
+  m.name = "max";
+  m.dim = m.hidden_dim = m.vocab_size = m.seq_len = 1 << 20;
+  m.n_layers = m.n_heads = m.n_kv_heads = 4096;
+  WorkloadSpec w = prefill(1 << 20);
+  w.batch = 1 << 16;
+  try {
+    lower_forward(m, w);
+    FAIL() << "overflow not detected";
+  } catch (const OverflowError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("model 'max', workload 'p' (batch 65536, 1048576 tokens per pass): op "
+                       "L0.wq: MACs does not fit in 64 bits"),
+              std::string::npos)
+        << msg;
+  }
+  // Smaller shapes that still fit give exact counts.
+  w.batch = 1, w.prompt_len = 1 << 10, m.n_layers = 1;
+  std::vector<Op> ops = lower_forward(m, w);
+  EXPECT_EQ(ops[1].kind, OpKind::rmsnorm);
+  EXPECT_EQ(ops[2].macs, std::int64_t(1) << 50);  // wq: 2^10 x 2^20 x 2^20
+  // A totals sum past 2^63 is caught too.
+  Op big = ops[2];
+  big.macs = std::numeric_limits<std::int64_t>::max() / 2 + 1;
+  EXPECT_THROW(totals({big, big}), OverflowError);
+  // A layer list's GEMM (gemm_op) names the layer.
+  try {
+    gemm_op("huge", std::int64_t(1) << 21, std::int64_t(1) << 21, std::int64_t(1) << 21);
+    FAIL() << "overflow not detected";
+  } catch (const OverflowError& e) {
+    EXPECT_NE(std::string(e.what()).find("layer huge: MACs does not fit in 64 bits"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// A run keeps every op: a workload with more ops than kMaxOps is refused before lowering.
+TEST(Ops, TooManyOpsAreRefusedBeforeLowering) {
+  ModelSpec m = model("tiny");
+  WorkloadSpec w = decode(1);
+  w.generated_tokens = 60;
+  EXPECT_EQ(count_ops(m, w), std::int64_t(lower_workload(m, w).size()));
+  EXPECT_EQ(count_ops(m, w, AttentionOps::per_head),
+            std::int64_t(lower_workload(m, w, AttentionOps::per_head).size()));
+  m.n_layers = 4096, m.seq_len = 1 << 20, w.generated_tokens = 1 << 19;
+  EXPECT_THROW(lower_workload(m, w), ConfigError);
+  w.generated_tokens = 1, w.batch = 1 << 16, m.n_kv_heads = m.n_heads;
+  EXPECT_THROW(lower_forward(m, w, 0, AttentionOps::per_head), ConfigError);
 }

@@ -310,3 +310,25 @@ TEST(SystemRun, AnOpWithoutAUnitIsAConfigError) {
       EXPECT_NE(msg.find(frag), std::string::npos) << msg;
   }
 }
+
+// A run whose serial bound is past 2^63 cycles (each op's counts fit, their sum does not) is
+// refused with the bound as a number, not a wrapped int64 (the conversion was undefined and
+// printed -9223372036854775808).
+TEST(System, RunBoundPast64BitsIsReportedAsANumber) {
+  TempDir dir;
+  const std::string yaml = system_yaml("{impl: systolic, rows: 1, cols: 1, acc_bits: 64}",
+                                       "{kind: ddr3, channels: 1, bytes_per_cycle_per_channel: 1}");
+  System sys(config::load_system(dir.write("s.yaml", yaml)));
+  const std::int64_t e = std::int64_t(1) << 20;
+  std::vector<Op> ops;
+  for (int i = 0; i < 4; ++i)  // each 2^41 folds of 2^20 + 1 cycles on the 1 x 1 WS array
+    ops.push_back(gemm_op("l" + std::to_string(i), e, e, 2 * e));
+  try {
+    sys.run(build_graph({ops}));
+    FAIL() << "run not refused";
+  } catch (const ConfigError& err) {
+    const std::string msg = err.what();
+    EXPECT_NE(msg.find("e+19 cycles, more than the 1e15"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("up to -"), std::string::npos) << msg;
+  }
+}

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "arch/systolic/array.hpp"
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 #include "workloads/quant.hpp"
 #include "workloads/rng.hpp"
@@ -199,4 +200,15 @@ TEST(Systolic, RejectsBadInput) {
   EXPECT_THROW(plan(ArraySpec{0, 4, Dataflow::ws}, {1, 1, 1, 0}), InternalError);
   EXPECT_THROW(plan(ArraySpec{4, 4, Dataflow::ws}, {1, 1, 10, 4}),
                InternalError);  // group must divide K
+}
+
+// A 2^21-cubed GEMM on a small array takes more than 2^63 cycles: an OverflowError, never a
+// wrapped count (it once reported 8 cycles). Just below the edge the count is exact.
+TEST(Systolic, CyclesPast64BitsAreAnError) {
+  const std::int64_t e = std::int64_t(1) << 21;
+  for (Dataflow df : {Dataflow::ws, Dataflow::os, Dataflow::is})
+    EXPECT_THROW(compute_cycles(ArraySpec{1, 1, df}, {e, e, e, 0}), OverflowError) << to_string(df);
+  // OS on 1 x 1: 2^40 folds of (1 + 1 + 2^21 - 2) cycles, minus 1.
+  EXPECT_EQ(compute_cycles(ArraySpec{1, 1, Dataflow::os}, {e / 2, e / 2, e, 0}),
+            (std::int64_t(1) << 61) - 1);
 }

@@ -5,13 +5,14 @@
 #include <queue>
 #include <unordered_map>
 
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 
 namespace qaccel {
 
 namespace {
 
-constexpr std::uint64_t kAlign = 4096;
+constexpr std::int64_t kAlign = 4096;
 
 void sort_unique(std::vector<int>& v) {
   std::sort(v.begin(), v.end());
@@ -38,10 +39,13 @@ void index_tensors(OpGraph& g, std::vector<std::vector<int>>& reads,
     for (const TensorRef& t : g.ops[i].writes)
       writes[i].push_back(intern(t));
   }
-  std::uint64_t cursor = 0;
+  // Checked: the tensors of a huge workload can span more than 2^63 bytes of address space.
+  std::int64_t cursor = 0;
   for (Tensor& t : g.tensors) {
-    t.address = cursor;
-    cursor += (std::uint64_t(std::max<std::int64_t>(t.bytes, 1)) + kAlign - 1) / kAlign * kAlign;
+    t.address = std::uint64_t(cursor);
+    const std::int64_t span = checked::ceil_div(std::max<std::int64_t>(t.bytes, 1), kAlign);
+    checked::accumulate(cursor, checked::mul("the memory map", span, kAlign),
+                        "the memory map (every tensor's bytes, 4 KiB aligned)");
   }
   g.read_address.assign(n, 0), g.write_address.assign(n, 0);
   for (std::size_t i = 0; i < n; ++i) {
@@ -94,11 +98,18 @@ std::vector<int> OpGraph::serial_order() const {
   return order;
 }
 
-OpGraph build_graph(const std::vector<std::vector<Op>>& passes) {
+OpGraph build_graph(std::vector<std::vector<Op>> passes) {
   OpGraph g;
-  for (std::size_t s = 0; s < passes.size(); ++s)
-    for (const Op& op : passes[s])
-      g.ops.push_back(op), g.step.push_back(int(s));
+  std::size_t n_ops = 0;
+  for (const auto& p : passes)
+    n_ops += p.size();
+  g.ops.reserve(n_ops), g.step.reserve(n_ops);
+  // Moved, pass by pass: a long decode's ops are held once, not twice.
+  for (std::size_t s = 0; s < passes.size(); ++s) {
+    for (Op& op : passes[s])
+      g.ops.push_back(std::move(op)), g.step.push_back(int(s));
+    std::vector<Op>().swap(passes[s]);
+  }
   std::vector<std::vector<int>> reads, writes;
   index_tensors(g, reads, writes);
   const std::size_t n = g.ops.size();
@@ -180,11 +191,16 @@ OpGraph build_graph_with_edges(std::vector<Op> ops, const std::vector<std::vecto
 }
 
 OpGraph lower_workload(const ModelSpec& m, const WorkloadSpec& w, AttentionOps attention) {
+  const std::int64_t n = count_ops(m, w, attention);
+  if (n > kMaxOps)
+    throw ConfigError("model '" + m.name + "', workload '" + w.name + "': " + std::to_string(n) +
+                      " ops to simulate, more than one run may hold (" + std::to_string(kMaxOps) +
+                      "); use fewer generated tokens or layers, or per_layer attention");
   const int steps = w.phase == Phase::prefill ? 1 : w.generated_tokens;
   std::vector<std::vector<Op>> passes;
   for (int s = 0; s < steps; ++s)
     passes.push_back(lower_forward(m, w, s, attention));
-  return build_graph(passes);
+  return build_graph(std::move(passes));
 }
 
 void write_dot(std::ostream& os, const OpGraph& g, const std::string& title) {

@@ -36,14 +36,15 @@ struct OpGraph {
 
 // Builds the graph of `passes` run one after another: a read depends on the last writer of its
 // tensor (RAW), a write on the last writer (WAW) and on every reader since (WAR).
-OpGraph build_graph(const std::vector<std::vector<Op>>& passes);
+OpGraph build_graph(std::vector<std::vector<Op>> passes);
 
 // The same with explicit edges (layer lists): preds[i] lists the ops op i waits for, in any
 // order, and no cycle among them (the caller has checked; `what` names the source).
 OpGraph build_graph_with_edges(std::vector<Op> ops, const std::vector<std::vector<int>>& preds,
                                const std::string& what);
 
-// Every pass of a workload: one prefill pass, or one pass per generated token.
+// Every pass of a workload: one prefill pass, or one pass per generated token. Throws
+// ConfigError above kMaxOps ops.
 OpGraph lower_workload(const ModelSpec& m, const WorkloadSpec& w,
                        AttentionOps attention = AttentionOps::per_layer);
 

@@ -64,9 +64,7 @@ struct Op {
   std::int64_t kv_read_bytes = 0, kv_write_bytes = 0;
   std::vector<TensorRef> reads, writes;
 
-  std::int64_t total_bytes() const {
-    return weight_bytes + act_read_bytes + act_write_bytes + kv_read_bytes + kv_write_bytes;
-  }
+  std::int64_t total_bytes() const;  // checked: throws OverflowError
   // FLOPs per byte moved (0 when nothing moves).
   double intensity() const { return total_bytes() ? double(flops) / double(total_bytes()) : 0.0; }
 };
@@ -74,9 +72,7 @@ struct Op {
 struct OpTotals {
   std::int64_t ops = 0, macs = 0, flops = 0, weight_bytes = 0, act_read_bytes = 0,
                act_write_bytes = 0, kv_read_bytes = 0, kv_write_bytes = 0;
-  std::int64_t total_bytes() const {
-    return weight_bytes + act_read_bytes + act_write_bytes + kv_read_bytes + kv_write_bytes;
-  }
+  std::int64_t total_bytes() const;  // checked: throws OverflowError
   OpTotals& operator+=(const OpTotals& o);
 };
 OpTotals totals(const std::vector<Op>& ops);
@@ -89,6 +85,15 @@ Op gemm_op(std::string name, std::int64_t m, std::int64_t n, std::int64_t k, int
 // How attention is cut into ops: one op per layer (the default), or one per sequence of the
 // batch and KV head, so the heads are independent ops a scheduler can spread over units.
 enum class AttentionOps { per_layer, per_head };
+
+// The ops of every pass of a workload (lower_workload), computed without lowering. At most 2^20
+// tokens x (3 + 4096 layers x (14 + 3 x 2^16 x 4096 heads)): far inside 64 bits.
+std::int64_t count_ops(const ModelSpec& m, const WorkloadSpec& w,
+                       AttentionOps attention = AttentionOps::per_layer);
+// A run keeps every op in its graph and its record (about 1.6 KiB together: 16 GiB at the
+// limit; a 2-layer model's decode holds ~58 KiB per generated token): more than this many
+// ops is refused rather than left to exhaust memory.
+constexpr std::int64_t kMaxOps = 10'000'000;
 
 // One forward pass of workload step `step` (decode: step s runs at context L + s; prefill has
 // one step). Activation tensors are named per step ("s3.L0.q"); weights and KV caches are

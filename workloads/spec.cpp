@@ -1,5 +1,6 @@
 #include "workloads/spec.hpp"
 
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 #include "sim/base/text.hpp"
 
@@ -132,9 +133,15 @@ QuantSpec parse_scheme(std::string_view text) {
 }
 
 std::int64_t ModelSpec::n_params() const {
+  // Far inside 64 bits for the accepted ranges (at most 2^20 x 2^20 x 4096 x 5), but checked
+  // like every other shape-derived count.
+  using checked::add, checked::mul;
+  const char* what = "the parameter count";
   std::int64_t d = dim, h = hidden_dim, kv = kv_dim(), L = n_layers, v = vocab_size;
-  std::int64_t per_layer = 2 * d + d * d + 2 * d * kv + d * d + 3 * d * h;
-  return v * d + L * per_layer + d + (shared_classifier ? 0 : v * d);
+  std::int64_t per_layer =
+      add(what, 2 * d, mul(what, 2, d, d), mul(what, 2, d, kv), mul(what, 3, d, h));
+  return add(what, mul(what, v, d), mul(what, L, per_layer), d,
+             shared_classifier ? 0 : mul(what, v, d));
 }
 
 std::vector<std::string> ModelSpec::problems() const {

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "sim/base/error.hpp"
+#include "sim/base/files.hpp"
 #include "sim/base/parallel.hpp"
 #include "workloads/rng.hpp"
 
@@ -80,9 +81,7 @@ unsigned __int128 checkpoint_floats(const CheckpointHeader& h) {
 }  // namespace
 
 CheckpointHeader read_checkpoint_header(const std::filesystem::path& path) {
-  std::error_code ec;
-  auto size = std::filesystem::file_size(path, ec);
-  if (ec) bad(path, "cannot read: " + ec.message());
+  const std::uintmax_t size = regular_file_size(path, "checkpoint");
   std::ifstream in(path, std::ios::binary);
   if (!in) bad(path, "cannot open");
   std::int32_t f[7];
@@ -143,25 +142,37 @@ FloatWeights load_checkpoint(const std::filesystem::path& path, const ModelSpec&
   std::ifstream in(path, std::ios::binary);
   in.seekg(kHeaderBytes);
   Sizes s(m);
-  auto read = [&](std::vector<float>& t, std::size_t n) {
+  std::uint64_t offset = kHeaderBytes;
+  // A NaN or infinity poisons every logit it reaches, and NaN compares false with everything,
+  // so error statistics would report perfect agreement: refuse them, naming where they are.
+  auto read = [&](const char* tensor, std::vector<float>& t, std::size_t n) {
     t.resize(n);
     if (!in.read(reinterpret_cast<char*>(t.data()), std::streamsize(n * sizeof(float))))
       bad(path, "read failed");
+    for (std::size_t i = 0; i < n; ++i)
+      if (!std::isfinite(t[i]))
+        bad(path, std::string("tensor ") + tensor + " element " + std::to_string(i) +
+                      " (byte offset " + std::to_string(offset + i * sizeof(float)) + ") is " +
+                      (std::isnan(t[i]) ? "NaN" : "infinite") + "; weights must be finite floats");
+    offset += n * sizeof(float);
   };
   FloatWeights w;
-  read(w.token_embedding, s.v * s.d);
-  read(w.rms_att, s.L * s.d);
-  read(w.wq, s.L * s.d * s.d);
-  read(w.wk, s.L * s.kv * s.d);
-  read(w.wv, s.L * s.kv * s.d);
-  read(w.wo, s.L * s.d * s.d);
-  read(w.rms_ffn, s.L * s.d);
-  read(w.w1, s.L * s.h * s.d);
-  read(w.w2, s.L * s.d * s.h);
-  read(w.w3, s.L * s.h * s.d);
-  read(w.rms_final, s.d);
-  in.seekg(std::streamoff(std::size_t(m.seq_len) * m.head_size() * sizeof(float)), std::ios::cur);
-  if (!m.shared_classifier) read(w.wcls, s.v * s.d);
+  read("token_embedding", w.token_embedding, s.v * s.d);
+  read("rms_att_weight", w.rms_att, s.L * s.d);
+  read("wq", w.wq, s.L * s.d * s.d);
+  read("wk", w.wk, s.L * s.kv * s.d);
+  read("wv", w.wv, s.L * s.kv * s.d);
+  read("wo", w.wo, s.L * s.d * s.d);
+  read("rms_ffn_weight", w.rms_ffn, s.L * s.d);
+  read("w1", w.w1, s.L * s.h * s.d);
+  read("w2", w.w2, s.L * s.d * s.h);
+  read("w3", w.w3, s.L * s.h * s.d);
+  read("rms_final_weight", w.rms_final, s.d);
+  // The RoPE tables are recomputed, never read.
+  const std::size_t rope = std::size_t(m.seq_len) * m.head_size() * sizeof(float);
+  in.seekg(std::streamoff(rope), std::ios::cur);
+  offset += rope;
+  if (!m.shared_classifier) read("wcls", w.wcls, s.v * s.d);
   return w;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 
 namespace qaccel::systolic {
@@ -28,14 +29,12 @@ Dataflow parse_dataflow(std::string_view s) {
 namespace {
 
 using i64 = std::int64_t;
-i64 ceil_div(i64 a, i64 b) {
-  return (a + b - 1) / b;
-}
+using checked::ceil_div;
 
 // Spatial K folds cut on group boundaries (see the header).
 i64 k_folds(const GemmShape& g, int rows) {
   i64 G = g.group_size();
-  return (g.k / G) * ceil_div(G, rows);
+  return checked::mul("the array's K folds", g.k / G, ceil_div(G, rows));
 }
 
 }  // namespace
@@ -61,10 +60,21 @@ FoldPlan plan(const ArraySpec& a, const GemmShape& g) {
   return p;
 }
 
+std::int64_t FoldPlan::folds() const {
+  return checked::mul("the array's fold count", row_folds, col_folds);
+}
+
 i64 FoldPlan::cycles_per_fold(const ArraySpec& a) const {
   const i64 R = a.rows, C = a.cols;
-  if (a.dataflow == Dataflow::os) return R + C + t - 2 + (a.os_drain_exposed ? R : 0);
-  return (a.preload_double_buffered ? R : 2 * R) + C + t - 2;
+  // R and C are at most a few thousand; t is a GEMM dimension.
+  if (a.dataflow == Dataflow::os)
+    return checked::add("cycles per fold", t, R + C - 2 + (a.os_drain_exposed ? R : 0));
+  return checked::add("cycles per fold", t, (a.preload_double_buffered ? R : 2 * R) + C - 2);
+}
+
+i64 FoldPlan::compute_cycles(const ArraySpec& a) const {
+  return checked::add("compute cycles", checked::mul("compute cycles", folds(), cycles_per_fold(a)),
+                      first_fold_extra(a) - 1);
 }
 
 i64 FoldPlan::first_fold_extra(const ArraySpec& a) const {

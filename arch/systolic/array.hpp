@@ -52,15 +52,14 @@ struct GemmShape {
 struct FoldPlan {
   std::int64_t sr = 0, sc = 0, t = 0;  // spatial rows/cols and temporal length
   std::int64_t row_folds = 0, col_folds = 0;
-  std::int64_t folds() const { return row_folds * col_folds; }
+  // Checked (OverflowError): huge GEMMs on small arrays can take more than 2^63 cycles.
+  std::int64_t folds() const;
   // Cycles of every fold after the first.
   std::int64_t cycles_per_fold(const ArraySpec& a) const;
   // Extra cycles of the first fold (the one exposed preload when it is double-buffered).
   std::int64_t first_fold_extra(const ArraySpec& a) const;
   // folds x per-fold + first-fold extra - 1 (see the header comment).
-  std::int64_t compute_cycles(const ArraySpec& a) const {
-    return folds() * cycles_per_fold(a) + first_fold_extra(a) - 1;
-  }
+  std::int64_t compute_cycles(const ArraySpec& a) const;
 };
 FoldPlan plan(const ArraySpec& a, const GemmShape& g);
 

@@ -22,6 +22,7 @@
 #include "arch/common/sram.hpp"
 #include "arch/common/unit.hpp"
 #include "arch/systolic/array.hpp"
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 #include "sim/config/yaml_reader.hpp"
 
@@ -85,6 +86,16 @@ class SystolicUnit final : public Unit {
   }
 
   OpPlan plan(const Op& op) override {
+    try {
+      return plan_checked(op);
+    } catch (const OverflowError& e) {
+      throw OverflowError("op " + op.name + " on unit '" + name_ + "': " + e.what());
+    }
+  }
+
+  // Every count is checked: a large GEMM re-streamed over many folds can pass 2^63 bytes.
+  OpPlan plan_checked(const Op& op) {
+    using checked::add, checked::mul;
     QACCEL_ASSERT(supports(op, nullptr), "op " + op.name + " mapped to a unit that cannot run it");
     GemmShape g{op.m, op.n, op.k, op.group};
     FoldPlan p = systolic::plan(s_.array, g);
@@ -92,7 +103,8 @@ class SystolicUnit final : public Unit {
     const i64 w_bytes = op.weight_bytes, a_bytes = op.act_read_bytes, o_bytes = op.act_write_bytes;
     const bool act_in_dram = a_bytes + o_bytes > ctx_.global_buffer_bytes;
     // Double buffering: an operand is reused across folds when it fits half its buffer.
-    const bool a_fits = ibuf_.fits(2 * a_bytes), w_fits = wbuf_.fits(2 * w_bytes);
+    const bool a_fits = a_bytes <= ibuf_.spec().capacity_bytes / 2,
+               w_fits = w_bytes <= wbuf_.spec().capacity_bytes / 2;
     i64 w_reads = 1, a_reads = 1;
     double i_demand = 0, w_demand = 0;  // bytes per streaming cycle
     const double ab = op.act_bits / 8.0, wb = op.weight_bits / 8.0;
@@ -113,7 +125,9 @@ class SystolicUnit final : public Unit {
     }
     // Stream cycles a buffer needs for T edge vectors, beyond the T the array takes.
     auto stretch = [&](const Sram& b, double demand) {
-      return demand > 0 ? std::max<i64>(0, b.cycles(i64(std::ceil(double(p.t) * demand))) - p.t)
+      return demand > 0 ? std::max<i64>(0, b.cycles(checked::to_i64(
+                                               "buffer bytes", std::ceil(double(p.t) * demand))) -
+                                               p.t)
                         : i64(0);
     };
     const i64 extra = std::max(stretch(ibuf_, i_demand), stretch(wbuf_, w_demand));
@@ -121,19 +135,21 @@ class SystolicUnit final : public Unit {
     OpPlan pl;
     OpCost& c = pl.cost;
     c.macs = op.macs, c.flops = op.flops;
-    const i64 w_dram = w_bytes * w_reads, a_dram = act_in_dram ? a_bytes * a_reads : 0;
-    c.dram_read_bytes = w_dram + a_dram;
+    const i64 w_traffic = mul("weight bytes", w_bytes, w_reads),
+              a_traffic = mul("activation bytes", a_bytes, a_reads);
+    const i64 w_dram = w_traffic, a_dram = act_in_dram ? a_traffic : 0;
+    c.dram_read_bytes = add("DRAM read bytes", w_dram, a_dram);
     c.dram_write_bytes = act_in_dram ? o_bytes : 0;
     // Buffer traffic: fills (from DRAM through the DMA, or from the global buffer), reads into
     // the array, outputs written and drained. DRAM fills are counted in the buffer of the
     // larger DRAM operand (attribution only).
     Sram& dst = w_dram >= a_dram ? wbuf_ : ibuf_;
     dst.write(c.dram_read_bytes);
-    ibuf_.write(a_bytes * a_reads - a_dram), ibuf_.read(a_bytes * a_reads);
-    wbuf_.read(w_bytes * w_reads);
+    ibuf_.write(a_traffic - a_dram), ibuf_.read(a_traffic);
+    wbuf_.read(w_traffic);
     obuf_.write(o_bytes);
     obuf_.read(o_bytes);  // into the global buffer, or out to DRAM
-    c.sram_read_bytes = w_bytes * w_reads + a_bytes * a_reads + o_bytes;
+    c.sram_read_bytes = add("SRAM bytes", w_traffic, a_traffic, o_bytes);
     c.sram_write_bytes = c.sram_read_bytes;
 
     // Fold pipeline (played out by the unit's module): fold f+1's share of the DRAM bytes is
@@ -141,8 +157,8 @@ class SystolicUnit final : public Unit {
     pl.timing = OpPlan::Timing::folds;
     pl.folds = folds;
     // SCALE-Sim counts the last busy cycle's index: the last fold is one cycle shorter.
-    pl.fold_cycles = cpf + extra;
-    pl.last_fold_cycles = cpf + extra - 1;
+    pl.fold_cycles = add("cycles per fold", cpf, extra);
+    pl.last_fold_cycles = pl.fold_cycles - 1;
     pl.first_fold_extra_cycles = p.first_fold_extra(s_.array);
     c.compute_cycles = p.compute_cycles(s_.array);
     pl.prefetchable = a_dram == 0;
@@ -150,12 +166,12 @@ class SystolicUnit final : public Unit {
     pl.prefetch_capacity_bytes = wbuf_.spec().capacity_bytes / 2;
 
     c.compute_pj = double(c.macs) * ctx_.tech.mac(s_.weight_bits, s_.act_bits);
-    c.sram_pj = 2.0 * (double(w_bytes * w_reads) * ctx_.tech.sram(wbuf_.kib()) +
-                       double(a_bytes * a_reads) * ctx_.tech.sram(ibuf_.kib()) +
+    c.sram_pj = 2.0 * (double(w_traffic) * ctx_.tech.sram(wbuf_.kib()) +
+                       double(a_traffic) * ctx_.tech.sram(ibuf_.kib()) +
                        double(o_bytes) * ctx_.tech.sram(obuf_.kib()));
-    c.dram_pj = double(c.dram_read_bytes + c.dram_write_bytes) * ctx_.dram_pj_per_byte;
+    c.dram_pj = (double(c.dram_read_bytes) + double(c.dram_write_bytes)) * ctx_.dram_pj_per_byte;
     busy_ += double(c.compute_cycles), macs_ += double(c.macs);
-    folds_ += double(folds), buf_stall_ += double(folds * extra);
+    folds_ += double(folds), buf_stall_ += double(folds) * double(extra);
     return pl;
   }
 

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "arch/common/unit.hpp"
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 #include "sim/config/yaml_reader.hpp"
 
@@ -40,24 +41,36 @@ class VectorUnit final : public Unit {
   bool supports(const Op&, std::string*) const override { return true; }
 
   OpPlan plan(const Op& op) override {
+    try {
+      return plan_checked(op);
+    } catch (const OverflowError& e) {
+      throw OverflowError("op " + op.name + " on unit '" + name_ + "': " + e.what());
+    }
+  }
+
+  OpPlan plan_checked(const Op& op) {
+    using checked::add;
     OpPlan pl;
     OpCost& c = pl.cost;
     c.macs = op.macs, c.flops = op.flops;
     i64 work = op.flops > 0 ? op.flops : op.elements;
-    c.compute_cycles = (work + s_.lanes - 1) / s_.lanes + s_.latency_cycles;
-    const i64 act = op.act_read_bytes + op.act_write_bytes;
+    c.compute_cycles = checked::ceil_div(work, s_.lanes) + s_.latency_cycles;
+    const i64 act = add("activation bytes", op.act_read_bytes, op.act_write_bytes);
     const bool act_in_dram = act > ctx_.global_buffer_bytes;
-    c.dram_read_bytes = op.weight_bytes + op.kv_read_bytes + (act_in_dram ? op.act_read_bytes : 0);
-    c.dram_write_bytes = op.kv_write_bytes + (act_in_dram ? op.act_write_bytes : 0);
-    c.sram_read_bytes = op.act_read_bytes + op.weight_bytes + op.kv_read_bytes;
+    c.dram_read_bytes = add("DRAM read bytes", op.weight_bytes, op.kv_read_bytes,
+                            act_in_dram ? op.act_read_bytes : 0);
+    c.dram_write_bytes =
+        add("DRAM write bytes", op.kv_write_bytes, act_in_dram ? op.act_write_bytes : 0);
+    c.sram_read_bytes = add("SRAM bytes", op.act_read_bytes, op.weight_bytes, op.kv_read_bytes);
     c.sram_write_bytes = op.act_write_bytes;
     pl.timing = OpPlan::Timing::stream;
     pl.fold_cycles = pl.last_fold_cycles = c.compute_cycles;
     c.compute_pj = double(op.flops) * ctx_.tech.vector_flop_pj;
-    c.sram_pj = double(c.sram_read_bytes + c.sram_write_bytes) * ctx_.tech.sram(s_.buffer_kib);
-    c.dram_pj = double(c.dram_read_bytes + c.dram_write_bytes) * ctx_.dram_pj_per_byte;
+    c.sram_pj =
+        (double(c.sram_read_bytes) + double(c.sram_write_bytes)) * ctx_.tech.sram(s_.buffer_kib);
+    c.dram_pj = (double(c.dram_read_bytes) + double(c.dram_write_bytes)) * ctx_.dram_pj_per_byte;
     busy_ += double(c.compute_cycles), flops_ += double(op.flops);
-    sram_ += double(c.sram_read_bytes + c.sram_write_bytes);
+    sram_ += double(c.sram_read_bytes) + double(c.sram_write_bytes);
     return pl;
   }
 

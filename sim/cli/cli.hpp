@@ -35,8 +35,10 @@ ModelSpec model_from_options(const po::variables_map& vm, const std::string& usa
 // One line describing a model: shapes, parameters, weight source.
 std::string describe_model(const ModelSpec& m);
 
-// Refuses, before allocating, a model whose float32 weights exceed max_gib (ConfigError).
-void check_reference_memory(const ModelSpec& m, double max_gib);
+// Refuses, before allocating, a model whose float32 weights and KV cache over `positions`
+// positions exceed max_gib (ConfigError): a long context on a small model can need more memory
+// than its weights.
+void check_reference_memory(const ModelSpec& m, double max_gib, long long positions);
 
 // Token ids from a string like "72 101, 108".
 std::vector<int> parse_tokens(const std::string& text, int vocab_size, const std::string& option);

@@ -53,20 +53,30 @@ void compare_float(const ModelSpec& base, const FloatWeights& weights,
     }
     Reference qref(qm, weights, int(seq.size()));
     double max_err = 0, sum_err = 0;
-    long long n = 0, agree = 0;
+    long long n = 0, agree = 0, nonfinite = 0;
     run_sequence(qref, seq, 0, [&](int pos, int, std::span<const float> l) {
       const auto& f = flog[pos];
+      bool finite = true;
       for (std::size_t i = 0; i < l.size(); ++i) {
+        // NaN compares false with everything: std::max would drop it and report agreement.
+        if (!std::isfinite(l[i]) || !std::isfinite(f[i])) {
+          finite = false;
+          continue;
+        }
         double e = std::fabs(double(l[i]) - double(f[i]));
         max_err = std::max(max_err, e), sum_err += e, ++n;
       }
-      agree += argmax(l) == argmax(f);
+      nonfinite += !finite;
+      agree += finite && argmax(l) == argmax(f);
     });
     char a[64];
     std::snprintf(a, sizeof a, "%.4g", max_err);
-    std::string mx = a;
-    std::snprintf(a, sizeof a, "%.4g", sum_err / double(n));
-    std::string mean = a;
+    std::string mx = nonfinite ? "non-finite" : a;
+    std::snprintf(a, sizeof a, "%.4g", n ? sum_err / double(n) : 0.0);
+    std::string mean = nonfinite ? "non-finite" : a;
+    if (nonfinite)
+      std::cerr << "compare-float: " << q.name() << ": " << nonfinite
+                << " positions have non-finite logits (counted as disagreeing)\n";
     t.add_row({q.name(), std::to_string(seq.size()), mx, mean,
                fixed(100.0 * double(agree) / double(seq.size()), 1)});
   }
@@ -104,14 +114,15 @@ int cmd_ref(const std::vector<std::string>& args) {
   ModelSpec m = model_from_options(vm, usage);
   std::vector<int> prompt =
       parse_tokens(vm["prompt-tokens"].as<std::string>(), m.vocab_size, "--prompt-tokens");
-  int greedy = vm["greedy"].as<int>();
+  const int greedy = vm["greedy"].as<int>();
   if (greedy < 0) throw UsageError("--greedy must be >= 0", usage);
-  int positions = int(prompt.size()) + std::max(0, greedy - 1);
+  // 64-bit: prompt + greedy can pass INT_MAX (--greedy 2147483647).
+  const long long positions = (long long)prompt.size() + std::max(0, greedy - 1);
   if (positions > m.seq_len)
     throw ConfigError("prompt (" + std::to_string(prompt.size()) + ") + greedy tokens need " +
                       std::to_string(positions) + " positions, more than the model's seq_len " +
                       std::to_string(m.seq_len));
-  check_reference_memory(m, vm["max-memory-gib"].as<double>());
+  check_reference_memory(m, vm["max-memory-gib"].as<double>(), positions + 1);
 
   std::cout << "model      " << describe_model(m) << "\n";
   std::cout << "scheme     " << m.quant.name() << "\n";
@@ -126,7 +137,7 @@ int cmd_ref(const std::vector<std::string>& args) {
       throw ConfigError("--dump-logits: cannot write " + vm["dump-logits"].as<std::string>());
   }
   const bool compare = vm["compare-float"].as<bool>();
-  Reference ref(m, compare ? w : std::move(w), positions);
+  Reference ref(m, compare ? w : std::move(w), int(positions));
   Timer run_t;
   int n_pos = 0, next = -1;
   std::vector<int> out =

@@ -28,15 +28,41 @@ std::string num(double v, const char* fmt = "%.6g") {
   return buf;
 }
 
+// Writes an output file through `fill`, then flushes and closes it and checks every step: a
+// full disk or /dev/full fails only at the flush, which a destructor would swallow. Returns the
+// error ("" when written): the simulation has run, and an exception thrown once the SystemC
+// kernel exists trips AddressSanitizer's false stack reports (see run_engine), so the caller
+// reports it and exits 2 as main does for a ConfigError.
+template <class Fill>
+std::string write_output(const std::string& option, const std::string& path, Fill fill) {
+  std::ofstream os(path, std::ios::trunc);
+  if (!os) return option + ": cannot write " + path;
+  fill(os);
+  os.flush();
+  if (!os) return option + ": write failed for " + path + " (disk full?)";
+  os.close();
+  if (!os) return option + ": closing " + path + " failed (disk full?)";
+  return "";
+}
+
+// Before a run that may take minutes: each output path must be writable (opened for append,
+// so an existing file is left as it is until the run rewrites it).
+void check_outputs(const po::variables_map& vm) {
+  for (const char* opt : {"json", "ops-csv", "stats", "trace-json"})
+    if (vm.count(opt)) {
+      const std::string path = vm[opt].as<std::string>();
+      std::ofstream probe(path, std::ios::app);
+      if (!probe) throw ConfigError(std::string("--") + opt + ": cannot write " + path);
+    }
+}
+
 const char* schedule_name(Schedule s) {
   return s == Schedule::serial ? "serial" : "overlap";
 }
 
-void write_json(const std::string& path, const System& sys, const ModelSpec& m,
-                const WorkloadSpec& w, bool functional, const std::vector<OpRecord>& recs,
+void write_json(std::ostream& os, const System& sys, const ModelSpec& m, const WorkloadSpec& w,
+                bool functional, const std::vector<OpRecord>& recs,
                 const std::vector<UnitUsage>& usage, const RunTotals& t, double tokens) {
-  std::ofstream os(path, std::ios::trunc);
-  if (!os) throw ConfigError("--json: cannot write " + path);
   const auto& s = sys.spec();
   os << "{\"system\": {\"name\": " << json_escape(s.name)
      << ", \"file\": " << json_escape(s.file.string()) << ", \"clock_ghz\": " << num(s.clock_ghz)
@@ -125,12 +151,9 @@ void write_json(const std::string& path, const System& sys, const ModelSpec& m,
        << ", \"desc\": " << json_escape(stats[i].desc)
        << ", \"value\": " << num(stats[i].value, "%.17g") << "}";
   os << "\n]}\n";
-  if (!os) throw ConfigError("--json: write failed for " + path);
 }
 
-void write_ops_csv(const std::string& path, const std::vector<OpRecord>& recs) {
-  std::ofstream os(path, std::ios::trunc);
-  if (!os) throw ConfigError("--ops-csv: cannot write " + path);
+void write_ops_csv(std::ostream& os, const std::vector<OpRecord>& recs) {
   Table t;
   for (const char* c : {"op", "step", "kind", "unit"})
     t.add_column(c);
@@ -162,22 +185,26 @@ void write_ops_csv(const std::string& path, const std::vector<OpRecord>& recs) {
                r.waited_for,
                r.mapped_by});
   t.render(os, TableFormat::csv);
-  if (!os) throw ConfigError("--ops-csv: write failed for " + path);
 }
 
-void write_stats(const std::string& path, System& sys) {
-  std::ofstream os(path, std::ios::trunc);
-  if (!os) throw ConfigError("--stats: cannot write " + path);
-  sys.stats().dump_text(os);
-  if (!os) throw ConfigError("--stats: write failed for " + path);
-}
-
-void write_trace(const std::string& path, const System& sys, const SimResult& res,
-                 const std::string& title) {
-  std::ofstream os(path, std::ios::trunc);
-  if (!os) throw ConfigError("--trace-json: cannot write " + path);
-  write_trace_json(os, sys, res, title);
-  if (!os) throw ConfigError("--trace-json: write failed for " + path);
+// The optional outputs every run writes (--ops-csv, --stats, --trace-json), after `first`
+// (--json, when given): every one is attempted; the exit code is 2 when any failed (each failure
+// printed as main prints a ConfigError).
+int write_outputs(const po::variables_map& vm, System& sys, const SimResult& res,
+                  const std::string& title, std::string first = "") {
+  std::vector<std::string> errors;
+  if (!first.empty()) errors.push_back(first);
+  auto put = [&](const char* opt, auto fill) {
+    if (!vm.count(opt)) return;
+    std::string e = write_output(std::string("--") + opt, vm[opt].as<std::string>(), fill);
+    if (!e.empty()) errors.push_back(e);
+  };
+  put("ops-csv", [&](std::ostream& os) { write_ops_csv(os, res.records); });
+  put("stats", [&](std::ostream& os) { sys.stats().dump_text(os); });
+  put("trace-json", [&](std::ostream& os) { write_trace_json(os, sys, res, title); });
+  for (const std::string& e : errors)
+    std::cerr << "error: " << e << "\n";
+  return errors.empty() ? 0 : 2;
 }
 
 void print_system(const System& sys) {
@@ -218,6 +245,7 @@ void print_latency(const System& sys, const RunTotals& t) {
 
 int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
                const po::variables_map& vm) {
+  check_outputs(vm);
   System sys(spec);
   SimResult res = simulate_graph(sys, layers.graph, vm.count("trace-json") > 0);
   if (!res.deadlock.empty()) throw InternalError(res.deadlock);
@@ -244,12 +272,7 @@ int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
   print_latency(sys, t);
   std::cout << "energy     " << num((t.dynamic_pj + t.leakage_pj) / 1e6, "%.4f") << " uJ\n";
   std::cout << "area       " << num(sys.area_mm2(), "%.3f") << " mm2\n";
-  if (vm.count("ops-csv")) write_ops_csv(vm["ops-csv"].as<std::string>(), recs);
-  if (vm.count("stats")) write_stats(vm["stats"].as<std::string>(), sys);
-  if (vm.count("trace-json"))
-    write_trace(vm["trace-json"].as<std::string>(), sys, res,
-                "qaccel: " + sys.spec().name + " / layers " + layers.name);
-  return 0;
+  return write_outputs(vm, sys, res, "qaccel: " + sys.spec().name + " / layers " + layers.name);
 }
 
 }  // namespace
@@ -336,8 +359,12 @@ int cmd_run(const std::vector<std::string>& args) {
     throw ConfigError("workload '" + w.name + "' on model '" + m.name + "': " + problems[0]);
   bool functional =
       vm["functional"].as<bool>() || (job.functional && !vm["timing-only"].as<bool>());
-  if (functional) check_reference_memory(m, vm["max-memory-gib"].as<double>());
+  if (functional)
+    check_reference_memory(
+        m, vm["max-memory-gib"].as<double>(),
+        w.phase == Phase::prefill ? w.prompt_len : w.context_len + w.generated_tokens);
 
+  check_outputs(vm);
   System sys(job.system);
   const bool prefill = w.phase == Phase::prefill;
   const int steps = prefill ? 1 : w.generated_tokens;
@@ -416,14 +443,13 @@ int cmd_run(const std::vector<std::string>& args) {
               << " from the reference's quantized inputs); the other " << v.reference_kernel_ops
               << " ops of the timing run execute the reference's own kernels\n";
   }
+  std::string json_error;
   if (vm.count("json"))
-    write_json(vm["json"].as<std::string>(), sys, m, w, functional, recs, res.units, t, tokens);
-  if (vm.count("ops-csv")) write_ops_csv(vm["ops-csv"].as<std::string>(), recs);
-  if (vm.count("stats")) write_stats(vm["stats"].as<std::string>(), sys);
-  if (vm.count("trace-json"))
-    write_trace(vm["trace-json"].as<std::string>(), sys, res,
-                "qaccel: " + sys.spec().name + " / " + m.name + " / " + w.name);
-  return 0;
+    json_error = write_output("--json", vm["json"].as<std::string>(), [&](std::ostream& os) {
+      write_json(os, sys, m, w, functional, recs, res.units, t, tokens);
+    });
+  return write_outputs(vm, sys, res, "qaccel: " + sys.spec().name + " / " + m.name + " / " + w.name,
+                       json_error);
 }
 
 }  // namespace qaccel::cli

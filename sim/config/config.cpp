@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <fstream>
 #include <limits>
+#include <sstream>
 
 #include "sim/base/error.hpp"
+#include "sim/base/files.hpp"
 #include "sim/base/text.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/report/table.hpp"
+#include "sim/system.hpp"
 
 namespace qaccel::config {
 
@@ -447,20 +450,16 @@ Op layer_op(const std::string& name, long long m, long long n, long long k, cons
 }
 
 LayerList load_layers_csv(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError(file.string() + ": cannot open");
+  // Whole file up front, size-checked: a FIFO or /dev/zero is refused, not read forever.
+  std::istringstream in(read_regular_file(file, 16u << 20, "layer list"));
   LayerList out;
   out.name = file.stem().string();
   std::vector<Op> ops;
   std::vector<std::string> errors;
   std::string line;
   int lineno = 0;
-  std::size_t bytes = 0;
   while (std::getline(in, line)) {
     ++lineno;
-    bytes += line.size() + 1;
-    if (bytes > (16u << 20))
-      throw ConfigError(file.string() + ": larger than 16 MiB; not a layer list");
     if (line.find('\0') != std::string::npos)
       throw ConfigError(file.string() + ": contains NUL bytes; not a CSV text file");
     std::string t = trim(line);
@@ -629,8 +628,8 @@ LayerList load_layers(const fs::path& file) {
 
 const std::vector<std::string>& config_kinds() {
   // `sweep` files are parsed by dse/ (qaccel validate dispatches them there).
-  static const std::vector<std::string> kinds = {"model", "workload", "job",  "system",
-                                                 "tech",  "layers",   "sweep"};
+  static const std::vector<std::string> kinds = {"model", "workload", "job",   "system",
+                                                 "tech",  "layers",   "sweep", "dram"};
   return kinds;
 }
 
@@ -663,14 +662,18 @@ void validate_file(const fs::path& file) {
     load_model(file);
   else if (kind == "workload")
     load_workload(file);
-  else if (kind == "job")
-    load_job(file);
-  else if (kind == "system")
-    load_system(file);
-  else if (kind == "tech")
+  else if (kind == "job") {
+    // The mapping too: a unit that cannot run an op must fail here, not inside a run.
+    JobSpec j = load_job(file);
+    if (j.has_system) check_mapping(j.system, j.model, j.workload);
+  } else if (kind == "system") {
+    check_mapping(load_system(file));
+  } else if (kind == "tech")
     load_tech(file);
   else if (kind == "layers")
     load_layers(file);
+  else if (kind == "dram")
+    dram::load_dram(file);
   else if (kind == "sweep")
     throw ConfigError(file.string() +
                       ": a sweep file; `qaccel validate` checks it through the DSE driver");

@@ -1,9 +1,13 @@
 #include "sim/config/yaml_reader.hpp"
 
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
+#include <utility>
 
 #include "sim/base/error.hpp"
+#include "sim/base/files.hpp"
 #include "sim/base/text.hpp"
 
 namespace qaccel::config {
@@ -51,35 +55,57 @@ void check_nesting(const std::string& text, const std::filesystem::path& file) {
   }
 }
 
+// yaml-cpp keeps every key of a mapping and a lookup finds the first, so a repeated key would
+// silently lose its later value. Reports each repeat with its key path. Collections are
+// visited once (by their start mark): aliases share nodes, and a walk of every path through
+// them could take exponential time.
+void check_duplicate_keys(const YAML::Node& n, const std::string& path, Diagnostics& d,
+                          std::set<std::pair<int, int>>& seen) {
+  if (!n.IsMap() && !n.IsSequence()) return;
+  if (!seen.insert({n.Mark().line, n.Mark().column}).second) return;
+  if (n.IsSequence()) {
+    std::size_t i = 0;
+    for (const auto& item : n)
+      check_duplicate_keys(item, path + "[" + std::to_string(i++) + "]", d, seen);
+    return;
+  }
+  std::map<std::string, YAML::Mark> first;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    const std::string child = path.empty() ? key : path + "." + key;
+    if (kv.first.IsScalar()) {
+      auto [it, fresh] = first.emplace(key, kv.first.Mark());
+      if (!fresh)
+        d.error(kv.first.Mark(), child,
+                "duplicate key '" + key + "' (first at line " +
+                    std::to_string(it->second.line + 1) + "); each key may appear once");
+    }
+    check_duplicate_keys(kv.second, child, d, seen);
+  }
+}
+
 }  // namespace
 
 YAML::Node load_yaml_file(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec))
-    throw ConfigError(file.string() + ": no such file (or not a regular file)");
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError(file.string() + ": cannot open");
-  // Read in chunks up to one byte past the limit (no large zeroed buffer for a small file).
-  std::string text;
-  char chunk[65536];
-  while (text.size() <= kMaxConfigBytes && in.read(chunk, sizeof chunk).gcount() > 0)
-    text.append(chunk, std::size_t(in.gcount()));
-  if (text.size() > kMaxConfigBytes)
-    throw ConfigError(file.string() + ": larger than " + std::to_string(kMaxConfigBytes >> 20) +
-                      " MiB; not a qaccel config");
-  return load_yaml_text(text, file);
+  return load_yaml_text(read_regular_file(file, kMaxConfigBytes, ""), file);
 }
 
 YAML::Node load_yaml_text(const std::string& text, const std::filesystem::path& file) {
   if (text.find('\0') != std::string::npos)
     throw ConfigError(file.string() + ": contains NUL bytes; not a YAML text file");
   check_nesting(text, file);
+  YAML::Node root;
   try {
-    return YAML::Load(text);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw ConfigError(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
                       std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
   }
+  Diagnostics d(file);
+  std::set<std::pair<int, int>> seen;
+  check_duplicate_keys(root, "", d, seen);
+  d.throw_if_errors();
+  return root;
 }
 
 std::string describe(const YAML::Node& n) {
