@@ -28,6 +28,10 @@ check no-args 2 "usage: qaccel" -- "$q"
 check unknown-command 2 "did you mean 'run'" -- "$q" rn
 check unknown-option 2 "unrecognised option|unrecognized option" -- "$q" ref --model "$m" --prompt-tokens 1 --bogus
 check ref-help 0 "--prompt-tokens" -- "$q" ref --help
+# Results that cannot be written to stdout are an I/O error, not success.
+if [ -w /dev/full ]; then
+  check stdout-full 4 "cannot write the results" -- sh -c '"$0" list >/dev/full' "$q"
+fi
 check missing-prompt 2 "prompt-tokens" -- "$q" ref --model "$m"
 check model-and-ckpt 2 "exactly one of" -- "$q" ref --prompt-tokens 1
 check bad-token 2 "outside the vocabulary" -- "$q" ref --model "$m" --prompt-tokens "1 999"

@@ -76,7 +76,11 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> args(argv + 2, argv + argc);
   try {
-    return cmd->run(args);
+    const int rc = cmd->run(args);
+    // Results go to stdout: a write that failed (a full disk, a closed pipe) is not success.
+    std::cout.flush();
+    if (!std::cout) throw qaccel::IoError("cannot write the results to standard output");
+    return rc;
   } catch (const qaccel::cli::UsageError& e) {
     std::cerr << "qaccel " << name << ": " << e.what() << "\n\n" << e.usage();
     return 2;
