@@ -820,7 +820,7 @@ TEST(SweepRun, RandomSigkillsThenResumeLeaveOneRowPerDesign) {
 // Names reach the SVG as well-formed XML whatever bytes they hold.
 TEST(Svg, ControlCharactersAndBadUtf8AreReplaced) {
   Chart c;
-  c.title = std::string("sweep \x01\x1b[31m <&> \xff\xfe caf\xc3\xa9 \xed\xa0\x80", 34);
+  c.title = "sweep \x01\x1b[31m <&> \xff\xfe caf\xc3\xa9 \xed\xa0\x80";
   c.xlabel = "x", c.ylabel = "y";
   Series se;
   se.name = std::string("a\0b", 3), se.color = "#000";
