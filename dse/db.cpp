@@ -97,6 +97,8 @@ bool environment_error(int rc) {
 }  // namespace
 
 Db Db::open(const std::filesystem::path& path, bool readonly) {
+  // SQLite opens a new private temporary database for "", which never has the schema.
+  if (path.empty()) throw ConfigError("database path is empty (give a file name)");
   std::error_code ec;
   bool exists = std::filesystem::exists(path, ec);
   if (readonly && !exists) throw ConfigError("database " + path.string() + ": no such file");

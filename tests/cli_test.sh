@@ -301,6 +301,12 @@ check plot-timeline-ctl 0 "ctl.svg" -- "$q" plot timeline --db "$tmp/ctl.db" --r
 check plot-timeline-ctl-xml 0 "" -- xmllint --noout "$tmp/ctl.svg"
 check plot-roofline-ctl 0 "ctlr.svg" -- "$q" plot roofline --db "$tmp/ctl.db" --run "$id" -o "$tmp/ctlr.svg"
 check plot-roofline-ctl-xml 0 "" -- xmllint --noout "$tmp/ctlr.svg"
+# Empty paths name no file (SQLite would open a temporary database for "").
+check sweep-db-empty 2 "--db: empty path" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --quiet --db ""
+check merge-out-empty 2 "--out: empty path" -- "$q" merge "" "$db"
+check merge-in-empty 2 "--in: empty path" -- "$q" merge "$tmp/e.db" ""
+check query-db-empty 2 "--db: empty path" -- "$q" query --db "" runs
+check plot-out-empty 2 "--out: empty path" -- "$q" plot roofline --db "$db" --run "$id" -o ""
 
 # The command-level DRAM on its own.
 check dram-synthetic 0 "^cycles: [0-9]+" -- "$q" dram --config DDR4-2400 --synthetic stream --requests 3000 --check
