@@ -307,6 +307,16 @@ check merge-out-empty 2 "--out: empty path" -- "$q" merge "" "$db"
 check merge-in-empty 2 "--in: empty path" -- "$q" merge "$tmp/e.db" ""
 check query-db-empty 2 "--db: empty path" -- "$q" query --db "" runs
 check plot-out-empty 2 "--out: empty path" -- "$q" plot roofline --db "$db" --run "$id" -o ""
+# The SVG never overwrites its own input database (any name for it, or its -wal/-shm).
+cp "$db" "$tmp/keep.db"
+check plot-out-is-db 2 "is the database" -- "$q" plot roofline --db "$tmp/keep.db" --run "$id" -o "$tmp/./keep.db"
+ln -sf "$tmp/keep.db" "$tmp/keep-link.db"
+check plot-out-is-db-link 2 "is the database" -- "$q" plot roofline --db "$tmp/keep.db" --run "$id" -o "$tmp/keep-link.db"
+check plot-out-is-wal 2 "is the database .*keep.db-wal" -- "$q" plot roofline --db "$tmp/keep.db" --run "$id" -o "$tmp/keep.db-wal"
+check plot-db-intact 0 "^ok$" -- sqlite3 "$tmp/keep.db" "PRAGMA integrity_check"
+mkfifo "$tmp/out.fifo"
+check plot-out-fifo 2 "not a regular file \\(a FIFO\\)" -- timeout 10 "$q" plot roofline --db "$db" --run "$id" -o "$tmp/out.fifo"
+check plot-out-dir 2 "not a regular file \\(a directory\\)" -- "$q" plot roofline --db "$db" --run "$id" -o "$tmp"
 
 # The command-level DRAM on its own.
 check dram-synthetic 0 "^cycles: [0-9]+" -- "$q" dram --config DDR4-2400 --synthetic stream --requests 3000 --check
