@@ -222,7 +222,7 @@ namespace {
       auto values = res ? metric_values(res->metrics) : std::map<std::string, double>{};
       for (const Constraint& c : s.constraints) {
         if (!c.on_results) continue;
-        bool ok = c.expr.holds([&](const std::string& n) -> std::optional<double> {
+        bool ok = constraint_holds(c, [&](const std::string& n) -> std::optional<double> {
           auto it = values.find(n);
           if (it != values.end()) return it->second;
           for (const auto& [k, v] : p.params)

@@ -317,6 +317,21 @@ check plot-db-intact 0 "^ok$" -- sqlite3 "$tmp/keep.db" "PRAGMA integrity_check"
 mkfifo "$tmp/out.fifo"
 check plot-out-fifo 2 "not a regular file \\(a FIFO\\)" -- timeout 10 "$q" plot roofline --db "$db" --run "$id" -o "$tmp/out.fifo"
 check plot-out-dir 2 "not a regular file \\(a directory\\)" -- "$q" plot roofline --db "$db" --run "$id" -o "$tmp"
+# A constraint whose value is not finite (division by zero, NaN) is an error, not a pass or a fail.
+cons() {  # cons NAME CONSTRAINT: a one-design sweep with that constraint
+  printf 'sweep:\n  name: %s\n  base: %s\n  models: [%s]\n  workloads: [%s]\n  parameters:\n    units.mxu.rows: [8]\n    units.mxu.dataflow: [ws]\n  constraints: ["%s"]\n' \
+    "$1" "$src/configs/systems/edge-npu.yaml" "$m" "$src/configs/workloads/decode-32.yaml" "$2" >"$tmp/$1.yaml"
+}
+cons div0 "units.mxu.rows / 0 <= 1"
+check constraint-div0 2 "div0.yaml: sweep.constraints\[0\]: constraint 'units.mxu.rows / 0 <= 1': .*not a finite" -- "$q" validate "$tmp/div0.yaml"
+check constraint-div0-sweep 2 "not a finite" -- "$q" sweep "$tmp/div0.yaml" --db "$tmp/div0.db" --quiet
+cons nan "(0/0) != (0/0)"
+check constraint-nan 2 "nan.yaml: sweep.constraints\[0\].*not a finite" -- "$q" validate "$tmp/nan.yaml"
+cons notnum "units.mxu.dataflow <= 1"
+check constraint-not-number 2 "notnum.yaml: sweep.constraints\[0\]: constraint .*units.mxu.dataflow = 'ws' is not a number" -- "$q" validate "$tmp/notnum.yaml"
+cons mdiv0 "latency_ms / 0 <= 1"
+check constraint-metric-div0 0 "failed 1, timeout 0, infeasible 0" -- "$q" sweep "$tmp/mdiv0.yaml" --db "$tmp/mdiv0.db" --quiet
+check constraint-metric-div0-reason 0 "mdiv0.yaml: sweep.constraints\[0\].*not a finite" -- sqlite3 "$tmp/mdiv0.db" "SELECT status, error FROM runs"
 
 # The command-level DRAM on its own.
 check dram-synthetic 0 "^cycles: [0-9]+" -- "$q" dram --config DDR4-2400 --synthetic stream --requests 3000 --check
