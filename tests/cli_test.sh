@@ -332,6 +332,17 @@ check constraint-not-number 2 "notnum.yaml: sweep.constraints\[0\]: constraint .
 cons mdiv0 "latency_ms / 0 <= 1"
 check constraint-metric-div0 0 "failed 1, timeout 0, infeasible 0" -- "$q" sweep "$tmp/mdiv0.yaml" --db "$tmp/mdiv0.db" --quiet
 check constraint-metric-div0-reason 0 "mdiv0.yaml: sweep.constraints\[0\].*not a finite" -- sqlite3 "$tmp/mdiv0.db" "SELECT status, error FROM runs"
+# Option values that would silently mean something else are refused.
+check sweep-timeout-nan 2 "--timeout must be a finite" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/nan.db" --timeout nan
+check sweep-timeout-inf 2 "--timeout must be a finite" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/nan.db" --timeout inf
+check query-top-negative 2 "--top must be >= 1" -- "$q" query --db "$db" best --by latency_ms --top -1
+check query-ops-step-range 2 "--step 999999: run .* has steps 0\.\.[0-9]+" -- "$q" query --db "$db" ops "$id" --step 999999
+check query-ops-step-negative 2 "--step must be >= 0" -- "$q" query --db "$db" ops "$id" --step -1
+check plot-step-range 2 "--step 99999: run .* has steps 0\.\." -- "$q" plot roofline --db "$db" --run "$id" --step 99999 -o "$tmp/x.svg"
+check validate-max-designs 2 "--max-designs must be >= 1" -- "$q" validate "$src/configs/sweeps/smoke.yaml" --max-designs -5
+check merge-max-designs 2 "--max-designs must be >= 1" -- "$q" merge "$tmp/md.db" "$db" --max-designs 0
+check query-unknown-sweep 2 "--sweep 'nope': no such sweep .*\(sweeps: smoke\)" -- "$q" query --db "$db" runs --sweep nope
+check query-unknown-where 2 "--where: no swept parameter 'nope' .*units.mxu.rows" -- "$q" query --db "$db" runs --where nope=1
 
 # The command-level DRAM on its own.
 check dram-synthetic 0 "^cycles: [0-9]+" -- "$q" dram --config DDR4-2400 --synthetic stream --requests 3000 --check

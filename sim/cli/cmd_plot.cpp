@@ -299,7 +299,9 @@ int cmd_plot(const std::vector<std::string>& args) {
     svg = dse::render_gantt_svg(timeline(db, find_hash(db, vm["run"].as<std::string>())));
   } else if (kind == "roofline") {
     if (!vm.count("run")) throw UsageError("roofline needs --run ID", usage);
-    c = roofline(db, find_hash(db, vm["run"].as<std::string>()), vm["step"].as<int>());
+    const std::string h = find_hash(db, vm["run"].as<std::string>());
+    check_step(db, h, vm["step"].as<int>());
+    c = roofline(db, h, vm["step"].as<int>());
   } else if (kind == "pareto") {
     if (!vm.count("sweep") || !vm.count("x") || !vm.count("y"))
       throw UsageError("pareto needs --sweep, --x and --y", usage);

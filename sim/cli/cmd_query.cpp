@@ -151,6 +151,18 @@ std::string resolve_hash(dse::Db& db, const std::string& prefix) {
 
 }  // namespace
 
+// A step the run does not have would print an empty table as if it were an answer.
+void check_step(dse::Db& db, const std::string& hash, int step) {
+  dse::Stmt st = db.prepare("SELECT min(step), max(step) FROM op_metrics WHERE hash = ?");
+  st.bind(1, hash);
+  if (!st.step() || st.is_null(0))
+    throw ConfigError("run " + hash.substr(0, 12) + " has no ops stored in " + db.path().string());
+  if (step < st.integer(0) || step > st.integer(1))
+    throw ConfigError("--step " + std::to_string(step) + ": run " + hash.substr(0, 12) +
+                      " has steps " + std::to_string(st.integer(0)) + ".." +
+                      std::to_string(st.integer(1)));
+}
+
 // The query itself, once the database is open under its limits.
 static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector<std::string>& what,
                      const std::string& usage, const Limits& limits);
@@ -201,6 +213,8 @@ int cmd_query(const std::vector<std::string>& args) {
   const double time_limit = vm["time-limit"].as<double>();
   if (limits.max_rows < 0) throw UsageError("--max-rows must be >= 0", usage);
   if (!(time_limit >= 0)) throw UsageError("--time-limit must be >= 0", usage);
+  if (vm["top"].as<int>() < 1) throw UsageError("--top must be >= 1", usage);
+  if (vm["step"].as<int>() < 0) throw UsageError("--step must be >= 0", usage);
   dse::Db db = dse::Db::open(vm["db"].as<std::string>(), true);
   db.exec("PRAGMA query_only=1");
   // Bounded memory too: no string or blob over 64 MiB (randomblob(1e9), a huge group_concat),
@@ -249,6 +263,18 @@ static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector
   };
   std::vector<Bind> binds;
   if (vm.count("sweep")) {
+    // An unknown name would match nothing and print an empty table as if it were an answer.
+    dse::Stmt known = db.prepare("SELECT 1 FROM sweeps WHERE name = ?");
+    known.bind(1, vm["sweep"].as<std::string>());
+    if (!known.step()) {
+      std::vector<std::string> names;
+      dse::Stmt all = db.prepare("SELECT name FROM sweeps ORDER BY name");
+      while (all.step())
+        names.push_back(all.text(0));
+      throw ConfigError("--sweep '" + vm["sweep"].as<std::string>() + "': no such sweep in " +
+                        db.path().string() +
+                        " (sweeps: " + (names.empty() ? "none" : join(names, ", ")) + ")");
+    }
     filter += " AND w.hash IN (SELECT hash FROM sweep_designs WHERE sweep = ?)";
     binds.push_back({vm["sweep"].as<std::string>(), false});
   }
@@ -257,6 +283,19 @@ static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector
       auto eq = kv.find('=');
       if (eq == std::string::npos || eq == 0)
         throw UsageError("--where: expected key=value, found '" + kv + "'", usage);
+      {
+        dse::Stmt known = db.prepare("SELECT 1 FROM params WHERE name = ? LIMIT 1");
+        known.bind(1, kv.substr(0, eq));
+        if (!known.step()) {
+          std::vector<std::string> names;
+          dse::Stmt all = db.prepare("SELECT DISTINCT name FROM params ORDER BY name");
+          while (all.step())
+            names.push_back(all.text(0));
+          throw ConfigError("--where: no swept parameter '" + kv.substr(0, eq) + "' in " +
+                            db.path().string() +
+                            " (parameters: " + (names.empty() ? "none" : join(names, ", ")) + ")");
+        }
+      }
       filter += " AND w.hash IN (SELECT hash FROM params WHERE name = ? AND value = ?)";
       binds.push_back({kv.substr(0, eq), false});
       binds.push_back({kv.substr(eq + 1), true});
@@ -336,6 +375,7 @@ static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector
   } else if (cmd == "ops") {
     if (what.size() != 2) throw UsageError("ops needs one design id", usage);
     std::string h = resolve_hash(db, what[1]);
+    check_step(db, h, vm["step"].as<int>());
     dse::Stmt st = db.prepare(
         "SELECT name AS op, kind, unit, m, n, k, start_cycle, end_cycle, cycles, compute_cycles, "
         "stall_cycles, waited_for, macs, dram_bytes, sram_bytes, intensity, "
@@ -400,6 +440,9 @@ int cmd_merge(const std::vector<std::string>& args) {
           "sweep's designs that are missing after the merge.",
           opts, &pos, args, vm))
     return 0;
+  if (vm["max-designs"].as<std::int64_t>() < 1)
+    throw UsageError("--max-designs must be >= 1",
+                     "usage: qaccel merge OUT.db IN.db... [--expect SWEEP_FILE]\n");
   dse::Db out = dse::Db::open(vm["out"].as<std::string>());
   for (const std::string& in : vm["in"].as<std::vector<std::string>>()) {
     dse::MergeCounts n = dse::merge_database(out, in);
