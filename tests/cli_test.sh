@@ -343,6 +343,19 @@ check validate-max-designs 2 "--max-designs must be >= 1" -- "$q" validate "$src
 check merge-max-designs 2 "--max-designs must be >= 1" -- "$q" merge "$tmp/md.db" "$db" --max-designs 0
 check query-unknown-sweep 2 "--sweep 'nope': no such sweep .*\(sweeps: smoke\)" -- "$q" query --db "$db" runs --sweep nope
 check query-unknown-where 2 "--where: no swept parameter 'nope' .*units.mxu.rows" -- "$q" query --db "$db" runs --where nope=1
+# merge checks every input and --expect before writing; a target it created is removed on failure.
+head -c 4096 /dev/urandom >"$tmp/garbage.db"
+check merge-garbage-late 2 "garbage.db: not a SQLite database" -- "$q" merge "$tmp/mg.db" "$db" "$tmp/garbage.db"
+check merge-garbage-late-nothing 1 "" -- test -e "$tmp/mg.db"
+check merge-expect-missing-file 2 "nothere.yaml: no such file" -- "$q" merge "$tmp/mx.db" "$db" --expect "$tmp/nothere.yaml"
+check merge-expect-missing-nothing 1 "" -- test -e "$tmp/mx.db"
+check merge-missing-input 2 "nothere.db: no such file" -- "$q" merge "$tmp/mn.db" "$tmp/nothere.db"
+check merge-missing-input-nothing 1 "" -- test -e "$tmp/mn.db"
+cp "$db" "$tmp/cor.db"
+sqlite3 "$tmp/cor.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+pages=$(sqlite3 "$tmp/cor.db" "PRAGMA page_count")
+dd if=/dev/urandom of="$tmp/cor.db" bs=4096 seek=$((pages / 2)) count=2 conv=notrunc 2>/dev/null
+check merge-corrupt-input 2 "input .*cor.db is corrupt" -- "$q" merge "$tmp/mc.db" "$db" "$tmp/cor.db"
 
 # The command-level DRAM on its own.
 check dram-synthetic 0 "^cycles: [0-9]+" -- "$q" dram --config DDR4-2400 --synthetic stream --requests 3000 --check

@@ -1,8 +1,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <limits>
+#include <optional>
 
 #include "dse/db.hpp"
 #include "dse/sweep.hpp"
@@ -443,18 +445,57 @@ int cmd_merge(const std::vector<std::string>& args) {
   if (vm["max-designs"].as<std::int64_t>() < 1)
     throw UsageError("--max-designs must be >= 1",
                      "usage: qaccel merge OUT.db IN.db... [--expect SWEEP_FILE]\n");
-  dse::Db out = dse::Db::open(vm["out"].as<std::string>());
-  for (const std::string& in : vm["in"].as<std::vector<std::string>>()) {
-    dse::MergeCounts n = dse::merge_database(out, in);
-    std::cout << in << ": " << n.added << " new runs";
-    if (n.replaced) std::cout << ", " << n.replaced << " replaced by a better or later result";
-    std::cout << "\n";
+  // Everything that can be refused is checked before the target is touched: every input
+  // (an openable qaccel database of this schema) and the --expect sweep.
+  const std::string out_path = vm["out"].as<std::string>();
+  const auto inputs = vm["in"].as<std::vector<std::string>>();
+  for (const std::string& in : inputs) {
+    dse::Db db = dse::Db::open(in, true);
+    // Corruption past the header shows only while copying, and SQLite then blames the
+    // target's connection: check each input's pages now, naming the input.
+    std::string verdict;
+    try {
+      dse::Stmt qc = db.prepare("PRAGMA quick_check(1)");
+      verdict = qc.step() ? qc.text(0) : "no answer";
+    } catch (const ConfigError& e) {
+      verdict = e.what();
+    }
+    if (verdict != "ok") throw ConfigError("merge: input " + in + " is corrupt (" + verdict + ")");
   }
-  if (!vm.count("expect")) return 0;
-  dse::SweepSpec s = dse::load_sweep(vm["expect"].as<std::string>());
-  if (s.strategy == dse::Strategy::nsga2)
-    throw ConfigError("--expect " + s.file.string() +
-                      ": an nsga2 search has no design list fixed in advance");
+  std::optional<dse::SweepSpec> expect;
+  if (vm.count("expect")) {
+    expect = dse::load_sweep(vm["expect"].as<std::string>());
+    if (expect->strategy == dse::Strategy::nsga2)
+      throw ConfigError("--expect " + expect->file.string() +
+                        ": an nsga2 search has no design list fixed in advance");
+    dse::DesignStream check(*expect, vm["max-designs"].as<std::int64_t>());
+  }
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(out_path, ec);
+  // A target this merge created is removed again when the merge fails: no half-made file.
+  struct RemoveOnFailure {
+    std::filesystem::path path;
+    bool armed;
+    ~RemoveOnFailure() {
+      if (!armed) return;
+      std::error_code e;
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+        std::filesystem::remove(path.string() + suffix, e);
+    }
+  } cleanup{out_path, !existed};
+  {
+    dse::Db out = dse::Db::open(out_path);
+    for (const std::string& in : inputs) {
+      dse::MergeCounts n = dse::merge_database(out, in);
+      std::cout << in << ": " << n.added << " new runs";
+      if (n.replaced) std::cout << ", " << n.replaced << " replaced by a better or later result";
+      std::cout << "\n";
+    }
+  }
+  cleanup.armed = false;
+  if (!expect) return 0;
+  dse::Db out = dse::Db::open(out_path, true);
+  const dse::SweepSpec& s = *expect;
   dse::DesignStream designs(s, vm["max-designs"].as<std::int64_t>());
   dse::Stmt st = out.prepare("SELECT status FROM runs WHERE hash = ?");
   std::int64_t total = 0, missing = 0, unfinished = 0;
