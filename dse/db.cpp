@@ -402,6 +402,15 @@ std::int64_t Stmt::integer(int c) const {
 bool Stmt::is_null(int c) const {
   return sqlite3_column_type(s_, c) == SQLITE_NULL;
 }
+int Stmt::type(int c) const {
+  return sqlite3_column_type(s_, c);
+}
+std::string Stmt::bytes(int c) const {
+  const bool blob = sqlite3_column_type(s_, c) == SQLITE_BLOB;
+  const void* p = blob ? sqlite3_column_blob(s_, c) : sqlite3_column_text(s_, c);
+  const int n = sqlite3_column_bytes(s_, c);  // after the conversion above
+  return p ? std::string(static_cast<const char*>(p), std::size_t(n)) : std::string();
+}
 bool Stmt::is_numeric(int c) const {
   int t = sqlite3_column_type(s_, c);
   return t == SQLITE_INTEGER || t == SQLITE_FLOAT;

@@ -356,6 +356,11 @@ sqlite3 "$tmp/cor.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 pages=$(sqlite3 "$tmp/cor.db" "PRAGMA page_count")
 dd if=/dev/urandom of="$tmp/cor.db" bs=4096 seek=$((pages / 2)) count=2 conv=notrunc 2>/dev/null
 check merge-corrupt-input 2 "input .*cor.db is corrupt" -- "$q" merge "$tmp/mc.db" "$db" "$tmp/cor.db"
+# query prints every value whole and JSON stays valid.
+vals="SELECT x'00ff' AS b, NULL AS n, 'a'||char(0)||'b' AS z, CAST(x'ff41' AS TEXT) AS u, 1 AS a, 2 AS a, char(27) AS e"
+check query-json-values 0 '"b": "0x00ff", "n": null, "z": "a\\u0000b", "u": "\\ufffdA", "a": 1, "a_2": 2' -- "$q" query --db "$db" sql "$vals" --format json
+check query-json-valid 0 "" -- sh -c '"$0" query --db "$1" sql "$2" --format json | python3 -c "import json,sys; json.load(sys.stdin)"' "$q" "$db" "$vals"
+check query-table-values 0 "x'00ff' +a.x00b +1 +2 +.x1b" -- "$q" query --db "$db" sql "SELECT x'00ff' AS b, NULL AS n, 'a'||char(0)||'b' AS z, 1 AS a, 2 AS a, char(27) AS e"
 
 # The command-level DRAM on its own.
 check dram-synthetic 0 "^cycles: [0-9]+" -- "$q" dram --config DDR4-2400 --synthetic stream --requests 3000 --check

@@ -40,6 +40,11 @@ void print_rows(dse::Stmt& st, TableFormat fmt, const Limits& limits = {}) {
   std::vector<std::string> names;
   for (int c = 0; c < nc; ++c)
     names.push_back(st.name(c));
+  // JSON objects need distinct keys: a repeated column name gets _2, _3, ...
+  std::vector<std::string> keys = names;
+  for (int c = 0; c < nc; ++c)
+    for (int k = 2; std::count(keys.begin(), keys.begin() + c, keys[c]); ++k)
+      keys[c] = names[c] + "_" + std::to_string(k);
   std::vector<bool> numeric(std::size_t(nc), true);
   std::vector<std::size_t> width(static_cast<std::size_t>(nc));
   for (int c = 0; c < nc; ++c)
@@ -48,15 +53,38 @@ void print_rows(dse::Stmt& st, TableFormat fmt, const Limits& limits = {}) {
   std::vector<std::vector<bool>> chunk_numeric;
   std::int64_t rows = 0, emitted = 0;
   bool header = false, more = false;
+  // Every value printed whole: a blob as hex (x'00ff' in tables and CSV, "0x00ff" in JSON),
+  // text with embedded NULs, and in tables control characters as \xNN so they cannot
+  // drive the terminal. NULL is empty in tables and CSV, null in JSON.
   auto cell = [&](int c, bool& is_num) -> std::string {
     is_num = st.is_numeric(c);
-    if (st.is_null(c)) return "";
+    if (st.is_null(c)) return fmt == TableFormat::json ? "null" : "";
     if (is_num && st.real(c) != std::floor(st.real(c))) {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.6g", st.real(c));
       return buf;
     }
-    return st.text(c);
+    if (is_num) return st.text(c);
+    const std::string b = st.bytes(c);
+    std::string out;
+    if (st.type(c) == SQLITE_BLOB) {
+      static const char* hex = "0123456789abcdef";
+      out = fmt == TableFormat::json ? "0x" : "x'";
+      for (unsigned char ch : b)
+        out += hex[ch >> 4], out += hex[ch & 15];
+      return fmt == TableFormat::json ? out : out + "'";
+    }
+    if (fmt != TableFormat::table) return b;
+    for (unsigned char ch : b) {
+      if (ch < 0x20 || ch == 0x7f) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+        out += buf;
+      } else {
+        out += char(ch);
+      }
+    }
+    return out;
   };
   auto line = [&](const std::vector<std::string>& cells, bool align) {
     std::string out;
@@ -76,7 +104,7 @@ void print_rows(dse::Stmt& st, TableFormat fmt, const Limits& limits = {}) {
     } else if (fmt == TableFormat::json) {
       std::cout << (emitted > 1 ? ",\n " : "\n ") << "{";
       for (int c = 0; c < nc; ++c)
-        std::cout << (c ? ", " : "") << json_escape(names[c]) << ": "
+        std::cout << (c ? ", " : "") << json_escape(keys[c]) << ": "
                   << (is_num[c] && !r[c].empty() ? r[c] : json_escape(r[c]));
       std::cout << "}";
     } else {
@@ -114,7 +142,8 @@ void print_rows(dse::Stmt& st, TableFormat fmt, const Limits& limits = {}) {
     for (int c = 0; c < nc; ++c) {
       bool n = false;
       r[c] = cell(c, n);
-      is_num[c] = n && std::isfinite(st.real(c));  // JSON has no inf
+      // JSON has no inf: it prints as the string "Inf"; null prints bare.
+      is_num[c] = (n && std::isfinite(st.real(c))) || (st.is_null(c) && fmt == TableFormat::json);
       if (!header && !st.is_null(c)) numeric[c] = numeric[c] && n;
       if (!header) width[c] = std::max(width[c], r[c].size());
     }
@@ -203,7 +232,11 @@ int cmd_query(const std::vector<std::string>& args) {
               join(metric_names(), ", ") +
               ".\nRaw SQL is one statement that only reads (no writes, ATTACH, VACUUM or pragmas\n"
               "that set anything), on a database opened read-only. Rows print as they come; a\n"
-              "query stops with exit 1 at --max-rows rows or after --time-limit seconds.",
+              "query stops with exit 1 at --max-rows rows or after --time-limit seconds.\n"
+              "Values print whole: blobs as hex (x'00ff'; \"0x00ff\" in JSON), NULL as null in\n"
+              "JSON (empty otherwise), infinities as the JSON string \"Inf\", bytes that are not\n"
+              "UTF-8 as \\ufffd in JSON, control characters as \\xNN in tables; repeated column\n"
+              "names get _2, _3 as JSON keys.",
           opts, &pos, args, vm))
     return 0;
   const std::string usage = "usage: qaccel query " + synopsis + "\n";
