@@ -105,8 +105,9 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
   // A FIFO would block the open and a device would be read without end.
   if (exists && !std::filesystem::is_regular_file(path, ec))
     throw ConfigError("database " + path.string() + ": not a regular file");
+  std::error_code mkdir_ec;
   if (!exists && path.has_parent_path())
-    std::filesystem::create_directories(path.parent_path(), ec);
+    std::filesystem::create_directories(path.parent_path(), mkdir_ec);
   sqlite3* raw = nullptr;
   int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   if (int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr); rc != SQLITE_OK) {
@@ -114,6 +115,11 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
     sqlite3_close(raw);
     // A path through a missing directory or a file is the user's mistake, not the system's.
     const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    // The directory could not be made: say why (permission denied is the system's answer,
+    // not "not a directory").
+    if (mkdir_ec && mkdir_ec != std::errc::not_a_directory && mkdir_ec != std::errc::file_exists)
+      throw IoError("database " + path.string() + ": cannot create directory " + dir.string() +
+                    ": " + mkdir_ec.message());
     if (!std::filesystem::is_directory(dir, ec))
       throw ConfigError("database " + path.string() + ": cannot open: " + dir.string() +
                         " is not a directory");
