@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -126,6 +127,37 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
     throw_for(rc, "database " + path.string() + ": cannot open: " + msg);
   }
   sqlite3_extended_result_codes(raw, 1);
+  if (readonly) {
+    // A WAL database in a directory this user cannot write has no -shm to map, and a
+    // plain read fails with "attempt to write a readonly database". Shared results
+    // directories are read as immutable files then (nobody may be writing them anyway).
+    sqlite3_stmt* probe = nullptr;
+    int rc = sqlite3_prepare_v2(raw, "SELECT count(*) FROM sqlite_master", -1, &probe, nullptr);
+    if (rc == SQLITE_OK) rc = sqlite3_step(probe);
+    sqlite3_finalize(probe);
+    if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN) {
+      sqlite3_close(raw);
+      raw = nullptr;
+      std::string uri = "file:";
+      for (unsigned char c : std::filesystem::absolute(path, ec).string()) {
+        if (c == '%' || c == '?' || c == '#' || c <= ' ' || c >= 0x7f) {
+          char buf[4];
+          std::snprintf(buf, sizeof buf, "%%%02X", c);
+          uri += buf;
+        } else {
+          uri += char(c);
+        }
+      }
+      uri += "?immutable=1";
+      if (sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) !=
+          SQLITE_OK) {
+        std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
+        sqlite3_close(raw);
+        throw IoError("database " + path.string() + ": cannot open read-only: " + msg);
+      }
+      sqlite3_extended_result_codes(raw, 1);
+    }
+  }
   Db db(raw, path);
   sqlite3_busy_timeout(raw, 30000);  // concurrent writers (workers, other sweeps) wait their turn
   int app = 0, version = 0, tables = 0;

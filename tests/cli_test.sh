@@ -368,6 +368,12 @@ if [ "$(id -u)" = 0 ]; then as="setpriv --reuid=65534 --regid=65534 --clear-grou
 if [ -z "$as" ] || command -v setpriv >/dev/null; then
   check sweep-db-dir-denied 4 "cannot create directory .*ro/sub: Permission denied" -- $as "$q" sweep "$src/configs/sweeps/smoke.yaml" --quiet --db "$rodir/ro/sub/x.db"
 fi
+# A results database in a directory this user cannot write is still readable.
+cp "$db" "$rodir/ro/r.db" 2>/dev/null || { chmod 755 "$rodir/ro"; cp "$db" "$rodir/ro/r.db"; }
+chmod 644 "$rodir/ro/r.db"; chmod 555 "$rodir/ro"
+if [ -z "$as" ] || command -v setpriv >/dev/null; then
+  check query-readonly-dir 0 "units.mxu.rows=16" -- $as "$q" query --db "$rodir/ro/r.db" runs
+fi
 chmod 755 "$rodir/ro"; rm -rf "$rodir"
 
 # The command-level DRAM on its own.
