@@ -361,6 +361,10 @@ vals="SELECT x'00ff' AS b, NULL AS n, 'a'||char(0)||'b' AS z, CAST(x'ff41' AS TE
 check query-json-values 0 '"b": "0x00ff", "n": null, "z": "a\\u0000b", "u": "\\ufffdA", "a": 1, "a_2": 2' -- "$q" query --db "$db" sql "$vals" --format json
 check query-json-valid 0 "" -- sh -c '"$0" query --db "$1" sql "$2" --format json | python3 -c "import json,sys; json.load(sys.stdin)"' "$q" "$db" "$vals"
 check query-table-values 0 "x'00ff' +a.x00b +1 +2 +.x1b" -- "$q" query --db "$db" sql "SELECT x'00ff' AS b, NULL AS n, 'a'||char(0)||'b' AS z, 1 AS a, 2 AS a, char(27) AS e"
+# nsga2 on a space smaller than its population: the summary counts designs, as stored.
+printf 'sweep:\n  name: tinyga\n  base: %s\n  models: [%s]\n  workloads: [%s]\n  parameters:\n    units.mxu.rows: [8, 16]\n  strategy: {kind: nsga2, population: 4, generations: 2, seed: 1}\n  objectives: {latency_ms: min, area_mm2: min}\n' \
+  "$src/configs/systems/edge-npu.yaml" "$m" "$src/configs/workloads/decode-32.yaml" >"$tmp/tinyga.yaml"
+check nsga2-small-counts 0 "tinyga: 2 design points; ran 2, already stored 0; ok 2" -- "$q" sweep "$tmp/tinyga.yaml" --db "$tmp/tinyga.db" --quiet
 # A database directory that cannot be made says why (permission denied), exit 4.
 rodir=$(mktemp -d) && chmod 755 "$rodir" && mkdir "$rodir/ro" && chmod 555 "$rodir/ro"
 as=""
