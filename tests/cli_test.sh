@@ -361,6 +361,8 @@ vals="SELECT x'00ff' AS b, NULL AS n, 'a'||char(0)||'b' AS z, CAST(x'ff41' AS TE
 check query-json-values 0 '"b": "0x00ff", "n": null, "z": "a\\u0000b", "u": "\\ufffdA", "a": 1, "a_2": 2' -- "$q" query --db "$db" sql "$vals" --format json
 check query-json-valid 0 "" -- sh -c '"$0" query --db "$1" sql "$2" --format json | python3 -c "import json,sys; json.load(sys.stdin)"' "$q" "$db" "$vals"
 check query-table-values 0 "x'00ff' +a.x00b +1 +2 +.x1b" -- "$q" query --db "$db" sql "SELECT x'00ff' AS b, NULL AS n, 'a'||char(0)||'b' AS z, 1 AS a, 2 AS a, char(27) AS e"
+check query-pragma-table-info 0 "^status" -- "$q" query --db "$db" sql "SELECT name FROM pragma_table_info('runs')"
+check query-update-master 2 "may not be modified|only reading" -- "$q" query --db "$db" sql "UPDATE sqlite_master SET sql = '' WHERE 0"
 # nsga2 on a space smaller than its population: the summary counts designs, as stored.
 printf 'sweep:\n  name: tinyga\n  base: %s\n  models: [%s]\n  workloads: [%s]\n  parameters:\n    units.mxu.rows: [8, 16]\n  strategy: {kind: nsga2, population: 4, generations: 2, seed: 1}\n  objectives: {latency_ms: min, area_mm2: min}\n' \
   "$src/configs/systems/edge-npu.yaml" "$m" "$src/configs/workloads/decode-32.yaml" >"$tmp/tinyga.yaml"
