@@ -337,11 +337,12 @@ MergeCounts merge_database(Db& out, const std::filesystem::path& in) {
   };
   out.exec("DROP TABLE IF EXISTS temp.merge_winners");
   out.exec("CREATE TEMP TABLE merge_winners(hash TEXT PRIMARY KEY, replaces INTEGER)");
+  // Finish times compare as instants, not text: "...T16:00:00+02:00" is before "...T15:00:00Z".
   out.exec(
       "INSERT INTO temp.merge_winners SELECT s.hash, m.hash IS NOT NULL FROM src.runs s "
       "LEFT JOIN main.runs m ON m.hash = s.hash WHERE m.hash IS NULL OR " +
       rank_of("s") + " > " + rank_of("m") + " OR (" + rank_of("s") + " = " + rank_of("m") +
-      " AND coalesce(s.finished, '') > coalesce(m.finished, ''))");
+      " AND coalesce(julianday(s.finished), 0) > coalesce(julianday(m.finished), 0))");
   {
     Stmt c = out.prepare(
         "SELECT count(*) - coalesce(sum(replaces), 0), coalesce(sum(replaces), 0) "

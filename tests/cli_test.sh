@@ -363,6 +363,12 @@ check query-json-valid 0 "" -- sh -c '"$0" query --db "$1" sql "$2" --format jso
 check query-table-values 0 "x'00ff' +a.x00b +1 +2 +.x1b" -- "$q" query --db "$db" sql "SELECT x'00ff' AS b, NULL AS n, 'a'||char(0)||'b' AS z, 1 AS a, 2 AS a, char(27) AS e"
 check query-pragma-table-info 0 "^status" -- "$q" query --db "$db" sql "SELECT name FROM pragma_table_info('runs')"
 check query-update-master 2 "may not be modified|only reading" -- "$q" query --db "$db" sql "UPDATE sqlite_master SET sql = '' WHERE 0"
+# merge ranks equal-status runs by finish instant, not by the timestamp's text.
+cp "$db" "$tmp/tzA.db"; cp "$db" "$tmp/tzB.db"
+sqlite3 "$tmp/tzA.db" "UPDATE runs SET finished = '2030-01-01T15:00:00Z', host = 'later'"
+sqlite3 "$tmp/tzB.db" "UPDATE runs SET finished = '2030-01-01T16:00:00+02:00', host = 'earlier'"
+"$q" merge "$tmp/tzA.db" "$tmp/tzB.db" >/dev/null
+check merge-finished-instant 0 "^later$" -- sqlite3 "$tmp/tzA.db" "SELECT DISTINCT host FROM runs"
 # nsga2 on a space smaller than its population: the summary counts designs, as stored.
 printf 'sweep:\n  name: tinyga\n  base: %s\n  models: [%s]\n  workloads: [%s]\n  parameters:\n    units.mxu.rows: [8, 16]\n  strategy: {kind: nsga2, population: 4, generations: 2, seed: 1}\n  objectives: {latency_ms: min, area_mm2: min}\n' \
   "$src/configs/systems/edge-npu.yaml" "$m" "$src/configs/workloads/decode-32.yaml" >"$tmp/tinyga.yaml"
