@@ -161,7 +161,7 @@ SweepSpec load_sweep(const fs::path& file) {
   s.file = file;
   s.text = read_text(file);
   if (r.valid()) {
-    s.name = r.string("name");
+    s.name = r.name("name");
     std::string base = r.string("base");
     if (!base.empty()) {
       s.base_file = resolve(file, base);

@@ -369,6 +369,11 @@ sqlite3 "$tmp/tzA.db" "UPDATE runs SET finished = '2030-01-01T15:00:00Z', host =
 sqlite3 "$tmp/tzB.db" "UPDATE runs SET finished = '2030-01-01T16:00:00+02:00', host = 'earlier'"
 "$q" merge "$tmp/tzA.db" "$tmp/tzB.db" >/dev/null
 check merge-finished-instant 0 "^later$" -- sqlite3 "$tmp/tzA.db" "SELECT DISTINCT host FROM runs"
+# Names are printable UTF-8 of at most 200 bytes, checked at load with the key.
+sed 's/name: smoke/name: "sm\\x1boke"/; s|\.\./|'"$src"'/configs/|' "$src/configs/sweeps/smoke.yaml" >"$tmp/ctlname.yaml"
+check sweep-name-control 2 "ctlname.yaml:3:[0-9]+: sweep.name: a name may not contain control characters" -- "$q" validate "$tmp/ctlname.yaml"
+sed "s/name: smoke/name: $(printf 'x%.0s' $(seq 300))/; s|\.\./|$src/configs/|" "$src/configs/sweeps/smoke.yaml" >"$tmp/longname.yaml"
+check sweep-name-long 2 "sweep.name: a name of 300 bytes" -- "$q" validate "$tmp/longname.yaml"
 # nsga2 on a space smaller than its population: the summary counts designs, as stored.
 printf 'sweep:\n  name: tinyga\n  base: %s\n  models: [%s]\n  workloads: [%s]\n  parameters:\n    units.mxu.rows: [8, 16]\n  strategy: {kind: nsga2, population: 4, generations: 2, seed: 1}\n  objectives: {latency_ms: min, area_mm2: min}\n' \
   "$src/configs/systems/edge-npu.yaml" "$m" "$src/configs/workloads/decode-32.yaml" >"$tmp/tinyga.yaml"
