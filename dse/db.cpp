@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -97,14 +98,17 @@ bool environment_error(int rc) {
 }  // namespace
 
 Db Db::open(const std::filesystem::path& path, bool readonly) {
+  // SQLite opens a new private temporary database for "", which never has the schema.
+  if (path.empty()) throw ConfigError("database path is empty (give a file name)");
   std::error_code ec;
   bool exists = std::filesystem::exists(path, ec);
   if (readonly && !exists) throw ConfigError("database " + path.string() + ": no such file");
   // A FIFO would block the open and a device would be read without end.
   if (exists && !std::filesystem::is_regular_file(path, ec))
     throw ConfigError("database " + path.string() + ": not a regular file");
+  std::error_code mkdir_ec;
   if (!exists && path.has_parent_path())
-    std::filesystem::create_directories(path.parent_path(), ec);
+    std::filesystem::create_directories(path.parent_path(), mkdir_ec);
   sqlite3* raw = nullptr;
   int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   if (int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr); rc != SQLITE_OK) {
@@ -112,12 +116,48 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
     sqlite3_close(raw);
     // A path through a missing directory or a file is the user's mistake, not the system's.
     const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    // The directory could not be made: say why (permission denied is the system's answer,
+    // not "not a directory").
+    if (mkdir_ec && mkdir_ec != std::errc::not_a_directory && mkdir_ec != std::errc::file_exists)
+      throw IoError("database " + path.string() + ": cannot create directory " + dir.string() +
+                    ": " + mkdir_ec.message());
     if (!std::filesystem::is_directory(dir, ec))
       throw ConfigError("database " + path.string() + ": cannot open: " + dir.string() +
                         " is not a directory");
     throw_for(rc, "database " + path.string() + ": cannot open: " + msg);
   }
   sqlite3_extended_result_codes(raw, 1);
+  if (readonly) {
+    // A WAL database in a directory this user cannot write has no -shm to map, and a
+    // plain read fails with "attempt to write a readonly database". Shared results
+    // directories are read as immutable files then (nobody may be writing them anyway).
+    sqlite3_stmt* probe = nullptr;
+    int rc = sqlite3_prepare_v2(raw, "SELECT count(*) FROM sqlite_master", -1, &probe, nullptr);
+    if (rc == SQLITE_OK) rc = sqlite3_step(probe);
+    sqlite3_finalize(probe);
+    if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN) {
+      sqlite3_close(raw);
+      raw = nullptr;
+      std::string uri = "file:";
+      for (unsigned char c : std::filesystem::absolute(path, ec).string()) {
+        if (c == '%' || c == '?' || c == '#' || c <= ' ' || c >= 0x7f) {
+          char buf[4];
+          std::snprintf(buf, sizeof buf, "%%%02X", c);
+          uri += buf;
+        } else {
+          uri += char(c);
+        }
+      }
+      uri += "?immutable=1";
+      if (sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) !=
+          SQLITE_OK) {
+        std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
+        sqlite3_close(raw);
+        throw IoError("database " + path.string() + ": cannot open read-only: " + msg);
+      }
+      sqlite3_extended_result_codes(raw, 1);
+    }
+  }
   Db db(raw, path);
   sqlite3_busy_timeout(raw, 30000);  // concurrent writers (workers, other sweeps) wait their turn
   int app = 0, version = 0, tables = 0;
@@ -209,6 +249,10 @@ int read_only_authorizer(void*, int action, const char* a1, const char* a2, cons
     case SQLITE_FUNCTION:
     case SQLITE_RECURSIVE:
       return SQLITE_OK;
+    case SQLITE_UPDATE:
+      // A table-valued pragma (pragma_table_info('runs')) asks this of the schema table
+      // while preparing; sqlite3_stmt_readonly below still refuses any real write.
+      return a1 && std::strcmp(a1, "sqlite_master") == 0 ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_PRAGMA: {
       std::string name = a1 ? a1 : "";
       std::transform(name.begin(), name.end(), name.begin(), ::tolower);
@@ -293,11 +337,12 @@ MergeCounts merge_database(Db& out, const std::filesystem::path& in) {
   };
   out.exec("DROP TABLE IF EXISTS temp.merge_winners");
   out.exec("CREATE TEMP TABLE merge_winners(hash TEXT PRIMARY KEY, replaces INTEGER)");
+  // Finish times compare as instants, not text: "...T16:00:00+02:00" is before "...T15:00:00Z".
   out.exec(
       "INSERT INTO temp.merge_winners SELECT s.hash, m.hash IS NOT NULL FROM src.runs s "
       "LEFT JOIN main.runs m ON m.hash = s.hash WHERE m.hash IS NULL OR " +
       rank_of("s") + " > " + rank_of("m") + " OR (" + rank_of("s") + " = " + rank_of("m") +
-      " AND coalesce(s.finished, '') > coalesce(m.finished, ''))");
+      " AND coalesce(julianday(s.finished), 0) > coalesce(julianday(m.finished), 0))");
   {
     Stmt c = out.prepare(
         "SELECT count(*) - coalesce(sum(replaces), 0), coalesce(sum(replaces), 0) "
@@ -399,6 +444,15 @@ std::int64_t Stmt::integer(int c) const {
 }
 bool Stmt::is_null(int c) const {
   return sqlite3_column_type(s_, c) == SQLITE_NULL;
+}
+int Stmt::type(int c) const {
+  return sqlite3_column_type(s_, c);
+}
+std::string Stmt::bytes(int c) const {
+  const bool blob = sqlite3_column_type(s_, c) == SQLITE_BLOB;
+  const void* p = blob ? sqlite3_column_blob(s_, c) : sqlite3_column_text(s_, c);
+  const int n = sqlite3_column_bytes(s_, c);  // after the conversion above
+  return p ? std::string(static_cast<const char*>(p), std::size_t(n)) : std::string();
 }
 bool Stmt::is_numeric(int c) const {
   int t = sqlite3_column_type(s_, c);

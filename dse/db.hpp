@@ -57,6 +57,8 @@ class Stmt {
   std::int64_t integer(int c) const;
   bool is_null(int c) const;
   bool is_numeric(int c) const;
+  int type(int c) const;           // SQLITE_INTEGER, _FLOAT, _TEXT, _BLOB or _NULL
+  std::string bytes(int c) const;  // text or blob with every byte (embedded NULs too)
 
  private:
   Db* db_;

@@ -222,7 +222,7 @@ namespace {
       auto values = res ? metric_values(res->metrics) : std::map<std::string, double>{};
       for (const Constraint& c : s.constraints) {
         if (!c.on_results) continue;
-        bool ok = c.expr.holds([&](const std::string& n) -> std::optional<double> {
+        bool ok = constraint_holds(c, [&](const std::string& n) -> std::optional<double> {
           auto it = values.find(n);
           if (it != values.end()) return it->second;
           for (const auto& [k, v] : p.params)
@@ -270,6 +270,8 @@ class Pool {
     if (!s.objectives.empty()) objective_ = s.objectives[0];
   }
 
+  void count_distinct() { count_distinct_ = true; }
+
   void run(const std::vector<DesignPoint>& points, std::int64_t total_hint) {
     std::size_t i = 0;
     run(
@@ -290,6 +292,12 @@ class Pool {
       while (!g_stop && more && !io_failed() && int(running_.size()) < o_.workers) {
         auto p = std::make_shared<DesignPoint>();
         if (!(more = next_point(*p))) break;
+        // nsga2 meets a design again in later generations: the summary counts designs, so
+        // a repeat is neither a new point nor "already stored".
+        if (count_distinct_ && !counted_.insert(p->hash).second) {
+          ++done_;
+          continue;
+        }
         ++sum_.points;
         total_ = std::max(total_, done_ + std::int64_t(running_.size()) + 1);
         if (o_.retry_failed)
@@ -416,6 +424,8 @@ class Pool {
   SweepSummary& sum_;
   std::vector<Running> running_;
   std::int64_t done_ = 0, total_ = 0;
+  bool count_distinct_ = false;  // nsga2 only: a grid's memory must not grow with its size
+  std::set<std::string> counted_;
   std::optional<Objective> objective_;
   std::optional<double> best_;
   std::chrono::steady_clock::time_point t0_, last_{};
@@ -446,6 +456,7 @@ bool dominates(const std::vector<double>& a, const std::vector<double>& b) {
 // NSGA-II (Deb et al. 2002): non-dominated sorting and crowding distance, binary tournaments,
 // uniform crossover and per-gene reset mutation over the free parameters' value indexes.
 void nsga2(const SweepSpec& s, Pool& pool, Db& db) {
+  pool.count_distinct();
   std::vector<std::size_t> free;
   for (std::size_t i = 0; i < s.params.size(); ++i)
     if (s.params[i].tied_to.empty()) free.push_back(i);

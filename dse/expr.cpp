@@ -191,6 +191,11 @@ Expr Expr::parse(const std::string& text) {
 
 bool Expr::holds(const std::function<std::optional<double>(const std::string&)>& lookup) const {
   double a = eval(lhs_, lookup, text_), b = eval(rhs_, lookup, text_);
+  // A division by zero or a NaN would compare false (or != true) and pass silently.
+  if (!std::isfinite(a) || !std::isfinite(b))
+    throw ConfigError("constraint " + quoted(text_) + ": the " +
+                      (std::isfinite(a) ? "right" : "left") + " side is not a finite number (" +
+                      std::to_string(std::isfinite(a) ? b : a) + "; division by zero?)");
   switch (cmp_) {
     case '<':
       return a < b;

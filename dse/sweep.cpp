@@ -161,7 +161,7 @@ SweepSpec load_sweep(const fs::path& file) {
   s.file = file;
   s.text = read_text(file);
   if (r.valid()) {
-    s.name = r.string("name");
+    s.name = r.name("name");
     std::string base = r.string("base");
     if (!base.empty()) {
       s.base_file = resolve(file, base);
@@ -241,7 +241,7 @@ SweepSpec load_sweep(const fs::path& file) {
           try {
             if (!cn[i].IsScalar())
               throw ConfigError("expected an expression such as 'area_mm2 <= 200'");
-            Constraint c{Expr::parse(cn[i].Scalar()), false};
+            Constraint c{Expr::parse(cn[i].Scalar()), false, s.file.string() + ": " + at};
             for (const std::string& n : c.expr.names()) {
               bool metric = std::count(metric_names().begin(), metric_names().end(), n) > 0;
               if (!metric && !names.count(n)) {
@@ -310,16 +310,25 @@ SweepSpec load_sweep(const fs::path& file) {
   return s;
 }
 
+bool constraint_holds(const Constraint& c,
+                      const std::function<std::optional<double>(const std::string&)>& lookup) {
+  try {
+    return c.expr.holds(lookup);
+  } catch (const ConfigError& e) {
+    std::string what = e.what();  // Expr's own errors already quote the constraint
+    if (what.rfind("constraint ", 0) != 0) what = "constraint '" + c.expr.text() + "': " + what;
+    throw ConfigError((c.where.empty() ? "" : c.where + ": ") + what);
+  }
+}
+
 bool params_allowed(const SweepSpec& s, const std::vector<std::string>& values) {
   for (const Constraint& c : s.constraints) {
     if (c.on_results) continue;
-    bool ok = c.expr.holds([&](const std::string& n) -> std::optional<double> {
+    bool ok = constraint_holds(c, [&](const std::string& n) -> std::optional<double> {
       for (std::size_t i = 0; i < s.params.size(); ++i)
         if (s.params[i].path == n) {
           auto v = numeric(values[i]);
-          if (!v)
-            throw ConfigError("constraint '" + c.expr.text() + "': parameter " + n + " = '" +
-                              values[i] + "' is not a number");
+          if (!v) throw ConfigError("parameter " + n + " = '" + values[i] + "' is not a number");
           return v;
         }
       return std::nullopt;

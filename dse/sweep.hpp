@@ -33,6 +33,7 @@ struct Objective {
 struct Constraint {
   Expr expr;
   bool on_results = false;  // mentions a metric: checked after the run (status 'infeasible')
+  std::string where;        // "FILE: sweep.constraints[i]", for errors found while evaluating
 };
 
 enum class Strategy { grid, random, nsga2 };
@@ -74,6 +75,10 @@ DesignPoint make_point(const SweepSpec& s, std::int64_t index,
                        const std::vector<std::string>& values, int model, int workload);
 // Values of the free (untied) parameters, for index i of each free parameter.
 bool params_allowed(const SweepSpec& s, const std::vector<std::string>& values);
+// Evaluates one constraint; an error (a value that is not a finite number, a parameter that
+// is not a number) is a ConfigError naming the sweep file, the key and the constraint.
+bool constraint_holds(const Constraint& c,
+                      const std::function<std::optional<double>(const std::string&)>& lookup);
 
 // Sweeps with more designs than this are refused unless the limit is raised (--max-designs):
 // a typo in a range should not start a month of simulation.

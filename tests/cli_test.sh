@@ -301,6 +301,97 @@ check plot-timeline-ctl 0 "ctl.svg" -- "$q" plot timeline --db "$tmp/ctl.db" --r
 check plot-timeline-ctl-xml 0 "" -- xmllint --noout "$tmp/ctl.svg"
 check plot-roofline-ctl 0 "ctlr.svg" -- "$q" plot roofline --db "$tmp/ctl.db" --run "$id" -o "$tmp/ctlr.svg"
 check plot-roofline-ctl-xml 0 "" -- xmllint --noout "$tmp/ctlr.svg"
+# Empty paths name no file (SQLite would open a temporary database for "").
+check sweep-db-empty 2 "--db: empty path" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --quiet --db ""
+check merge-out-empty 2 "--out: empty path" -- "$q" merge "" "$db"
+check merge-in-empty 2 "--in: empty path" -- "$q" merge "$tmp/e.db" ""
+check query-db-empty 2 "--db: empty path" -- "$q" query --db "" runs
+check plot-out-empty 2 "--out: empty path" -- "$q" plot roofline --db "$db" --run "$id" -o ""
+# The SVG never overwrites its own input database (any name for it, or its -wal/-shm).
+cp "$db" "$tmp/keep.db"
+check plot-out-is-db 2 "is the database" -- "$q" plot roofline --db "$tmp/keep.db" --run "$id" -o "$tmp/./keep.db"
+ln -sf "$tmp/keep.db" "$tmp/keep-link.db"
+check plot-out-is-db-link 2 "is the database" -- "$q" plot roofline --db "$tmp/keep.db" --run "$id" -o "$tmp/keep-link.db"
+check plot-out-is-wal 2 "is the database .*keep.db-wal" -- "$q" plot roofline --db "$tmp/keep.db" --run "$id" -o "$tmp/keep.db-wal"
+check plot-db-intact 0 "^ok$" -- sqlite3 "$tmp/keep.db" "PRAGMA integrity_check"
+mkfifo "$tmp/out.fifo"
+check plot-out-fifo 2 "not a regular file \\(a FIFO\\)" -- timeout 10 "$q" plot roofline --db "$db" --run "$id" -o "$tmp/out.fifo"
+check plot-out-dir 2 "not a regular file \\(a directory\\)" -- "$q" plot roofline --db "$db" --run "$id" -o "$tmp"
+# A constraint whose value is not finite (division by zero, NaN) is an error, not a pass or a fail.
+cons() {  # cons NAME CONSTRAINT: a one-design sweep with that constraint
+  printf 'sweep:\n  name: %s\n  base: %s\n  models: [%s]\n  workloads: [%s]\n  parameters:\n    units.mxu.rows: [8]\n    units.mxu.dataflow: [ws]\n  constraints: ["%s"]\n' \
+    "$1" "$src/configs/systems/edge-npu.yaml" "$m" "$src/configs/workloads/decode-32.yaml" "$2" >"$tmp/$1.yaml"
+}
+cons div0 "units.mxu.rows / 0 <= 1"
+check constraint-div0 2 "div0.yaml: sweep.constraints\[0\]: constraint 'units.mxu.rows / 0 <= 1': .*not a finite" -- "$q" validate "$tmp/div0.yaml"
+check constraint-div0-sweep 2 "not a finite" -- "$q" sweep "$tmp/div0.yaml" --db "$tmp/div0.db" --quiet
+cons nan "(0/0) != (0/0)"
+check constraint-nan 2 "nan.yaml: sweep.constraints\[0\].*not a finite" -- "$q" validate "$tmp/nan.yaml"
+cons notnum "units.mxu.dataflow <= 1"
+check constraint-not-number 2 "notnum.yaml: sweep.constraints\[0\]: constraint .*units.mxu.dataflow = 'ws' is not a number" -- "$q" validate "$tmp/notnum.yaml"
+cons mdiv0 "latency_ms / 0 <= 1"
+check constraint-metric-div0 0 "failed 1, timeout 0, infeasible 0" -- "$q" sweep "$tmp/mdiv0.yaml" --db "$tmp/mdiv0.db" --quiet
+check constraint-metric-div0-reason 0 "mdiv0.yaml: sweep.constraints\[0\].*not a finite" -- sqlite3 "$tmp/mdiv0.db" "SELECT status, error FROM runs"
+# Option values that would silently mean something else are refused.
+check sweep-timeout-nan 2 "--timeout must be a finite" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/nan.db" --timeout nan
+check sweep-timeout-inf 2 "--timeout must be a finite" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/nan.db" --timeout inf
+check query-top-negative 2 "--top must be >= 1" -- "$q" query --db "$db" best --by latency_ms --top -1
+check query-ops-step-range 2 "--step 999999: run .* has steps 0\.\.[0-9]+" -- "$q" query --db "$db" ops "$id" --step 999999
+check query-ops-step-negative 2 "--step must be >= 0" -- "$q" query --db "$db" ops "$id" --step -1
+check plot-step-range 2 "--step 99999: run .* has steps 0\.\." -- "$q" plot roofline --db "$db" --run "$id" --step 99999 -o "$tmp/x.svg"
+check validate-max-designs 2 "--max-designs must be >= 1" -- "$q" validate "$src/configs/sweeps/smoke.yaml" --max-designs -5
+check merge-max-designs 2 "--max-designs must be >= 1" -- "$q" merge "$tmp/md.db" "$db" --max-designs 0
+check query-unknown-sweep 2 "--sweep 'nope': no such sweep .*\(sweeps: smoke\)" -- "$q" query --db "$db" runs --sweep nope
+check query-unknown-where 2 "--where: no swept parameter 'nope' .*units.mxu.rows" -- "$q" query --db "$db" runs --where nope=1
+# merge checks every input and --expect before writing; a target it created is removed on failure.
+head -c 4096 /dev/urandom >"$tmp/garbage.db"
+check merge-garbage-late 2 "garbage.db: not a SQLite database" -- "$q" merge "$tmp/mg.db" "$db" "$tmp/garbage.db"
+check merge-garbage-late-nothing 1 "" -- test -e "$tmp/mg.db"
+check merge-expect-missing-file 2 "nothere.yaml: no such file" -- "$q" merge "$tmp/mx.db" "$db" --expect "$tmp/nothere.yaml"
+check merge-expect-missing-nothing 1 "" -- test -e "$tmp/mx.db"
+check merge-missing-input 2 "nothere.db: no such file" -- "$q" merge "$tmp/mn.db" "$tmp/nothere.db"
+check merge-missing-input-nothing 1 "" -- test -e "$tmp/mn.db"
+cp "$db" "$tmp/cor.db"
+sqlite3 "$tmp/cor.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+pages=$(sqlite3 "$tmp/cor.db" "PRAGMA page_count")
+dd if=/dev/urandom of="$tmp/cor.db" bs=4096 seek=$((pages / 2)) count=2 conv=notrunc 2>/dev/null
+check merge-corrupt-input 2 "input .*cor.db is corrupt" -- "$q" merge "$tmp/mc.db" "$db" "$tmp/cor.db"
+# query prints every value whole and JSON stays valid.
+vals="SELECT x'00ff' AS b, NULL AS n, 'a'||char(0)||'b' AS z, CAST(x'ff41' AS TEXT) AS u, 1 AS a, 2 AS a, char(27) AS e"
+check query-json-values 0 '"b": "0x00ff", "n": null, "z": "a\\u0000b", "u": "\\ufffdA", "a": 1, "a_2": 2' -- "$q" query --db "$db" sql "$vals" --format json
+check query-json-valid 0 "" -- sh -c '"$0" query --db "$1" sql "$2" --format json | python3 -c "import json,sys; json.load(sys.stdin)"' "$q" "$db" "$vals"
+check query-table-values 0 "x'00ff' +a.x00b +1 +2 +.x1b" -- "$q" query --db "$db" sql "SELECT x'00ff' AS b, NULL AS n, 'a'||char(0)||'b' AS z, 1 AS a, 2 AS a, char(27) AS e"
+check query-pragma-table-info 0 "^status" -- "$q" query --db "$db" sql "SELECT name FROM pragma_table_info('runs')"
+check query-update-master 2 "may not be modified|only reading" -- "$q" query --db "$db" sql "UPDATE sqlite_master SET sql = '' WHERE 0"
+# merge ranks equal-status runs by finish instant, not by the timestamp's text.
+cp "$db" "$tmp/tzA.db"; cp "$db" "$tmp/tzB.db"
+sqlite3 "$tmp/tzA.db" "UPDATE runs SET finished = '2030-01-01T15:00:00Z', host = 'later'"
+sqlite3 "$tmp/tzB.db" "UPDATE runs SET finished = '2030-01-01T16:00:00+02:00', host = 'earlier'"
+"$q" merge "$tmp/tzA.db" "$tmp/tzB.db" >/dev/null
+check merge-finished-instant 0 "^later$" -- sqlite3 "$tmp/tzA.db" "SELECT DISTINCT host FROM runs"
+# Names are printable UTF-8 of at most 200 bytes, checked at load with the key.
+sed 's/name: smoke/name: "sm\\x1boke"/; s|\.\./|'"$src"'/configs/|' "$src/configs/sweeps/smoke.yaml" >"$tmp/ctlname.yaml"
+check sweep-name-control 2 "ctlname.yaml:3:[0-9]+: sweep.name: a name may not contain control characters" -- "$q" validate "$tmp/ctlname.yaml"
+sed "s/name: smoke/name: $(printf 'x%.0s' $(seq 300))/; s|\.\./|$src/configs/|" "$src/configs/sweeps/smoke.yaml" >"$tmp/longname.yaml"
+check sweep-name-long 2 "sweep.name: a name of 300 bytes" -- "$q" validate "$tmp/longname.yaml"
+# nsga2 on a space smaller than its population: the summary counts designs, as stored.
+printf 'sweep:\n  name: tinyga\n  base: %s\n  models: [%s]\n  workloads: [%s]\n  parameters:\n    units.mxu.rows: [8, 16]\n  strategy: {kind: nsga2, population: 4, generations: 2, seed: 1}\n  objectives: {latency_ms: min, area_mm2: min}\n' \
+  "$src/configs/systems/edge-npu.yaml" "$m" "$src/configs/workloads/decode-32.yaml" >"$tmp/tinyga.yaml"
+check nsga2-small-counts 0 "tinyga: 2 design points; ran 2, already stored 0; ok 2" -- "$q" sweep "$tmp/tinyga.yaml" --db "$tmp/tinyga.db" --quiet
+# A database directory that cannot be made says why (permission denied), exit 4.
+rodir=$(mktemp -d) && chmod 755 "$rodir" && mkdir "$rodir/ro" && chmod 555 "$rodir/ro"
+as=""
+if [ "$(id -u)" = 0 ]; then as="setpriv --reuid=65534 --regid=65534 --clear-groups"; fi
+if [ -z "$as" ] || command -v setpriv >/dev/null; then
+  check sweep-db-dir-denied 4 "cannot create directory .*ro/sub: Permission denied" -- $as "$q" sweep "$src/configs/sweeps/smoke.yaml" --quiet --db "$rodir/ro/sub/x.db"
+fi
+# A results database in a directory this user cannot write is still readable.
+cp "$db" "$rodir/ro/r.db" 2>/dev/null || { chmod 755 "$rodir/ro"; cp "$db" "$rodir/ro/r.db"; }
+chmod 644 "$rodir/ro/r.db"; chmod 555 "$rodir/ro"
+if [ -z "$as" ] || command -v setpriv >/dev/null; then
+  check query-readonly-dir 0 "units.mxu.rows=16" -- $as "$q" query --db "$rodir/ro/r.db" runs
+fi
+chmod 755 "$rodir/ro"; rm -rf "$rodir"
 
 # The command-level DRAM on its own.
 check dram-synthetic 0 "^cycles: [0-9]+" -- "$q" dram --config DDR4-2400 --synthetic stream --requests 3000 --check

@@ -30,6 +30,23 @@ bool parse(const std::string& command, const std::string& synopsis, const std::s
   } catch (const po::error& e) {
     throw UsageError(e.what(), u.str());
   }
+  // An empty path names no file: SQLite would open a private temporary database for it and
+  // the streams would fail with a message that names nothing.
+  static const char* kPathOptions[] = {"checkpoint",  "config", "db",    "dump-logits", "expect",
+                                       "file",        "in",     "json",  "model",       "ops-csv",
+                                       "out",         "stats",  "trace", "trace-json",  "workload",
+                                       "write-trace", "system"};
+  for (const char* name : kPathOptions) {
+    if (!vm.count(name)) continue;
+    const po::variable_value& v = vm[name];
+    bool empty = false;
+    if (const auto* s = boost::any_cast<std::string>(&v.value())) empty = s->empty();
+    if (const auto* l = boost::any_cast<std::vector<std::string>>(&v.value()))
+      for (const std::string& s : *l)
+        empty = empty || s.empty();
+    if (empty)
+      throw UsageError("--" + std::string(name) + ": empty path (give a file name)", u.str());
+  }
   return true;
 }
 

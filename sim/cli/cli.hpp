@@ -7,6 +7,10 @@
 #include "sim/base/error.hpp"
 #include "workloads/spec.hpp"
 
+namespace qaccel::dse {
+class Db;
+}
+
 namespace qaccel::cli {
 
 namespace po = boost::program_options;
@@ -39,6 +43,9 @@ std::string describe_model(const ModelSpec& m);
 // positions exceed max_gib (ConfigError): a long context on a small model can need more memory
 // than its weights.
 void check_reference_memory(const ModelSpec& m, double max_gib, long long positions);
+
+// ConfigError unless the run `hash` has ops stored for pass `step` (says which it has).
+void check_step(dse::Db& db, const std::string& hash, int step);
 
 // Token ids from a string like "72 101, 108".
 std::vector<int> parse_tokens(const std::string& text, int vocab_size, const std::string& option);

@@ -1,4 +1,7 @@
+#include <sys/stat.h>
+
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -238,6 +241,33 @@ dse::Gantt timeline(dse::Db& db, const std::string& hash) {
   return g;
 }
 
+// Refuses an output that would destroy the input database (the file itself under any name, or
+// its -wal/-shm companions) or that is no plain file: a FIFO would block the write forever.
+// Character devices (/dev/null, /dev/stdout) stay allowed.
+void check_output(const std::filesystem::path& out, const std::filesystem::path& db) {
+  namespace fs = std::filesystem;
+  struct stat o {};
+  const bool exists = ::stat(out.c_str(), &o) == 0;
+  if (exists && !S_ISREG(o.st_mode) && !S_ISCHR(o.st_mode))
+    throw ConfigError("-o " + out.string() + ": not a regular file (" +
+                      (S_ISDIR(o.st_mode)    ? "a directory"
+                       : S_ISFIFO(o.st_mode) ? "a FIFO"
+                                             : "not a plain file") +
+                      "); give an SVG file's path");
+  std::error_code ec;
+  const fs::path w = fs::weakly_canonical(fs::absolute(out, ec), ec);
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const fs::path in = db.string() + suffix;
+    struct stat d {};
+    bool same =
+        exists && ::stat(in.c_str(), &d) == 0 && d.st_dev == o.st_dev && d.st_ino == o.st_ino;
+    same = same || (!ec && w == fs::weakly_canonical(fs::absolute(in, ec), ec));
+    if (same)
+      throw ConfigError("-o " + out.string() + " is the database " + in.string() +
+                        "; writing the SVG there would destroy the results");
+  }
+}
+
 }  // namespace
 
 int cmd_plot(const std::vector<std::string>& args) {
@@ -269,7 +299,9 @@ int cmd_plot(const std::vector<std::string>& args) {
     svg = dse::render_gantt_svg(timeline(db, find_hash(db, vm["run"].as<std::string>())));
   } else if (kind == "roofline") {
     if (!vm.count("run")) throw UsageError("roofline needs --run ID", usage);
-    c = roofline(db, find_hash(db, vm["run"].as<std::string>()), vm["step"].as<int>());
+    const std::string h = find_hash(db, vm["run"].as<std::string>());
+    check_step(db, h, vm["step"].as<int>());
+    c = roofline(db, h, vm["step"].as<int>());
   } else if (kind == "pareto") {
     if (!vm.count("sweep") || !vm.count("x") || !vm.count("y"))
       throw UsageError("pareto needs --sweep, --x and --y", usage);
@@ -279,6 +311,7 @@ int cmd_plot(const std::vector<std::string>& args) {
     throw UsageError("unknown plot '" + kind + "' (roofline, pareto or timeline)", usage);
   }
   if (svg.empty()) svg = dse::render_svg(c);
+  check_output(vm["out"].as<std::string>(), vm["db"].as<std::string>());
   std::ofstream out(vm["out"].as<std::string>(), std::ios::trunc);
   if (!out) throw ConfigError("-o: cannot write " + vm["out"].as<std::string>());
   out << svg;

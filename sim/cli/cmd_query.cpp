@@ -1,8 +1,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <limits>
+#include <optional>
 
 #include "dse/db.hpp"
 #include "dse/sweep.hpp"
@@ -38,6 +40,11 @@ void print_rows(dse::Stmt& st, TableFormat fmt, const Limits& limits = {}) {
   std::vector<std::string> names;
   for (int c = 0; c < nc; ++c)
     names.push_back(st.name(c));
+  // JSON objects need distinct keys: a repeated column name gets _2, _3, ...
+  std::vector<std::string> keys = names;
+  for (int c = 0; c < nc; ++c)
+    for (int k = 2; std::count(keys.begin(), keys.begin() + c, keys[c]); ++k)
+      keys[c] = names[c] + "_" + std::to_string(k);
   std::vector<bool> numeric(std::size_t(nc), true);
   std::vector<std::size_t> width(static_cast<std::size_t>(nc));
   for (int c = 0; c < nc; ++c)
@@ -46,15 +53,38 @@ void print_rows(dse::Stmt& st, TableFormat fmt, const Limits& limits = {}) {
   std::vector<std::vector<bool>> chunk_numeric;
   std::int64_t rows = 0, emitted = 0;
   bool header = false, more = false;
+  // Every value printed whole: a blob as hex (x'00ff' in tables and CSV, "0x00ff" in JSON),
+  // text with embedded NULs, and in tables control characters as \xNN so they cannot
+  // drive the terminal. NULL is empty in tables and CSV, null in JSON.
   auto cell = [&](int c, bool& is_num) -> std::string {
     is_num = st.is_numeric(c);
-    if (st.is_null(c)) return "";
+    if (st.is_null(c)) return fmt == TableFormat::json ? "null" : "";
     if (is_num && st.real(c) != std::floor(st.real(c))) {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.6g", st.real(c));
       return buf;
     }
-    return st.text(c);
+    if (is_num) return st.text(c);
+    const std::string b = st.bytes(c);
+    std::string out;
+    if (st.type(c) == SQLITE_BLOB) {
+      static const char* hex = "0123456789abcdef";
+      out = fmt == TableFormat::json ? "0x" : "x'";
+      for (unsigned char ch : b)
+        out += hex[ch >> 4], out += hex[ch & 15];
+      return fmt == TableFormat::json ? out : out + "'";
+    }
+    if (fmt != TableFormat::table) return b;
+    for (unsigned char ch : b) {
+      if (ch < 0x20 || ch == 0x7f) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+        out += buf;
+      } else {
+        out += char(ch);
+      }
+    }
+    return out;
   };
   auto line = [&](const std::vector<std::string>& cells, bool align) {
     std::string out;
@@ -74,7 +104,7 @@ void print_rows(dse::Stmt& st, TableFormat fmt, const Limits& limits = {}) {
     } else if (fmt == TableFormat::json) {
       std::cout << (emitted > 1 ? ",\n " : "\n ") << "{";
       for (int c = 0; c < nc; ++c)
-        std::cout << (c ? ", " : "") << json_escape(names[c]) << ": "
+        std::cout << (c ? ", " : "") << json_escape(keys[c]) << ": "
                   << (is_num[c] && !r[c].empty() ? r[c] : json_escape(r[c]));
       std::cout << "}";
     } else {
@@ -112,7 +142,8 @@ void print_rows(dse::Stmt& st, TableFormat fmt, const Limits& limits = {}) {
     for (int c = 0; c < nc; ++c) {
       bool n = false;
       r[c] = cell(c, n);
-      is_num[c] = n && std::isfinite(st.real(c));  // JSON has no inf
+      // JSON has no inf: it prints as the string "Inf"; null prints bare.
+      is_num[c] = (n && std::isfinite(st.real(c))) || (st.is_null(c) && fmt == TableFormat::json);
       if (!header && !st.is_null(c)) numeric[c] = numeric[c] && n;
       if (!header) width[c] = std::max(width[c], r[c].size());
     }
@@ -150,6 +181,18 @@ std::string resolve_hash(dse::Db& db, const std::string& prefix) {
 }
 
 }  // namespace
+
+// A step the run does not have would print an empty table as if it were an answer.
+void check_step(dse::Db& db, const std::string& hash, int step) {
+  dse::Stmt st = db.prepare("SELECT min(step), max(step) FROM op_metrics WHERE hash = ?");
+  st.bind(1, hash);
+  if (!st.step() || st.is_null(0))
+    throw ConfigError("run " + hash.substr(0, 12) + " has no ops stored in " + db.path().string());
+  if (step < st.integer(0) || step > st.integer(1))
+    throw ConfigError("--step " + std::to_string(step) + ": run " + hash.substr(0, 12) +
+                      " has steps " + std::to_string(st.integer(0)) + ".." +
+                      std::to_string(st.integer(1)));
+}
 
 // The query itself, once the database is open under its limits.
 static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector<std::string>& what,
@@ -189,7 +232,11 @@ int cmd_query(const std::vector<std::string>& args) {
               join(metric_names(), ", ") +
               ".\nRaw SQL is one statement that only reads (no writes, ATTACH, VACUUM or pragmas\n"
               "that set anything), on a database opened read-only. Rows print as they come; a\n"
-              "query stops with exit 1 at --max-rows rows or after --time-limit seconds.",
+              "query stops with exit 1 at --max-rows rows or after --time-limit seconds.\n"
+              "Values print whole: blobs as hex (x'00ff'; \"0x00ff\" in JSON), NULL as null in\n"
+              "JSON (empty otherwise), infinities as the JSON string \"Inf\", bytes that are not\n"
+              "UTF-8 as \\ufffd in JSON, control characters as \\xNN in tables; repeated column\n"
+              "names get _2, _3 as JSON keys.",
           opts, &pos, args, vm))
     return 0;
   const std::string usage = "usage: qaccel query " + synopsis + "\n";
@@ -201,6 +248,8 @@ int cmd_query(const std::vector<std::string>& args) {
   const double time_limit = vm["time-limit"].as<double>();
   if (limits.max_rows < 0) throw UsageError("--max-rows must be >= 0", usage);
   if (!(time_limit >= 0)) throw UsageError("--time-limit must be >= 0", usage);
+  if (vm["top"].as<int>() < 1) throw UsageError("--top must be >= 1", usage);
+  if (vm["step"].as<int>() < 0) throw UsageError("--step must be >= 0", usage);
   dse::Db db = dse::Db::open(vm["db"].as<std::string>(), true);
   db.exec("PRAGMA query_only=1");
   // Bounded memory too: no string or blob over 64 MiB (randomblob(1e9), a huge group_concat),
@@ -249,6 +298,18 @@ static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector
   };
   std::vector<Bind> binds;
   if (vm.count("sweep")) {
+    // An unknown name would match nothing and print an empty table as if it were an answer.
+    dse::Stmt known = db.prepare("SELECT 1 FROM sweeps WHERE name = ?");
+    known.bind(1, vm["sweep"].as<std::string>());
+    if (!known.step()) {
+      std::vector<std::string> names;
+      dse::Stmt all = db.prepare("SELECT name FROM sweeps ORDER BY name");
+      while (all.step())
+        names.push_back(all.text(0));
+      throw ConfigError("--sweep '" + vm["sweep"].as<std::string>() + "': no such sweep in " +
+                        db.path().string() +
+                        " (sweeps: " + (names.empty() ? "none" : join(names, ", ")) + ")");
+    }
     filter += " AND w.hash IN (SELECT hash FROM sweep_designs WHERE sweep = ?)";
     binds.push_back({vm["sweep"].as<std::string>(), false});
   }
@@ -257,6 +318,19 @@ static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector
       auto eq = kv.find('=');
       if (eq == std::string::npos || eq == 0)
         throw UsageError("--where: expected key=value, found '" + kv + "'", usage);
+      {
+        dse::Stmt known = db.prepare("SELECT 1 FROM params WHERE name = ? LIMIT 1");
+        known.bind(1, kv.substr(0, eq));
+        if (!known.step()) {
+          std::vector<std::string> names;
+          dse::Stmt all = db.prepare("SELECT DISTINCT name FROM params ORDER BY name");
+          while (all.step())
+            names.push_back(all.text(0));
+          throw ConfigError("--where: no swept parameter '" + kv.substr(0, eq) + "' in " +
+                            db.path().string() +
+                            " (parameters: " + (names.empty() ? "none" : join(names, ", ")) + ")");
+        }
+      }
       filter += " AND w.hash IN (SELECT hash FROM params WHERE name = ? AND value = ?)";
       binds.push_back({kv.substr(0, eq), false});
       binds.push_back({kv.substr(eq + 1), true});
@@ -336,6 +410,7 @@ static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector
   } else if (cmd == "ops") {
     if (what.size() != 2) throw UsageError("ops needs one design id", usage);
     std::string h = resolve_hash(db, what[1]);
+    check_step(db, h, vm["step"].as<int>());
     dse::Stmt st = db.prepare(
         "SELECT name AS op, kind, unit, m, n, k, start_cycle, end_cycle, cycles, compute_cycles, "
         "stall_cycles, waited_for, macs, dram_bytes, sram_bytes, intensity, "
@@ -400,18 +475,60 @@ int cmd_merge(const std::vector<std::string>& args) {
           "sweep's designs that are missing after the merge.",
           opts, &pos, args, vm))
     return 0;
-  dse::Db out = dse::Db::open(vm["out"].as<std::string>());
-  for (const std::string& in : vm["in"].as<std::vector<std::string>>()) {
-    dse::MergeCounts n = dse::merge_database(out, in);
-    std::cout << in << ": " << n.added << " new runs";
-    if (n.replaced) std::cout << ", " << n.replaced << " replaced by a better or later result";
-    std::cout << "\n";
+  if (vm["max-designs"].as<std::int64_t>() < 1)
+    throw UsageError("--max-designs must be >= 1",
+                     "usage: qaccel merge OUT.db IN.db... [--expect SWEEP_FILE]\n");
+  // Everything that can be refused is checked before the target is touched: every input
+  // (an openable qaccel database of this schema) and the --expect sweep.
+  const std::string out_path = vm["out"].as<std::string>();
+  const auto inputs = vm["in"].as<std::vector<std::string>>();
+  for (const std::string& in : inputs) {
+    dse::Db db = dse::Db::open(in, true);
+    // Corruption past the header shows only while copying, and SQLite then blames the
+    // target's connection: check each input's pages now, naming the input.
+    std::string verdict;
+    try {
+      dse::Stmt qc = db.prepare("PRAGMA quick_check(1)");
+      verdict = qc.step() ? qc.text(0) : "no answer";
+    } catch (const ConfigError& e) {
+      verdict = e.what();
+    }
+    if (verdict != "ok") throw ConfigError("merge: input " + in + " is corrupt (" + verdict + ")");
   }
-  if (!vm.count("expect")) return 0;
-  dse::SweepSpec s = dse::load_sweep(vm["expect"].as<std::string>());
-  if (s.strategy == dse::Strategy::nsga2)
-    throw ConfigError("--expect " + s.file.string() +
-                      ": an nsga2 search has no design list fixed in advance");
+  std::optional<dse::SweepSpec> expect;
+  if (vm.count("expect")) {
+    expect = dse::load_sweep(vm["expect"].as<std::string>());
+    if (expect->strategy == dse::Strategy::nsga2)
+      throw ConfigError("--expect " + expect->file.string() +
+                        ": an nsga2 search has no design list fixed in advance");
+    dse::DesignStream check(*expect, vm["max-designs"].as<std::int64_t>());
+  }
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(out_path, ec);
+  // A target this merge created is removed again when the merge fails: no half-made file.
+  struct RemoveOnFailure {
+    std::filesystem::path path;
+    bool armed;
+    ~RemoveOnFailure() {
+      if (!armed) return;
+      std::error_code e;
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+        std::filesystem::remove(path.string() + suffix, e);
+    }
+  } cleanup{out_path, !existed};
+  {
+    dse::Db out = dse::Db::open(out_path);
+    for (const std::string& in : inputs) {
+      dse::MergeCounts n = dse::merge_database(out, in);
+      std::cout << in << ": " << n.added << " new runs";
+      if (n.replaced) std::cout << ", " << n.replaced << " replaced by a better or later result";
+      std::cout << "\n";
+    }
+  }
+  cleanup.armed = false;
+  if (!expect) return 0;
+  dse::Db out = dse::Db::open(out_path, true);
+  const dse::SweepSpec& s = *expect;
   dse::DesignStream designs(s, vm["max-designs"].as<std::int64_t>());
   dse::Stmt st = out.prepare("SELECT status FROM runs WHERE hash = ?");
   std::int64_t total = 0, missing = 0, unfinished = 0;

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <iostream>
 #include <thread>
 
@@ -45,7 +46,9 @@ int cmd_sweep(const std::vector<std::string>& args) {
   if (o.workers > 4096) throw UsageError("--workers: at most 4096 (one process each)", usage);
   if (o.workers == 0) o.workers = int(std::max(1u, std::thread::hardware_concurrency()));
   o.timeout_s = vm["timeout"].as<double>();
-  if (o.timeout_s < 0) throw UsageError("--timeout must be >= 0", usage);
+  // NaN compares false everywhere and inf never fires: both would silently mean "none".
+  if (!(o.timeout_s >= 0) || !std::isfinite(o.timeout_s))
+    throw UsageError("--timeout must be a finite number of seconds >= 0 (0: none)", usage);
   o.progress = !vm["quiet"].as<bool>();
   o.retry_failed = vm["retry-failed"].as<bool>();
   o.max_designs = vm["max-designs"].as<std::int64_t>();

@@ -21,6 +21,9 @@ int cmd_validate(const std::vector<std::string>& args) {
              "are counted (parameter constraints applied) and the first 1000 built as systems.",
              opts, &pos, args, vm))
     return 0;
+  const std::string usage = "usage: qaccel validate FILE...\n";
+  if (vm["max-designs"].as<std::int64_t>() < 1)
+    throw UsageError("--max-designs must be >= 1", usage);
   int bad = 0;
   for (const std::string& f : vm["file"].as<std::vector<std::string>>()) {
     try {

@@ -79,7 +79,7 @@ void read_quant(MapReader& q, QuantSpec& out) {
 
 void read_model(MapReader& r, const fs::path& file, ModelSpec& m) {
   if (!r.valid()) return;
-  m.name = r.string("name");
+  m.name = r.name("name");
   m.dim = int(r.integer("dim", 2, kMaxDim));
   m.hidden_dim = int(r.integer("hidden_dim", 1, kMaxDim));
   m.n_layers = int(r.integer("n_layers", 1, 4096));
@@ -125,7 +125,7 @@ void read_model(MapReader& r, const fs::path& file, ModelSpec& m) {
 
 void read_workload(MapReader& r, WorkloadSpec& w) {
   if (!r.valid()) return;
-  w.name = r.string("name");
+  w.name = r.name("name");
   w.phase = r.choice("phase", {"prefill", "decode"}) == "prefill" ? Phase::prefill : Phase::decode;
   w.batch = int(r.integer("batch", 1, 1 << 16, 1));
   auto only = [&](const char* key, const char* phase) {
@@ -167,7 +167,7 @@ void read_workload(MapReader& r, WorkloadSpec& w) {
 void read_system(MapReader& r, const fs::path& file, SystemSpec& s) {
   if (!r.valid()) return;
   s.file = file;
-  s.name = r.string("name");
+  s.name = r.name("name");
   s.clock_ghz = r.number("clock_ghz", 0.001, 100.0);
   std::string tech = r.string("tech");
   if (!tech.empty()) {

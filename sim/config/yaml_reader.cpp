@@ -237,6 +237,37 @@ std::string MapReader::string(const std::string& key, std::optional<std::string>
   return *s;
 }
 
+std::string MapReader::name(const std::string& key, std::optional<std::string> def) {
+  std::string s = string(key, std::move(def));
+  // Names land in tables, file names, SVG titles and terminals: printable UTF-8, bounded.
+  constexpr std::size_t kMaxName = 200;
+  if (s.size() > kMaxName) {
+    error(key, "a name of " + std::to_string(s.size()) + " bytes, more than " +
+                   std::to_string(kMaxName));
+    return s;
+  }
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      error(key, "a name may not contain control characters (byte " + std::to_string(c) +
+                     " at offset " + std::to_string(i) + ")");
+      return s;
+    }
+    if (c >= 0x80) {
+      std::size_t n = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+      bool ok = n && i + n <= s.size();
+      for (std::size_t k = 1; ok && k < n; ++k)
+        ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+      if (!ok) {
+        error(key, "a name must be UTF-8 text (invalid byte at offset " + std::to_string(i) + ")");
+        return s;
+      }
+      i += n - 1;
+    }
+  }
+  return s;
+}
+
 std::string MapReader::choice(const std::string& key, const std::vector<std::string>& allowed,
                               std::optional<std::string> def) {
   std::string expected = "one of " + join(allowed, ", ");

@@ -55,6 +55,9 @@ class MapReader {
   double number(const std::string& key, double lo, double hi, std::optional<double> def = {});
   bool boolean(const std::string& key, std::optional<bool> def = {});
   std::string string(const std::string& key, std::optional<std::string> def = {});
+  // A string naming something (sweep, model, workload, system): printable UTF-8, at most 200
+  // bytes; anything else is an error at the key.
+  std::string name(const std::string& key, std::optional<std::string> def = {});
   std::string choice(const std::string& key, const std::vector<std::string>& allowed,
                      std::optional<std::string> def = {});
   // The raw child (null node when absent); marks the key known.

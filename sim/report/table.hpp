@@ -25,6 +25,7 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// A JSON string literal; bytes that are not valid UTF-8 become \ufffd.
 std::string json_escape(const std::string& s);
 std::string csv_escape(const std::string& s);
 // Compact human number: 1234567 -> "1.23M"; exact integers below 10000 as they are.
