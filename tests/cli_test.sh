@@ -277,6 +277,10 @@ check merge-expect 0 "expect smoke: 9 designs, 9 stored \(0 failed or timed out\
 "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/shard0.db" --shard 0/3 --quiet >/dev/null 2>&1
 check merge-expect-missing 1 "expect smoke: 9 designs, 3 stored .* 6 missing" -- "$q" merge "$tmp/part.db" "$tmp/shard0.db" --expect "$src/configs/sweeps/smoke.yaml"
 # A full disk (a file-size limit here): exit 4, nothing recorded as failed, resume completes.
+# Not under ASan (scripts/test.sh --sanitize sets ASAN_OPTIONS): a worker that throws the I/O
+# error after its SystemC run dies of a false ASan report (SystemC switches coroutine stacks
+# unannounced, google/sanitizers#189), which the driver then records as a failed design.
+if [ -z "${ASAN_OPTIONS:-}" ]; then
 ( ulimit -f 300; trap '' XFSZ; exec "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/full.db" --workers 2 --quiet ) >"$tmp/out" 2>"$tmp/err"
 rc=$?
 stored=$(sqlite3 "$tmp/full.db" "SELECT count(*) FROM runs" 2>/dev/null || echo 0)
@@ -285,6 +289,9 @@ if [ "$rc" -eq 4 ] && grep -q "I/O error" "$tmp/err" && [ "$notok" = 0 ] && [ "$
   echo "FAIL sweep-disk-full: exit $rc, $stored stored, $notok not ok"; head -3 "$tmp/err"; fail=$((fail + 1)); fi
 check sweep-after-disk-full 0 "ran $((9 - stored)), already stored $stored; ok 9" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/full.db" --quiet
 check full-db-integrity 0 "^ok$" -- sqlite3 "$tmp/full.db" "PRAGMA integrity_check"
+else
+  echo "skipped under ASan: sweep-disk-full, sweep-after-disk-full, full-db-integrity (false reports after SystemC)"
+fi
 # The same without ignoring SIGXFSZ: workers die of the signal, which is no design failure either.
 ( ulimit -f 300; exec "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/xfsz.db" --workers 2 --quiet ) >"$tmp/out" 2>"$tmp/err"
 rc=$?
