@@ -14,12 +14,12 @@ void gemm(benchmark::State& state, Mode mode, Dataflow df, bool functional) {
   const int R = 32, C = 32;
   GemmShape s{state.range(0), state.range(1), state.range(2), 64};
   std::vector<std::int16_t> a(std::size_t(s.m * s.k));
-  std::vector<std::int8_t> w(std::size_t(s.n * s.k));
+  std::vector<std::int16_t> w(std::size_t(s.n * s.k));
   qaccel::SplitMix64 g(1);
   for (auto& v : a)
     v = std::int16_t(int(g.below(255)) - 127);
   for (auto& v : w)
-    v = std::int8_t(int(g.below(15)) - 7);
+    v = std::int16_t(int(g.below(15)) - 7);
   ArraySpec arr{R, C, df};
   std::vector<std::int64_t> acc;
   std::int64_t cycles = 0;

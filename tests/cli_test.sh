@@ -35,7 +35,7 @@ fi
 check missing-prompt 2 "prompt-tokens" -- "$q" ref --model "$m"
 check model-and-ckpt 2 "exactly one of" -- "$q" ref --prompt-tokens 1
 check bad-token 2 "outside the vocabulary" -- "$q" ref --model "$m" --prompt-tokens "1 999"
-check bad-scheme 2 "quantization scheme 'w5a8'" -- "$q" ref --model "$m" --quant w5a8 --prompt-tokens 1
+check bad-scheme 2 "quantization scheme 'w9a8'" -- "$q" ref --model "$m" --quant w9a8 --prompt-tokens 1
 check ref-greedy 0 "^greedy: [0-9]+ [0-9]+ [0-9]+$" -- "$q" ref --model "$m" --prompt-tokens "1 2 3" --greedy 3
 check ref-dump 0 "logits" -- "$q" ref --model "$m" --prompt-tokens "5 6 7 8" --dump-logits "$tmp/logits.txt"
 lines=$(wc -l <"$tmp/logits.txt")

@@ -64,7 +64,7 @@ TEST(Config, ValidModelLoads) {
   EXPECT_EQ(m.n_kv_heads, 2);
   EXPECT_EQ(m.quant.group_size, 32);
   EXPECT_EQ(m.quant.kv_bits, 16);  // default for quantized weights
-  EXPECT_EQ(m.quant.act_bits, 8);
+  EXPECT_EQ(m.quant.act_bits(), 8);
   EXPECT_EQ(m.weights.kind, WeightSource::Kind::synthetic);
 }
 
@@ -92,10 +92,9 @@ TEST(Config, MissingRequiredKey) {
 }
 
 TEST(Config, BadChoiceSuggests) {
-  expect_has(
-      model_error(edit(kModel, "weights: int8", "weights: itn8")),
-      "model.quant.weights: found 'itn8', expected one of fp32, fp16, int8, int4, int3 (did you "
-      "mean 'int8'?)");
+  expect_has(model_error(edit(kModel, "weights: int8", "weights: itn8")),
+             "model.quant.weights: found 'itn8', expected one of fp32, fp16, bf16");
+  expect_has(model_error(edit(kModel, "weights: int8", "weights: itn8")), "(did you mean 'int8'?)");
   expect_has(model_error(edit(kModel, "group_size: 32", "group_size: 48")),
              "model.quant.group_size: found '48', expected 32, 64, 128 or per_channel");
 }
@@ -120,7 +119,7 @@ TEST(Config, EveryErrorIsReportedAtOnce) {
 TEST(Config, KeysThatDoNotApply) {
   expect_has(model_error(edit(kModel, "weights: int8\n    group_size: 32",
                               "weights: fp32\n    group_size: 32")),
-             "model.quant.group_size: applies only to quantized weights");
+             "model.quant.group_size: does not apply to float32 weights");
   TempDir dir;
   auto p = dir.write("w.yaml",
                      "workload:\n  name: w\n  phase: decode\n  context_len: 4\n  prompt_len: 3\n");
@@ -269,10 +268,43 @@ TEST(Config, TruncatedAndGarbageInputs) {
 }
 
 TEST(Config, SchemeNamesRoundTrip) {
-  for (const char* s : {"fp32", "w8a8-g32-kv16", "w4a16-pc-kv8", "w3a8-g128-kv32-agroup"})
+  for (const char* s : {"fp32",
+                        "w8a8-g32-kv16",
+                        "w4a16-pc-kv8",
+                        "w3a8-g128-kv32-agroup",
+                        "w2a8-g32-kv4",
+                        "fp16-kv16",
+                        "bf16-kv8",
+                        "fp8e4m3-pc-kv16",
+                        "fp8e5m2-afp8e5m2-g128-kv16-agroup",
+                        "int4-afp16-g128-kv16",
+                        "int4asym-g64-kv16",
+                        "int8asym-a16-pc-kv8",
+                        "flint4-a8-g64-kv16",
+                        "fp3-g32-kv16",
+                        "fp4-abf16-g64-kv16",
+                        "bitmod3-g128-kv16",
+                        "bitmod4-a8-g64-kv16",
+                        "olive4-a8-g128-kv16",
+                        "mxint8-kv16",
+                        "mxfp6-afp8e4m3-kv16",
+                        "mxfp4-kv4",
+                        "nvfp4-kv16"})
     EXPECT_EQ(parse_scheme(s).name(), s);
   EXPECT_EQ(parse_scheme("w4a8").name(), "w4a8-g64-kv16");
-  EXPECT_THROW(parse_scheme("w5a8"), ConfigError);
+  EXPECT_EQ(parse_scheme("int4-a8").name(), "w4a8-g64-kv16");  // the legacy spelling wins
+  EXPECT_EQ(parse_scheme("bitmod3").name(), "bitmod3-g128-kv16");
+  EXPECT_EQ(parse_scheme("fp16-afp16").name(), "fp16-kv16");
+  EXPECT_THROW(parse_scheme("w9a8"), ConfigError);
+  EXPECT_THROW(parse_scheme("w1a8"), ConfigError);
+  EXPECT_THROW(parse_scheme("w4a8-afp16"), ConfigError);          // activations twice
+  EXPECT_THROW(parse_scheme("mxfp4-g32"), ConfigError);           // fixed block
+  EXPECT_THROW(parse_scheme("fp16-g64"), ConfigError);            // no groups
+  EXPECT_THROW(parse_scheme("mxfp4-afp16-agroup"), ConfigError);  // unscaled inputs
+  EXPECT_THROW(parse_scheme("int4-afp12"), ConfigError);
+  EXPECT_THROW(parse_scheme("fp32-afp16"), ConfigError);
+  EXPECT_THROW(parse_scheme("nvfp5"), ConfigError);
+  EXPECT_THROW(parse_scheme("w4a8-kv2"), ConfigError);
   EXPECT_THROW(parse_scheme("w8a8-g48"), ConfigError);
   EXPECT_THROW(parse_scheme("w8a8-xx"), ConfigError);
   EXPECT_THROW(parse_scheme(""), ConfigError);

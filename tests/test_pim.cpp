@@ -181,10 +181,14 @@ TEST(Pim, RefusesWhatItCannotRunWithTheReason) {
   std::string why;
   EXPECT_FALSE(pim.supports(o, &why));
   EXPECT_NE(why.find("m = 1"), std::string::npos) << why;
-  o.m = 1, o.weight_bits = 32, o.dtype = "fp32";
+  o.m = 1, o.weight_bits = 32, o.dtype = "fp32", o.wformat = WeightFormat::fp32;
   EXPECT_FALSE(pim.supports(o, &why));
   EXPECT_NE(why.find("int8, int4 and fp16"), std::string::npos) << why;
-  o.weight_bits = 8, o.act_bits = 16, o.group = 0, o.k = 1 << 20;  // 65536 terms a lane
+  o.wformat = WeightFormat::mxfp4, o.weight_bits = 4, o.dtype = "mxfp4";
+  EXPECT_FALSE(pim.supports(o, &why));
+  EXPECT_NE(why.find("int8, int4 and fp16"), std::string::npos) << why;
+  o.wformat = WeightFormat::int8, o.weight_bits = 8, o.act_bits = 16, o.group = 0,
+  o.k = 1 << 20;  // 65536 terms a lane
   EXPECT_FALSE(pim.supports(o, &why));
   EXPECT_NE(why.find("overflow"), std::string::npos) << why;
   o.k = 4096;

@@ -97,18 +97,18 @@ TEST(Quant, GroupDotIsExact) {
   SplitMix64 g(5);
   for (int n : {1, 31, 32, 128, 513, 14336}) {
     std::vector<std::int16_t> x(n);
-    std::vector<std::int8_t> w(n);
+    std::vector<std::int16_t> w(n);
     long long expect = 0;
     for (int i = 0; i < n; ++i) {
       x[i] = std::int16_t(int(g.below(65535)) - 32767);
-      w[i] = std::int8_t(int(g.below(255)) - 127);
+      w[i] = std::int16_t(int(g.below(65535)) - 32767);
       expect += (long long)x[i] * w[i];
     }
     EXPECT_EQ(group_dot(x.data(), w.data(), n), expect) << n;
   }
   std::vector<std::int16_t> x(14336, 32767);
-  std::vector<std::int8_t> w(14336, 127);
-  EXPECT_EQ(group_dot(x.data(), w.data(), 14336), 32767LL * 127 * 14336);
+  std::vector<std::int16_t> w(14336, -32767);
+  EXPECT_EQ(group_dot(x.data(), w.data(), 14336), -32767LL * 32767 * 14336);
 }
 
 // qmatmul against the contract written as a plain loop (runq.c's shape): per row, per group

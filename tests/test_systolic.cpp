@@ -17,7 +17,7 @@ namespace {
 
 struct Operands {
   std::vector<std::int16_t> a;
-  std::vector<std::int8_t> w;
+  std::vector<std::int16_t> w;
 };
 
 Operands random_operands(const GemmShape& s, std::uint64_t seed, int amax = 127, int wmax = 127) {
@@ -28,7 +28,7 @@ Operands random_operands(const GemmShape& s, std::uint64_t seed, int amax = 127,
   for (auto& v : o.a)
     v = std::int16_t(int(g.below(2 * amax + 1)) - amax);
   for (auto& v : o.w)
-    v = std::int8_t(int(g.below(2 * wmax + 1)) - wmax);
+    v = std::int16_t(int(g.below(2 * wmax + 1)) - wmax);
   return o;
 }
 

@@ -112,25 +112,23 @@ struct Lowering {
 
   i64 weight_bytes(i64 rows, i64 cols) const {
     const char* what = "weight bytes";
-    if (q.half()) return mul(what, rows, cols, 2);
     if (!q.quantized()) return mul(what, rows, cols, kF32);
-    i64 bits = weight_bits(q.weights);
-    return checked::add(what, checked::ceil_div(mul(what, rows, cols, bits), 8),
-                        mul(what, rows, cols / q.group_for(int(cols)), kF32));
+    return q.weight_bytes(rows, cols);
   }
   i64 act_bytes(i64 rows, i64 cols) const {
     const char* what = "activation bytes";
-    if (q.half()) return mul(what, rows, cols, 2);
     if (!q.quantized()) return mul(what, rows, cols, kF32);
+    if (q.act == ActFormat::fp16 || q.act == ActFormat::bf16) return mul(what, rows, cols, 2);
     i64 scales = q.act_granularity == ActGranularity::token
                      ? rows
                      : mul(what, rows, cols / q.group_for(int(cols)));
-    return checked::add(what, mul(what, rows, cols, q.act_bits / 8), mul(what, scales, kF32));
+    return checked::add(what, mul(what, rows, cols, q.act_bits() / 8), mul(what, scales, kF32));
   }
   i64 kv_bytes(i64 vectors) const {  // `vectors` head vectors of head_size
     const char* what = "KV-cache bytes";
     i64 hs = m.head_size();
-    if (q.kv_bits == 8) return mul(what, vectors, hs + kF32);
+    if (q.kv_bits <= 8)
+      return mul(what, vectors, checked::add(what, checked::ceil_div(hs * q.kv_bits, 8), kF32));
     return mul(what, vectors, hs, q.kv_bits / 8);
   }
   // Tensor names: activations are per step, weights and KV caches are shared by all steps.
@@ -155,11 +153,11 @@ struct Lowering {
               const std::string& x, const std::string& y, std::string weights = "") {
     Op& o = add(name, kind == OpKind::matmul && rows_m == 1 ? OpKind::gemv : kind, layer);
     o.m = rows_m, o.n = n, o.k = k;
-    o.dtype = q.quantized() ? q.name() : q.half() ? "fp16" : "fp32";
+    o.dtype = q.name();
+    o.wformat = q.weights, o.aformat = q.act;
     if (q.quantized())
-      o.weight_bits = weight_bits(q.weights), o.act_bits = q.act_bits,
+      o.weight_bits = weight_bits(q.weights), o.act_bits = q.act_bits(),
       o.group = q.group_for(int(k));
-    if (q.half()) o.weight_bits = 16, o.act_bits = 16;
     o.macs = mul("MACs", rows_m, n, k), o.flops = mul("FLOPs", 2, o.macs);
     o.weight_bytes = weight_bytes(n, k);
     o.act_read_bytes = act_bytes(rows_m, k);
@@ -297,6 +295,14 @@ Op gemm_op(std::string name, std::int64_t m, std::int64_t n, std::int64_t k, int
   o.m = m, o.n = n, o.k = k;
   o.weight_bits = weight_bits, o.act_bits = act_bits, o.group = 0;
   o.dtype = "w" + std::to_string(weight_bits) + "a" + std::to_string(act_bits);
+  const bool ints = weight_bits >= 2 && weight_bits <= 8;
+  o.wformat =
+      ints ? static_cast<WeightFormat>(static_cast<int>(WeightFormat::int2) + weight_bits - 2)
+      : weight_bits == 16 ? WeightFormat::fp16
+                          : WeightFormat::fp32;
+  o.aformat = o.wformat == WeightFormat::fp16 ? ActFormat::fp16
+              : act_bits == 16                ? ActFormat::int16
+                                              : ActFormat::int8;
   // Checked: a layer list's shapes are the user's (the message names the layer).
   const std::string what = "layer " + o.name + ": ";
   o.macs = checked::mul(what + "MACs", m, n, k);
@@ -337,9 +343,7 @@ std::vector<Op> lower_forward(const ModelSpec& m, const WorkloadSpec& w, int ste
     const std::string table = "W.embedding";
     {
       Op& o = lw.add("embedding", OpKind::embedding, -1);
-      o.elements = BTd, o.dtype = m.quant.quantized() ? m.quant.name()
-                                  : m.quant.half()    ? "fp16"
-                                                      : "fp32";
+      o.elements = BTd, o.dtype = m.quant.name();
       o.weight_bytes = mul("weight bytes", BT, lw.weight_bytes(1, d));
       o.act_write_bytes = mul("activation bytes", BTd, kF32);
       // The tokens: the prompt's, or the previous step's logits (greedy decoding).

@@ -58,7 +58,9 @@ struct Op {
   std::int64_t elements = 0;                    // element count (other kinds)
   std::string dtype;                            // "w4a8-g64", "fp32", "kv16", ...
   int weight_bits = 32, act_bits = 32;          // operand widths (32 = float32)
-  std::int64_t group = 0;                       // quantization group along K (0 = K)
+  WeightFormat wformat = WeightFormat::int8;    // weight-bearing ops: the element formats
+  ActFormat aformat = ActFormat::int8;
+  std::int64_t group = 0;  // quantization group along K (0 = K)
   std::int64_t macs = 0, flops = 0;
   std::int64_t weight_bytes = 0, act_read_bytes = 0, act_write_bytes = 0;
   std::int64_t kv_read_bytes = 0, kv_write_bytes = 0;

@@ -34,6 +34,8 @@ QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group
   QACCEL_ASSERT(w.size() == std::size_t(rows) * cols, "weight size");
   QTensor t;
   t.rows = rows, t.cols = cols, t.group = group, t.qmax = qmax;
+  t.format = static_cast<WeightFormat>(static_cast<int>(WeightFormat::int2) +
+                                       std::bit_width(unsigned(qmax)) - 1);
   t.q.resize(w.size());
   t.scales.resize(std::size_t(rows) * (cols / group));
   // Groups are independent: large tensors (the classifier) quantize in parallel row blocks.
@@ -44,7 +46,7 @@ QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group
       float s = symmetric_scale(grp, qmax);
       t.scales[g] = s;
       for (int i = 0; i < group; ++i)
-        t.q[g * group + i] = static_cast<std::int8_t>(quantize_value(grp[i], s, qmax));
+        t.q[g * group + i] = static_cast<std::int16_t>(quantize_value(grp[i], s, qmax));
     }
   });
   return t;
@@ -52,15 +54,19 @@ QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group
 
 float QTensor::at(int r, int c) const {
   const std::size_t i = std::size_t(r) * cols + c;
-  if (fp16()) return half_to_float(h[i]);
-  return static_cast<float>(q[i]) * scales[std::size_t(r) * groups_per_row() + c / group];
+  const float s = scales[std::size_t(r) * groups_per_row() + c / group];
+  if (elem == Elem::half) return half_to_float(h[i]) * s;
+  if (elem == Elem::bf16) return bf16_to_float(h[i]) * s;
+  return static_cast<float>(q[i]) * s;
 }
 
 QTensor half_weights(std::span<const float> w, int rows, int cols) {
   QACCEL_ASSERT(w.size() == std::size_t(rows) * cols, "weight size");
   QTensor t;
   t.rows = rows, t.cols = cols, t.group = cols;
+  t.format = WeightFormat::fp16, t.elem = Elem::half;
   t.h.resize(w.size());
+  t.scales.assign(std::size_t(rows), 1.0f);
   for (std::size_t i = 0; i < w.size(); ++i)
     t.h[i] = float_to_half_sat(w[i]);
   return t;
@@ -68,7 +74,8 @@ QTensor half_weights(std::span<const float> w, int rows, int cols) {
 
 void half_activation(std::span<const float> x, QActivation& out) {
   out.group = int(x.size());
-  out.q.clear(), out.scales.clear();
+  out.elem = Elem::half;
+  out.q.clear(), out.scales.assign(1, 1.0f);
   out.h.resize(x.size());
   for (std::size_t i = 0; i < x.size(); ++i)
     out.h[i] = float_to_half_sat(x[i]);
@@ -126,6 +133,8 @@ void quantize_activation(std::span<const float> x, int group, int qmax, ActGranu
   QACCEL_ASSERT(group > 0 && x.size() % group == 0, "group must divide the activation length");
   std::size_t n_groups = x.size() / group;
   out.group = group;
+  out.elem = Elem::int_code;
+  out.h.clear();
   out.q.resize(x.size());
   out.scales.resize(n_groups);
   if (gran == ActGranularity::token) {
@@ -139,31 +148,182 @@ void quantize_activation(std::span<const float> x, int group, int qmax, ActGranu
     out.q[i] = static_cast<std::int16_t>(quantize_value(x[i], out.scales[i / group], qmax));
 }
 
-std::int64_t group_dot(const std::int16_t* x, const std::int8_t* w, int n) {
+std::int64_t group_dot(const std::int16_t* x, const std::int16_t* w, int n) {
   // Integer addition is associative, so the compiler may vectorise freely; the value is exact.
-  // Chunks of 2^16 products keep an int32 partial sum from overflowing (|x*w| < 2^22).
-  std::int64_t total = 0;
-  for (int base = 0; base < n; base += 512) {
-    int end = std::min(n, base + 512);
-    std::int32_t acc = 0;
-    for (int i = base; i < end; ++i)
-      acc += std::int32_t(x[i]) * std::int32_t(w[i]);
-    total += acc;
+  // |x * w| < 2^30, so an int64 sum cannot overflow for any group a tensor can hold.
+  std::int64_t acc = 0;
+  for (int i = 0; i < n; ++i)
+    acc += std::int64_t(std::int32_t(x[i]) * std::int32_t(w[i]));
+  return acc;
+}
+
+ElemTerm decode_half(std::uint16_t h) {
+  const unsigned e = (h >> 10) & 0x1fu;
+  ElemTerm t;
+  if (e == 31) return t.nan = true, t;
+  const std::int32_t m = std::int32_t((h & 0x3ffu) | (e ? 0x400u : 0u));
+  t.sig = (h & 0x8000u) ? -m : m;
+  t.e2 = int(e ? e - 1 : 0) - 24;
+  return t;
+}
+
+ElemTerm decode_bf16(std::uint16_t b) {
+  const unsigned e = (b >> 7) & 0xffu;
+  ElemTerm t;
+  if (e == 255) return t.nan = true, t;
+  const std::int32_t m = std::int32_t((b & 0x7fu) | (e ? 0x80u : 0u));
+  t.sig = (b & 0x8000u) ? -m : m;
+  t.e2 = int(e ? e - 1 : 0) - 133;
+  return t;
+}
+
+void WideDotSum::add_term(std::int64_t sig, int e2) {
+  const int pos = e2 - kLsb;
+  QACCEL_ASSERT(pos >= 0 && pos / 32 + 2 < kLimbs, "WideDotSum term out of range");
+  const bool neg = sig < 0;
+  // |sig| < 2^31 shifted by < 32 fits 63 bits: split over two 32-bit limbs.
+  const std::uint64_t mag = std::uint64_t(neg ? -sig : sig) << (pos % 32);
+  const std::int64_t lo = std::int64_t(mag & 0xffffffffu), hi = std::int64_t(mag >> 32);
+  limb_[pos / 32] += neg ? -lo : lo;
+  limb_[pos / 32 + 1] += neg ? -hi : hi;
+  if (++adds_ == (1 << 30)) normalize();  // each limb holds 2^31 such adds before overflow
+}
+
+void WideDotSum::normalize() {
+  for (int i = 0; i + 1 < kLimbs; ++i) {
+    const std::int64_t carry = limb_[i] >> 32;  // floor division: limbs become 0..2^32-1
+    limb_[i] -= carry * (std::int64_t(1) << 32);
+    limb_[i + 1] += carry;
   }
-  return total;
+  adds_ = 0;
+}
+
+float WideDotSum::to_float() const {
+  if (nan_) return std::numeric_limits<float>::quiet_NaN();
+  WideDotSum n = *this;
+  n.normalize();
+  const bool neg = n.limb_[kLimbs - 1] < 0;
+  std::uint32_t mag[kLimbs];
+  if (neg) {  // two's complement over the limbs
+    std::int64_t borrow = 0;
+    for (int i = 0; i < kLimbs; ++i) {
+      std::int64_t v = -n.limb_[i] - borrow;
+      borrow = v < 0 ? 1 : 0;
+      mag[i] = std::uint32_t(v + (borrow << 32));
+    }
+  } else {
+    for (int i = 0; i < kLimbs; ++i)
+      mag[i] = std::uint32_t(n.limb_[i]);
+  }
+  auto bit = [&](int b) { return b >= 0 && ((mag[b / 32] >> (b % 32)) & 1u); };
+  int top = kLimbs * 32 - 1;
+  while (top >= 0 && !bit(top))
+    --top;
+  if (top < 0) return 0.0f;
+  // Keep the bits from the float's quantum at this magnitude (24 significant bits, or the
+  // subnormal quantum 2^-149) and round the rest to nearest even.
+  const int top_e2 = top + kLsb;
+  const int q_e2 = std::max(top_e2 - 23, -149), q = q_e2 - kLsb;
+  std::uint64_t m = 0;
+  for (int b = top; b >= std::max(q, 0); --b)
+    m = (m << 1) | (bit(b) ? 1u : 0u);
+  if (q > 0) {
+    const bool half = bit(q - 1);
+    bool sticky = false;
+    for (int b = q - 2; b >= 0 && !sticky; --b)
+      sticky = bit(b);
+    if (half && (sticky || (m & 1u))) ++m;
+  }
+  // m has at most 25 bits at a quantum float32 holds: the conversion is exact unless it
+  // overflows, which gives infinity.
+  const double v = std::ldexp(double(m), q_e2);
+  const float f = v > double(std::numeric_limits<float>::max())
+                      ? std::numeric_limits<float>::infinity()
+                      : float(v);
+  return neg ? -f : f;
+}
+
+double round_minifloat(double v, int mbits, int emin, double maxv) {
+  if (std::isnan(v)) return v;
+  const double a = std::fabs(v);
+  if (a == 0.0) return v;
+  if (a >= maxv) return std::copysign(maxv, v);
+  const int e = std::max(std::ilogb(a), emin);
+  const double quantum = std::ldexp(1.0, e - mbits);
+  const double n = a / quantum, fl = std::floor(n), frac = n - fl;  // exact (power of 2)
+  const double r = frac > 0.5   ? fl + 1
+                   : frac < 0.5 ? fl
+                                : (std::fmod(fl, 2.0) == 0.0 ? fl : fl + 1);
+  return std::copysign(std::min(r * quantum, maxv), v);
+}
+
+std::uint16_t float_to_bf16_sat(float f) {
+  std::uint32_t x = std::bit_cast<std::uint32_t>(f);
+  if (std::isnan(f)) return static_cast<std::uint16_t>((x >> 16) | 0x40u);
+  if (std::isinf(f)) return static_cast<std::uint16_t>(((x >> 16) & 0x8000u) | 0x7f7fu);
+  x += 0x7fffu + ((x >> 16) & 1u);  // round to nearest even
+  std::uint16_t b = static_cast<std::uint16_t>(x >> 16);
+  if ((b & 0x7f80u) == 0x7f80u) b = static_cast<std::uint16_t>((b & 0x8000u) | 0x7f7fu);
+  return b;
+}
+
+float bf16_to_float(std::uint16_t b) {
+  return std::bit_cast<float>(std::uint32_t(b) << 16);
 }
 
 void qmatmul(std::span<float> out, const QActivation& x, const QTensor& w) {
   QACCEL_ASSERT(out.size() == std::size_t(w.rows), "qmatmul output size");
-  QACCEL_ASSERT(x.q.size() == std::size_t(w.cols) && x.group == w.group, "qmatmul operand shapes");
+  const bool x_int = x.elem == Elem::int_code, w_int = w.elem == Elem::int_code;
+  QACCEL_ASSERT((x_int ? x.q.size() : x.h.size()) == std::size_t(w.cols) && x.group == w.group,
+                "qmatmul operand shapes");
   const int G = w.group, ng = w.groups_per_row();
+  if (x_int && w_int) {
+    for (int r = 0; r < w.rows; ++r) {
+      const std::int16_t* wr = w.q.data() + std::size_t(r) * w.cols;
+      const float* ws = w.scales.data() + std::size_t(r) * ng;
+      float val = 0.0f;
+      for (int g = 0; g < ng; ++g) {
+        std::int64_t acc = group_dot(x.q.data() + std::size_t(g) * G, wr + std::size_t(g) * G, G);
+        val += (static_cast<float>(acc) * ws[g]) * x.scales[g];
+      }
+      out[r] = val;
+    }
+    return;
+  }
+  // A float element on either side: decode both to sig * 2^e2 and sum exactly. Without
+  // bfloat16 every product is a multiple of 2^-48 and fits HalfDotSum's 128 bits.
+  auto decode = [](Elem e, std::int16_t q, std::uint16_t h) {
+    return e == Elem::int_code ? ElemTerm{q, 0, false}
+           : e == Elem::half   ? decode_half(h)
+                               : decode_bf16(h);
+  };
+  std::vector<ElemTerm> xt(std::size_t(w.cols));
+  for (int j = 0; j < w.cols; ++j)
+    xt[std::size_t(j)] =
+        decode(x.elem, x_int ? x.q[std::size_t(j)] : 0, x_int ? 0 : x.h[std::size_t(j)]);
+  const bool wide = x.elem == Elem::bf16 || w.elem == Elem::bf16;
   for (int r = 0; r < w.rows; ++r) {
-    const std::int8_t* wr = w.q.data() + std::size_t(r) * w.cols;
+    const std::size_t base = std::size_t(r) * w.cols;
     const float* ws = w.scales.data() + std::size_t(r) * ng;
     float val = 0.0f;
     for (int g = 0; g < ng; ++g) {
-      std::int64_t acc = group_dot(x.q.data() + std::size_t(g) * G, wr + std::size_t(g) * G, G);
-      val += (static_cast<float>(acc) * ws[g]) * x.scales[g];
+      HalfDotSum narrow;
+      WideDotSum wsum;
+      for (int j = g * G; j < (g + 1) * G; ++j) {
+        const ElemTerm a = xt[std::size_t(j)];
+        const ElemTerm b = decode(w.elem, w_int ? w.q[base + j] : 0, w_int ? 0 : w.h[base + j]);
+        if (a.nan || b.nan) {
+          narrow.set_nan(), wsum.set_nan();
+          continue;
+        }
+        const std::int64_t p = std::int64_t(a.sig) * b.sig;
+        if (wide)
+          wsum.add_term(p, a.e2 + b.e2);
+        else
+          narrow.add_term(p, a.e2 + b.e2 + 48);
+      }
+      const float s = wide ? wsum.to_float() : narrow.to_float();
+      val += (s * ws[g]) * x.scales[g];
     }
     out[r] = val;
   }

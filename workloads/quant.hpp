@@ -15,37 +15,50 @@ float symmetric_scale(std::span<const float> x, int qmax);
 int quantize_value(float x, float scale, int qmax);
 
 // A weight matrix of rows x cols (cols = K, the reduction dimension) in groups of `group`
-// consecutive columns, one float32 scale per (row, group). Values fit int8 for every format.
-// The fp16 format instead stores IEEE binary16 values in `h` (no groups, no scales).
+// consecutive columns, one float32 scale per (row, group). The elements are integer codes in
+// `q` (Elem::int_code: every integer and codebook format, value = code * scale) or binary16 /
+// bfloat16 bit patterns in `h` (fp16, fp8 (held exactly as binary16) and bf16).
 struct QTensor {
   int rows = 0, cols = 0, group = 0, qmax = 0;
-  std::vector<std::int8_t> q;    // rows * cols
-  std::vector<float> scales;     // rows * (cols / group)
-  std::vector<std::uint16_t> h;  // fp16 format: rows * cols binary16 values
-  bool fp16() const { return !h.empty(); }
+  WeightFormat format = WeightFormat::int8;
+  Elem elem = Elem::int_code;
+  std::vector<std::int16_t> q;        // rows * cols codes (int_code)
+  std::vector<float> scales;          // rows * (cols / group); 1.0f for fp16 and bf16
+  std::vector<std::uint16_t> h;       // rows * cols (half, bf16)
+  std::vector<std::uint8_t> variant;  // bitmod: the type chosen per group (0..3)
+  bool fp16() const { return format == WeightFormat::fp16; }
   int groups_per_row() const { return cols / group; }
-  // Dequantized value ((float)q * scale, or the half widened), used for embedding lookups.
+  // Dequantized value (element * scale, one float32 rounding), used for embedding lookups.
   float at(int r, int c) const;
 };
 
+// Symmetric integer weights with range [-qmax, qmax] (the int2..int8 formats).
 QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group, int qmax);
+// Any weight format (QUANTIZATION.md); `group` as QuantSpec::group_for gives it.
+QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group, WeightFormat f);
 // The fp16 format: every value rounded to binary16 (float_to_half_sat), `group` = cols.
 QTensor half_weights(std::span<const float> w, int rows, int cols);
 
-// A quantized activation vector of length K: int8 or int16 values and one scale per weight
-// group (per-token granularity stores the same scale in every slot).
+// A matmul input vector of length K: integer codes in `q` (int8 / int16) or binary16 /
+// bfloat16 patterns in `h`, and one float32 scale per weight group (per-token granularity stores
+// the same scale in every slot; 1.0f for the unscaled fp16 and bf16).
 struct QActivation {
   int group = 0;
+  Elem elem = Elem::int_code;
   std::vector<std::int16_t> q;
   std::vector<float> scales;
-  std::vector<std::uint16_t> h;  // fp16 format: the vector in binary16 (q and scales empty)
+  std::vector<std::uint16_t> h;
 };
 
 void quantize_activation(std::span<const float> x, int group, int qmax, ActGranularity gran,
                          QActivation& out);
+// Any activation format, groups of `group` (the weights' group).
+void quantize_activation(std::span<const float> x, int group, ActFormat f, ActGranularity gran,
+                         QActivation& out);
 
-// out[r] = sum over groups g ascending of ((float)acc_g * w.scale[r][g]) * x.scale[g], starting
-// from 0.0f, where acc_g is the exact integer dot product of group g.
+// out[r] = sum over groups g ascending of ((float)S_g * w.scale[r][g]) * x.scale[g], from
+// 0.0f, where S_g is the exact dot product of group g's elements (an integer for integer
+// operands) and (float) rounds it once, to nearest even. Every format pair goes through here.
 void qmatmul(std::span<float> out, const QActivation& x, const QTensor& w);
 
 // The fp16 format's activation: every element rounded with float_to_half_sat.
@@ -61,6 +74,9 @@ void hmatmul(std::span<float> out, const QActivation& x, const QTensor& w);
 class HalfDotSum {
  public:
   void add(std::uint16_t a, std::uint16_t b);
+  // Adds sig * 2^(shift - 48), shift >= 0 (a product of decoded elements, see ElemTerm).
+  void add_term(std::int64_t sig, int shift) { v_ += static_cast<__int128>(sig) << shift; }
+  void set_nan() { nan_ = true; }
   void add(const HalfDotSum& o) { v_ += o.v_, nan_ |= o.nan_; }
   float to_float() const;  // rounded once, to nearest even
 
@@ -69,8 +85,43 @@ class HalfDotSum {
   bool nan_ = false;
 };
 
+// The exact sum of products of any two elements, bfloat16 included: a 640-bit fixed-point
+// accumulator (LSB 2^-300) in 32-bit limbs, rounded once to float32, to nearest even (subnormal
+// and overflowing sums too).
+class WideDotSum {
+ public:
+  // Adds sig * 2^e2, |sig| < 2^31, e2 >= -300.
+  void add_term(std::int64_t sig, int e2);
+  void set_nan() { nan_ = true; }
+  float to_float() const;
+
+ private:
+  static constexpr int kLimbs = 20, kLsb = -300;
+  std::int64_t limb_[kLimbs] = {};
+  int adds_ = 0;
+  bool nan_ = false;
+  void normalize();
+};
+
+// A decoded element: value = sig * 2^e2 (binary16: |sig| < 2^11, e2 >= -24; bfloat16:
+// |sig| < 2^8, e2 >= -133; integer code: e2 = 0). `nan` for NaN or infinity.
+struct ElemTerm {
+  std::int32_t sig = 0;
+  int e2 = 0;
+  bool nan = false;
+};
+ElemTerm decode_half(std::uint16_t h);
+ElemTerm decode_bf16(std::uint16_t b);
+
+// Rounds v to a minifloat with `mbits` mantissa bits and smallest normal exponent `emin`
+// (subnormals below), to nearest even, saturating at +-maxv (exact in double; NaN stays NaN).
+double round_minifloat(double v, int mbits, int emin, double maxv);
+// bfloat16: round to nearest even, saturating at the largest finite value; NaN stays NaN.
+std::uint16_t float_to_bf16_sat(float f);
+float bf16_to_float(std::uint16_t b);
+
 // Exact integer dot product of one group (int64 so no (q, G) combination can overflow).
-std::int64_t group_dot(const std::int16_t* x, const std::int8_t* w, int n);
+std::int64_t group_dot(const std::int16_t* x, const std::int16_t* w, int n);
 
 // out[r] = sum_j w[r][j] * x[j], float32, j ascending (llama2.c matmul).
 void fmatmul(std::span<float> out, std::span<const float> x, std::span<const float> w, int rows,

@@ -13,12 +13,12 @@ KVCache::KVCache(int n_layers, int positions, int n_kv_heads, int head_size, int
       n_kv_heads_(n_kv_heads),
       head_size_(head_size),
       bits_(bits) {
-  QACCEL_ASSERT(bits == 32 || bits == 16 || bits == 8, "KV bits");
+  QACCEL_ASSERT(bits == 32 || bits == 16 || bits == 8 || bits == 4, "KV bits");
   std::size_t n = std::size_t(n_layers) * positions * n_kv_heads * head_size;
   for (int i = 0; i < 2; ++i) {
     if (bits == 32) f_[i].resize(n);
     if (bits == 16) h_[i].resize(n);
-    if (bits == 8) q_[i].resize(n), s_[i].resize(std::size_t(n_layers) * positions * n_kv_heads);
+    if (bits <= 8) q_[i].resize(n), s_[i].resize(std::size_t(n_layers) * positions * n_kv_heads);
   }
 }
 
@@ -31,14 +31,15 @@ void KVCache::store(int layer, int pos, std::span<const float> k, std::span<cons
     if (bits_ == 16)
       for (std::size_t j = 0; j < kvd; ++j)
         h_[i][base + j] = float_to_half(src[j]);
-    if (bits_ == 8)
+    if (bits_ <= 8)
       for (int h = 0; h < n_kv_heads_; ++h) {
+        const int qmax = bits_ == 8 ? 127 : 7;
         auto head = src.subspan(std::size_t(h) * head_size_, head_size_);
-        float s = symmetric_scale(head, 127);
+        float s = symmetric_scale(head, qmax);
         s_[i][row(layer, pos) * n_kv_heads_ + h] = s;
         for (int j = 0; j < head_size_; ++j)
           q_[i][base + std::size_t(h) * head_size_ + j] =
-              std::int8_t(quantize_value(head[j], s, 127));
+              std::int8_t(quantize_value(head[j], s, qmax));
       }
   }
 }
@@ -52,7 +53,7 @@ void KVCache::load(bool key, int layer, int pos, int h, float* out) const {
   if (bits_ == 16)
     for (int j = 0; j < head_size_; ++j)
       out[j] = half_to_float(h_[i][base + j]);
-  if (bits_ == 8) {
+  if (bits_ <= 8) {
     float s = s_[i][row(layer, pos) * n_kv_heads_ + h];
     for (int j = 0; j < head_size_; ++j)
       out[j] = float(q_[i][base + j]) * s;
@@ -71,9 +72,7 @@ std::vector<Linear> make_layers(std::vector<float>& all, int layers, int rows, i
     lin.rows = rows, lin.cols = cols;
     std::span<const float> src(all.data() + l * per, per);
     if (q.quantized())
-      lin.q = quantize_weights(src, rows, cols, q.group_for(cols), weight_qmax(q.weights));
-    else if (q.half())
-      lin.q = half_weights(src, rows, cols);
+      lin.q = quantize_weights(src, rows, cols, q.group_for(cols), q.weights);
     else
       lin.f.assign(src.begin(), src.end());
   });
@@ -103,12 +102,10 @@ Reference::Reference(const ModelSpec& m, FloatWeights w, int max_positions)
   w3_ = make_layers(w.w3, L, h, d, q);
   std::vector<float>& cls_src = m.shared_classifier ? w.token_embedding : w.wcls;
   cls_ = make_layers(cls_src, 1, V, d, q)[0];  // releases the embedding too when shared
-  if (q.quantized() || q.half()) {
+  if (q.quantized()) {
     embedding_q_ = cls_.q;  // shared: identical tensor; unshared: quantize the embedding
     if (!m.shared_classifier)
-      embedding_q_ = q.half() ? half_weights(w.token_embedding, V, d)
-                              : quantize_weights(w.token_embedding, V, d, q.group_for(d),
-                                                 weight_qmax(q.weights));
+      embedding_q_ = quantize_weights(w.token_embedding, V, d, q.group_for(d), q.weights);
   } else {
     embedding_f_ = m.shared_classifier ? cls_.f : std::move(w.token_embedding);
   }
@@ -134,14 +131,12 @@ void Reference::rmsnorm(float* o, const float* x, const float* weight) const {
 void Reference::prepare(std::span<const float> x, int group) {
   cur_in_ = x;
   if (m_.quant.quantized())
-    quantize_activation(x, group, m_.quant.act_qmax(), m_.quant.act_granularity, qin_);
-  else if (m_.quant.half())
-    half_activation(x, qin_);
+    quantize_activation(x, group, m_.quant.act, m_.quant.act_granularity, qin_);
 }
 
 void Reference::linear(std::span<float> out, const Linear& w, int layer, const char* what) {
-  if (m_.quant.half()) {
-    hmatmul(out, qin_, w.q);
+  if (w.q.fp16() && qin_.elem == Elem::half && m_.quant.act == ActFormat::fp16) {
+    hmatmul(out, qin_, w.q);  // the same bits as qmatmul (unit scales), without decoding
   } else if (m_.quant.quantized()) {
     qmatmul(out, qin_, w.q);
   } else {
@@ -159,7 +154,7 @@ std::span<const float> Reference::forward(int token, int pos) {
   const QuantSpec& qs = m_.quant;
   const int gd = qs.group_for(d), gh = qs.group_for(hidden);
 
-  if (qs.quantized() || qs.half())
+  if (qs.quantized())
     for (int i = 0; i < d; ++i)
       x_[i] = embedding_q_.at(token, i);
   else

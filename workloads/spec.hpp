@@ -9,37 +9,109 @@
 
 namespace qaccel {
 
-enum class WeightFormat { fp32, fp16, int8, int4, int3 };
+// Weight element formats (workloads/QUANTIZATION.md gives each one's values, quantizer,
+// storage and arithmetic). `intN` are symmetric, `intNasym` carry a zero point per group.
+enum class WeightFormat {
+  fp32,
+  fp16,
+  bf16,
+  fp8e4m3,
+  fp8e5m2,
+  int2,
+  int3,
+  int4,
+  int5,
+  int6,
+  int7,
+  int8,
+  int2asym,
+  int3asym,
+  int4asym,
+  int5asym,
+  int6asym,
+  int7asym,
+  int8asym,
+  flint4,
+  fp3,
+  fp4,
+  bitmod3,
+  bitmod4,
+  olive4,
+  mxint8,
+  mxfp6,
+  mxfp4,
+  nvfp4
+};
+// Matmul-input (activation) formats.
+enum class ActFormat { int8, int16, fp16, bf16, fp8e4m3, fp8e5m2 };
 enum class ActGranularity { token, group };
 
+// How a format's elements enter the arithmetic.
+enum class Elem {
+  f32,       // float32 (llama2.c's float path)
+  int_code,  // an integer code times a float32 scale per group (QTensor::q)
+  half,      // an IEEE binary16 value (fp16, and fp8 which binary16 holds exactly)
+  bf16       // a bfloat16 value
+};
+
+struct WeightFormatInfo {
+  WeightFormat id;
+  std::string_view name;
+  Elem elem;
+  int bits;         // stored bits per element
+  int fixed_group;  // elements per scale block fixed by the format (MX 32, NVFP4 16), else 0
+  bool grouped;     // takes the scheme's group size (G or per channel)
+  int group_bits;   // stored bits per group: scale, zero point, selector
+  int tensor_bits;  // stored bits per tensor (NVFP4's float32 second-level scale)
+  int code_max;     // int_code: the largest |code|
+  std::string_view summary;
+};
+const WeightFormatInfo& info(WeightFormat f);
 std::string_view to_string(WeightFormat f);
-int weight_bits(WeightFormat f);  // 32, 16, 8, 4, 3
-int weight_qmax(WeightFormat f);  // 127, 7, 3 (symmetric ranges); 0 for fp32 and fp16
+std::string_view to_string(ActFormat a);
+// Every weight / activation format name, in declaration order (for errors and `qaccel list`).
+std::vector<std::string> weight_format_names();
+std::vector<std::string> act_format_names();
+bool parse_weight_format(std::string_view s, WeightFormat& out);
+bool parse_act_format(std::string_view s, ActFormat& out);
+int weight_bits(WeightFormat f);  // stored bits per element: 32, 16, 8, ... 2
+// Two's-complement bits of an int_code format's largest code (what an integer PE multiplies):
+// int4 4, flint4 6, olive4 8, mxfp6 10.
+int code_bits(WeightFormat f);
+Elem act_elem(ActFormat a);
+int act_bits(ActFormat a);  // 8 or 16
+// The activation format a weight format takes when the scheme does not name one.
+ActFormat default_act(WeightFormat f);
+// The group size a weight format takes when the scheme does not name one (0 = per channel).
+int default_group(WeightFormat f);
 
 // Quantization scheme of a model: see workloads/QUANTIZATION.md for the exact arithmetic.
 struct QuantSpec {
   WeightFormat weights = WeightFormat::fp32;
   int group_size = 0;  // elements per group along K; 0 = per output channel (one group = K)
-  int act_bits = 8;    // 8 or 16 (int8 / int16 symmetric); ignored for fp32 and fp16 weights
+  ActFormat act = ActFormat::int8;  // ignored for fp32 weights
   ActGranularity act_granularity = ActGranularity::token;
-  int kv_bits = 32;  // 32 (float32), 16 (IEEE half), 8 (int8, one scale per position and head)
+  int kv_bits = 32;  // 32 (float32), 16 (IEEE half), 8 / 4 (int8 / int4, a scale per position
+                     // and KV head)
 
-  // Integer weights in groups with scales (int8/int4/int3); fp16 is neither this nor fp32.
-  bool quantized() const { return weights != WeightFormat::fp32 && !half(); }
-  // fp16 (W16A16): binary16 weights and matmul inputs, the exact-sum matmul.
-  bool half() const { return weights == WeightFormat::fp16; }
-  int act_qmax() const { return act_bits == 8 ? 127 : 32767; }
+  // Not the float32 path: weights and matmul inputs in the formats above.
+  bool quantized() const { return weights != WeightFormat::fp32; }
+  // The legacy integer schemes w{2..8}a{8,16}: symmetric integer weights, integer inputs.
+  bool legacy_int() const;
+  int act_bits() const { return quantized() ? qaccel::act_bits(act) : 32; }
+  int act_qmax() const { return act == ActFormat::int8 ? 127 : 32767; }  // integer inputs
+  bool act_integer() const { return act == ActFormat::int8 || act == ActFormat::int16; }
   // Group size used for a matmul whose reduction length is k.
-  int group_for(int k) const { return group_size == 0 ? k : group_size; }
-  // Canonical scheme name, e.g. "w8a8-g64", "w4a16-pc-kv8", "fp32", "fp16-kv16".
+  int group_for(int k) const;
+  // Stored bytes of a rows x cols weight matrix in this scheme (checked).
+  std::int64_t weight_bytes(std::int64_t rows, std::int64_t cols) const;
+  // Canonical scheme name, e.g. "w8a8-g64-kv16", "mxfp4-afp16-kv16", "fp32", "fp16-kv16".
   // parse_scheme(name()) == *this.
   std::string name() const;
   bool operator==(const QuantSpec&) const = default;
 };
 
-// Parses a scheme name: fp32[-kvN] | fp16[-kvN] |
-// w{8,4,3}a{8,16}[-g{32,64,128}|-pc][-kv{8,16,32}][-agroup]. Unspecified parts take the defaults
-// listed in QUANTIZATION.md. Throws ConfigError.
+// Parses a scheme name (grammar in QUANTIZATION.md "Scheme names"). Throws ConfigError.
 QuantSpec parse_scheme(std::string_view text);
 
 struct WeightSource {

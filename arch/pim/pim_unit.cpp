@@ -76,11 +76,11 @@ class PimUnit final : public Unit {
     if (op.kind != OpKind::gemv && op.kind != OpKind::matmul && op.kind != OpKind::classifier)
       return no("PIM runs weight GEMVs only");
     if (op.m != 1 || op.count != 1) return no("PIM runs one token at a time (m = 1)");
-    const bool fp16 = op.dtype == "fp16";
-    if (!fp16 && op.weight_bits != 8 && op.weight_bits != 4)
+    const bool fp16 = op.wformat == WeightFormat::fp16 && op.aformat == ActFormat::fp16;
+    if (!fp16 && op.wformat != WeightFormat::int8 && op.wformat != WeightFormat::int4)
       return no("PIM blocks take int8, int4 and fp16 weights (" + op.dtype + ")");
-    if (!fp16 && op.act_bits != 8 && op.act_bits != 16)
-      return no("activations must be int8 or int16");
+    if (!fp16 && op.aformat != ActFormat::int8 && op.aformat != ActFormat::int16)
+      return no("activations must be int8 or int16 (" + op.dtype + ")");
     // Worst case of one lane's accumulator over a group.
     const double group = double(op.group ? op.group : op.k);
     const double worst = std::ceil(group / s_.lanes) * double((1 << (op.weight_bits - 1)) - 1) *
@@ -143,6 +143,7 @@ class PimUnit final : public Unit {
   bool matmul(const std::vector<const QActivation*>& rows, const QTensor& w,
               std::vector<float>& out) override {
     if (w.fp16()) return matmul_fp16(rows, w, out);
+    if (w.elem != Elem::int_code || rows.empty() || rows[0]->elem != Elem::int_code) return false;
     const int G = w.group, ng = w.groups_per_row();
     out.assign(rows.size() * std::size_t(w.rows), 0.0f);
     std::vector<std::int64_t> lane(std::size_t(s_.lanes));
@@ -150,7 +151,7 @@ class PimUnit final : public Unit {
     for (std::size_t t = 0; t < rows.size(); ++t) {
       const QActivation& x = *rows[t];
       for (int r = 0; r < w.rows; ++r) {
-        const std::int8_t* wr = w.q.data() + std::size_t(r) * std::size_t(w.cols);
+        const std::int16_t* wr = w.q.data() + std::size_t(r) * std::size_t(w.cols);
         float val = 0.0f;
         for (int g = 0; g < ng; ++g) {
           // Banks: lane l takes elements l, l + lanes, ... of the group.

@@ -70,7 +70,7 @@ std::int64_t compute_cycles(const ArraySpec& a, const GemmShape& g);
 // channel, as QTensor stores them). Result: acc[(m * N + n) * groups + g], each group's exact sum.
 struct IntGemm {
   const std::int16_t* a = nullptr;
-  const std::int8_t* w = nullptr;
+  const std::int16_t* w = nullptr;
   GemmShape shape;
 };
 

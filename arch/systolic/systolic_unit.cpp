@@ -71,14 +71,20 @@ class SystolicUnit final : public Unit {
     };
     if (!has_weights(op.kind)) return no("the array runs weight matmuls only");
     if (op.weight_bits == 32) return no("float32 weights (the array multiplies integers)");
-    if (op.dtype == "fp16") return no("fp16 operands (the array multiplies integers)");
-    if (op.weight_bits > s_.weight_bits || op.act_bits > s_.act_bits)
-      return no("operands w" + std::to_string(op.weight_bits) + "a" + std::to_string(op.act_bits) +
-                " exceed the PEs' w" + std::to_string(s_.weight_bits) + "a" +
-                std::to_string(s_.act_bits));
+    const WeightFormatInfo& wf = info(op.wformat);
+    if (wf.elem != Elem::int_code)
+      return no(std::string(wf.name) + " weights (the array's PEs multiply integers)");
+    if (op.aformat != ActFormat::int8 && op.aformat != ActFormat::int16)
+      return no(std::string(to_string(op.aformat)) + " inputs (the array's PEs multiply integers)");
+    // A PE multiplies the weight's integer code (a codebook format's decoded value).
+    const int wbits = code_bits(op.wformat);
+    if (wbits > s_.weight_bits || op.act_bits > s_.act_bits)
+      return no("operands " + op.dtype + " (" + std::to_string(wbits) + "-bit weight codes, " +
+                std::to_string(op.act_bits) + "-bit inputs) exceed the PEs' w" +
+                std::to_string(s_.weight_bits) + "a" + std::to_string(s_.act_bits));
     // The PE accumulator must hold a whole group's exact sum.
-    double bound = double(op.group == 0 ? op.k : op.group) *
-                   double((1 << (op.weight_bits - 1)) - 1) * double((1 << (op.act_bits - 1)) - 1);
+    double bound = double(op.group == 0 ? op.k : op.group) * double(wf.code_max) *
+                   double((1 << (op.act_bits - 1)) - 1);
     if (std::log2(bound) + 1 > s_.acc_bits)
       return no("a group sum needs " + std::to_string(int(std::ceil(std::log2(bound) + 1))) +
                 " accumulator bits, PEs have " + std::to_string(s_.acc_bits));
@@ -184,7 +190,8 @@ class SystolicUnit final : public Unit {
 
   bool matmul(const std::vector<const QActivation*>& rows, const QTensor& w,
               std::vector<float>& out) override {
-    if (w.fp16()) return false;  // integer PEs (supports() refuses fp16 ops)
+    if (w.elem != Elem::int_code || rows.empty() || rows[0]->elem != Elem::int_code)
+      return false;  // integer PEs (supports() refuses float operands)
     const i64 M = i64(rows.size()), N = w.rows, K = w.cols, G = w.group, groups = K / G;
     std::vector<std::int16_t> a(std::size_t(M * K));
     std::vector<float> xs(std::size_t(M * groups));

@@ -172,10 +172,10 @@ int cmd_ref(const std::vector<std::string>& args) {
   if (compare) {
     std::vector<QuantSpec> schemes;
     if (vm.count("quant") || m.quant.quantized()) {
-      if (m.quant.quantized() || m.quant.half()) schemes.push_back(m.quant);
+      if (m.quant.quantized()) schemes.push_back(m.quant);
     }
     if (!vm.count("quant")) {
-      int g = m.quant.quantized() ? m.quant.group_size : 64;
+      int g = m.quant.quantized() && info(m.quant.weights).grouped ? m.quant.group_size : 64;
       std::string gs = g == 0 ? "-pc" : "-g" + std::to_string(g);
       for (const char* s : {"w8a8", "w4a8", "w4a16", "w3a16"}) {
         QuantSpec q = parse_scheme(s + gs);

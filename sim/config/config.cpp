@@ -41,17 +41,15 @@ MapReader top(const YAML::Node& root, const std::string& kind, Diagnostics& d) {
 
 void read_quant(MapReader& q, QuantSpec& out) {
   if (!q.valid()) return;
-  std::string w = q.choice("weights", {"fp32", "fp16", "int8", "int4", "int3"});
-  out.weights = w == "int8"   ? WeightFormat::int8
-                : w == "int4" ? WeightFormat::int4
-                : w == "int3" ? WeightFormat::int3
-                : w == "fp16" ? WeightFormat::fp16
-                              : WeightFormat::fp32;
-  if (out.half()) out.act_bits = 16;  // W16A16: the matmul inputs are binary16 too
-  if (out.quantized()) {
+  const std::string w = q.choice("weights", weight_format_names());
+  parse_weight_format(w, out.weights);  // choice() reported a name outside the list
+  const WeightFormatInfo& f = info(out.weights);
+  out.act = default_act(out.weights);
+  if (f.grouped) {
     YAML::Node g = q.child("group_size");
     if (!g.IsDefined()) {
-      q.error("", "missing required key 'group_size' (32, 64, 128 or per_channel)");
+      q.error("",
+              "missing required key 'group_size' (32, 64, 128 or per_channel) for weights: " + w);
     } else if (g.IsScalar() && g.Scalar() == "per_channel") {
       out.group_size = 0;
     } else {
@@ -60,20 +58,42 @@ void read_quant(MapReader& q, QuantSpec& out) {
         q.error("group_size", "found " + describe(g) + ", expected 32, 64, 128 or per_channel");
       out.group_size = int(v);
     }
-    out.act_bits = int(q.integer("activation_bits", 8, 16, 8));
-    if (out.act_bits != 8 && out.act_bits != 16)
-      q.error("activation_bits", "expected 8 or 16, found " + std::to_string(out.act_bits));
+  } else if (q.has("group_size") && out.quantized()) {
+    q.child("group_size");
+    q.error("group_size", f.fixed_group ? w + " has a fixed block of " +
+                                              std::to_string(f.fixed_group) + " elements"
+                                        : "does not apply to weights: " + w);
+  }
+  if (out.quantized()) {
+    if (q.has("activation_bits") && q.has("activations")) {
+      q.child("activations");
+      q.error("activations", "give either activations or activation_bits, not both");
+    }
+    if (q.has("activation_bits")) {  // the older spelling: integer inputs of 8 or 16 bits
+      const int bits = int(q.integer("activation_bits", 8, 16, 8));
+      if (bits != 8 && bits != 16)
+        q.error("activation_bits", "expected 8 or 16, found " + std::to_string(bits));
+      out.act = bits == 16 ? ActFormat::int16 : ActFormat::int8;
+    } else if (q.has("activations")) {
+      parse_act_format(q.choice("activations", act_format_names()), out.act);
+    }
+    const bool scaled =
+        out.act_integer() || out.act == ActFormat::fp8e4m3 || out.act == ActFormat::fp8e5m2;
+    if (q.has("activation_granularity") && !scaled) {
+      q.child("activation_granularity");
+      q.error("activation_granularity", "applies to scaled activations (int8, int16, fp8), not " +
+                                            std::string(to_string(out.act)));
+    }
     out.act_granularity = q.choice("activation_granularity", {"token", "group"}, "token") == "group"
                               ? ActGranularity::group
                               : ActGranularity::token;
   } else {
-    for (const char* k : {"group_size", "activation_bits", "activation_granularity"})
-      if (q.has(k))
-        q.child(k), q.error(k, "applies only to quantized weights (weights: int8/int4/int3)");
+    for (const char* k : {"group_size", "activation_bits", "activations", "activation_granularity"})
+      if (q.has(k)) q.child(k), q.error(k, "does not apply to float32 weights (weights: fp32)");
   }
-  out.kv_bits = int(q.integer("kv_bits", 8, 32, out.weights != WeightFormat::fp32 ? 16 : 32));
-  if (out.kv_bits != 8 && out.kv_bits != 16 && out.kv_bits != 32)
-    q.error("kv_bits", "expected 8, 16 or 32, found " + std::to_string(out.kv_bits));
+  out.kv_bits = int(q.integer("kv_bits", 4, 32, out.quantized() ? 16 : 32));
+  if (out.kv_bits != 4 && out.kv_bits != 8 && out.kv_bits != 16 && out.kv_bits != 32)
+    q.error("kv_bits", "expected 4, 8, 16 or 32, found " + std::to_string(out.kv_bits));
   q.finish();
 }
 
@@ -425,16 +445,18 @@ std::string trim(const std::string& s) {
 struct LayerDtype {
   int weight_bits = 8, act_bits = 8, group = 0;
   std::string name = "int8";
+  WeightFormat wformat = WeightFormat::int8;
+  ActFormat aformat = ActFormat::int8;
 };
 LayerDtype parse_layer_dtype(const std::string& text, std::string& why) {
   LayerDtype t;
   why.clear();
   if (text.empty() || text == "int8") return t;
-  if (text == "fp16") return {16, 16, 0, "fp16"};
+  if (text == "fp16") return {16, 16, 0, "fp16", WeightFormat::fp16, ActFormat::fp16};
   try {
     const QuantSpec q = parse_scheme(text);
-    if (!q.quantized()) return {32, 32, 0, "fp32"};
-    return {weight_bits(q.weights), q.act_bits, q.group_size, q.name()};
+    if (!q.quantized()) return {32, 32, 0, "fp32", WeightFormat::fp32, ActFormat::int8};
+    return {weight_bits(q.weights), q.act_bits(), q.group_for(0), q.name(), q.weights, q.act};
   } catch (const ConfigError& e) {
     why = "dtype '" + text.substr(0, 40) + "': expected int8, fp16 or a scheme like w4a8-g128 (" +
           e.what() + ")";
@@ -446,6 +468,7 @@ Op layer_op(const std::string& name, long long m, long long n, long long k, cons
   Op o = gemm_op(name, m, n, k, t.weight_bits, t.act_bits);
   o.group = t.group;
   o.dtype = t.name;
+  o.wformat = t.wformat, o.aformat = t.aformat;
   return o;
 }
 

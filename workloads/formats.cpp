@@ -1,0 +1,362 @@
+// The quantizers of every weight and activation format (workloads/QUANTIZATION.md, "Formats").
+// Each group is quantized on its own, so large tensors split into row blocks in parallel.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+
+#include "sim/base/error.hpp"
+#include "sim/base/parallel.hpp"
+#include "workloads/quant.hpp"
+
+namespace qaccel {
+
+namespace {
+
+using W = WeightFormat;
+
+// C roundf: half away from zero (the integer formats' rule, as llama2.c).
+double round_half_away(double v) {
+  return std::copysign(std::floor(std::fabs(v) + 0.5), v);
+}
+
+// Nearest integer, ties to even (the MX and FP element rule).
+double round_half_even(double v) {
+  const double fl = std::floor(v), frac = v - fl;
+  return frac > 0.5 ? fl + 1 : frac < 0.5 ? fl : (std::fmod(fl, 2.0) == 0.0 ? fl : fl + 1);
+}
+
+// Minifloat element types in "units" of their smallest subnormal.
+struct Mini {
+  int mbits, emin;
+  double maxv;
+  int unit_log2;  // log2 of the smallest subnormal: emin - mbits
+};
+constexpr Mini kE2M1{1, 0, 6.0, -1};
+constexpr Mini kE3M2{2, -2, 28.0, -4};
+constexpr Mini kE4M3{3, -6, 448.0, -9};
+constexpr Mini kE5M2{2, -14, 57344.0, -16};
+
+double round_to(const Mini& f, double v) {
+  return round_minifloat(v, f.mbits, f.emin, f.maxv);
+}
+int to_units(const Mini& f, double v) {
+  return int(std::ldexp(v, -f.unit_log2));
+}
+
+// The nearest codebook value to v; a tie goes to the value nearer zero.
+int nearest(std::span<const int> grid, double v) {
+  int best = grid[0];
+  double bd = std::fabs(v - best);
+  for (int g : grid) {
+    const double d = std::fabs(v - g);
+    if (d < bd || (d == bd && std::abs(g) < std::abs(best))) best = g, bd = d;
+  }
+  return best;
+}
+
+int max_abs(std::span<const int> grid) {
+  int m = 0;
+  for (int g : grid)
+    m = std::max(m, std::abs(g));
+  return m;
+}
+
+float group_amax(std::span<const float> x) {
+  float m = 0.0f;
+  for (float v : x)
+    m = std::max(m, std::fabs(v));
+  return m;
+}
+
+// Codebook group: s = max|w| / max|grid| (float32), codes = nearest(w / s). Returns the
+// squared error sum (double) so callers can choose between grids.
+double codebook_group(std::span<const float> w, std::span<const int> grid, float& scale,
+                      std::int16_t* codes) {
+  const float s = group_amax(w) / static_cast<float>(max_abs(grid));
+  scale = s;
+  double err = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const int c = s == 0.0f ? 0 : nearest(grid, double(w[i] / s));
+    codes[i] = static_cast<std::int16_t>(c);
+    const double e = double(w[i]) - double(c) * double(s);
+    err += e * e;
+  }
+  return err;
+}
+
+std::vector<int> symmetric(std::initializer_list<int> mags) {
+  std::vector<int> g;
+  for (int m : mags) {
+    g.push_back(m);
+    if (m) g.push_back(-m);
+  }
+  std::sort(g.begin(), g.end());
+  return g;
+}
+
+const std::vector<int>& fp3_grid() {
+  static const std::vector<int> g = symmetric({0, 1, 2, 4});
+  return g;
+}
+const std::vector<int>& fp4_grid() {
+  static const std::vector<int> g = symmetric({0, 1, 2, 3, 4, 6, 8, 12});
+  return g;
+}
+
+// BitMoD's four extended types of a base grid, in the fixed tie-break order: extra resolution
+// +r, -r, extra asymmetry +a, -a.
+std::array<std::vector<int>, 4> bitmod_grids(W f) {
+  const auto& base = f == W::bitmod3 ? fp3_grid() : fp4_grid();
+  const int r = f == W::bitmod3 ? 3 : 10, a = f == W::bitmod3 ? 6 : 16;
+  std::array<std::vector<int>, 4> out;
+  const int extra[4] = {r, -r, a, -a};
+  for (int i = 0; i < 4; ++i) {
+    out[i] = base;
+    out[i].push_back(extra[i]);
+    std::sort(out[i].begin(), out[i].end());
+  }
+  return out;
+}
+
+// OliVe-style outlier-victim pairs: normal int4 [-7, 7]; in a pair with an element beyond 7.5
+// scale units, the larger one becomes an outlier on the abfloat grid +-{8 .. 96} and the other
+// (the victim) becomes 0. The scale is max|w| / c for the c of least squared error.
+double olive_group(std::span<const float> w, float amax, int c, float& scale, std::int16_t* codes) {
+  static const std::vector<int> outliers = symmetric({8, 12, 16, 24, 32, 48, 64, 96});
+  const float s = amax / static_cast<float>(c);
+  scale = s;
+  double err = 0;
+  for (std::size_t i = 0; i < w.size(); i += 2) {
+    const std::size_t n = std::min<std::size_t>(2, w.size() - i);
+    double v[2] = {0, 0};
+    for (std::size_t j = 0; j < n; ++j)
+      v[j] = s == 0.0f ? 0.0 : double(w[i + j] / s);
+    int code[2] = {0, 0};
+    const bool out0 = std::fabs(v[0]) > 7.5, out1 = n > 1 && std::fabs(v[1]) > 7.5;
+    if (out0 || out1) {
+      const std::size_t o = (n > 1 && std::fabs(v[1]) > std::fabs(v[0])) ? 1 : 0;
+      code[o] = nearest(outliers, v[o]);
+    } else {
+      for (std::size_t j = 0; j < n; ++j)
+        code[j] = int(std::clamp(round_half_away(v[j]), -7.0, 7.0));
+    }
+    for (std::size_t j = 0; j < n; ++j) {
+      codes[i + j] = static_cast<std::int16_t>(code[j]);
+      const double e = double(w[i + j]) - double(code[j]) * double(s);
+      err += e * e;
+    }
+  }
+  return err;
+}
+
+// One group of `w` into codes (int_code formats) or binary16 / bfloat16 patterns; returns the
+// group's float32 scale. `tensor_scale` is NVFP4's second-level scale.
+float quantize_group(W f, std::span<const float> w, float tensor_scale, std::int16_t* codes,
+                     std::uint16_t* h, std::uint8_t* variant) {
+  const WeightFormatInfo& fi = info(f);
+  const float amax = group_amax(w);
+  const std::size_t n = w.size();
+  switch (f) {
+    case W::fp32:
+    case W::fp16:
+    case W::bf16:
+      QACCEL_ASSERT(false, "fp32/fp16/bf16 are not group-quantized");
+      return 0.0f;
+    case W::fp8e4m3:
+    case W::fp8e5m2: {
+      const Mini& m = f == W::fp8e4m3 ? kE4M3 : kE5M2;
+      const float s = amax / static_cast<float>(m.maxv);
+      for (std::size_t i = 0; i < n; ++i)
+        h[i] = s == 0.0f ? 0 : float_to_half(float(round_to(m, double(w[i] / s))));
+      return s;
+    }
+    case W::int2:
+    case W::int3:
+    case W::int4:
+    case W::int5:
+    case W::int6:
+    case W::int7:
+    case W::int8: {
+      const float s = symmetric_scale(w, fi.code_max);
+      for (std::size_t i = 0; i < n; ++i)
+        codes[i] = static_cast<std::int16_t>(quantize_value(w[i], s, fi.code_max));
+      return s;
+    }
+    case W::int2asym:
+    case W::int3asym:
+    case W::int4asym:
+    case W::int5asym:
+    case W::int6asym:
+    case W::int7asym:
+    case W::int8asym: {
+      // The range always holds 0, so 0 is exact and the zero point lies in [0, levels].
+      float lo = 0.0f, hi = 0.0f;
+      for (float v : w)
+        lo = std::min(lo, v), hi = std::max(hi, v);
+      const int levels = fi.code_max;
+      const float s = (hi - lo) / static_cast<float>(levels);
+      if (s == 0.0f) {
+        std::fill_n(codes, n, std::int16_t(0));
+        return 0.0f;
+      }
+      const int z = int(std::clamp(round_half_away(double(-lo / s)), 0.0, double(levels)));
+      for (std::size_t i = 0; i < n; ++i) {
+        const int q = int(std::clamp(round_half_away(double(w[i] / s)) + z, 0.0, double(levels)));
+        codes[i] = static_cast<std::int16_t>(q - z);  // value = s * (q - z)
+      }
+      return s;
+    }
+    case W::flint4: {
+      static const std::vector<int> g = symmetric({0, 1, 2, 3, 4, 6, 8, 16});
+      float s = 0;
+      codebook_group(w, g, s, codes);
+      return s;
+    }
+    case W::fp3:
+    case W::fp4: {
+      float s = 0;
+      codebook_group(w, f == W::fp3 ? fp3_grid() : fp4_grid(), s, codes);
+      return s;
+    }
+    case W::bitmod3:
+    case W::bitmod4: {
+      const auto grids = bitmod_grids(f);
+      std::vector<std::int16_t> trial(n);
+      double best = std::numeric_limits<double>::infinity();
+      float best_s = 0;
+      for (int v = 0; v < 4; ++v) {
+        float s = 0;
+        const double e = codebook_group(w, grids[std::size_t(v)], s, trial.data());
+        if (e < best) {  // strict: a tie keeps the earlier type
+          best = e, best_s = s, *variant = std::uint8_t(v);
+          std::copy(trial.begin(), trial.end(), codes);
+        }
+      }
+      return best_s;
+    }
+    case W::olive4: {
+      std::vector<std::int16_t> trial(n);
+      double best = std::numeric_limits<double>::infinity();
+      float best_s = 0;
+      for (int c : {7, 8, 12, 16, 24, 32, 48, 64, 96}) {
+        float s = 0;
+        const double e = olive_group(w, amax, c, s, trial.data());
+        if (e < best) best = e, best_s = s, std::copy(trial.begin(), trial.end(), codes);
+      }
+      return best_s;
+    }
+    case W::mxint8:
+    case W::mxfp6:
+    case W::mxfp4: {
+      // OCP MX: shared exponent X = floor(log2 amax) - emax(element), E8M0 range [-127, 127].
+      const int emax = f == W::mxint8 ? 0 : f == W::mxfp6 ? 4 : 2;
+      const int unit_log2 = f == W::mxint8 ? -6 : f == W::mxfp6 ? kE3M2.unit_log2 : -1;
+      int X = -127;
+      if (amax > 0.0f) {
+        int ex = 0;
+        std::frexp(amax, &ex);  // amax = f * 2^ex, f in [0.5, 1)
+        X = std::clamp(ex - 1 - emax, -127, 127);
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        const double v = std::ldexp(double(w[i]), -X);
+        int c = 0;
+        if (f == W::mxint8) {
+          c = int(std::clamp(round_half_even(v * 64.0), -127.0, 127.0));
+        } else {
+          const Mini& m = f == W::mxfp6 ? kE3M2 : kE2M1;
+          c = to_units(m, round_to(m, v));
+        }
+        codes[i] = static_cast<std::int16_t>(c);
+      }
+      return amax > 0.0f ? std::ldexp(1.0f, X + unit_log2) : 0.0f;
+    }
+    case W::nvfp4: {
+      // Block scale: E4M3 of (amax / 6) / tensor_scale; effective scale = e4m3 * tensor_scale.
+      if (tensor_scale == 0.0f) {
+        std::fill_n(codes, n, std::int16_t(0));
+        return 0.0f;
+      }
+      const float bs = float(round_to(kE4M3, double((amax / 6.0f) / tensor_scale)));
+      const float S = bs * tensor_scale;
+      for (std::size_t i = 0; i < n; ++i)
+        codes[i] =
+            S == 0.0f ? 0 : static_cast<std::int16_t>(to_units(kE2M1, round_to(kE2M1, w[i] / S)));
+      return S * 0.5f;  // the value of one E2M1 unit
+    }
+  }
+  return 0.0f;
+}
+
+}  // namespace
+
+QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group, WeightFormat f) {
+  QACCEL_ASSERT(w.size() == std::size_t(rows) * cols, "weight size");
+  const WeightFormatInfo& fi = info(f);
+  QACCEL_ASSERT(f != W::fp32, "fp32 weights are not quantized");
+  if (f == W::fp16) return half_weights(w, rows, cols);
+  QTensor t;
+  t.rows = rows, t.cols = cols, t.format = f, t.elem = fi.elem, t.qmax = fi.code_max;
+  if (f == W::bf16) {
+    t.group = cols;
+    t.h.resize(w.size());
+    t.scales.assign(std::size_t(rows), 1.0f);
+    for (std::size_t i = 0; i < w.size(); ++i)
+      t.h[i] = float_to_bf16_sat(w[i]);
+    return t;
+  }
+  QACCEL_ASSERT(group > 0 && cols % group == 0, "group must divide cols");
+  t.group = group;
+  if (fi.elem == Elem::int_code)
+    t.q.resize(w.size());
+  else
+    t.h.resize(w.size());
+  t.scales.resize(std::size_t(rows) * (cols / group));
+  if (f == W::bitmod3 || f == W::bitmod4) t.variant.resize(t.scales.size());
+  float tensor_scale = 0.0f;
+  if (f == W::nvfp4) tensor_scale = group_amax(w) / 2688.0f;  // 448 * 6
+  const std::size_t groups = t.scales.size(), blocks = w.size() >= (1u << 20) ? 64 : 1;
+  parallel_for(blocks, [&](std::size_t b) {
+    for (std::size_t g = b * groups / blocks; g < (b + 1) * groups / blocks; ++g) {
+      const std::size_t at = g * std::size_t(group);
+      t.scales[g] = quantize_group(
+          f, w.subspan(at, std::size_t(group)), tensor_scale, t.q.empty() ? nullptr : &t.q[at],
+          t.h.empty() ? nullptr : &t.h[at], t.variant.empty() ? nullptr : &t.variant[g]);
+    }
+  });
+  return t;
+}
+
+void quantize_activation(std::span<const float> x, int group, ActFormat f, ActGranularity gran,
+                         QActivation& out) {
+  QACCEL_ASSERT(group > 0 && x.size() % group == 0, "group must divide the activation length");
+  if (f == ActFormat::int8 || f == ActFormat::int16)
+    return quantize_activation(x, group, f == ActFormat::int8 ? 127 : 32767, gran, out);
+  const std::size_t n_groups = x.size() / std::size_t(group);
+  out.group = group;
+  out.elem = act_elem(f);
+  out.q.clear();
+  out.h.resize(x.size());
+  if (f == ActFormat::fp16 || f == ActFormat::bf16) {
+    out.scales.assign(n_groups, 1.0f);
+    for (std::size_t i = 0; i < x.size(); ++i)
+      out.h[i] = f == ActFormat::fp16 ? float_to_half_sat(x[i]) : float_to_bf16_sat(x[i]);
+    return;
+  }
+  // fp8: a float32 scale amax / max-finite per token (or per group), elements rounded to
+  // nearest even and saturated, held exactly as binary16.
+  const Mini& m = f == ActFormat::fp8e4m3 ? kE4M3 : kE5M2;
+  const float maxv = static_cast<float>(m.maxv);
+  out.scales.resize(n_groups);
+  if (gran == ActGranularity::token)
+    std::fill(out.scales.begin(), out.scales.end(), group_amax(x) / maxv);
+  else
+    for (std::size_t g = 0; g < n_groups; ++g)
+      out.scales[g] = group_amax(x.subspan(g * group, std::size_t(group))) / maxv;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const float s = out.scales[i / std::size_t(group)];
+    out.h[i] = s == 0.0f ? 0 : float_to_half(float(round_to(m, double(x[i] / s))));
+  }
+}
+
+}  // namespace qaccel
