@@ -1,0 +1,83 @@
+#include "workloads/evaluate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "sim/base/error.hpp"
+#include "workloads/reference.hpp"
+
+namespace qaccel {
+
+std::vector<QuantSpec> comparison_schemes(const ModelSpec& m, bool quant_given) {
+  std::vector<QuantSpec> schemes;
+  if (m.quant.quantized() || m.quant.half()) schemes.push_back(m.quant);
+  if (quant_given) return schemes;
+  const int g = m.quant.quantized() ? m.quant.group_size : 64;
+  const std::string gs = g == 0 ? "-pc" : "-g" + std::to_string(g);
+  auto add = [&](const std::string& name) {
+    QuantSpec q = parse_scheme(name);
+    if (std::find(schemes.begin(), schemes.end(), q) == schemes.end()) schemes.push_back(q);
+  };
+  for (const char* s : {"w8a8", "w4a8", "w4a16", "w3a16"})
+    add(s + gs);
+  add("w8a8" + gs + "-kv8");
+  add("fp16");
+  return schemes;
+}
+
+double Perplexity::mean_nll() const {
+  if (nonfinite > 0 || predicted == 0) return std::numeric_limits<double>::quiet_NaN();
+  return nll_sum / double(predicted);
+}
+
+double Perplexity::ppl() const {
+  return std::exp(mean_nll());
+}
+
+double token_nll(std::span<const float> logits, int target) {
+  QACCEL_ASSERT(target >= 0 && std::size_t(target) < logits.size(), "target outside logits");
+  double mx = -std::numeric_limits<double>::infinity();
+  for (float v : logits) {
+    if (std::isnan(v)) return std::numeric_limits<double>::quiet_NaN();
+    mx = std::max(mx, double(v));
+  }
+  if (!std::isfinite(mx)) return std::numeric_limits<double>::quiet_NaN();
+  double sum = 0;
+  for (float v : logits)
+    sum += std::exp(double(v) - mx);
+  return std::log(sum) - (double(logits[std::size_t(target)]) - mx);
+}
+
+Perplexity perplexity(const ModelSpec& m, FloatWeights w, std::span<const int> tokens,
+                      const PerplexityProgress& progress) {
+  const long long n = (long long)tokens.size();
+  if (n < 2) throw ConfigError("perplexity needs at least 2 tokens, got " + std::to_string(n));
+  for (long long i = 0; i < n; ++i)
+    if (tokens[std::size_t(i)] < 0 || tokens[std::size_t(i)] >= m.vocab_size)
+      throw ConfigError("perplexity: token " + std::to_string(i) + " is id " +
+                        std::to_string(tokens[std::size_t(i)]) + ", outside the vocabulary of " +
+                        std::to_string(m.vocab_size));
+  const long long window = m.seq_len;
+  const long long total = n - (n + window - 1) / window;
+  // Only a window's first L - 1 tokens are fed.
+  Reference ref(m, std::move(w), int(std::min(window, n)));
+  Perplexity r;
+  for (long long w0 = 0; w0 < n; w0 += window) {
+    const long long len = std::min(window, n - w0);
+    ++r.windows;
+    for (long long p = 0; p + 1 < len; ++p) {
+      std::span<const float> logits = ref.forward(tokens[std::size_t(w0 + p)], int(p));
+      double nll = token_nll(logits, tokens[std::size_t(w0 + p + 1)]);
+      if (std::isfinite(nll))
+        r.nll_sum += nll;
+      else
+        ++r.nonfinite;
+      ++r.predicted;
+    }
+    if (progress) progress(r.predicted, total);
+  }
+  return r;
+}
+
+}  // namespace qaccel
