@@ -340,9 +340,15 @@ TEST(Evaluate, ComparisonSchemes) {
   EXPECT_EQ(comparison_schemes(m, true)[0], m.quant);
   m.quant = QuantSpec{};
   EXPECT_TRUE(comparison_schemes(m, true).empty());
+  // A float model: group 64 when it fits, else 32 (hidden_dim 96), else per channel.
   s = comparison_schemes(m, false);
   ASSERT_EQ(s.size(), 6u);
-  EXPECT_EQ(s[0].name(), "w8a8-g64-kv16");
+  EXPECT_EQ(s[0].name(), "w8a8-g32-kv16");
+  EXPECT_EQ(s[4].name(), "w8a8-g32-kv8");
+  m.hidden_dim = 128;
+  EXPECT_EQ(comparison_schemes(m, false)[0].name(), "w8a8-g64-kv16");
+  m.dim = 8, m.hidden_dim = 16, m.n_heads = 2, m.n_kv_heads = 2;
+  EXPECT_EQ(comparison_schemes(m, false)[0].name(), "w8a8-pc-kv16");
   // An fp16 model leads with its own scheme, once.
   m.quant = parse_scheme("fp16");
   s = comparison_schemes(m, false);

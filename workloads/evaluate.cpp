@@ -13,7 +13,14 @@ std::vector<QuantSpec> comparison_schemes(const ModelSpec& m, bool quant_given) 
   std::vector<QuantSpec> schemes;
   if (m.quant.quantized() || m.quant.half()) schemes.push_back(m.quant);
   if (quant_given) return schemes;
-  const int g = m.quant.quantized() ? m.quant.group_size : 64;
+  // The model's group; for a float model 64, or 32 when 64 does not divide its dim and
+  // hidden_dim (stories15M: 288 and 768), or one group per channel.
+  int g = 0;
+  if (m.quant.quantized())
+    g = m.quant.group_size;
+  else
+    for (int c : {64, 32})
+      if (g == 0 && m.dim % c == 0 && m.hidden_dim % c == 0) g = c;
   const std::string gs = g == 0 ? "-pc" : "-g" + std::to_string(g);
   auto add = [&](const std::string& name) {
     QuantSpec q = parse_scheme(name);

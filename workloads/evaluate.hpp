@@ -13,9 +13,9 @@ namespace qaccel {
 // The schemes compared against the float32 path, float32 itself excluded. With
 // `quant_given` (the user chose one with --quant), only the model's scheme when it is not
 // fp32; otherwise the model's scheme when it is not fp32, then w8a8, w4a8, w4a16, w3a16 at the
-// model's group size (64 when the model is not integer-quantized), w8a8 with an int8 KV cache,
-// and fp16, each once. A scheme may not fit the model (a group that does not divide dim):
-// callers check ModelSpec::problems() and skip it.
+// model's group size (for a float model 64, else 32 when 64 does not fit its dim and hidden_dim,
+// else per channel), w8a8 with an int8 KV cache, and fp16, each once. A scheme may still not
+// fit the model (the model's own group): callers check ModelSpec::problems() and skip it.
 std::vector<QuantSpec> comparison_schemes(const ModelSpec& m, bool quant_given);
 
 struct Perplexity {
