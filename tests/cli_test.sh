@@ -448,5 +448,39 @@ check sweep-resume-after-int 0 "ran $((60 - partial)), already stored $partial" 
 if [ "$rc" -eq 130 ] && [ "$partial" -gt 0 ] && [ "$partial" -lt 60 ]; then pass=$((pass + 1)); else
   echo "FAIL sigint: exit $rc, $partial of 60 stored"; fail=$((fail + 1)); fi
 
+# ---- ref --perplexity (issue 13): a checkpoint and a tokenizer written here -------------------
+# dim 8, hidden 16, 1 layer, 2/2 heads, vocab 10, seq_len 4 (760 floats), and a 10-piece
+# tokenizer.bin (int32 max_token_length, then per piece: float32 score, int32 length, bytes).
+perl -e 'print pack("l<7", 8, 16, 1, 2, 2, 10, 4); print pack("f<", cos($_) / 3) for 1 .. 760' >"$tmp/ppl.bin"
+perl -e 'my @p = ("<unk>", "<s>", "</s>", " ", "a", "b", "c", "ab", " a", "ba");
+  my @s = (0, 0, 0, -9, -9, -9, -9, -1, -2, -3);
+  print pack("l<", 5); print pack("f<l<", $s[$_], length $p[$_]), $p[$_] for 0 .. $#p' >"$tmp/tok.bin"
+printf 'abba cab\nab a' >"$tmp/text.txt"
+# "abba cab\nab a": the newline is no piece and falls back to byte 0x0A = id 13, past the
+# vocabulary of 10: an error naming the tokenizer.
+check ppl-byte-fallback 2 "tokenizer .*tok.bin: byte 0x0a .* falls back to token 13" -- "$q" ref --checkpoint "$tmp/ppl.bin" --perplexity "$tmp/text.txt" --tokenizer "$tmp/tok.bin"
+printf 'abba cab ab a bab' >"$tmp/text.txt"
+check ppl-table 0 "^w8a8-pc-kv16 +[0-9]+ +[0-9]+\.[0-9]{4} +[0-9]+\.[0-9]{3}$" -- "$q" ref --checkpoint "$tmp/ppl.bin" --quant w8a8-pc --perplexity "$tmp/text.txt" --tokenizer "$tmp/tok.bin"
+# Merges "ab" (best score) everywhere, then " a", then "ba": [BOS, " ", "ab", "ba", " ", "c",
+# "ab", " ", "ab", " a", " ", "b", "ab"], 13 tokens in windows of 4, 4, 4, 1: 9 predictions.
+if grep -qE "^fp32 +9 " "$tmp/out" && grep -q "over 4 windows of up to 4 tokens" "$tmp/out" &&
+  [ "$(grep -cE '^(fp32|w8a8)' "$tmp/out")" -eq 2 ]; then pass=$((pass + 1)); else
+  echo "FAIL ppl-table rows:"; sed 's/^/  /' "$tmp/out"; fail=$((fail + 1)); fi
+check ppl-max-tokens 0 "^fp32 +3 " -- "$q" ref --checkpoint "$tmp/ppl.bin" --quant fp32 --perplexity "$tmp/text.txt" --tokenizer "$tmp/tok.bin" --max-tokens 4
+check ppl-needs-tokenizer 2 "--perplexity needs --tokenizer" -- "$q" ref --checkpoint "$tmp/ppl.bin" --perplexity "$tmp/text.txt"
+check ppl-tokenizer-alone 2 "--tokenizer goes with --perplexity" -- "$q" ref --checkpoint "$tmp/ppl.bin" --prompt-tokens 1 --tokenizer "$tmp/tok.bin"
+check ppl-with-prompt 2 "runs on its own: drop --prompt-tokens" -- "$q" ref --checkpoint "$tmp/ppl.bin" --prompt-tokens 1 --perplexity "$tmp/text.txt" --tokenizer "$tmp/tok.bin"
+check ppl-missing-tokenizer 2 "tokenizer .*nope.bin: no such file" -- "$q" ref --checkpoint "$tmp/ppl.bin" --perplexity "$tmp/text.txt" --tokenizer "$tmp/nope.bin"
+head -c 3000 /bin/ls >"$tmp/garbage-tok.bin"
+check ppl-garbage-tokenizer 2 "tokenizer .*garbage-tok.bin: " -- "$q" ref --checkpoint "$tmp/ppl.bin" --perplexity "$tmp/text.txt" --tokenizer "$tmp/garbage-tok.bin"
+head -c 45 "$tmp/tok.bin" >"$tmp/cut-tok.bin"
+check ppl-truncated-tokenizer 2 "tokenizer .*cut-tok.bin: truncated in piece 3 \\(byte offset 40\\): 5 bytes left" -- "$q" ref --checkpoint "$tmp/ppl.bin" --perplexity "$tmp/text.txt" --tokenizer "$tmp/cut-tok.bin"
+check ppl-vocab-mismatch 2 "tok.bin: has only 10 pieces, the model's vocab_size is 256" -- "$q" ref --model "$m" --perplexity "$tmp/text.txt" --tokenizer "$tmp/tok.bin"
+check ppl-tokenizer-fifo 2 "tokenizer .*fifo.csv: not a regular file" -- timeout 20 "$q" ref --checkpoint "$tmp/ppl.bin" --perplexity "$tmp/text.txt" --tokenizer "$tmp/fifo.csv"
+: >"$tmp/empty.txt"
+check ppl-empty-text 2 "empty.txt gives 1 token .*needs at least 2" -- "$q" ref --checkpoint "$tmp/ppl.bin" --perplexity "$tmp/empty.txt" --tokenizer "$tmp/tok.bin"
+check ppl-missing-text 2 "text .*none.txt: no such file" -- "$q" ref --checkpoint "$tmp/ppl.bin" --perplexity "$tmp/none.txt" --tokenizer "$tmp/tok.bin"
+# ---- end of ref --perplexity --------------------------------------------------------------------
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

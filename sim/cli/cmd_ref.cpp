@@ -4,9 +4,12 @@
 #include <fstream>
 #include <iostream>
 
+#include "sim/base/files.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/report/table.hpp"
+#include "workloads/evaluate.hpp"
 #include "workloads/reference.hpp"
+#include "workloads/tokenizer.hpp"
 #include "workloads/weights.hpp"
 
 namespace qaccel::cli {
@@ -85,6 +88,83 @@ void compare_float(const ModelSpec& base, const FloatWeights& weights,
   t.render(std::cout, TableFormat::table);
 }
 
+// Texts up to 1 GiB (WikiText-103's training split is 540 MB).
+constexpr std::uintmax_t kMaxTextBytes = std::uintmax_t(1) << 30;
+
+void run_perplexity(const ModelSpec& m, const po::variables_map& vm) {
+  const std::string text_path = vm["perplexity"].as<std::string>();
+  const std::string tok_path = vm["tokenizer"].as<std::string>();
+  Tokenizer tok = read_tokenizer(tok_path, m.vocab_size);
+  const std::string text = read_regular_file(text_path, kMaxTextBytes, "text");
+  if (auto nul = text.find('\0'); nul != std::string::npos)
+    throw ConfigError("text " + text_path + ": NUL byte at offset " + std::to_string(nul) +
+                      " (not a text file?)");
+  Timer enc_t;
+  std::vector<int> tokens = tok.encode(text);
+  const long long encoded = (long long)tokens.size();
+  const long long max_tokens = vm["max-tokens"].as<long long>();
+  if (max_tokens > 0 && (long long)tokens.size() > max_tokens)
+    tokens.resize(std::size_t(max_tokens));
+  if (tokens.size() < 2)
+    throw ConfigError("text " + text_path + " gives " + std::to_string(tokens.size()) +
+                      " token (BOS only: an empty file?); perplexity needs at least 2");
+  const long long n = (long long)tokens.size(), window = m.seq_len;
+  check_reference_memory(m, vm["max-memory-gib"].as<double>(), std::min(n, window));
+
+  std::cout << "model      " << describe_model(m) << "\n";
+  std::cout << "text       " << text_path << ": " << text.size() << " bytes, " << encoded
+            << " tokens (tokenizer " << tok_path << ", " << fixed(enc_t.seconds(), 2) << " s)";
+  if (n < encoded) std::cout << "; the first " << n << " evaluated";
+  std::cout << "\n";
+  Timer load_t;
+  FloatWeights w = load_weights(m);
+  std::cerr << "weights loaded in " << fixed(load_t.seconds(), 2) << " s\n";
+
+  std::vector<QuantSpec> schemes{QuantSpec{}};
+  for (const QuantSpec& q : comparison_schemes(m, vm.count("quant") > 0))
+    schemes.push_back(q);
+  Table t;
+  t.add_column("scheme");
+  t.add_column("tokens", true);
+  t.add_column("nll", true);
+  t.add_column("ppl", true);
+  long long windows = 0;
+  for (std::size_t k = 0; k < schemes.size(); ++k) {
+    ModelSpec qm = m;
+    qm.quant = schemes[k];
+    const std::string name = qm.quant.name();
+    auto problems = qm.problems();
+    if (!problems.empty()) {
+      std::cerr << "perplexity: skipping " << name << ": " << problems[0] << "\n";
+      continue;
+    }
+    const std::string tag = "perplexity: [" + std::to_string(k + 1) + "/" +
+                            std::to_string(schemes.size()) + "] " + name;
+    std::cerr << tag << " ...\n";
+    Timer run_t;
+    double last = 0;
+    Perplexity r = perplexity(qm, w, tokens, [&](long long done, long long total) {
+      if (run_t.seconds() - last < 10 || done == total) return;
+      last = run_t.seconds();
+      std::cerr << tag << ": " << done << " / " << total << " positions\n";
+    });
+    const double secs = run_t.seconds();
+    std::cerr << tag << ": " << r.predicted << " positions in " << fixed(secs, 2) << " s ("
+              << fixed(secs > 0 ? double(r.predicted) / secs : 0.0, 1) << " tokens/s)\n";
+    if (r.nonfinite)
+      std::cerr << "perplexity: " << name << ": " << r.nonfinite
+                << " positions have non-finite logits\n";
+    windows = r.windows;
+    const bool ok = r.nonfinite == 0;
+    t.add_row({name, std::to_string(r.predicted), ok ? fixed(r.mean_nll(), 4) : "non-finite",
+               ok ? fixed(r.ppl(), 3) : "non-finite"});
+  }
+  std::cout << "\nperplexity, teacher-forced over " << windows << " window"
+            << (windows == 1 ? "" : "s") << " of up to " << window
+            << " tokens (seq_len; each from position 0); nll in nats per predicted token:\n";
+  t.render(std::cout, TableFormat::table);
+}
+
 }  // namespace
 
 int cmd_ref(const std::vector<std::string>& args) {
@@ -93,23 +173,53 @@ int cmd_ref(const std::vector<std::string>& args) {
       "checkpoint", po::value<std::string>(), "llama2.c checkpoint (.bin); shapes from its header")(
       "quant", po::value<std::string>(),
       "quantization scheme overriding the model's, e.g. w8a8, w4a16-g128, fp32")(
-      "prompt-tokens", po::value<std::string>()->required(), "prompt token ids, e.g. \"1 72 101\"")(
+      "prompt-tokens", po::value<std::string>(), "prompt token ids, e.g. \"1 72 101\"")(
       "greedy", po::value<int>()->default_value(0), "argmax tokens to generate after the prompt")(
       "dump-logits", po::value<std::string>(), "write each prompt position's logits to this file")(
       "compare-float", po::bool_switch(),
       "report each scheme's logit error against the float32 path")(
+      "perplexity", po::value<std::string>(),
+      "perplexity of the model on this text file, per scheme (fp32 and the --compare-float "
+      "schemes): non-overlapping windows of seq_len tokens, teacher-forced")(
+      "tokenizer", po::value<std::string>(),
+      "llama2.c tokenizer.bin of the model (with --perplexity)")(
+      "max-tokens", po::value<long long>()->default_value(0),
+      "with --perplexity: evaluate only the text's first N tokens (0 = all)")(
       "max-memory-gib", po::value<double>()->default_value(16.0),
       "refuse models whose float weights exceed this");
   po::variables_map vm;
   const std::string synopsis =
       "(--model M.yaml | --checkpoint F.bin) [--quant SCHEME] --prompt-tokens \"T ...\" [--greedy "
       "N]\n"
-      "       [--dump-logits FILE] [--compare-float]";
+      "       [--dump-logits FILE] [--compare-float]\n"
+      "   or: qaccel ref (--model M.yaml | --checkpoint F.bin) [--quant SCHEME] --perplexity TEXT "
+      "--tokenizer tokenizer.bin\n"
+      "       [--max-tokens N]";
   const std::string about =
       "Runs the functional reference (llama2.c semantics; the bit-exact quantized contract of\n"
-      "workloads/QUANTIZATION.md when the scheme is quantized) on a prompt.";
+      "workloads/QUANTIZATION.md when the scheme is quantized) on a prompt, or measures its\n"
+      "perplexity on a text per quantization scheme.";
   if (!parse("ref", synopsis, about, opts, nullptr, args, vm)) return 0;
   std::string usage = "usage: qaccel ref " + synopsis + "\n";
+
+  if (vm.count("perplexity")) {
+    if (!vm.count("tokenizer"))
+      throw UsageError("--perplexity needs --tokenizer FILE (the model's llama2.c tokenizer.bin)",
+                       usage);
+    for (const char* o : {"prompt-tokens", "dump-logits"})
+      if (vm.count(o))
+        throw UsageError(std::string("--perplexity runs on its own: drop --") + o, usage);
+    if (!vm["greedy"].defaulted() || vm["compare-float"].as<bool>())
+      throw UsageError("--perplexity runs on its own: drop --greedy and --compare-float", usage);
+    if (vm["max-tokens"].as<long long>() < 0) throw UsageError("--max-tokens must be >= 0", usage);
+    run_perplexity(model_from_options(vm, usage), vm);
+    return 0;
+  }
+  for (const char* o : {"tokenizer", "max-tokens"})
+    if (vm.count(o) && !vm[o].defaulted())
+      throw UsageError(std::string("--") + o + " goes with --perplexity TEXT", usage);
+  if (!vm.count("prompt-tokens"))
+    throw UsageError("give --prompt-tokens \"T ...\" (or --perplexity TEXT)", usage);
 
   ModelSpec m = model_from_options(vm, usage);
   std::vector<int> prompt =
@@ -170,22 +280,7 @@ int cmd_ref(const std::vector<std::string>& args) {
   }
 
   if (compare) {
-    std::vector<QuantSpec> schemes;
-    if (vm.count("quant") || m.quant.quantized()) {
-      if (m.quant.quantized()) schemes.push_back(m.quant);
-    }
-    if (!vm.count("quant")) {
-      int g = m.quant.quantized() && info(m.quant.weights).grouped ? m.quant.group_size : 64;
-      std::string gs = g == 0 ? "-pc" : "-g" + std::to_string(g);
-      for (const char* s : {"w8a8", "w4a8", "w4a16", "w3a16"}) {
-        QuantSpec q = parse_scheme(s + gs);
-        if (!(q == m.quant)) schemes.push_back(q);
-      }
-      for (const std::string& s : {"w8a8" + gs + "-kv8", std::string("fp16")}) {
-        QuantSpec q = parse_scheme(s);
-        if (!(q == m.quant)) schemes.push_back(q);
-      }
-    }
+    std::vector<QuantSpec> schemes = comparison_schemes(m, vm.count("quant") > 0);
     if (schemes.empty())
       throw UsageError("--compare-float needs a quantized scheme (from the model or --quant)",
                        usage);
