@@ -33,6 +33,12 @@ double TechSpec::mac(int w, int a) const {
 double TechSpec::pe_area(int w, int a) const {
   return lookup(pe_area_mm2, mac_key(w, a), "pe_area_mm2", name);
 }
+double TechSpec::mac_named(const std::string& key) const {
+  return lookup(mac_pj, key, "mac_pj", name);
+}
+double TechSpec::pe_area_named(const std::string& key) const {
+  return lookup(pe_area_mm2, key, "pe_area_mm2", name);
+}
 double TechSpec::dram(const std::string& kind) const {
   return lookup(dram_pj_per_byte, kind, "dram_pj_per_byte", name);
 }

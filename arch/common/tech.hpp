@@ -24,6 +24,9 @@ struct TechSpec {
   // Throws ConfigError naming the missing precision (the tech file lists the known ones).
   double mac(int weight_bits, int act_bits) const;
   double pe_area(int weight_bits, int act_bits) const;
+  // Named PEs of other kinds ("fp16", "bitserial_pe", ...): energy per PE-cycle and area.
+  double mac_named(const std::string& key) const;
+  double pe_area_named(const std::string& key) const;
   // pJ per byte of an SRAM of `kib` KiB: linear interpolation in log2(size) between entries,
   // clamped at the ends.
   double sram(double kib) const;
