@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "sim/base/error.hpp"
 #include "sim/base/parallel.hpp"
@@ -44,15 +45,16 @@ int to_units(const Mini& f, double v) {
   return int(std::ldexp(v, -f.unit_log2));
 }
 
-// The nearest codebook value to v; a tie goes to the value nearer zero.
+// The nearest codebook value to v (grid ascending); a tie goes to the value nearer zero.
 int nearest(std::span<const int> grid, double v) {
-  int best = grid[0];
-  double bd = std::fabs(v - best);
-  for (int g : grid) {
-    const double d = std::fabs(v - g);
-    if (d < bd || (d == bd && std::abs(g) < std::abs(best))) best = g, bd = d;
-  }
-  return best;
+  const auto it =
+      std::lower_bound(grid.begin(), grid.end(), v, [](int g, double x) { return double(g) < x; });
+  if (it == grid.begin()) return grid.front();
+  if (it == grid.end()) return grid.back();
+  const int hi = *it, lo = *(it - 1);
+  const double dh = double(hi) - v, dl = v - double(lo);  // exact: small integers and a float
+  if (dh != dl) return dh < dl ? hi : lo;
+  return std::abs(hi) < std::abs(lo) ? hi : lo;
 }
 
 int max_abs(std::span<const int> grid) {
@@ -289,6 +291,52 @@ float quantize_group(W f, std::span<const float> w, float tensor_scale, std::int
 }
 
 }  // namespace
+
+std::vector<int> code_values(WeightFormat f) {
+  const WeightFormatInfo& fi = info(f);
+  QACCEL_ASSERT(fi.elem == Elem::int_code, "code_values of a float format");
+  std::set<int> out;
+  auto minifloat = [&](const Mini& m) {  // every representable value of the type, in units
+    const int max_units = to_units(m, m.maxv);
+    for (int u = 0; u <= max_units; ++u) {
+      const double v = std::ldexp(double(u), m.unit_log2);
+      if (round_to(m, v) == v) out.insert(u), out.insert(-u);
+    }
+  };
+  switch (f) {
+    case W::flint4:
+    case W::fp3:
+    case W::fp4:
+    case W::bitmod3:
+    case W::bitmod4:
+    case W::olive4: {
+      std::vector<std::vector<int>> grids;
+      if (f == W::flint4) grids.push_back(symmetric({0, 1, 2, 3, 4, 6, 8, 16}));
+      if (f == W::fp3) grids.push_back(fp3_grid());
+      if (f == W::fp4) grids.push_back(fp4_grid());
+      if (f == W::bitmod3 || f == W::bitmod4)
+        for (auto& g : bitmod_grids(f))
+          grids.push_back(g);
+      if (f == W::olive4)
+        grids.push_back(symmetric({0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 48, 64, 96}));
+      for (const auto& g : grids)
+        out.insert(g.begin(), g.end());
+      break;
+    }
+    case W::mxfp6:
+      minifloat(kE3M2);
+      break;
+    case W::mxfp4:
+    case W::nvfp4:
+      minifloat(kE2M1);
+      break;
+    default: {  // integers: symmetric [-qmax, qmax]; asymmetric codes q - z in [-levels, levels]
+      for (int c = -fi.code_max; c <= fi.code_max; ++c)
+        out.insert(c);
+    }
+  }
+  return {out.begin(), out.end()};
+}
 
 QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group, WeightFormat f) {
   QACCEL_ASSERT(w.size() == std::size_t(rows) * cols, "weight size");

@@ -92,17 +92,31 @@ void HalfDotSum::add(std::uint16_t a, std::uint16_t b) {
   const std::uint64_t ma = (a & 0x3ffu) | (ea ? 0x400u : 0u),
                       mb = (b & 0x3ffu) | (eb ? 0x400u : 0u);
   const int shift = int(ea ? ea - 1 : 0) + int(eb ? eb - 1 : 0);  // 0 .. 58
-  const __int128 p = static_cast<__int128>(ma * mb) << shift;
-  v_ += ((a ^ b) & 0x8000u) ? -p : p;
+  const std::int64_t p = std::int64_t(ma * mb);
+  add_term(((a ^ b) & 0x8000u) ? -p : p, shift);
+}
+
+void HalfDotSum::add(const HalfDotSum& o) {
+  for (std::uint64_t u = o.used_; u; u &= u - 1)
+    bin_[std::countr_zero(u)] += o.bin_[std::countr_zero(u)];
+  used_ |= o.used_, nan_ |= o.nan_;
+}
+
+void HalfDotSum::clear() {
+  for (std::uint64_t u = used_; u; u &= u - 1)
+    bin_[std::countr_zero(u)] = 0;
+  used_ = 0, nan_ = false;
 }
 
 float HalfDotSum::to_float() const {
   if (nan_) return std::numeric_limits<float>::quiet_NaN();
-  if (v_ == 0) return 0.0f;
-  unsigned __int128 m = v_ < 0 ? -static_cast<unsigned __int128>(v_) : v_;
-  int msb = 127;
-  while (!((m >> msb) & 1u))
-    --msb;
+  __int128 v = 0;
+  for (std::uint64_t u = used_; u; u &= u - 1)
+    v += static_cast<__int128>(bin_[std::countr_zero(u)]) << std::countr_zero(u);
+  if (v == 0) return 0.0f;
+  unsigned __int128 m = v < 0 ? -static_cast<unsigned __int128>(v) : v;
+  const std::uint64_t hi = std::uint64_t(m >> 64);
+  const int msb = hi ? 127 - std::countl_zero(hi) : 63 - std::countl_zero(std::uint64_t(m));
   int exp = -48;   // value = m * 2^exp
   if (msb > 23) {  // keep 24 significant bits, round the rest to nearest even
     const int drop = msb - 23;
@@ -113,7 +127,7 @@ float HalfDotSum::to_float() const {
   }
   // m < 2^25 and the result lies between 2^-48 and 2^80: ldexp is exact, never denormal.
   const float f = std::ldexp(static_cast<float>(static_cast<std::uint32_t>(m)), exp);
-  return v_ < 0 ? -f : f;
+  return v < 0 ? -f : f;
 }
 
 void hmatmul(std::span<float> out, const QActivation& x, const QTensor& w) {
@@ -306,9 +320,19 @@ void qmatmul(std::span<float> out, const QActivation& x, const QTensor& w) {
     const std::size_t base = std::size_t(r) * w.cols;
     const float* ws = w.scales.data() + std::size_t(r) * ng;
     float val = 0.0f;
+    HalfDotSum narrow;
     for (int g = 0; g < ng; ++g) {
-      HalfDotSum narrow;
+      narrow.clear();
       WideDotSum wsum;
+      if (w_int && !wide) {  // the common case (codes x binary16 inputs), without decoding
+        for (int j = g * G; j < (g + 1) * G; ++j) {
+          const ElemTerm a = xt[std::size_t(j)];
+          if (a.nan) narrow.set_nan();
+          narrow.add_term(std::int64_t(w.q[base + j]) * a.sig, a.e2 + 48);
+        }
+        val += (narrow.to_float() * ws[g]) * x.scales[g];
+        continue;
+      }
       for (int j = g * G; j < (g + 1) * G; ++j) {
         const ElemTerm a = xt[std::size_t(j)];
         const ElemTerm b = decode(w.elem, w_int ? w.q[base + j] : 0, w_int ? 0 : w.h[base + j]);

@@ -36,6 +36,9 @@ struct QTensor {
 QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group, int qmax);
 // Any weight format (QUANTIZATION.md); `group` as QuantSpec::group_for gives it.
 QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group, WeightFormat f);
+// Every code an int_code format's quantizer can produce, ascending (hardware decoders and the
+// bit-serial term encodings are derived from it).
+std::vector<int> code_values(WeightFormat f);
 // The fp16 format: every value rounded to binary16 (float_to_half_sat), `group` = cols.
 QTensor half_weights(std::span<const float> w, int rows, int cols);
 
@@ -70,18 +73,26 @@ void half_activation(std::span<const float> x, QActivation& out);
 void hmatmul(std::span<float> out, const QActivation& x, const QTensor& w);
 
 // The exact sum of binary16 products: a fixed-point accumulator with its LSB at 2^-48 (the
-// smallest product, of two subnormals), wide enough for 2^46 products of the largest halves.
+// smallest product, of two subnormals). Products are binned by their power of two in 64-bit
+// sums (one integer add per product, no 128-bit shift) and combined in 128 bits when read;
+// each bin holds 2^41 products of the largest halves, the total 2^46.
 class HalfDotSum {
  public:
   void add(std::uint16_t a, std::uint16_t b);
-  // Adds sig * 2^(shift - 48), shift >= 0 (a product of decoded elements, see ElemTerm).
-  void add_term(std::int64_t sig, int shift) { v_ += static_cast<__int128>(sig) << shift; }
+  // Adds sig * 2^(shift - 48), 0 <= shift < 64, |sig| < 2^40 (a product of decoded elements,
+  // see ElemTerm).
+  void add_term(std::int64_t sig, int shift) {
+    bin_[shift] += sig;
+    used_ |= std::uint64_t(1) << shift;
+  }
   void set_nan() { nan_ = true; }
-  void add(const HalfDotSum& o) { v_ += o.v_, nan_ |= o.nan_; }
+  void add(const HalfDotSum& o);
   float to_float() const;  // rounded once, to nearest even
+  void clear();            // back to zero (cheaper than a new one: only the used bins)
 
  private:
-  __int128 v_ = 0;
+  std::int64_t bin_[64] = {};
+  std::uint64_t used_ = 0;  // bins that may be non-zero
   bool nan_ = false;
 };
 
