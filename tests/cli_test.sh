@@ -482,5 +482,16 @@ check ppl-empty-text 2 "empty.txt gives 1 token .*needs at least 2" -- "$q" ref 
 check ppl-missing-text 2 "text .*none.txt: no such file" -- "$q" ref --checkpoint "$tmp/ppl.bin" --perplexity "$tmp/none.txt" --tokenizer "$tmp/tok.bin"
 # ---- end of ref --perplexity --------------------------------------------------------------------
 
+# ---- qaccel list formats (issue 13): the format table; a bad format name in a model file ------
+check list-formats-mxfp4 0 "^  mxfp4 +int code +4 +fixed block of 32 +4\.25 " -- "$q" list formats
+check list-formats-bitmod3 0 "^  bitmod3 +int code +3 +32/64/128/pc \(dflt 128\) +3\.265625 " -- "$q" list formats
+check list-formats-act 0 "^  fp8e5m2 +binary16 +8 +FP8 E5M2" -- "$q" list formats
+check list-formats-in-list 0 "^  nvfp4 +int code" -- "$q" list
+check list-bad-section 2 "unknown section 'formatz' \(expected formats\)" -- "$q" list formatz
+sed 's/weights: int8/weights: mxfp9/' "$m" >"$tmp/mxfp9.yaml"
+check model-bad-format 2 "mxfp9\.yaml:[0-9]+:[0-9]+: model\.quant\.weights: found 'mxfp9'" -- "$q" validate "$tmp/mxfp9.yaml"
+check ref-bad-format 2 "mxfp9\.yaml:[0-9]+:[0-9]+: model\.quant\.weights: found 'mxfp9'" -- "$q" ref --model "$tmp/mxfp9.yaml" --prompt-tokens 1
+# ---- end of qaccel list formats ----------------------------------------------------------------
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

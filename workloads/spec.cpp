@@ -48,20 +48,16 @@ const WeightFormatInfo kFormats[] = {
 };
 // clang-format on
 
-struct ActInfo {
-  ActFormat id;
-  std::string_view name;
-  Elem elem;
-  int bits;
+// clang-format off
+const ActFormatInfo kActs[] = {
+  {ActFormat::int8, "int8", Elem::int_code, 8, "symmetric integer [-127, 127] x float32 scale per token or group"},
+  {ActFormat::int16, "int16", Elem::int_code, 16, "fixed point [-32767, 32767] x float32 scale per token or group"},
+  {ActFormat::fp16, "fp16", Elem::half, 16, "IEEE binary16, saturating, unscaled"},
+  {ActFormat::bf16, "bf16", Elem::bf16, 16, "bfloat16, saturating, unscaled"},
+  {ActFormat::fp8e4m3, "fp8e4m3", Elem::half, 8, "FP8 E4M3 (max 448) x float32 scale per token or group"},
+  {ActFormat::fp8e5m2, "fp8e5m2", Elem::half, 8, "FP8 E5M2 (max 57344) x float32 scale per token or group"},
 };
-const ActInfo kActs[] = {
-    {ActFormat::int8, "int8", Elem::int_code, 8},   {ActFormat::int16, "int16", Elem::int_code, 16},
-    {ActFormat::fp16, "fp16", Elem::half, 16},      {ActFormat::bf16, "bf16", Elem::bf16, 16},
-    {ActFormat::fp8e4m3, "fp8e4m3", Elem::half, 8}, {ActFormat::fp8e5m2, "fp8e5m2", Elem::half, 8}};
-
-const ActInfo& act_info(ActFormat a) {
-  return kActs[static_cast<int>(a)];
-}
+// clang-format on
 
 bool is_sym_int(W f) {
   return f >= W::int2 && f <= W::int8;
@@ -90,11 +86,23 @@ const WeightFormatInfo& info(WeightFormat f) {
   return i;
 }
 
+std::span<const WeightFormatInfo> weight_formats() {
+  return kFormats;
+}
+const ActFormatInfo& info(ActFormat a) {
+  const auto& i = kActs[static_cast<int>(a)];
+  QACCEL_ASSERT(i.id == a, "activation format table out of order");
+  return i;
+}
+std::span<const ActFormatInfo> act_formats() {
+  return kActs;
+}
+
 std::string_view to_string(WeightFormat f) {
   return info(f).name;
 }
 std::string_view to_string(ActFormat a) {
-  return act_info(a).name;
+  return info(a).name;
 }
 int weight_bits(WeightFormat f) {
   return info(f).bits;
@@ -103,10 +111,10 @@ int code_bits(WeightFormat f) {
   return int(std::bit_width(unsigned(info(f).code_max))) + 1;
 }
 Elem act_elem(ActFormat a) {
-  return act_info(a).elem;
+  return info(a).elem;
 }
 int act_bits(ActFormat a) {
-  return act_info(a).bits;
+  return info(a).bits;
 }
 
 std::vector<std::string> weight_format_names() {

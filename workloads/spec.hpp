@@ -3,6 +3,7 @@
 // stats). sim/config fills them from YAML; everything downstream takes these, never YAML nodes.
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +68,20 @@ struct WeightFormatInfo {
   std::string_view summary;
 };
 const WeightFormatInfo& info(WeightFormat f);
+// The weight format table, in declaration order (`qaccel list formats` prints it).
+std::span<const WeightFormatInfo> weight_formats();
+
+struct ActFormatInfo {
+  ActFormat id;
+  std::string_view name;
+  Elem elem;
+  int bits;  // stored bits per element
+  std::string_view summary;
+};
+const ActFormatInfo& info(ActFormat a);
+// The activation format table, in declaration order.
+std::span<const ActFormatInfo> act_formats();
+
 std::string_view to_string(WeightFormat f);
 std::string_view to_string(ActFormat a);
 // Every weight / activation format name, in declaration order (for errors and `qaccel list`).
