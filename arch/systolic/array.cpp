@@ -296,8 +296,12 @@ i64 run_half_gemm(const ArraySpec& a, const HalfGemm& g, Mode mode, std::vector<
         HalfDotSum& sum = acc[std::size_t((m * s.n + n) * groups + grp)];
         const ElemTerm* x = g.a + m * s.k + grp * G;
         const ElemTerm* w = g.w + n * s.k + grp * G;
-        for (i64 j = 0; j < G; ++j)
-          sum = HalfArith::mac(sum, x[j], w[j]);
+        for (i64 j = 0; j < G; ++j) {
+          if (x[j].nan || w[j].nan)
+            sum.set_nan();
+          else
+            sum.add_term(std::int64_t(x[j].sig) * w[j].sig, x[j].e2 + w[j].e2 + 48);
+        }
       }
   return p.compute_cycles(a);
 }

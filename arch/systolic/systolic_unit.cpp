@@ -67,6 +67,15 @@ struct SystolicSpec {
   int pe_act_bits() const { return pe == Pe::fp16 ? 16 : act_bits; }
 };
 
+// decode_half (workloads/quant.hpp), inline: the fp16 PEs decode every weight of every matmul,
+// and the out-of-line call was most of a functional run's time. The same sig and e2 for every
+// finite pattern; infinities and NaNs set `nan` (their sig is then never read).
+inline ElemTerm decode_binary16(std::uint16_t h) {
+  const unsigned e = (h >> 10) & 0x1fu;
+  const std::int32_t m = std::int32_t((h & 0x3ffu) | (e ? 0x400u : 0u));
+  return ElemTerm{(h & 0x8000u) ? -m : m, int(e ? e - 1 : 0) - 24, e == 31};
+}
+
 bool plain_int(WeightFormat f) {
   return (f >= WeightFormat::int2 && f <= WeightFormat::int8) ||
          (f >= WeightFormat::int2asym && f <= WeightFormat::int8asym);
@@ -312,9 +321,9 @@ class SystolicUnit final : public Unit {
       return false;  // supports() refuses them
     const i64 M = i64(rows.size()), N = w.rows, K = w.cols, G = w.group, groups = K / G;
     auto decode = [](Elem e, std::int16_t q, std::uint16_t h) {
-      return e == Elem::int_code ? ElemTerm{q, 0, false} : decode_half(h);
+      return e == Elem::int_code ? ElemTerm{q, 0, false} : decode_binary16(h);
     };
-    std::vector<ElemTerm> a(std::size_t(M * K)), wt(std::size_t(N * K));
+    std::vector<ElemTerm> a(std::size_t(M * K));
     std::vector<float> xs(std::size_t(M * groups));
     for (i64 m = 0; m < M; ++m) {
       const QActivation& x = *rows[m];
@@ -325,18 +334,36 @@ class SystolicUnit final : public Unit {
       std::copy(x.scales.begin(), x.scales.end(), xs.begin() + m * groups);
     }
     const bool wi = w.elem == Elem::int_code;
-    for (std::size_t i = 0; i < wt.size(); ++i)
-      wt[i] = decode(w.elem, wi ? w.q[i] : 0, wi ? 0 : w.h[i]);
-    GemmShape g{M, N, K, G};
-    std::vector<HalfDotSum> acc;
-    run_half_gemm(s_.array, HalfGemm{a.data(), wt.data(), g}, s_.stepping ? Mode::step : Mode::fast,
-                  acc);
     out.resize(std::size_t(M * N));
-    apply_scales(acc, g, xs.data(), w.scales.data(), out.data());
+    // Stepping walks the whole GEMM through the array (its cycles are the plan's); the fast
+    // mode takes blocks of output channels, so the decoded weights stay small (the classifier's
+    // are vocab x dim). Each output's sums are independent: the blocks change no bit.
+    const i64 block = s_.stepping ? N : std::min<i64>(N, 256);
+    std::vector<HalfDotSum> acc;
+    std::vector<float> part;
+    for (i64 n0 = 0; n0 < N; n0 += block) {
+      const i64 nb = std::min(block, N - n0);
+      wt_.resize(std::size_t(nb * K));
+      const std::size_t base = std::size_t(n0 * K);
+      if (wi)
+        for (std::size_t i = 0; i < wt_.size(); ++i)
+          wt_[i] = ElemTerm{w.q[base + i], 0, false};
+      else
+        for (std::size_t i = 0; i < wt_.size(); ++i)
+          wt_[i] = decode_binary16(w.h[base + i]);
+      GemmShape g{M, nb, K, G};
+      run_half_gemm(s_.array, HalfGemm{a.data(), wt_.data(), g},
+                    s_.stepping ? Mode::step : Mode::fast, acc);
+      part.resize(std::size_t(M * nb));
+      apply_scales(acc, g, xs.data(), w.scales.data() + n0 * groups, part.data());
+      for (i64 m = 0; m < M; ++m)
+        std::copy_n(part.begin() + m * nb, nb, out.begin() + m * N + n0);
+    }
     return true;
   }
 
  private:
+  std::vector<ElemTerm> wt_;  // decoded weights of the current block (fp16 PEs)
   SystolicSpec s_;
   static SramSpec buffer(int kib, double bytes_per_cycle, double matched) {
     SramSpec b;
