@@ -439,7 +439,7 @@ TEST(SystolicUnit, PeEnergyAndAreaUseTheNamedTechKeys) {
 // equals qmatmul, with and without per-cycle stepping; ANT PEs run flint4 like int PEs.
 TEST(SystolicUnit, Fp16AndAntMatmulsEqualTheReference) {
   SplitMix64 g(3);
-  const int M = 3, N = 11, K = 64;
+  const int M = 3, N = 300, K = 64;  // N > 256: the fast mode's blocks of output channels
   std::vector<float> wv(std::size_t(N) * K), xv(std::size_t(M) * K);
   for (float& v : wv)
     v = 0.05f * g.bell();
