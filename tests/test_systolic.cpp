@@ -4,9 +4,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "arch/common/unit.hpp"
 #include "arch/systolic/array.hpp"
 #include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
+#include "sim/config/config.hpp"
+#include "test_util.hpp"
 #include "workloads/quant.hpp"
 #include "workloads/rng.hpp"
 
@@ -211,4 +214,266 @@ TEST(Systolic, CyclesPast64BitsAreAnError) {
   // OS on 1 x 1: 2^40 folds of (1 + 1 + 2^21 - 2) cycles, minus 1.
   EXPECT_EQ(compute_cycles(ArraySpec{1, 1, Dataflow::os}, {e / 2, e / 2, e, 0}),
             (std::int64_t(1) << 61) - 1);
+}
+
+// ---- PE types (`pe: int | fp16 | ant | olive`) ----
+
+namespace {
+
+// Decoded elements of a quantized operand (integer codes as themselves), as the unit feeds them.
+std::vector<ElemTerm> decode_all(Elem e, const std::vector<std::int16_t>& q,
+                                 const std::vector<std::uint16_t>& h) {
+  std::vector<ElemTerm> out;
+  if (e == Elem::int_code)
+    for (std::int16_t v : q)
+      out.push_back(ElemTerm{v, 0, false});
+  else
+    for (std::uint16_t v : h)
+      out.push_back(decode_half(v));
+  return out;
+}
+
+// Values over many binades (subnormal binary16 products included), so exactness matters.
+float wide_value(SplitMix64& g) {
+  return g.bell() * std::ldexp(1.0f, int(g.below(24)) - 16);
+}
+
+}  // namespace
+
+// FP16 PEs equal qmatmul bit for bit on random shapes: fp16, fp8 (E4M3, E5M2) and integer-code
+// weights against fp16, fp8 and int8 inputs, with groups and per channel, on every dataflow, in
+// the fast and the stepping mode; the stepping mode takes the fast mode's (the int PEs') cycles.
+TEST(Systolic, Fp16PesBitExactWithQmatmulInBothModes) {
+  SplitMix64 g(16);
+  int cases = 0;
+  for (WeightFormat wf :
+       {WeightFormat::fp16, WeightFormat::fp8e4m3, WeightFormat::fp8e5m2, WeightFormat::int4})
+    for (ActFormat af : {ActFormat::fp16, ActFormat::fp8e4m3, ActFormat::fp8e5m2, ActFormat::int8})
+      for (int iter = 0; iter < 6; ++iter) {
+        ArraySpec arr{int(g.below(5)) + 1, int(g.below(5)) + 1, Dataflow(g.below(3)),
+                      g.below(2) == 0, g.below(2) == 0};
+        const int M = int(g.below(5)) + 1, N = int(g.below(7)) + 1;
+        const int group = 4 << g.below(2);  // 4 or 8
+        const int K = group * (int(g.below(3)) + 1);
+        std::vector<float> wv(std::size_t(N) * K), xv(std::size_t(M) * K);
+        for (float& v : wv)
+          v = wide_value(g);
+        for (float& v : xv)
+          v = wide_value(g);
+        QTensor w = quantize_weights(wv, N, K, group, wf);  // fp16: one group of K
+        const int G = w.group, groups = K / G;
+        std::vector<QActivation> xs(M);
+        std::vector<ElemTerm> a;
+        std::vector<float> xscale;
+        for (int m = 0; m < M; ++m) {
+          quantize_activation(std::span(xv).subspan(std::size_t(m) * K, K), G, af,
+                              iter % 2 ? ActGranularity::group : ActGranularity::token, xs[m]);
+          std::vector<ElemTerm> row = decode_all(xs[m].elem, xs[m].q, xs[m].h);
+          a.insert(a.end(), row.begin(), row.end());
+          xscale.insert(xscale.end(), xs[m].scales.begin(), xs[m].scales.end());
+        }
+        ASSERT_EQ(int(xscale.size()), M * groups);
+        std::vector<ElemTerm> wt = decode_all(w.elem, w.q, w.h);
+        GemmShape s{M, N, K, G};
+        std::vector<HalfDotSum> fast, step;
+        const std::int64_t cf =
+            run_half_gemm(arr, HalfGemm{a.data(), wt.data(), s}, Mode::fast, fast);
+        const std::int64_t cs =
+            run_half_gemm(arr, HalfGemm{a.data(), wt.data(), s}, Mode::step, step);
+        ASSERT_EQ(cs, cf) << to_string(arr.dataflow) << " " << arr.rows << "x" << arr.cols;
+        ASSERT_EQ(cf, compute_cycles(arr, s));
+        for (const auto* acc : {&fast, &step}) {
+          std::vector<float> out(std::size_t(M) * N);
+          apply_scales(*acc, s, xscale.data(), w.scales.data(), out.data());
+          for (int m = 0; m < M; ++m) {
+            std::vector<float> ref(N);
+            qmatmul(ref, xs[m], w);
+            for (int n = 0; n < N; ++n)
+              ASSERT_EQ(std::bit_cast<std::uint32_t>(out[std::size_t(m) * N + n]),
+                        std::bit_cast<std::uint32_t>(ref[n]))
+                  << to_string(wf) << " x " << to_string(af) << " " << to_string(arr.dataflow)
+                  << (acc == &step ? " step" : " fast") << " m " << m << " n " << n;
+          }
+        }
+        ++cases;
+      }
+  EXPECT_EQ(cases, 96);
+}
+
+// The group sum is exact, not a float32 running sum: 2^15 + 2^-10 - 2^15 is 2^-10 (a float32
+// accumulator in any order that adds the large terms first loses it). Hand-worked on a 2x2 WS
+// array with K = 3: 2 row folds of 2R + C + T - 2 = 5 cycles, reported 9, in both modes.
+TEST(Systolic, Fp16PesKeepTheGroupSumExact) {
+  ArraySpec arr{2, 2, Dataflow::ws};
+  GemmShape s{1, 1, 3, 0};
+  const std::vector<ElemTerm> a = {decode_half(float_to_half(32768.0f)),
+                                   decode_half(float_to_half(std::ldexp(1.0f, -10))),
+                                   decode_half(float_to_half(-32768.0f))};
+  const std::vector<ElemTerm> w(3, decode_half(float_to_half(1.0f)));
+  for (Mode mode : {Mode::fast, Mode::step}) {
+    std::vector<HalfDotSum> acc;
+    EXPECT_EQ(run_half_gemm(arr, HalfGemm{a.data(), w.data(), s}, mode, acc), 9);
+    ASSERT_EQ(acc.size(), 1u);
+    EXPECT_EQ(acc[0].to_float(), std::ldexp(1.0f, -10));
+  }
+}
+
+namespace {
+
+std::string pe_system(const std::string& unit) {
+  return "system:\n  name: t\n  clock_ghz: 1.0\n  tech: " + test::source_dir() +
+         "/configs/tech/45nm.yaml\n  memory: {kind: lpddr4, channels: 1, "
+         "bytes_per_cycle_per_channel: 8}\n  global_buffer_kib: 1024\n  units:\n    mxu: " +
+         unit +
+         "\n    vpu: {impl: vector, lanes: 16}\n  mapping: {matmul: mxu, gemv: mxu, "
+         "classifier: mxu, default: vpu}\n";
+}
+
+// The systolic unit of a one-array system, built outside SystemC.
+struct PeUnit {
+  test::TempDir dir;
+  config::SystemSpec spec;
+  StatsRegistry stats;
+  UnitContext ctx;
+  std::vector<std::unique_ptr<Unit>> units;
+  explicit PeUnit(const std::string& unit)
+      : spec(config::load_system(dir.write("s.yaml", pe_system(unit)))),
+        ctx{spec.tech, 64.0, stats, 1 << 20},
+        units(config::build_units(spec, ctx)) {}
+  Unit& mxu() { return *units[0]; }
+};
+
+Op gemv_op(WeightFormat wf, ActFormat af, std::int64_t n = 8, std::int64_t k = 32) {
+  Op o;
+  o.name = "g", o.kind = OpKind::gemv, o.m = 1, o.n = n, o.k = k;
+  o.wformat = wf, o.aformat = af;
+  o.weight_bits = weight_bits(wf), o.act_bits = act_bits(af), o.group = 0;
+  o.macs = n * k, o.flops = 2 * o.macs, o.weight_bytes = n * k * o.weight_bits / 8;
+  o.act_read_bytes = k * o.act_bits / 8, o.act_write_bytes = 4 * n;
+  return o;
+}
+
+}  // namespace
+
+TEST(SystolicUnit, Fp16PesTakeBinary16OperandsAndRefuseTheRest) {
+  PeUnit u("{impl: systolic, rows: 4, cols: 4, pe: fp16}");
+  std::string why;
+  for (WeightFormat wf :
+       {WeightFormat::fp16, WeightFormat::fp8e4m3, WeightFormat::fp8e5m2, WeightFormat::int4,
+        WeightFormat::int8, WeightFormat::flint4, WeightFormat::mxfp6})
+    for (ActFormat af : {ActFormat::fp16, ActFormat::fp8e4m3, ActFormat::fp8e5m2, ActFormat::int8})
+      EXPECT_TRUE(u.mxu().supports(gemv_op(wf, af), &why))
+          << to_string(wf) << " x " << to_string(af) << ": " << why;
+  EXPECT_FALSE(u.mxu().supports(gemv_op(WeightFormat::bf16, ActFormat::fp16), &why));
+  EXPECT_NE(why.find("bf16 weights"), std::string::npos) << why;
+  EXPECT_FALSE(u.mxu().supports(gemv_op(WeightFormat::fp16, ActFormat::bf16), &why));
+  EXPECT_NE(why.find("bf16 inputs"), std::string::npos) << why;
+  EXPECT_FALSE(u.mxu().supports(gemv_op(WeightFormat::int8, ActFormat::int16), &why));
+  EXPECT_NE(why.find("int16 inputs"), std::string::npos) << why;
+  Op f32 = gemv_op(WeightFormat::fp16, ActFormat::fp16);
+  f32.wformat = WeightFormat::fp32, f32.weight_bits = 32, f32.act_bits = 32;
+  EXPECT_FALSE(u.mxu().supports(f32, &why));
+  EXPECT_NE(why.find("float32"), std::string::npos) << why;
+}
+
+TEST(SystolicUnit, AntAndOlivePesTakeTheirFormatsAndRefuseFloats) {
+  PeUnit ant("{impl: systolic, rows: 4, cols: 4, pe: ant}");
+  PeUnit olive("{impl: systolic, rows: 4, cols: 4, pe: olive}");
+  PeUnit plain("{impl: systolic, rows: 4, cols: 4}");
+  std::string why;
+  for (Unit* u : {&ant.mxu(), &olive.mxu()}) {
+    EXPECT_TRUE(u->supports(gemv_op(WeightFormat::int4, ActFormat::int8), &why)) << why;
+    EXPECT_TRUE(u->supports(gemv_op(WeightFormat::int4asym, ActFormat::int8), &why)) << why;
+    EXPECT_FALSE(u->supports(gemv_op(WeightFormat::fp16, ActFormat::fp16), &why));
+    EXPECT_NE(why.find("fp16 weights"), std::string::npos) << why;
+    EXPECT_FALSE(u->supports(gemv_op(WeightFormat::int4, ActFormat::fp16), &why));
+    EXPECT_NE(why.find("fp16 inputs"), std::string::npos) << why;
+  }
+  EXPECT_TRUE(ant.mxu().supports(gemv_op(WeightFormat::flint4, ActFormat::int8), &why)) << why;
+  EXPECT_FALSE(ant.mxu().supports(gemv_op(WeightFormat::olive4, ActFormat::int8), &why));
+  EXPECT_NE(why.find("ANT's decoder"), std::string::npos) << why;
+  EXPECT_TRUE(olive.mxu().supports(gemv_op(WeightFormat::olive4, ActFormat::int8), &why)) << why;
+  EXPECT_FALSE(olive.mxu().supports(gemv_op(WeightFormat::flint4, ActFormat::int8), &why));
+  EXPECT_NE(why.find("OliVe's decoder"), std::string::npos) << why;
+  // The int PEs multiply any integer code, as before.
+  EXPECT_TRUE(plain.mxu().supports(gemv_op(WeightFormat::flint4, ActFormat::int8), &why)) << why;
+  EXPECT_TRUE(plain.mxu().supports(gemv_op(WeightFormat::olive4, ActFormat::int8), &why)) << why;
+  EXPECT_FALSE(plain.mxu().supports(gemv_op(WeightFormat::fp16, ActFormat::fp16), &why));
+}
+
+// Energy per MAC and PE area come from the tech table's named keys; cycles do not change.
+// Hand-checked: a gemv of N = 8, K = 32 is 256 MACs; FP16 PEs at 1.237 pJ (configs/tech/45nm.yaml
+// `fp16`) take 256 x 1.237 = 316.672 pJ; ANT PEs are 8x8 int PEs (0.3 pJ) plus the decoder
+// (0.0066 pJ): 256 x 0.3066 = 78.4896 pJ. Area of a 4x4 array: 16 PEs + 3 x 64 KiB buffers at
+// 0.004 mm^2/KiB = 0.768 mm^2; fp16: 16 x 0.005086 = 0.081376 mm^2 of PEs.
+TEST(SystolicUnit, PeEnergyAndAreaUseTheNamedTechKeys) {
+  PeUnit i8("{impl: systolic, rows: 4, cols: 4}");
+  PeUnit f16("{impl: systolic, rows: 4, cols: 4, pe: fp16}");
+  PeUnit ant("{impl: systolic, rows: 4, cols: 4, pe: ant}");
+  PeUnit olive("{impl: systolic, rows: 4, cols: 4, pe: olive}");
+  const TechSpec& t = f16.spec.tech;
+  const OpPlan pf = f16.mxu().plan(gemv_op(WeightFormat::fp16, ActFormat::fp16));
+  EXPECT_DOUBLE_EQ(pf.cost.compute_pj, 316.672);
+  EXPECT_DOUBLE_EQ(pf.cost.compute_pj, 256 * t.mac_named("fp16"));
+  const OpPlan pa = ant.mxu().plan(gemv_op(WeightFormat::flint4, ActFormat::int8));
+  EXPECT_DOUBLE_EQ(pa.cost.compute_pj, 78.4896);
+  EXPECT_DOUBLE_EQ(pa.cost.compute_pj, 256 * (t.mac(8, 8) + t.mac_named("ant_decoder")));
+  const OpPlan po = olive.mxu().plan(gemv_op(WeightFormat::olive4, ActFormat::int8));
+  EXPECT_DOUBLE_EQ(po.cost.compute_pj, 256 * (t.mac(8, 8) + t.mac_named("olive_decoder")));
+  const OpPlan pi = i8.mxu().plan(gemv_op(WeightFormat::olive4, ActFormat::int8));
+  EXPECT_DOUBLE_EQ(pi.cost.compute_pj, 256 * t.mac(8, 8));
+  // Same cycle model whatever the PE.
+  for (const OpPlan* p : {&pf, &pa, &po})
+    EXPECT_EQ(p->cost.compute_cycles, pi.cost.compute_cycles);
+  const double buffers = 3 * 64 * t.sram_area_mm2_per_kib;
+  EXPECT_DOUBLE_EQ(f16.mxu().area_mm2(), 0.081376 + buffers);
+  EXPECT_DOUBLE_EQ(f16.mxu().area_mm2(), 16 * t.pe_area_named("fp16") + buffers);
+  EXPECT_DOUBLE_EQ(ant.mxu().area_mm2(),
+                   16 * (t.pe_area(8, 8) + t.pe_area_named("ant_decoder")) + buffers);
+  EXPECT_DOUBLE_EQ(olive.mxu().area_mm2(),
+                   16 * (t.pe_area(8, 8) + t.pe_area_named("olive_decoder")) + buffers);
+  EXPECT_DOUBLE_EQ(i8.mxu().area_mm2(), 16 * t.pe_area(8, 8) + buffers);
+}
+
+// The unit's functional matmul on FP16 PEs (operands decoded from the reference's tensors)
+// equals qmatmul, with and without per-cycle stepping; ANT PEs run flint4 like int PEs.
+TEST(SystolicUnit, Fp16AndAntMatmulsEqualTheReference) {
+  SplitMix64 g(3);
+  const int M = 3, N = 300, K = 64;  // N > 256: the fast mode's blocks of output channels
+  std::vector<float> wv(std::size_t(N) * K), xv(std::size_t(M) * K);
+  for (float& v : wv)
+    v = 0.05f * g.bell();
+  for (float& v : xv)
+    v = g.bell();
+  struct Case {
+    std::string unit;
+    WeightFormat wf;
+    ActFormat af;
+  };
+  for (const Case& c :
+       {Case{"pe: fp16", WeightFormat::fp16, ActFormat::fp16},
+        Case{"pe: fp16, stepping: true", WeightFormat::fp8e4m3, ActFormat::fp16},
+        Case{"pe: fp16, stepping: true, dataflow: os", WeightFormat::int8, ActFormat::fp8e5m2},
+        Case{"pe: ant, stepping: true", WeightFormat::flint4, ActFormat::int8},
+        Case{"pe: olive", WeightFormat::olive4, ActFormat::int8}}) {
+    PeUnit u("{impl: systolic, rows: 4, cols: 3, " + c.unit + "}");
+    QTensor w = quantize_weights(wv, N, K, 16, c.wf);
+    std::vector<QActivation> xs(M);
+    std::vector<const QActivation*> rows;
+    for (int m = 0; m < M; ++m) {
+      quantize_activation(std::span(xv).subspan(std::size_t(m) * K, K), w.group, c.af,
+                          ActGranularity::token, xs[m]);
+      rows.push_back(&xs[m]);
+    }
+    std::vector<float> out;
+    ASSERT_TRUE(u.mxu().matmul(rows, w, out)) << c.unit;
+    for (int m = 0; m < M; ++m) {
+      std::vector<float> ref(N);
+      qmatmul(ref, xs[m], w);
+      for (int n = 0; n < N; ++n)
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(out[std::size_t(m) * N + n]),
+                  std::bit_cast<std::uint32_t>(ref[n]))
+            << c.unit << " m " << m << " n " << n;
+    }
+  }
 }

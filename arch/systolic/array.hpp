@@ -81,9 +81,26 @@ enum class Mode { fast, step };
 std::int64_t run_int_gemm(const ArraySpec& a, const IntGemm& g, Mode mode,
                           std::vector<std::int64_t>& acc);
 
+// FP16 PEs: operands are decoded elements (sig * 2^e2: binary16 and fp8 values, or integer
+// codes, which binary16 holds exactly up to 2^11), laid out as IntGemm's. Each PE keeps its
+// group's sum exact (HalfDotSum, a 2^-48 fixed-point accumulator), so the per-group sum is the
+// contract's S_g whatever the order of the additions; the step mode still adds every product
+// in the array's dataflow order, one per PE per cycle, and takes the int PEs' cycles.
+struct HalfGemm {
+  const ElemTerm* a = nullptr;
+  const ElemTerm* w = nullptr;
+  GemmShape shape;
+};
+std::int64_t run_half_gemm(const ArraySpec& a, const HalfGemm& g, Mode mode,
+                           std::vector<HalfDotSum>& acc);
+
 // The output path: out[m][n] = sum over groups ascending of ((float)acc * ws[n][g]) * xs[m][g],
 // from 0.0f (the contract of workloads/QUANTIZATION.md). xs: M x groups, ws: N x groups.
 void apply_scales(const std::vector<std::int64_t>& acc, const GemmShape& g, const float* xs,
+                  const float* ws, float* out);
+// The same for exact float sums: (float)acc is HalfDotSum::to_float (one rounding, to nearest
+// even), as qmatmul rounds S_g.
+void apply_scales(const std::vector<HalfDotSum>& acc, const GemmShape& g, const float* xs,
                   const float* ws, float* out);
 
 }  // namespace qaccel::systolic

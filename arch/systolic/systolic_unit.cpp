@@ -16,6 +16,20 @@
 //   per streaming cycle (WS: R activations; OS: R activations and C weights; IS: R weights);
 //   a buffer slower than that stretches each fold's stream (buffer stall cycles). By default
 //   the buffers are matched to the array, which gives SCALE-Sim's figures.
+//
+// PE types (`pe`), all with the same cycle model (one MAC per PE per cycle):
+// - int: integer multipliers of weight_bits x act_bits with acc_bits accumulators; they
+//   multiply integer codes (a codebook format's decoded value). Energy and area: the tech
+//   table's WxA entries.
+// - fp16: FP16 multiply-add PEs (the W16A16 baseline). They take binary16 operands: fp16 and
+//   fp8 weights and inputs, and integer codes binary16 holds exactly (weights with codes up to
+//   2^11, int8 inputs). Each PE keeps its group's sum exact (an exact, Kulisch-style group
+//   accumulator), so outputs equal the contract (qmatmul) bit for bit. weight_bits, act_bits
+//   and acc_bits do not apply. Energy and area: the tech table's named `fp16` PE.
+// - ant, olive: int PEs behind ANT's (flint) or OliVe's (outlier-victim pair) decoder: plain
+//   integer formats plus flint4 (ant) or olive4 (olive), with the int PEs' numerics and cycles.
+//   Energy and area: the WxA int PE plus the named `ant_decoder` / `olive_decoder` overhead per
+//   PE (configs/tech/45nm.yaml gives the papers' figures and how they were scaled).
 #include <algorithm>
 #include <cmath>
 
@@ -32,13 +46,40 @@ namespace {
 
 using i64 = std::int64_t;
 
+enum class Pe { int_, fp16, ant, olive };
+
+Pe parse_pe(const std::string& s) {
+  if (s == "fp16") return Pe::fp16;
+  if (s == "ant") return Pe::ant;
+  if (s == "olive") return Pe::olive;
+  return Pe::int_;
+}
+
 struct SystolicSpec {
   ArraySpec array;
+  Pe pe = Pe::int_;
   int weight_bits = 8, act_bits = 8, acc_bits = 32;
   int ibuf_kib = 64, wbuf_kib = 64, obuf_kib = 64;
   double ibuf_bytes_per_cycle = 0, wbuf_bytes_per_cycle = 0;  // 0: matched to the array edge
   bool stepping = false;  // per-cycle stepping in functional runs (slow; for validation)
+  // Operand widths the buffers are matched to: binary16 for FP16 PEs.
+  int pe_weight_bits() const { return pe == Pe::fp16 ? 16 : weight_bits; }
+  int pe_act_bits() const { return pe == Pe::fp16 ? 16 : act_bits; }
 };
+
+// decode_half (workloads/quant.hpp), inline: the fp16 PEs decode every weight of every matmul,
+// and the out-of-line call was most of a functional run's time. The same sig and e2 for every
+// finite pattern; infinities and NaNs set `nan` (their sig is then never read).
+inline ElemTerm decode_binary16(std::uint16_t h) {
+  const unsigned e = (h >> 10) & 0x1fu;
+  const std::int32_t m = std::int32_t((h & 0x3ffu) | (e ? 0x400u : 0u));
+  return ElemTerm{(h & 0x8000u) ? -m : m, int(e ? e - 1 : 0) - 24, e == 31};
+}
+
+bool plain_int(WeightFormat f) {
+  return (f >= WeightFormat::int2 && f <= WeightFormat::int8) ||
+         (f >= WeightFormat::int2asym && f <= WeightFormat::int8asym);
+}
 
 class SystolicUnit final : public Unit {
  public:
@@ -54,11 +95,11 @@ class SystolicUnit final : public Unit {
             ctx.stats.add(name + ".buffer_stall_cycles", "cycles",
                           "cycles the stream waits for a buffer slower than the array edge")),
         ibuf_(name + ".ibuf",
-              buffer(s.ibuf_kib, s.ibuf_bytes_per_cycle, s.array.rows * s.act_bits / 8.0),
+              buffer(s.ibuf_kib, s.ibuf_bytes_per_cycle, s.array.rows * s.pe_act_bits() / 8.0),
               ctx.stats),
         wbuf_(name + ".wbuf",
               buffer(s.wbuf_kib, s.wbuf_bytes_per_cycle,
-                     std::max(s.array.rows, s.array.cols) * s.weight_bits / 8.0),
+                     std::max(s.array.rows, s.array.cols) * s.pe_weight_bits() / 8.0),
               ctx.stats),
         obuf_(name + ".obuf", buffer(s.obuf_kib, 0, s.array.cols * 4.0), ctx.stats) {}
 
@@ -70,12 +111,18 @@ class SystolicUnit final : public Unit {
       return false;
     };
     if (!has_weights(op.kind)) return no("the array runs weight matmuls only");
+    if (s_.pe == Pe::fp16) return supports_fp16(op, no);
     if (op.weight_bits == 32) return no("float32 weights (the array multiplies integers)");
     const WeightFormatInfo& wf = info(op.wformat);
     if (wf.elem != Elem::int_code)
       return no(std::string(wf.name) + " weights (the array's PEs multiply integers)");
     if (op.aformat != ActFormat::int8 && op.aformat != ActFormat::int16)
       return no(std::string(to_string(op.aformat)) + " inputs (the array's PEs multiply integers)");
+    // A decoder PE decodes plain integers and its paper's own format, nothing else.
+    if (s_.pe == Pe::ant && !plain_int(op.wformat) && op.wformat != WeightFormat::flint4)
+      return no(std::string(wf.name) + " weights (ANT's decoder takes integer and flint4 codes)");
+    if (s_.pe == Pe::olive && !plain_int(op.wformat) && op.wformat != WeightFormat::olive4)
+      return no(std::string(wf.name) + " weights (OliVe's decoder takes integer and olive4 codes)");
     // A PE multiplies the weight's integer code (a codebook format's decoded value).
     const int wbits = code_bits(op.wformat);
     if (wbits > s_.weight_bits || op.act_bits > s_.act_bits)
@@ -89,6 +136,62 @@ class SystolicUnit final : public Unit {
       return no("a group sum needs " + std::to_string(int(std::ceil(std::log2(bound) + 1))) +
                 " accumulator bits, PEs have " + std::to_string(s_.acc_bits));
     return true;
+  }
+
+  // FP16 PEs take what binary16 holds exactly (see the header comment).
+  template <class No>
+  bool supports_fp16(const Op& op, No no) const {
+    const WeightFormatInfo& wf = info(op.wformat);
+    if (op.weight_bits == 32 || wf.elem == Elem::f32)
+      return no("float32 weights (the FP16 PEs multiply binary16 values)");
+    if (wf.elem == Elem::bf16)
+      return no(std::string(wf.name) + " weights (bfloat16's exponent range is not binary16's)");
+    if (wf.elem == Elem::int_code && wf.code_max > kHalfExactInt)
+      return no(std::string(wf.name) + " weights (codes up to " + std::to_string(wf.code_max) +
+                " are not all binary16 values)");
+    switch (op.aformat) {
+      case ActFormat::fp16:
+      case ActFormat::fp8e4m3:
+      case ActFormat::fp8e5m2:
+      case ActFormat::int8:  // |q| <= 127: binary16 values
+        return true;
+      case ActFormat::int16:
+        return no("int16 inputs (codes beyond 2048 are not all binary16 values)");
+      case ActFormat::bf16:
+        return no("bf16 inputs (bfloat16's exponent range is not binary16's)");
+    }
+    return no("unknown input format");
+  }
+  static constexpr int kHalfExactInt = 2048;  // binary16 holds every integer up to 2^11
+
+  // Energy of one MAC and area of one PE, by PE type.
+  double pe_mac_pj() const {
+    const TechSpec& t = ctx_.tech;
+    switch (s_.pe) {
+      case Pe::fp16:
+        return t.mac_named("fp16");
+      case Pe::ant:
+        return t.mac(s_.weight_bits, s_.act_bits) + t.mac_named("ant_decoder");
+      case Pe::olive:
+        return t.mac(s_.weight_bits, s_.act_bits) + t.mac_named("olive_decoder");
+      case Pe::int_:
+        break;
+    }
+    return t.mac(s_.weight_bits, s_.act_bits);
+  }
+  double pe_area() const {
+    const TechSpec& t = ctx_.tech;
+    switch (s_.pe) {
+      case Pe::fp16:
+        return t.pe_area_named("fp16");
+      case Pe::ant:
+        return t.pe_area(s_.weight_bits, s_.act_bits) + t.pe_area_named("ant_decoder");
+      case Pe::olive:
+        return t.pe_area(s_.weight_bits, s_.act_bits) + t.pe_area_named("olive_decoder");
+      case Pe::int_:
+        break;
+    }
+    return t.pe_area(s_.weight_bits, s_.act_bits);
   }
 
   OpPlan plan(const Op& op) override {
@@ -171,7 +274,7 @@ class SystolicUnit final : public Unit {
     // During the last fold the weight buffer's fill half is idle: room for the next op.
     pl.prefetch_capacity_bytes = wbuf_.spec().capacity_bytes / 2;
 
-    c.compute_pj = double(c.macs) * ctx_.tech.mac(s_.weight_bits, s_.act_bits);
+    c.compute_pj = double(c.macs) * pe_mac_pj();
     c.sram_pj = 2.0 * (double(w_traffic) * ctx_.tech.sram(wbuf_.kib()) +
                        double(a_traffic) * ctx_.tech.sram(ibuf_.kib()) +
                        double(o_bytes) * ctx_.tech.sram(obuf_.kib()));
@@ -184,12 +287,13 @@ class SystolicUnit final : public Unit {
   double peak_flops_per_cycle() const override { return 2.0 * s_.array.rows * s_.array.cols; }
 
   double area_mm2() const override {
-    return double(s_.array.rows) * s_.array.cols * ctx_.tech.pe_area(s_.weight_bits, s_.act_bits) +
+    return double(s_.array.rows) * s_.array.cols * pe_area() +
            double(s_.ibuf_kib + s_.wbuf_kib + s_.obuf_kib) * ctx_.tech.sram_area_mm2_per_kib;
   }
 
   bool matmul(const std::vector<const QActivation*>& rows, const QTensor& w,
               std::vector<float>& out) override {
+    if (s_.pe == Pe::fp16) return matmul_fp16(rows, w, out);
     if (w.elem != Elem::int_code || rows.empty() || rows[0]->elem != Elem::int_code)
       return false;  // integer PEs (supports() refuses float operands)
     const i64 M = i64(rows.size()), N = w.rows, K = w.cols, G = w.group, groups = K / G;
@@ -209,7 +313,57 @@ class SystolicUnit final : public Unit {
     return true;
   }
 
+  // FP16 PEs: both operands decoded to sig * 2^e2 (integer codes as themselves), exact sums.
+  bool matmul_fp16(const std::vector<const QActivation*>& rows, const QTensor& w,
+                   std::vector<float>& out) {
+    if (rows.empty() || w.elem == Elem::bf16 || w.elem == Elem::f32 ||
+        rows[0]->elem == Elem::bf16 || rows[0]->elem == Elem::f32)
+      return false;  // supports() refuses them
+    const i64 M = i64(rows.size()), N = w.rows, K = w.cols, G = w.group, groups = K / G;
+    auto decode = [](Elem e, std::int16_t q, std::uint16_t h) {
+      return e == Elem::int_code ? ElemTerm{q, 0, false} : decode_binary16(h);
+    };
+    std::vector<ElemTerm> a(std::size_t(M * K));
+    std::vector<float> xs(std::size_t(M * groups));
+    for (i64 m = 0; m < M; ++m) {
+      const QActivation& x = *rows[m];
+      const bool xi = x.elem == Elem::int_code;
+      QACCEL_ASSERT(i64(xi ? x.q.size() : x.h.size()) == K && x.group == G, "activation shape");
+      for (i64 j = 0; j < K; ++j)
+        a[std::size_t(m * K + j)] = decode(x.elem, xi ? x.q[j] : 0, xi ? 0 : x.h[j]);
+      std::copy(x.scales.begin(), x.scales.end(), xs.begin() + m * groups);
+    }
+    const bool wi = w.elem == Elem::int_code;
+    out.resize(std::size_t(M * N));
+    // Stepping walks the whole GEMM through the array (its cycles are the plan's); the fast
+    // mode takes blocks of output channels, so the decoded weights stay small (the classifier's
+    // are vocab x dim). Each output's sums are independent: the blocks change no bit.
+    const i64 block = s_.stepping ? N : std::min<i64>(N, 256);
+    std::vector<HalfDotSum> acc;
+    std::vector<float> part;
+    for (i64 n0 = 0; n0 < N; n0 += block) {
+      const i64 nb = std::min(block, N - n0);
+      wt_.resize(std::size_t(nb * K));
+      const std::size_t base = std::size_t(n0 * K);
+      if (wi)
+        for (std::size_t i = 0; i < wt_.size(); ++i)
+          wt_[i] = ElemTerm{w.q[base + i], 0, false};
+      else
+        for (std::size_t i = 0; i < wt_.size(); ++i)
+          wt_[i] = decode_binary16(w.h[base + i]);
+      GemmShape g{M, nb, K, G};
+      run_half_gemm(s_.array, HalfGemm{a.data(), wt_.data(), g},
+                    s_.stepping ? Mode::step : Mode::fast, acc);
+      part.resize(std::size_t(M * nb));
+      apply_scales(acc, g, xs.data(), w.scales.data() + n0 * groups, part.data());
+      for (i64 m = 0; m < M; ++m)
+        std::copy_n(part.begin() + m * nb, nb, out.begin() + m * N + n0);
+    }
+    return true;
+  }
+
  private:
+  std::vector<ElemTerm> wt_;  // decoded weights of the current block (fp16 PEs)
   SystolicSpec s_;
   static SramSpec buffer(int kib, double bytes_per_cycle, double matched) {
     SramSpec b;
@@ -238,18 +392,34 @@ std::unique_ptr<Unit> make(const std::string& name, const ParamValues& v, UnitCo
   s.stepping = v.flag("stepping");
   s.array.os_drain_exposed = v.choice("os_drain") == "exposed";
   s.array.preload_double_buffered = v.choice("preload") == "double_buffered";
+  s.pe = parse_pe(v.choice("pe"));
+  // A PE type the tech table cannot cost is a config error now, not at the first op.
+  if (s.pe != Pe::int_) {
+    const std::string key = s.pe == Pe::fp16  ? "fp16"
+                            : s.pe == Pe::ant ? "ant_decoder"
+                                              : "olive_decoder";
+    (void)ctx.tech.mac_named(key);
+    (void)ctx.tech.pe_area_named(key);
+  }
   return std::make_unique<SystolicUnit>(name, s, ctx);
 }
 
 const RegisterUnit reg(
     {"systolic",
-     "TPU-style R x C systolic array (WS/OS/IS), integer PEs, int32 accumulators",
+     "TPU-style R x C systolic array (WS/OS/IS); integer, FP16, ANT or OliVe PEs",
      {param::integer("rows", 1, 4096, param::required, "PEs", "PE rows"),
       param::integer("cols", 1, 4096, param::required, "PEs", "PE columns"),
       param::choice("dataflow", {"ws", "os", "is"}, "ws", "weight-, output- or input-stationary"),
-      param::integer("weight_bits", 2, 16, 8, "bits", "widest weight operand of a PE"),
-      param::integer("act_bits", 8, 16, 8, "bits", "widest activation operand of a PE"),
-      param::integer("acc_bits", 16, 64, 32, "bits", "PE accumulator width"),
+      param::choice("pe", {"int", "fp16", "ant", "olive"}, "int",
+                    "PE type: integer MACs; FP16 MACs (W16A16 baseline: fp16/fp8 operands, exact "
+                    "group sums); integer MACs behind ANT's flint or OliVe's outlier-victim-pair "
+                    "decoder"),
+      param::integer("weight_bits", 2, 16, 8, "bits",
+                     "widest weight operand of an int/ant/olive PE (fp16: binary16)"),
+      param::integer("act_bits", 8, 16, 8, "bits",
+                     "widest activation operand of an int/ant/olive PE (fp16: binary16)"),
+      param::integer("acc_bits", 16, 64, 32, "bits",
+                     "accumulator width of an int/ant/olive PE (fp16: exact group sums)"),
       param::integer("ibuf_kib", 1, 1 << 20, 64, "KiB", "input buffer, double-buffered"),
       param::integer("wbuf_kib", 1, 1 << 20, 64, "KiB", "weight buffer, double-buffered"),
       param::integer("obuf_kib", 1, 1 << 20, 64, "KiB", "output buffer"),
