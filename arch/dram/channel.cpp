@@ -128,7 +128,13 @@ void Channel::enqueue(const Request& in, i64 at) {
   } else if (!next_event_stale_) {
     const i64 e = earliest(cmd, r.rank, r.bank_group, r.bank);
     waiting_[r.write] = std::min(waiting_[r.write], e);
-    next_event_ = std::min(next_event_, e);
+    if (event_mode_ == kBothModes) {
+      next_event_ = std::min(next_event_, e);
+    } else {
+      // The queue sizes changed: the mode next_event_ assumed may no longer be the one kept.
+      if (event_mode_ == int(r.write)) next_event_ = std::min(next_event_, e);
+      if (next_write_mode() != write_mode_) next_event_stale_ = true;
+    }
   }
 }
 
@@ -351,6 +357,7 @@ void Channel::issue(const Choice& ch, i64 c) {
       active_.push_back(r);
       ++banks_[std::size_t(r.bank)].activated;
       ++ranks_[std::size_t(r.rank)].activated;
+      ++activated_[r.write];
       q.erase(ch.index);
       open_bank(active_.back().rank, active_.back().bank, active_.back().row, c);
       active_floor_ = std::min(active_floor_, column_ready(active_.back()));
@@ -367,6 +374,7 @@ void Channel::issue(const Choice& ch, i64 c) {
   if (ch.where == 0) {
     --banks_[std::size_t(served.bank)].activated;
     --ranks_[std::size_t(served.rank)].activated;
+    --activated_[served.write];
     active_floor_ = kNever;
     for (const Request& a : active_)
       active_floor_ = std::min(active_floor_, column_ready(a));
@@ -414,7 +422,11 @@ void Channel::step_to(i64 c) {
   if (p.found) {
     issue(p.ch, c);
     next_event_stale_ = true;
-  } else if (!p.blocked) {
+    return;
+  }
+  // next_event_ may rest on the write mode (see update_next_event).
+  if (event_mode_ != kBothModes && event_mode_ != int(write_mode_)) next_event_stale_ = true;
+  if (!p.blocked) {
     // The write mode was just set from this state: a step before it changes sets it again
     // (the watermarks' low < high; checked here all the same).
     if (!p.sets_mode)
@@ -517,7 +529,6 @@ void Channel::update_next_event() const {
           if (b.hits[w] > 0) waiting_[w] = std::min(waiting_[w], at(w ? Cmd::WR : Cmd::RD));
         }
       }
-      e = std::min({e, waiting_[0], waiting_[1]});
     } else {
       for (int k = 0; k < int(ranks_.size()); ++k) {
         if (rank_min_[std::size_t(k)].stale_groups) update_rank_min(k);
@@ -526,6 +537,21 @@ void Channel::update_next_event() const {
         for (int i = 0; i < 6; ++i)
           waiting_[i / 3] = std::min(waiting_[i / 3], std::max(at[i], rk.ready[int(kWaitCmds[i])]));
       }
+    }
+    const int w = write_mode_;
+    event_mode_ = kBothModes;
+    if (waiting_[!w] < std::min(e, waiting_[w]) && refresh_.empty() &&
+        next_write_mode() == write_mode_) {
+      // The other queue would bring the event forward, but a step now keeps the write mode and
+      // looks at its queue only: until one of that queue or an activated request can take its
+      // command (or a refresh falls due), steps would change nothing.
+      event_mode_ = w;
+      e = std::min(e, waiting_[w]);  // activated requests of the kind included
+      if (activated_[!w])
+        for (const Request& r : active_)
+          if (r.write != write_mode_)
+            e = std::min(e, earliest(ready_cmd(r), r.rank, r.bank_group, r.bank));
+    } else {
       e = std::min({e, waiting_[0], waiting_[1]});
     }
   }

@@ -289,6 +289,9 @@ class Channel {
   mutable i64 next_event_ = 0;
   mutable std::array<i64, 2> waiting_{};
   mutable bool next_event_stale_ = true;
+  // The write mode next_event_ assumes a step keeps (kBothModes: none; see update_next_event).
+  static constexpr int kBothModes = -1;
+  mutable int event_mode_ = kBothModes;
   // The pick for cycle ahead_cycle_ (-1: none), made ahead by next_event() and used by that
   // cycle's step unless the state changes first.
   mutable Pick ahead_;
@@ -308,6 +311,7 @@ class Channel {
   // it is high).
   mutable int busy_score_ = 0;
   std::vector<RankState> ranks_;
+  std::array<int, 2> activated_{};  // activated reads [0] and writes [1]
   bool write_mode_ = false;
   i64 write_high_ = 0, write_low_ = 0;  // the watermarks in whole queued writes
   i64 next_refresh_ = kNever;
