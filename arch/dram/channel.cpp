@@ -197,7 +197,7 @@ bool Channel::next_write_mode() const {
   return !(n < write_low_ && !reads_.empty());
 }
 
-Channel::Pick Channel::pick(i64 c) const {
+Channel::Pick Channel::pick(i64 c, bool ahead) const {
   Pick p;
   Choice& out = p.ch;
   // (1) Activated requests: the oldest whose column command is legal.
@@ -231,13 +231,23 @@ Channel::Pick Channel::pick(i64 c) const {
     // request of the other queue holds the engine at).
     const bool none = !fcfs && !next_event_stale_ && waiting_[w] > c;
     const std::size_t n = fcfs ? std::min<std::size_t>(1, q.size()) : none ? 0 : q.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      const Request& r = q[i];
-      if (legal(r, c)) {
-        out = {next_cmd(r), w ? 3 : 2, i};
-        p.found = true;
-        break;
+    i64 next = kNever;
+    std::size_t i = 0;
+    if (ahead) {
+      for (; i < n; ++i) {
+        const i64 t = legal_from(q[i]);
+        if (t <= c) break;
+        next = std::min(next, t);
       }
+      p.scanned = i == n && !fcfs && !none;
+      p.queue_next = next;
+    } else {
+      while (i < n && !legal(q[i], c))
+        ++i;
+    }
+    if (i < n) {
+      out = {next_cmd(q[i]), w ? 3 : 2, i};
+      p.found = true;
     }
   }
   if (!p.found) return p;
@@ -564,6 +574,26 @@ void Channel::update_next_event() const {
   next_event_stale_ = false;
 }
 
+i64 Channel::next_event_after_scan() const {
+  // A step at now + 1 keeps the write mode: the next event is the first cycle one of the
+  // queue the look-ahead scanned or an activated request can act, or a refresh falls due (as
+  // in update_next_event, without the minimum over every waiting request). The other
+  // queue's minimum is not known: 0 stands for it (it is not read while the mode stays).
+  const int w = write_mode_;
+  waiting_ = {0, 0};
+  waiting_[w] = ahead_.queue_next;
+  i64 e = next_refresh_;
+  for (const Request& r : active_) {
+    const i64 t = earliest(ready_cmd(r), r.rank, r.bank_group, r.bank);
+    e = std::min(e, t);
+    if (r.write == write_mode_) waiting_[w] = std::min(waiting_[w], t);
+  }
+  next_event_ = std::min(e, waiting_[w]);
+  event_mode_ = w;
+  next_event_stale_ = false;
+  return next_event_ >= kNever ? kNever : std::max(next_event_, now_ + 1);
+}
+
 i64 Channel::next_event() const {
   if (hold_ != kHoldNone) {
     if (hold_at_ < 0) hold_at_ = hold_event();
@@ -577,9 +607,11 @@ i64 Channel::next_event() const {
     busy_score_ = next_cycle ? std::min(busy_score_ + 1, 16) : std::max(busy_score_ - 4, 0);
   };
   if (next_event_stale_ && ahead_cycle_ != now_ + 1 && busy_score_ >= 4) {
-    ahead_ = pick(now_ + 1);
+    ahead_ = pick(now_ + 1, true);
     ahead_cycle_ = now_ + 1;
     score(ahead_.found);
+    if (ahead_.scanned && !ahead_.blocked && ahead_.write_mode == write_mode_)
+      return next_event_after_scan();
   }
   if (ahead_cycle_ == now_ + 1 && ahead_.found) return now_ + 1;
   if (next_event_stale_) {

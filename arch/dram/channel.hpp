@@ -211,6 +211,10 @@ class Channel {
     bool found = false;
     bool blocked = false;  // found a precharge held back by an activated request
     bool sets_mode = false, write_mode = false;
+    // Nothing found after a look at every request of the queue: the earliest cycle one of
+    // them can take its command.
+    bool scanned = false;
+    i64 queue_next = kNever;
     Choice ch{};
   };
 
@@ -225,16 +229,18 @@ class Channel {
   i64 column_ready(const Request& r) const {
     return banks_[std::size_t(r.bank)].t.ready[std::size_t(r.write ? Cmd::WR : Cmd::RD)];
   }
-  // earliest(ready_cmd(r), ...) <= c, without branches (the scans mispredict them).
-  bool legal(const Request& r, i64 c) const {
+  // earliest(ready_cmd(r), ...) (<= c), without branches (the scans mispredict them).
+  bool legal(const Request& r, i64 c) const { return legal_from(r) <= c; }
+  i64 legal_from(const Request& r) const {
     const BankState& b = banks_[std::size_t(r.bank)];
     static_assert(int(Cmd::ACT) == 0 && int(Cmd::PRE) == 1 && int(Cmd::WR) == int(Cmd::RD) + 1);
     const int k = b.open_row == r.row ? int(Cmd::RD) + r.write : int(b.open_row >= 0);
     const i64 g = groups_[std::size_t(b.group)].ready[std::size_t(k)];
     const i64 t = std::max(b.t.ready[std::size_t(k)], g);
-    return std::max(t, ranks_[std::size_t(r.rank)].t.ready[std::size_t(k)]) <= c;
+    return std::max(t, ranks_[std::size_t(r.rank)].t.ready[std::size_t(k)]);
   }
-  Pick pick(i64 c) const;
+  // `ahead`: made by next_event() (see Pick::scanned).
+  Pick pick(i64 c, bool ahead = false) const;
   void issue(const Choice& ch, i64 c);
   void apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c);
   void open_bank(int rank, int bank, i64 row, i64 c);
@@ -266,6 +272,7 @@ class Channel {
   void update_rank_min(int rank) const;
   void update_next_event() const;
   i64 hold_event() const;
+  [[gnu::noinline]] i64 next_event_after_scan() const;
 
   const DramConfig& cfg_;
   const RuleSet& rules_;
