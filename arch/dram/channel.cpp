@@ -42,8 +42,7 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
   QACCEL_ASSERT(banks_per_bg_ <= 32, "more than 32 banks in a bank group");
   WaitMin none;  // nothing waits yet
   none.fill(kNever);
-  for (BankState& b : banks_)
-    b.want = none;
+  want_.assign(banks_.size(), none);
   dirty_banks_.assign(std::size_t(ranks * bgs_), 0);
   direct_ok_ = banks_.size() <= 64;
   // n > x is n > floor(x) and n < x is n < ceil(x) for a whole n.
@@ -116,7 +115,8 @@ void Channel::enqueue(const Request& in, i64 at) {
   const int i = 3 * r.write + (b.open_row == r.row ? 2 : b.open_row < 0 ? 0 : 1);
   const int g = r.rank * bgs_ + r.bank_group;
   const Cmd cmd = kWaitCmds[i];
-  b.want[std::size_t(i)] = b.t.ready[int(cmd)];  // (recomputed anyway when the bank is dirty)
+  want_[std::size_t(r.bank)][std::size_t(i)] =
+      b.t.ready[int(cmd)];  // (recomputed anyway when the bank is dirty)
   RankMin& rm = rank_min_[std::size_t(r.rank)];
   if (!(rm.stale_groups >> r.bank_group & 1)) {
     WaitMin& gm = group_min_[std::size_t(g)];
@@ -468,25 +468,28 @@ i64 Channel::hold_event() const {
 }
 
 void Channel::update_group_min(int group) const {
-  const BankState* b0 = &banks_[std::size_t(group * banks_per_bg_)];
+  const std::size_t first = std::size_t(group * banks_per_bg_);
+  const BankState* b0 = &banks_[first];
+  WaitMin* want = &want_[first];
   std::uint32_t& dirty = dirty_banks_[std::size_t(group)];
   for (std::uint32_t d = dirty; d; d &= d - 1) {
     const BankState& bk = b0[std::countr_zero(d)];
+    WaitMin& bw = want[std::countr_zero(d)];
     const bool open = bk.open_row >= 0;  // misses wait for PRE, else for ACT
     const i64 miss_act = either(open, kNever, bk.t.ready[int(Cmd::ACT)]);
     const i64 miss_pre = either(open, bk.t.ready[int(Cmd::PRE)], kNever);
     for (int w = 0; w < 2; ++w) {
       const bool miss = bk.waiting[w] > bk.hits[w];
-      bk.want[3 * w] = either(miss, miss_act, kNever);
-      bk.want[3 * w + 1] = either(miss, miss_pre, kNever);
-      bk.want[3 * w + 2] = either(bk.hits[w] > 0, bk.t.ready[int(w ? Cmd::WR : Cmd::RD)], kNever);
+      bw[3 * w] = either(miss, miss_act, kNever);
+      bw[3 * w + 1] = either(miss, miss_pre, kNever);
+      bw[3 * w + 2] = either(bk.hits[w] > 0, bk.t.ready[int(w ? Cmd::WR : Cmd::RD)], kNever);
     }
   }
   dirty = 0;
-  WaitMin m = b0->want;
+  WaitMin m = want[0];
   for (int j = 1; j < banks_per_bg_; ++j)
     for (int i = 0; i < 6; ++i)
-      m[i] = std::min(m[i], b0[j].want[i]);
+      m[i] = std::min(m[i], want[j][i]);
   const Node& g = groups_[std::size_t(group)];
   for (int i = 0; i < 6; ++i)
     m[i] = std::max(m[i], g.ready[int(kWaitCmds[i])]);

@@ -176,9 +176,6 @@ class Channel {
     }
     int activated = 0;  // activated requests (they keep the open row)
     int group = 0;      // index into groups_
-    // This bank's part of its group's WaitMin (bank readiness only), valid unless the bank's
-    // bit in dirty_banks_ is set.
-    mutable std::array<i64, 6> want;
   };
   // For a bank group or a rank: the earliest cycle, at bank-group and bank level, of ACT, PRE
   // and RD for reads and of ACT, PRE and WR for writes (kWaitCmds), over its banks with a
@@ -234,7 +231,8 @@ class Channel {
   i64 legal_from(const Request& r) const {
     const BankState& b = banks_[std::size_t(r.bank)];
     static_assert(int(Cmd::ACT) == 0 && int(Cmd::PRE) == 1 && int(Cmd::WR) == int(Cmd::RD) + 1);
-    const int k = b.open_row == r.row ? int(Cmd::RD) + r.write : int(b.open_row >= 0);
+    const int hit = int(Cmd::RD) + r.write, miss = b.open_row >= 0;
+    const int k = b.open_row == r.row ? hit : miss;
     const i64 g = groups_[std::size_t(b.group)].ready[std::size_t(k)];
     const i64 t = std::max(b.t.ready[std::size_t(k)], g);
     return std::max(t, ranks_[std::size_t(r.rank)].t.ready[std::size_t(k)]);
@@ -284,6 +282,10 @@ class Channel {
   std::vector<Node> groups_;
   mutable std::vector<WaitMin> group_min_;
   mutable std::vector<std::uint32_t> dirty_banks_;  // per group, bit j: its bank j's want
+  // Per bank, its part of its group's WaitMin (bank readiness only), valid unless the bank's
+  // bit in dirty_banks_ is set. Kept apart so that a BankState fills 128 bytes (the scans
+  // index banks_ by request).
+  mutable std::vector<WaitMin> want_;
   // Bit b: bank b has a request waiting (channels of at most 64 banks; else unused). With
   // few such banks, update_next_event takes the minimum over them directly, which is cheaper
   // than refreshing the cached minima (a stream waits on one or two banks).
