@@ -29,6 +29,10 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
       banks_per_bg_(cfg.org.banks_per_group),
       banks_per_rank_(cfg.org.banks_per_rank()),
       record_(record) {
+  for (int c = 0; c < kCmds; ++c)
+    for (int k = 0; k < RuleSet::kReaches; ++k)
+      for (const RuleSet::Raise& r : rules.raises[c][k])
+        raises_[c][k].push_back({std::size_t(r.to), r.latency});
   Node fresh;
   fresh.ready.fill(0);
   const int ranks = cfg.org.ranks_per_channel();
@@ -271,10 +275,10 @@ Channel::Pick Channel::pick(i64 c, bool ahead) const {
 }
 
 void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
-  const auto& reach = rules_.raises[int(cmd)];
+  const auto& reach = raises_[int(cmd)];
   auto raise = [&](Node& n, RuleSet::Reach to) {
-    for (const RuleSet::Raise& r : reach[to]) {
-      i64& x = n.ready[int(r.to)];
+    for (const Raise& r : reach[to]) {
+      i64& x = n.ready[r.to];
       x = std::max(x, c + r.latency);
     }
   };

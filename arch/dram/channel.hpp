@@ -274,6 +274,12 @@ class Channel {
 
   const DramConfig& cfg_;
   const RuleSet& rules_;
+  // rules_.raises with index and latency widened once (fewer instructions per raise).
+  struct Raise {
+    std::size_t to;
+    i64 latency;
+  };
+  std::vector<Raise> raises_[kCmds][RuleSet::kReaches];
   const int bgs_, banks_per_bg_, banks_per_rank_;
   i64 now_ = 0;
   RequestQueue reads_, writes_, active_;
