@@ -300,7 +300,8 @@ class Channel {
   mutable std::vector<RankMin> rank_min_;
   // next_event() before the clamp to now() + 1 and, under FR-FCFS, the earliest cycle at which
   // a waiting read [0] or write [1] (queued or activated) could take its next command; valid
-  // until the state changes.
+  // until the state changes. (After next_event_after_scan, the kind not served is 0: unknown,
+  // and not read while the write mode stays.)
   mutable i64 next_event_ = 0;
   mutable std::array<i64, 2> waiting_{};
   mutable bool next_event_stale_ = true;
