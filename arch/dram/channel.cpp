@@ -29,6 +29,10 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
       banks_per_bg_(cfg.org.banks_per_group),
       banks_per_rank_(cfg.org.banks_per_rank()),
       record_(record) {
+  for (int c = 0; c < kCmds; ++c)
+    for (int k = 0; k < RuleSet::kReaches; ++k)
+      for (const RuleSet::Raise& r : rules.raises[c][k])
+        raises_[c][k].push_back({std::size_t(r.to), r.latency});
   Node fresh;
   fresh.ready.fill(0);
   const int ranks = cfg.org.ranks_per_channel();
@@ -42,8 +46,7 @@ Channel::Channel(const DramConfig& cfg, const RuleSet& rules, bool record)
   QACCEL_ASSERT(banks_per_bg_ <= 32, "more than 32 banks in a bank group");
   WaitMin none;  // nothing waits yet
   none.fill(kNever);
-  for (BankState& b : banks_)
-    b.want = none;
+  want_.assign(banks_.size(), none);
   dirty_banks_.assign(std::size_t(ranks * bgs_), 0);
   direct_ok_ = banks_.size() <= 64;
   // n > x is n > floor(x) and n < x is n < ceil(x) for a whole n.
@@ -116,7 +119,8 @@ void Channel::enqueue(const Request& in, i64 at) {
   const int i = 3 * r.write + (b.open_row == r.row ? 2 : b.open_row < 0 ? 0 : 1);
   const int g = r.rank * bgs_ + r.bank_group;
   const Cmd cmd = kWaitCmds[i];
-  b.want[std::size_t(i)] = b.t.ready[int(cmd)];  // (recomputed anyway when the bank is dirty)
+  want_[std::size_t(r.bank)][std::size_t(i)] =
+      b.t.ready[int(cmd)];  // (recomputed anyway when the bank is dirty)
   RankMin& rm = rank_min_[std::size_t(r.rank)];
   if (!(rm.stale_groups >> r.bank_group & 1)) {
     WaitMin& gm = group_min_[std::size_t(g)];
@@ -128,7 +132,13 @@ void Channel::enqueue(const Request& in, i64 at) {
   } else if (!next_event_stale_) {
     const i64 e = earliest(cmd, r.rank, r.bank_group, r.bank);
     waiting_[r.write] = std::min(waiting_[r.write], e);
-    next_event_ = std::min(next_event_, e);
+    if (event_mode_ == kBothModes) {
+      next_event_ = std::min(next_event_, e);
+    } else {
+      // The queue sizes changed: the mode next_event_ assumed may no longer be the one kept.
+      if (event_mode_ == int(r.write)) next_event_ = std::min(next_event_, e);
+      if (next_write_mode() != write_mode_) next_event_stale_ = true;
+    }
   }
 }
 
@@ -191,7 +201,7 @@ bool Channel::next_write_mode() const {
   return !(n < write_low_ && !reads_.empty());
 }
 
-Channel::Pick Channel::pick(i64 c) const {
+Channel::Pick Channel::pick(i64 c, bool ahead) const {
   Pick p;
   Choice& out = p.ch;
   // (1) Activated requests: the oldest whose column command is legal.
@@ -225,13 +235,23 @@ Channel::Pick Channel::pick(i64 c) const {
     // request of the other queue holds the engine at).
     const bool none = !fcfs && !next_event_stale_ && waiting_[w] > c;
     const std::size_t n = fcfs ? std::min<std::size_t>(1, q.size()) : none ? 0 : q.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      const Request& r = q[i];
-      if (legal(r, c)) {
-        out = {next_cmd(r), w ? 3 : 2, i};
-        p.found = true;
-        break;
+    i64 next = kNever;
+    std::size_t i = 0;
+    if (ahead) {
+      for (; i < n; ++i) {
+        const i64 t = legal_from(q[i]);
+        if (t <= c) break;
+        next = std::min(next, t);
       }
+      p.scanned = i == n && !fcfs && !none;
+      p.queue_next = next;
+    } else {
+      while (i < n && !legal(q[i], c))
+        ++i;
+    }
+    if (i < n) {
+      out = {next_cmd(q[i]), w ? 3 : 2, i};
+      p.found = true;
     }
   }
   if (!p.found) return p;
@@ -255,10 +275,10 @@ Channel::Pick Channel::pick(i64 c) const {
 }
 
 void Channel::apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c) {
-  const auto& reach = rules_.raises[int(cmd)];
+  const auto& reach = raises_[int(cmd)];
   auto raise = [&](Node& n, RuleSet::Reach to) {
-    for (const RuleSet::Raise& r : reach[to]) {
-      i64& x = n.ready[int(r.to)];
+    for (const Raise& r : reach[to]) {
+      i64& x = n.ready[r.to];
       x = std::max(x, c + r.latency);
     }
   };
@@ -351,6 +371,7 @@ void Channel::issue(const Choice& ch, i64 c) {
       active_.push_back(r);
       ++banks_[std::size_t(r.bank)].activated;
       ++ranks_[std::size_t(r.rank)].activated;
+      ++activated_[r.write];
       q.erase(ch.index);
       open_bank(active_.back().rank, active_.back().bank, active_.back().row, c);
       active_floor_ = std::min(active_floor_, column_ready(active_.back()));
@@ -367,6 +388,7 @@ void Channel::issue(const Choice& ch, i64 c) {
   if (ch.where == 0) {
     --banks_[std::size_t(served.bank)].activated;
     --ranks_[std::size_t(served.rank)].activated;
+    --activated_[served.write];
     active_floor_ = kNever;
     for (const Request& a : active_)
       active_floor_ = std::min(active_floor_, column_ready(a));
@@ -414,7 +436,11 @@ void Channel::step_to(i64 c) {
   if (p.found) {
     issue(p.ch, c);
     next_event_stale_ = true;
-  } else if (!p.blocked) {
+    return;
+  }
+  // next_event_ may rest on the write mode (see update_next_event).
+  if (event_mode_ != kBothModes && event_mode_ != int(write_mode_)) next_event_stale_ = true;
+  if (!p.blocked) {
     // The write mode was just set from this state: a step before it changes sets it again
     // (the watermarks' low < high; checked here all the same).
     if (!p.sets_mode)
@@ -446,25 +472,28 @@ i64 Channel::hold_event() const {
 }
 
 void Channel::update_group_min(int group) const {
-  const BankState* b0 = &banks_[std::size_t(group * banks_per_bg_)];
+  const std::size_t first = std::size_t(group * banks_per_bg_);
+  const BankState* b0 = &banks_[first];
+  WaitMin* want = &want_[first];
   std::uint32_t& dirty = dirty_banks_[std::size_t(group)];
   for (std::uint32_t d = dirty; d; d &= d - 1) {
     const BankState& bk = b0[std::countr_zero(d)];
+    WaitMin& bw = want[std::countr_zero(d)];
     const bool open = bk.open_row >= 0;  // misses wait for PRE, else for ACT
     const i64 miss_act = either(open, kNever, bk.t.ready[int(Cmd::ACT)]);
     const i64 miss_pre = either(open, bk.t.ready[int(Cmd::PRE)], kNever);
     for (int w = 0; w < 2; ++w) {
       const bool miss = bk.waiting[w] > bk.hits[w];
-      bk.want[3 * w] = either(miss, miss_act, kNever);
-      bk.want[3 * w + 1] = either(miss, miss_pre, kNever);
-      bk.want[3 * w + 2] = either(bk.hits[w] > 0, bk.t.ready[int(w ? Cmd::WR : Cmd::RD)], kNever);
+      bw[3 * w] = either(miss, miss_act, kNever);
+      bw[3 * w + 1] = either(miss, miss_pre, kNever);
+      bw[3 * w + 2] = either(bk.hits[w] > 0, bk.t.ready[int(w ? Cmd::WR : Cmd::RD)], kNever);
     }
   }
   dirty = 0;
-  WaitMin m = b0->want;
+  WaitMin m = want[0];
   for (int j = 1; j < banks_per_bg_; ++j)
     for (int i = 0; i < 6; ++i)
-      m[i] = std::min(m[i], b0[j].want[i]);
+      m[i] = std::min(m[i], want[j][i]);
   const Node& g = groups_[std::size_t(group)];
   for (int i = 0; i < 6; ++i)
     m[i] = std::max(m[i], g.ready[int(kWaitCmds[i])]);
@@ -517,7 +546,6 @@ void Channel::update_next_event() const {
           if (b.hits[w] > 0) waiting_[w] = std::min(waiting_[w], at(w ? Cmd::WR : Cmd::RD));
         }
       }
-      e = std::min({e, waiting_[0], waiting_[1]});
     } else {
       for (int k = 0; k < int(ranks_.size()); ++k) {
         if (rank_min_[std::size_t(k)].stale_groups) update_rank_min(k);
@@ -526,6 +554,21 @@ void Channel::update_next_event() const {
         for (int i = 0; i < 6; ++i)
           waiting_[i / 3] = std::min(waiting_[i / 3], std::max(at[i], rk.ready[int(kWaitCmds[i])]));
       }
+    }
+    const int w = write_mode_;
+    event_mode_ = kBothModes;
+    if (waiting_[!w] < std::min(e, waiting_[w]) && refresh_.empty() &&
+        next_write_mode() == write_mode_) {
+      // The other queue would bring the event forward, but a step now keeps the write mode and
+      // looks at its queue only: until one of that queue or an activated request can take its
+      // command (or a refresh falls due), steps would change nothing.
+      event_mode_ = w;
+      e = std::min(e, waiting_[w]);  // activated requests of the kind included
+      if (activated_[!w])
+        for (const Request& r : active_)
+          if (r.write != write_mode_)
+            e = std::min(e, earliest(ready_cmd(r), r.rank, r.bank_group, r.bank));
+    } else {
       e = std::min({e, waiting_[0], waiting_[1]});
     }
   }
@@ -538,6 +581,26 @@ void Channel::update_next_event() const {
   next_event_stale_ = false;
 }
 
+i64 Channel::next_event_after_scan() const {
+  // A step at now + 1 keeps the write mode: the next event is the first cycle one of the
+  // queue the look-ahead scanned or an activated request can act, or a refresh falls due (as
+  // in update_next_event, without the minimum over every waiting request). The other
+  // queue's minimum is not known: 0 stands for it (it is not read while the mode stays).
+  const int w = write_mode_;
+  waiting_ = {0, 0};
+  waiting_[w] = ahead_.queue_next;
+  i64 e = next_refresh_;
+  for (const Request& r : active_) {
+    const i64 t = earliest(ready_cmd(r), r.rank, r.bank_group, r.bank);
+    e = std::min(e, t);
+    if (r.write == write_mode_) waiting_[w] = std::min(waiting_[w], t);
+  }
+  next_event_ = std::min(e, waiting_[w]);
+  event_mode_ = w;
+  next_event_stale_ = false;
+  return next_event_ >= kNever ? kNever : std::max(next_event_, now_ + 1);
+}
+
 i64 Channel::next_event() const {
   if (hold_ != kHoldNone) {
     if (hold_at_ < 0) hold_at_ = hold_event();
@@ -545,15 +608,19 @@ i64 Channel::next_event() const {
   }
   // A busy channel issues on most cycles: while it does, the pick for the next cycle, made
   // here and used by that step, settles the question without the minimum over every waiting
-  // request. Otherwise (a pick that finds nothing costs more than the minimum) the minimum
-  // comes first. Either way gives the same answer.
+  // request. Otherwise (a pick that finds nothing costs more than the minimum, though its scan
+  // then gives the next event, see next_event_after_scan) the minimum comes first. Either way
+  // gives the same answer. (The score weighs a next cycle without a command as two with one:
+  // fewest instructions on HBM2/HBM3 random traffic, about even on DDR4.)
   auto score = [&](bool next_cycle) {
-    busy_score_ = next_cycle ? std::min(busy_score_ + 1, 16) : std::max(busy_score_ - 4, 0);
+    busy_score_ = next_cycle ? std::min(busy_score_ + 1, 16) : std::max(busy_score_ - 2, 0);
   };
-  if (next_event_stale_ && ahead_cycle_ != now_ + 1 && busy_score_ >= 4) {
-    ahead_ = pick(now_ + 1);
+  if (next_event_stale_ && ahead_cycle_ != now_ + 1 && busy_score_ >= 6) {
+    ahead_ = pick(now_ + 1, true);
     ahead_cycle_ = now_ + 1;
     score(ahead_.found);
+    if (ahead_.scanned && !ahead_.blocked && ahead_.write_mode == write_mode_)
+      return next_event_after_scan();
   }
   if (ahead_cycle_ == now_ + 1 && ahead_.found) return now_ + 1;
   if (next_event_stale_) {

@@ -176,9 +176,6 @@ class Channel {
     }
     int activated = 0;  // activated requests (they keep the open row)
     int group = 0;      // index into groups_
-    // This bank's part of its group's WaitMin (bank readiness only), valid unless the bank's
-    // bit in dirty_banks_ is set.
-    mutable std::array<i64, 6> want;
   };
   // For a bank group or a rank: the earliest cycle, at bank-group and bank level, of ACT, PRE
   // and RD for reads and of ACT, PRE and WR for writes (kWaitCmds), over its banks with a
@@ -211,6 +208,10 @@ class Channel {
     bool found = false;
     bool blocked = false;  // found a precharge held back by an activated request
     bool sets_mode = false, write_mode = false;
+    // Nothing found after a look at every request of the queue: the earliest cycle one of
+    // them can take its command.
+    bool scanned = false;
+    i64 queue_next = kNever;
     Choice ch{};
   };
 
@@ -225,16 +226,19 @@ class Channel {
   i64 column_ready(const Request& r) const {
     return banks_[std::size_t(r.bank)].t.ready[std::size_t(r.write ? Cmd::WR : Cmd::RD)];
   }
-  // earliest(ready_cmd(r), ...) <= c, without branches (the scans mispredict them).
-  bool legal(const Request& r, i64 c) const {
+  // earliest(ready_cmd(r), ...) (<= c), without branches (the scans mispredict them).
+  bool legal(const Request& r, i64 c) const { return legal_from(r) <= c; }
+  i64 legal_from(const Request& r) const {
     const BankState& b = banks_[std::size_t(r.bank)];
     static_assert(int(Cmd::ACT) == 0 && int(Cmd::PRE) == 1 && int(Cmd::WR) == int(Cmd::RD) + 1);
-    const int k = b.open_row == r.row ? int(Cmd::RD) + r.write : int(b.open_row >= 0);
+    const int hit = int(Cmd::RD) + r.write, miss = b.open_row >= 0;
+    const int k = b.open_row == r.row ? hit : miss;
     const i64 g = groups_[std::size_t(b.group)].ready[std::size_t(k)];
     const i64 t = std::max(b.t.ready[std::size_t(k)], g);
-    return std::max(t, ranks_[std::size_t(r.rank)].t.ready[std::size_t(k)]) <= c;
+    return std::max(t, ranks_[std::size_t(r.rank)].t.ready[std::size_t(k)]);
   }
-  Pick pick(i64 c) const;
+  // `ahead`: made by next_event() (see Pick::scanned).
+  Pick pick(i64 c, bool ahead = false) const;
   void issue(const Choice& ch, i64 c);
   void apply_timing(Cmd cmd, int rank, int bg, int bank, i64 c);
   void open_bank(int rank, int bank, i64 row, i64 c);
@@ -266,9 +270,16 @@ class Channel {
   void update_rank_min(int rank) const;
   void update_next_event() const;
   i64 hold_event() const;
+  [[gnu::noinline]] i64 next_event_after_scan() const;
 
   const DramConfig& cfg_;
   const RuleSet& rules_;
+  // rules_.raises with index and latency widened once (fewer instructions per raise).
+  struct Raise {
+    std::size_t to;
+    i64 latency;
+  };
+  std::vector<Raise> raises_[kCmds][RuleSet::kReaches];
   const int bgs_, banks_per_bg_, banks_per_rank_;
   i64 now_ = 0;
   RequestQueue reads_, writes_, active_;
@@ -277,6 +288,10 @@ class Channel {
   std::vector<Node> groups_;
   mutable std::vector<WaitMin> group_min_;
   mutable std::vector<std::uint32_t> dirty_banks_;  // per group, bit j: its bank j's want
+  // Per bank, its part of its group's WaitMin (bank readiness only), valid unless the bank's
+  // bit in dirty_banks_ is set. Kept apart so that a BankState fills 128 bytes (the scans
+  // index banks_ by request).
+  mutable std::vector<WaitMin> want_;
   // Bit b: bank b has a request waiting (channels of at most 64 banks; else unused). With
   // few such banks, update_next_event takes the minimum over them directly, which is cheaper
   // than refreshing the cached minima (a stream waits on one or two banks).
@@ -285,10 +300,14 @@ class Channel {
   mutable std::vector<RankMin> rank_min_;
   // next_event() before the clamp to now() + 1 and, under FR-FCFS, the earliest cycle at which
   // a waiting read [0] or write [1] (queued or activated) could take its next command; valid
-  // until the state changes.
+  // until the state changes. (After next_event_after_scan, the kind not served is 0: unknown,
+  // and not read while the write mode stays.)
   mutable i64 next_event_ = 0;
   mutable std::array<i64, 2> waiting_{};
   mutable bool next_event_stale_ = true;
+  // The write mode next_event_ assumes a step keeps (kBothModes: none; see update_next_event).
+  static constexpr int kBothModes = -1;
+  mutable int event_mode_ = kBothModes;
   // The pick for cycle ahead_cycle_ (-1: none), made ahead by next_event() and used by that
   // cycle's step unless the state changes first.
   mutable Pick ahead_;
@@ -308,6 +327,7 @@ class Channel {
   // it is high).
   mutable int busy_score_ = 0;
   std::vector<RankState> ranks_;
+  std::array<int, 2> activated_{};  // activated reads [0] and writes [1]
   bool write_mode_ = false;
   i64 write_high_ = 0, write_low_ = 0;  // the watermarks in whole queued writes
   i64 next_refresh_ = kNever;
