@@ -95,6 +95,9 @@ TEST(Config, BadChoiceSuggests) {
   expect_has(model_error(edit(kModel, "weights: int8", "weights: itn8")),
              "model.quant.weights: found 'itn8', expected one of fp32, fp16, bf16");
   expect_has(model_error(edit(kModel, "weights: int8", "weights: itn8")), "(did you mean 'int8'?)");
+  // Only the name is wrong: no follow-on errors about keys that would fit int8.
+  EXPECT_EQ(model_error(edit(kModel, "weights: int8", "weights: itn8")).find("does not apply"),
+            std::string::npos);
   expect_has(model_error(edit(kModel, "group_size: 32", "group_size: 48")),
              "model.quant.group_size: found '48', expected 32, 64, 128 or per_channel");
 }

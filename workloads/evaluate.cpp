@@ -16,7 +16,7 @@ std::vector<QuantSpec> comparison_schemes(const ModelSpec& m, bool quant_given) 
   // The model's group; for a float model 64, or 32 when 64 does not divide its dim and
   // hidden_dim (stories15M: 288 and 768), or one group per channel.
   int g = 0;
-  if (m.quant.quantized())
+  if (m.quant.quantized() && info(m.quant.weights).grouped)
     g = m.quant.group_size;
   else
     for (int c : {64, 32})

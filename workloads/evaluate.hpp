@@ -12,10 +12,11 @@ namespace qaccel {
 
 // The schemes compared against the float32 path, float32 itself excluded. With
 // `quant_given` (the user chose one with --quant), only the model's scheme when it is not
-// fp32; otherwise the model's scheme when it is not fp32, then w8a8, w4a8, w4a16, w3a16 at the
-// model's group size (for a float model 64, else 32 when 64 does not fit its dim and hidden_dim,
-// else per channel), w8a8 with an int8 KV cache, and fp16, each once. A scheme may still not
-// fit the model (the model's own group): callers check ModelSpec::problems() and skip it.
+// fp32; otherwise the model's scheme when it is not fp32, then every weight format at 8, 6, 4
+// and 3 bits with its default inputs (and w8a16, w4a16, int4-afp16), w8a8 with int8 and int4
+// KV caches, fp16 and bf16, each once. Grouped formats take the model's group size when its
+// format has one, else 64, or 32 when 64 does not fit dim and hidden_dim, else per channel. A
+// scheme may still not fit the model: callers check ModelSpec::problems() and skip it.
 std::vector<QuantSpec> comparison_schemes(const ModelSpec& m, bool quant_given);
 
 struct Perplexity {

@@ -342,6 +342,9 @@ QTensor quantize_weights(std::span<const float> w, int rows, int cols, int group
   QACCEL_ASSERT(w.size() == std::size_t(rows) * cols, "weight size");
   const WeightFormatInfo& fi = info(f);
   QACCEL_ASSERT(f != W::fp32, "fp32 weights are not quantized");
+  // Loaders refuse non-finite weights; a NaN would reach an int conversion below.
+  QACCEL_ASSERT(std::all_of(w.begin(), w.end(), [](float v) { return std::isfinite(v); }),
+                "non-finite weight");
   if (f == W::fp16) return half_weights(w, rows, cols);
   QTensor t;
   t.rows = rows, t.cols = cols, t.format = f, t.elem = fi.elem, t.qmax = fi.code_max;

@@ -141,7 +141,8 @@ bool parse_act_format(std::string_view s, ActFormat& out) {
 }
 
 ActFormat default_act(WeightFormat f) {
-  if (is_sym_int(f) || is_asym_int(f)) return ActFormat::int8;
+  // fp32 ignores its inputs' format; int8 keeps it equal to a default QuantSpec.
+  if (f == W::fp32 || is_sym_int(f) || is_asym_int(f)) return ActFormat::int8;
   return f == W::bf16 ? ActFormat::bf16 : ActFormat::fp16;
 }
 

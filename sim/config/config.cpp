@@ -42,7 +42,17 @@ MapReader top(const YAML::Node& root, const std::string& kind, Diagnostics& d) {
 void read_quant(MapReader& q, QuantSpec& out) {
   if (!q.valid()) return;
   const std::string w = q.choice("weights", weight_format_names());
-  parse_weight_format(w, out.weights);  // choice() reported a name outside the list
+  const YAML::Node raw = q.child("weights");
+  WeightFormat given{};
+  if (!raw.IsScalar() || !parse_weight_format(raw.Scalar(), given) ||
+      !parse_weight_format(w, out.weights)) {
+    // choice() reported the name; the other keys cannot be judged without a format.
+    for (const char* k :
+         {"group_size", "activation_bits", "activations", "activation_granularity", "kv_bits"})
+      q.child(k);
+    q.finish();
+    return;
+  }
   const WeightFormatInfo& f = info(out.weights);
   out.act = default_act(out.weights);
   if (f.grouped) {
