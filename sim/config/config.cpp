@@ -44,7 +44,7 @@ void read_quant(MapReader& q, QuantSpec& out) {
   const std::string w = q.choice("weights", weight_format_names());
   const YAML::Node raw = q.child("weights");
   WeightFormat given{};
-  if (!raw.IsScalar() || !parse_weight_format(raw.Scalar(), given) ||
+  if (!raw.IsDefined() || !raw.IsScalar() || !parse_weight_format(raw.Scalar(), given) ||
       !parse_weight_format(w, out.weights)) {
     // choice() reported the name; the other keys cannot be judged without a format.
     for (const char* k :
