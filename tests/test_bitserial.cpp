@@ -144,6 +144,48 @@ TEST(BitSerial, StepEqualsFastAndBothEqualTheReference) {
     }
 }
 
+TEST(BitSerial, WideExponentSpreadsStayExact) {
+  // Inputs from 2^-24 to 65504 in a group of 128: a spread of 29 binades is past what the
+  // int64 path takes for 128 elements (28), so the binned path runs.
+  SplitMix64 g(4);
+  const int K = 256;
+  std::vector<float> wf(3 * K);
+  random_weights(g, wf);
+  const QTensor w = quantize_weights(wf, 3, K, 128, WeightFormat::int8);
+  QActivation x;
+  x.group = 128, x.elem = Elem::half, x.scales.assign(2, 1.0f);
+  for (int j = 0; j < K; ++j)
+    x.h.push_back(std::uint16_t(j % 3 == 0 ? 0x0001 : j % 3 == 1 ? 0x7bff : 0xbc00 + j));
+  std::vector<float> ref(3), fast, step;
+  HalfFixed hf;
+  std::vector<ElemTerm> xt;
+  for (std::uint16_t h : x.h)
+    xt.push_back(decode_half(h));
+  prepare_half_fixed(xt, 128, hf);
+  EXPECT_FALSE(hf.fixed[0]);
+  qmatmul(ref, x, w);
+  const TermTable t(WeightFormat::int8, Encoding::booth);
+  run(ArraySpec{1, 2, 3}, t, {&x}, w, Mode::fast, fast);
+  run(ArraySpec{1, 2, 3}, t, {&x}, w, Mode::step, step);
+  // The same sums through the exact accumulator, term by term.
+  for (int r = 0; r < 3; ++r) {
+    float val = 0.0f;
+    for (int gi = 0; gi < 2; ++gi) {
+      HalfDotSum s;
+      for (int j = gi * 128; j < gi * 128 + 128; ++j) {
+        const ElemTerm e = decode_half(x.h[std::size_t(j)]);
+        s.add_term(std::int64_t(w.q[std::size_t(r * K + j)]) * e.sig, e.e2 + 48);
+      }
+      val += (s.to_float() * w.scales[std::size_t(r * 2 + gi)]) * 1.0f;
+    }
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(ref[std::size_t(r)]), std::bit_cast<std::uint32_t>(val));
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(fast[std::size_t(r)]),
+              std::bit_cast<std::uint32_t>(val));
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(step[std::size_t(r)]),
+              std::bit_cast<std::uint32_t>(val));
+  }
+}
+
 TEST(BitSerial, FewerWeightBitsMeanFewerCycles) {
   const ArraySpec a{16, 16, 4, Encoding::booth, 4};
   auto cyc = [&](WeightFormat f) {

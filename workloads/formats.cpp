@@ -64,6 +64,30 @@ int max_abs(std::span<const int> grid) {
   return m;
 }
 
+// A grid with its nearest-value table: the nearest value only changes at midpoints of
+// consecutive (integer) grid values, all multiples of 1/2, so a value's half-unit interval, or
+// the midpoint itself, decides it. Exactly nearest(grid, v), without a search.
+struct Codebook {
+  std::vector<int> grid;
+  int lo2 = 0, hi2 = 0, maxabs = 0;
+  std::vector<int> open, at;  // per k in [lo2, hi2]: (k/2, (k+1)/2) and the point k/2
+  explicit Codebook(std::vector<int> g) : grid(std::move(g)) {
+    lo2 = 2 * grid.front(), hi2 = 2 * grid.back(), maxabs = max_abs(grid);
+    for (int k = lo2; k <= hi2; ++k) {
+      at.push_back(nearest(grid, k / 2.0));
+      open.push_back(nearest(grid, (k + 0.5) / 2.0));
+    }
+  }
+  int nearest_to(double v) const {
+    const double t = v * 2.0;             // exact
+    if (!(t > lo2)) return grid.front();  // NaN too, as nearest()
+    if (t >= hi2) return grid.back();
+    const double k = std::floor(t);
+    const auto i = std::size_t(int(k) - lo2);
+    return t == k ? at[i] : open[i];
+  }
+};
+
 float group_amax(std::span<const float> x) {
   float m = 0.0f;
   for (float v : x)
@@ -73,13 +97,13 @@ float group_amax(std::span<const float> x) {
 
 // Codebook group: s = max|w| / max|grid| (float32), codes = nearest(w / s). Returns the
 // squared error sum (double) so callers can choose between grids.
-double codebook_group(std::span<const float> w, std::span<const int> grid, float& scale,
+double codebook_group(std::span<const float> w, const Codebook& cb, float& scale,
                       std::int16_t* codes) {
-  const float s = group_amax(w) / static_cast<float>(max_abs(grid));
+  const float s = group_amax(w) / static_cast<float>(cb.maxabs);
   scale = s;
   double err = 0;
   for (std::size_t i = 0; i < w.size(); ++i) {
-    const int c = s == 0.0f ? 0 : nearest(grid, double(w[i] / s));
+    const int c = s == 0.0f ? 0 : cb.nearest_to(double(w[i] / s));
     codes[i] = static_cast<std::int16_t>(c);
     const double e = double(w[i]) - double(c) * double(s);
     err += e * e;
@@ -97,35 +121,47 @@ std::vector<int> symmetric(std::initializer_list<int> mags) {
   return g;
 }
 
-const std::vector<int>& fp3_grid() {
-  static const std::vector<int> g = symmetric({0, 1, 2, 4});
-  return g;
+const Codebook& fp3_book() {
+  static const Codebook c(symmetric({0, 1, 2, 4}));
+  return c;
 }
-const std::vector<int>& fp4_grid() {
-  static const std::vector<int> g = symmetric({0, 1, 2, 3, 4, 6, 8, 12});
-  return g;
+const Codebook& fp4_book() {
+  static const Codebook c(symmetric({0, 1, 2, 3, 4, 6, 8, 12}));
+  return c;
+}
+const Codebook& flint4_book() {
+  static const Codebook c(symmetric({0, 1, 2, 3, 4, 6, 8, 16}));
+  return c;
+}
+const Codebook& olive_outlier_book() {
+  static const Codebook c(symmetric({8, 12, 16, 24, 32, 48, 64, 96}));
+  return c;
 }
 
 // BitMoD's four extended types of a base grid, in the fixed tie-break order: extra resolution
 // +r, -r, extra asymmetry +a, -a.
-std::array<std::vector<int>, 4> bitmod_grids(W f) {
-  const auto& base = f == W::bitmod3 ? fp3_grid() : fp4_grid();
+std::vector<int> bitmod_grid(W f, int variant) {
+  std::vector<int> g = (f == W::bitmod3 ? fp3_book() : fp4_book()).grid;
   const int r = f == W::bitmod3 ? 3 : 10, a = f == W::bitmod3 ? 6 : 16;
-  std::array<std::vector<int>, 4> out;
   const int extra[4] = {r, -r, a, -a};
-  for (int i = 0; i < 4; ++i) {
-    out[i] = base;
-    out[i].push_back(extra[i]);
-    std::sort(out[i].begin(), out[i].end());
-  }
-  return out;
+  g.push_back(extra[variant]);
+  std::sort(g.begin(), g.end());
+  return g;
+}
+const std::array<Codebook, 4>& bitmod_books(W f) {
+  static const std::array<Codebook, 4> b3 = {
+      Codebook(bitmod_grid(W::bitmod3, 0)), Codebook(bitmod_grid(W::bitmod3, 1)),
+      Codebook(bitmod_grid(W::bitmod3, 2)), Codebook(bitmod_grid(W::bitmod3, 3))};
+  static const std::array<Codebook, 4> b4 = {
+      Codebook(bitmod_grid(W::bitmod4, 0)), Codebook(bitmod_grid(W::bitmod4, 1)),
+      Codebook(bitmod_grid(W::bitmod4, 2)), Codebook(bitmod_grid(W::bitmod4, 3))};
+  return f == W::bitmod3 ? b3 : b4;
 }
 
 // OliVe-style outlier-victim pairs: normal int4 [-7, 7]; in a pair with an element beyond 7.5
 // scale units, the larger one becomes an outlier on the abfloat grid +-{8 .. 96} and the other
 // (the victim) becomes 0. The scale is max|w| / c for the c of least squared error.
 double olive_group(std::span<const float> w, float amax, int c, float& scale, std::int16_t* codes) {
-  static const std::vector<int> outliers = symmetric({8, 12, 16, 24, 32, 48, 64, 96});
   const float s = amax / static_cast<float>(c);
   scale = s;
   double err = 0;
@@ -138,7 +174,7 @@ double olive_group(std::span<const float> w, float amax, int c, float& scale, st
     const bool out0 = std::fabs(v[0]) > 7.5, out1 = n > 1 && std::fabs(v[1]) > 7.5;
     if (out0 || out1) {
       const std::size_t o = (n > 1 && std::fabs(v[1]) > std::fabs(v[0])) ? 1 : 0;
-      code[o] = nearest(outliers, v[o]);
+      code[o] = olive_outlier_book().nearest_to(v[o]);
     } else {
       for (std::size_t j = 0; j < n; ++j)
         code[j] = int(std::clamp(round_half_away(v[j]), -7.0, 7.0));
@@ -210,26 +246,25 @@ float quantize_group(W f, std::span<const float> w, float tensor_scale, std::int
       return s;
     }
     case W::flint4: {
-      static const std::vector<int> g = symmetric({0, 1, 2, 3, 4, 6, 8, 16});
       float s = 0;
-      codebook_group(w, g, s, codes);
+      codebook_group(w, flint4_book(), s, codes);
       return s;
     }
     case W::fp3:
     case W::fp4: {
       float s = 0;
-      codebook_group(w, f == W::fp3 ? fp3_grid() : fp4_grid(), s, codes);
+      codebook_group(w, f == W::fp3 ? fp3_book() : fp4_book(), s, codes);
       return s;
     }
     case W::bitmod3:
     case W::bitmod4: {
-      const auto grids = bitmod_grids(f);
+      const auto& books = bitmod_books(f);
       std::vector<std::int16_t> trial(n);
       double best = std::numeric_limits<double>::infinity();
       float best_s = 0;
       for (int v = 0; v < 4; ++v) {
         float s = 0;
-        const double e = codebook_group(w, grids[std::size_t(v)], s, trial.data());
+        const double e = codebook_group(w, books[std::size_t(v)], s, trial.data());
         if (e < best) {  // strict: a tie keeps the earlier type
           best = e, best_s = s, *variant = std::uint8_t(v);
           std::copy(trial.begin(), trial.end(), codes);
@@ -311,12 +346,12 @@ std::vector<int> code_values(WeightFormat f) {
     case W::bitmod4:
     case W::olive4: {
       std::vector<std::vector<int>> grids;
-      if (f == W::flint4) grids.push_back(symmetric({0, 1, 2, 3, 4, 6, 8, 16}));
-      if (f == W::fp3) grids.push_back(fp3_grid());
-      if (f == W::fp4) grids.push_back(fp4_grid());
+      if (f == W::flint4) grids.push_back(flint4_book().grid);
+      if (f == W::fp3) grids.push_back(fp3_book().grid);
+      if (f == W::fp4) grids.push_back(fp4_book().grid);
       if (f == W::bitmod3 || f == W::bitmod4)
-        for (auto& g : bitmod_grids(f))
-          grids.push_back(g);
+        for (const auto& b : bitmod_books(f))
+          grids.push_back(b.grid);
       if (f == W::olive4)
         grids.push_back(symmetric({0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 48, 64, 96}));
       for (const auto& g : grids)

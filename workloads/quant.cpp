@@ -191,6 +191,29 @@ ElemTerm decode_bf16(std::uint16_t b) {
   return t;
 }
 
+void prepare_half_fixed(std::span<const ElemTerm> x, int group, HalfFixed& out) {
+  const std::size_t ng = x.size() / std::size_t(group);
+  out.xfix.assign(x.size(), 0);
+  out.e.assign(ng, 0);
+  out.fixed.assign(ng, 0);
+  // Codes are below 2^15 and a significand below 2^11: X below 2^(11 + span), the group sum
+  // below 2^(26 + span + log2 group).
+  const int max_span = 62 - 26 - int(std::bit_width(unsigned(group)));
+  for (std::size_t g = 0; g < ng; ++g) {
+    int lo = 1 << 20, hi = -(1 << 20);
+    bool nan = false;
+    for (std::size_t j = g * group; j < (g + 1) * group; ++j) {
+      nan |= x[j].nan;
+      if (x[j].sig != 0) lo = std::min(lo, x[j].e2), hi = std::max(hi, x[j].e2);
+    }
+    if (nan || (hi >= lo && hi - lo > max_span)) continue;
+    if (hi < lo) lo = 0;  // all zero
+    out.e[g] = lo, out.fixed[g] = 1;
+    for (std::size_t j = g * group; j < (g + 1) * group; ++j)
+      out.xfix[j] = x[j].sig == 0 ? 0 : std::int64_t(x[j].sig) << (x[j].e2 - lo);
+  }
+}
+
 void WideDotSum::add_term(std::int64_t sig, int e2) {
   const int pos = e2 - kLsb;
   QACCEL_ASSERT(pos >= 0 && pos / 32 + 2 < kLimbs, "WideDotSum term out of range");
@@ -316,6 +339,11 @@ void qmatmul(std::span<float> out, const QActivation& x, const QTensor& w) {
     xt[std::size_t(j)] =
         decode(x.elem, x_int ? x.q[std::size_t(j)] : 0, x_int ? 0 : x.h[std::size_t(j)]);
   const bool wide = x.elem == Elem::bf16 || w.elem == Elem::bf16;
+  HalfFixed hf;
+  if (w_int && x.elem == Elem::half)
+    prepare_half_fixed(xt, G, hf);
+  else
+    hf.fixed.assign(std::size_t(ng), 0);
   for (int r = 0; r < w.rows; ++r) {
     const std::size_t base = std::size_t(r) * w.cols;
     const float* ws = w.scales.data() + std::size_t(r) * ng;
@@ -324,7 +352,15 @@ void qmatmul(std::span<float> out, const QActivation& x, const QTensor& w) {
     for (int g = 0; g < ng; ++g) {
       narrow.clear();
       WideDotSum wsum;
-      if (w_int && !wide) {  // the common case (codes x binary16 inputs), without decoding
+      if (w_int && !wide && hf.fixed[std::size_t(g)]) {  // one int64 dot product
+        std::int64_t acc = 0;
+        for (int j = g * G; j < (g + 1) * G; ++j)
+          acc += std::int64_t(w.q[base + j]) * hf.xfix[std::size_t(j)];
+        narrow.add_term(acc, hf.e[std::size_t(g)] + 48);
+        val += (narrow.to_float() * ws[g]) * x.scales[g];
+        continue;
+      }
+      if (w_int && !wide) {  // codes x binary16 inputs of a wide exponent spread, binned
         for (int j = g * G; j < (g + 1) * G; ++j) {
           const ElemTerm a = xt[std::size_t(j)];
           if (a.nan) narrow.set_nan();

@@ -79,8 +79,8 @@ void hmatmul(std::span<float> out, const QActivation& x, const QTensor& w);
 class HalfDotSum {
  public:
   void add(std::uint16_t a, std::uint16_t b);
-  // Adds sig * 2^(shift - 48), 0 <= shift < 64, |sig| < 2^40 (a product of decoded elements,
-  // see ElemTerm).
+  // Adds sig * 2^(shift - 48), 0 <= shift < 64 (a product of decoded elements, see ElemTerm,
+  // or an int64 partial sum); a bin must not overflow int64.
   void add_term(std::int64_t sig, int shift) {
     bin_[shift] += sig;
     used_ |= std::uint64_t(1) << shift;
@@ -122,6 +122,17 @@ struct ElemTerm {
   bool nan = false;
 };
 ElemTerm decode_half(std::uint16_t h);
+
+// Binary16 inputs of one matmul as per-group fixed point, for weights that are integer codes:
+// x_j = xfix[j] * 2^e[g] with e[g] the group's smallest exponent. Valid for a group (fixed[g])
+// when no element is NaN and every |code * xfix| summed over the group fits 62 bits; then the
+// group's exact sum is one int64 dot product (the contract's value, only faster to get).
+struct HalfFixed {
+  std::vector<std::int64_t> xfix;
+  std::vector<int> e;
+  std::vector<char> fixed;
+};
+void prepare_half_fixed(std::span<const ElemTerm> x, int group, HalfFixed& out);
 ElemTerm decode_bf16(std::uint16_t b);
 
 // Rounds v to a minifloat with `mbits` mantissa bits and smallest normal exponent `emin`

@@ -137,12 +137,23 @@ i64 run(const ArraySpec& a, const TermTable& t, const std::vector<const QActivat
   out.assign(std::size_t(M * N), 0.0f);
 
   if (mode == Mode::fast) {
-    for (i64 m = 0; m < M; ++m)
+    HalfFixed hf;
+    for (i64 m = 0; m < M; ++m) {
+      if (half)
+        prepare_half_fixed(std::span(xt).subspan(std::size_t(m * K), std::size_t(K)), int(G), hf);
       for (i64 n = 0; n < N; ++n) {
         float& val = out[std::size_t(m * N + n)];
         Acc s;
         for (i64 g = 0; g < groups; ++g) {
           s.i = 0, s.h.clear();
+          if (half && hf.fixed[std::size_t(g)]) {  // the exact sum as one int64 dot product
+            i64 acc = 0;
+            for (i64 j = g * G; j < (g + 1) * G; ++j)
+              acc += i64(code(n, j)) * hf.xfix[std::size_t(j)];
+            s.h.add_term(acc, hf.e[std::size_t(g)] + 48);
+            dequant(m, n, g, s, val);
+            continue;
+          }
           for (i64 j = g * G; j < (g + 1) * G; ++j) {
             const ElemTerm& e = xt[std::size_t(m * K + j)];
             if (!half)
@@ -155,6 +166,7 @@ i64 run(const ArraySpec& a, const TermTable& t, const std::vector<const QActivat
           dequant(m, n, g, s, val);
         }
       }
+    }
     return compute_cycles(a, M, N, K, G, t.terms());
   }
 

@@ -56,14 +56,17 @@ ModelSpec model_from_options(const po::variables_map& vm, const std::string& usa
     throw UsageError("give exactly one of --model FILE or --checkpoint FILE", usage);
   ModelSpec m = has_model ? config::load_model(vm["model"].as<std::string>())
                           : spec_from_checkpoint(vm["checkpoint"].as<std::string>());
-  if (vm.count("quant")) {
-    m.quant = parse_scheme(vm["quant"].as<std::string>());
-    auto problems = m.problems();
-    if (!problems.empty())
-      throw ConfigError("--quant " + m.quant.name() + " does not fit model '" + m.name +
-                        "': " + problems[0]);
-  }
+  apply_quant_option(vm, m);
   return m;
+}
+
+void apply_quant_option(const po::variables_map& vm, ModelSpec& m) {
+  if (!vm.count("quant")) return;
+  m.quant = parse_scheme(vm["quant"].as<std::string>());
+  auto problems = m.problems();
+  if (!problems.empty())
+    throw ConfigError("--quant " + m.quant.name() + " does not fit model '" + m.name +
+                      "': " + problems[0]);
 }
 
 std::string describe_model(const ModelSpec& m) {

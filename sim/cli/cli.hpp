@@ -35,6 +35,8 @@ bool parse(const std::string& command, const std::string& synopsis, const std::s
 // The model a command names with --model FILE or --checkpoint FILE (exactly one), with an
 // optional --quant SCHEME override.
 ModelSpec model_from_options(const po::variables_map& vm, const std::string& usage);
+// --quant SCHEME: replaces the model's quantization (ConfigError when it does not fit).
+void apply_quant_option(const po::variables_map& vm, ModelSpec& m);
 
 // One line describing a model: shapes, parameters, weight source.
 std::string describe_model(const ModelSpec& m);

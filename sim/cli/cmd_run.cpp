@@ -282,6 +282,8 @@ int cmd_run(const std::vector<std::string>& args) {
   opts.add_options()("config", po::value<std::string>()->required(),
                      "a job file (system + model + workload) or a system file")(
       "model", po::value<std::string>(), "model file (overrides the job's)")(
+      "quant", po::value<std::string>(),
+      "quantization scheme replacing the model's, e.g. mxfp4, bitmod3-g128, w4a8-g128")(
       "workload", po::value<std::string>(), "workload file (overrides the job's)")(
       "functional", po::bool_switch(),
       "compute every number and check each matmul against the reference")(
@@ -301,7 +303,8 @@ int cmd_run(const std::vector<std::string>& args) {
   pos.add("config", 1);
   po::variables_map vm;
   const std::string synopsis =
-      "(JOB.yaml | SYSTEM.yaml --model M.yaml --workload W.yaml) [--functional|--timing-only]\n"
+      "(JOB.yaml | SYSTEM.yaml --model M.yaml --workload W.yaml) [--quant SCHEME]\n"
+      "       [--functional|--timing-only]\n"
       "       [--schedule overlap|serial] [--prefetch none|next_op] [--json OUT] [--ops-csv OUT]\n"
       "       [--stats OUT] [--trace-json OUT]";
   if (!parse("run", synopsis,
@@ -343,7 +346,7 @@ int cmd_run(const std::vector<std::string>& args) {
   // A layer list (YAML `layers:` or SCALE-Sim CSV) is simulated as plain GEMMs, no model.
   if (vm.count("workload") && config::detect_kind(vm["workload"].as<std::string>()) == "layers") {
     if (vm.count("model") || vm["functional"].as<bool>())
-      throw UsageError("a layer list runs timing-only and takes no --model", usage);
+      throw UsageError("a layer list runs timing-only and takes no --model or --quant", usage);
     if (vm.count("json"))
       throw UsageError("--json is for model workloads; use --ops-csv for layer lists", usage);
     return run_layers(job.system, config::load_layers(vm["workload"].as<std::string>()), vm);
@@ -352,6 +355,7 @@ int cmd_run(const std::vector<std::string>& args) {
     throw UsageError("a model workload needs --model", usage);
   if (vm.count("model")) job.model = config::load_model(vm["model"].as<std::string>());
   if (vm.count("workload")) job.workload = config::load_workload(vm["workload"].as<std::string>());
+  apply_quant_option(vm, job.model);
   const ModelSpec& m = job.model;
   const WorkloadSpec& w = job.workload;
   auto problems = w.problems(m);
