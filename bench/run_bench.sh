@@ -6,6 +6,8 @@
 #   a 500-point timing-only sweep (target >= 1000 points/min)
 #   configs/sweeps/llama2-random.yaml, 200 LLaMA-3.2-1B designs (target >= 3000 points/min)
 #   overlap vs serial latency on the shipped systems (decode and prefill)
+#   bit-serial PEs: functional stories15M decode (bitmod3) vs the systolic W8A8 run, and a
+#     timing-only LLaMA-2-7B decode step on bitmod.yaml (target < 0.1 s host time)
 # Usage: bench/run_bench.sh [BUILD_DIR]   (prints wall seconds and simulated cycles per second)
 # DRAM and PIM figures: bench/dram_bench.sh.
 set -euo pipefail
@@ -30,6 +32,18 @@ bench llama2-7b-decode-timing "$q" run "$c/systems/datacenter.yaml" --model "$c/
   --workload "$c/workloads/decode-2k.yaml" --timing-only | awk '/^simulated/ {printf "%-28s %7.3f s simulation host time (%s ops)\n", "  of which simulation", $5, $2}'
 bench stories110M-decode-func "$q" run "$c/systems/edge-npu.yaml" --model "$c/models/stories110M.yaml" \
   --workload "$c/workloads/decode-1.yaml" --functional
+
+# Bit-serial PEs (issue 13): functional stories15M decode on bitmod.yaml (BitMoD's bitmod3 with
+# fp16 inputs, and with int8 inputs) against the systolic datacenter system's W8A8 run (goal:
+# within 3x per token), and a timing-only LLaMA-2-7B decode step (goal: < 0.1 s host time).
+bench stories15M-bitmod3-fp16-func "$q" run "$c/systems/bitmod.yaml" --model "$c/models/stories15M.yaml" \
+  --quant bitmod3-g32 --workload "$c/workloads/decode-32.yaml" --functional
+bench stories15M-bitmod3-a8-func "$q" run "$c/systems/bitmod.yaml" --model "$c/models/stories15M.yaml" \
+  --quant bitmod3-a8-g32 --workload "$c/workloads/decode-32.yaml" --functional
+bench stories15M-systolic-w8a8-func "$q" run "$c/systems/datacenter.yaml" --model "$c/models/stories15M.yaml" \
+  --workload "$c/workloads/decode-32.yaml" --functional
+"$q" run "$c/systems/bitmod.yaml" --model "$c/models/llama-2-7b.yaml" --quant bitmod3-g128 \
+  --workload "$c/workloads/decode-2k.yaml" --timing-only | awk '/^simulated/ {printf "%-28s %7.3f s simulation host time (%s ops)\n", "llama2-7b-bitmod3-timing", $5, $2}'
 
 # Design points per minute of a sweep (all cores): sweep_rate NAME FILE
 sweep_rate() {

@@ -493,5 +493,15 @@ check model-bad-format 2 "mxfp9\.yaml:[0-9]+:[0-9]+: model\.quant\.weights: foun
 check ref-bad-format 2 "mxfp9\.yaml:[0-9]+:[0-9]+: model\.quant\.weights: found 'mxfp9'" -- "$q" ref --model "$tmp/mxfp9.yaml" --prompt-tokens 1
 # ---- end of qaccel list formats ----------------------------------------------------------------
 
+# ---- bit-serial PEs and run --quant -----------------------------------------------------------
+sys_bm=$src/configs/systems/bitmod.yaml
+wl32=$src/configs/workloads/decode-32.yaml
+check run-bitmod-func 0 "verified: 240 ops bit-exact \(matmuls recomputed on bsu" -- "$q" run "$sys_bm" --model "$m" --quant bitmod4-g32 --workload "$wl32" --functional
+check run-bitmod-mxfp4-a8 0 "verified: 240 ops bit-exact \(matmuls recomputed on bsu" -- "$q" run "$sys_bm" --model "$m" --quant mxfp4-a8 --workload "$wl32" --functional
+check run-bitmod-fp16-falls-back 0 "verified" -- "$q" run "$sys_bm" --model "$m" --quant fp16 --workload "$wl32" --functional
+check run-quant-bad 2 "quantization scheme 'mxfp9'" -- "$q" run "$sys_bm" --model "$m" --quant mxfp9 --workload "$wl32"
+check run-quant-misfit 2 "--quant bitmod3-g128-kv16 does not fit model 'tiny'" -- "$q" run "$sys_bm" --model "$m" --quant bitmod3 --workload "$wl32"
+# ---- end of bit-serial PEs ---------------------------------------------------------------------
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -4,6 +4,9 @@
 
 #include "arch/bitserial/pe_array.hpp"
 #include "sim/base/error.hpp"
+#include "sim/config/config.hpp"
+#include "sim/system.hpp"
+#include "test_util.hpp"
 #include "workloads/rng.hpp"
 
 namespace qaccel::bitserial {
@@ -184,6 +187,33 @@ TEST(BitSerial, WideExponentSpreadsStayExact) {
     EXPECT_EQ(std::bit_cast<std::uint32_t>(step[std::size_t(r)]),
               std::bit_cast<std::uint32_t>(val));
   }
+}
+
+TEST(BitSerial, UnitRefusesWhatItCannotRunWithTheReason) {
+  System sys(config::load_system(test::source_dir() + "/configs/systems/bitmod.yaml"));
+  Unit& u = sys.unit("bsu");
+  Op o;
+  o.name = "p", o.kind = OpKind::gemv, o.m = 1, o.n = 64, o.k = 128, o.group = 32;
+  o.weight_bits = 3, o.act_bits = 16, o.wformat = WeightFormat::bitmod3,
+  o.aformat = ActFormat::fp16;
+  std::string why;
+  EXPECT_TRUE(u.supports(o, &why)) << why;
+  o.wformat = WeightFormat::fp16, o.weight_bits = 16;
+  EXPECT_FALSE(u.supports(o, &why));
+  EXPECT_NE(why.find("fp16 weights (the PEs take integer or codebook weights)"), std::string::npos);
+  o.wformat = WeightFormat::int4, o.weight_bits = 4, o.aformat = ActFormat::bf16;
+  EXPECT_FALSE(u.supports(o, &why));
+  EXPECT_NE(why.find("bf16 inputs"), std::string::npos) << why;
+  o.kind = OpKind::attn_score, o.aformat = ActFormat::int8;
+  EXPECT_FALSE(u.supports(o, &why));
+  // Plan: 64 channels on 64 x 64 PEs is one tile; bitmod3 (2 terms), G 32 / 4 lanes: A = 16,
+  // 4 groups: 16 + 3 * 16 + 4 = 68 cycles; energy 64 PEs x 68 cycles x bitserial_pe.
+  o.kind = OpKind::gemv, o.wformat = WeightFormat::bitmod3, o.aformat = ActFormat::fp16;
+  o.macs = 64 * 128, o.weight_bytes = 4096;
+  const OpPlan p = u.plan(o);
+  EXPECT_EQ(p.cost.compute_cycles, 68);
+  EXPECT_EQ(p.folds, 1);
+  EXPECT_DOUBLE_EQ(p.cost.compute_pj, 64.0 * 68 * 0.942);
 }
 
 TEST(BitSerial, FewerWeightBitsMeanFewerCycles) {
