@@ -24,6 +24,11 @@ namespace qaccel::dse {
 
 namespace {
 
+// The error text of a design that ran past --timeout (written by the worker or the driver).
+std::string timeout_message(double timeout_s) {
+  return "exceeded --timeout " + std::to_string(timeout_s) + " s";
+}
+
 volatile sig_atomic_t g_stop = 0;
 
 // A worker's exit status when the database failed it (full disk, I/O error, lock timeout).
@@ -239,7 +244,7 @@ namespace {
     // Past the deadline is a timeout even if the driver (busy, or starved of CPU) has not
     // killed us yet: the outcome must not depend on when the driver polls.
     if (timeout_s > 0 && wall > timeout_s)
-      status = "timeout", error = "exceeded --timeout " + std::to_string(timeout_s) + " s",
+      status = "timeout", error = timeout_message(timeout_s),
       res.reset();
     store_result(db, s, p, status, error, wall, res ? &*res : nullptr);
   } catch (const IoError& e) {
@@ -350,7 +355,7 @@ class Pool {
         kill(r.pid, SIGKILL);
         waitpid(r.pid, nullptr, 0);
         store_result(db_, s_, *r.point, "timeout",
-                     "exceeded --timeout " + std::to_string(o_.timeout_s) + " s", secs, nullptr);
+                     timeout_message(o_.timeout_s), secs, nullptr);
         finish(*r.point, "timeout");
         running_.erase(running_.begin() + std::ptrdiff_t(i));
         continue;
