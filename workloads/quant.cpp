@@ -171,24 +171,30 @@ std::int64_t group_dot(const std::int16_t* x, const std::int16_t* w, int n) {
   return acc;
 }
 
-ElemTerm decode_half(std::uint16_t h) {
-  const unsigned e = (h >> 10) & 0x1fu;
+namespace {
+
+// An IEEE-style binary float of E exponent and M mantissa bits (bias 2^(E-1) - 1), held in 16
+// bits: value = sig * 2^e2 with e2 = max(e, 1) - bias - M.
+template <int E, int M>
+ElemTerm decode_binary(std::uint16_t v) {
+  constexpr unsigned emask = (1u << E) - 1, mmask = (1u << M) - 1;
+  constexpr int bias = (1 << (E - 1)) - 1;
+  const unsigned e = (v >> M) & emask;
   ElemTerm t;
-  if (e == 31) return t.nan = true, t;
-  const std::int32_t m = std::int32_t((h & 0x3ffu) | (e ? 0x400u : 0u));
-  t.sig = (h & 0x8000u) ? -m : m;
-  t.e2 = int(e ? e - 1 : 0) - 24;
+  if (e == emask) return t.nan = true, t;  // infinity or NaN
+  const std::int32_t m = std::int32_t((v & mmask) | (e ? mmask + 1 : 0u));
+  t.sig = (v & 0x8000u) ? -m : m;
+  t.e2 = int(e ? e : 1) - bias - M;
   return t;
 }
 
+}  // namespace
+
+ElemTerm decode_half(std::uint16_t h) {
+  return decode_binary<5, 10>(h);
+}
 ElemTerm decode_bf16(std::uint16_t b) {
-  const unsigned e = (b >> 7) & 0xffu;
-  ElemTerm t;
-  if (e == 255) return t.nan = true, t;
-  const std::int32_t m = std::int32_t((b & 0x7fu) | (e ? 0x80u : 0u));
-  t.sig = (b & 0x8000u) ? -m : m;
-  t.e2 = int(e ? e - 1 : 0) - 133;
-  return t;
+  return decode_binary<8, 7>(b);
 }
 
 void prepare_half_fixed(std::span<const ElemTerm> x, int group, HalfFixed& out) {
