@@ -146,7 +146,13 @@ i64 run(const ArraySpec& a, const TermTable& t, const std::vector<const QActivat
         Acc s;
         for (i64 g = 0; g < groups; ++g) {
           s.i = 0, s.h.clear();
-          if (half && hf.fixed[std::size_t(g)]) {  // the exact sum as one int64 dot product
+          if (!half) {  // integer inputs: the exact integer dot product
+            s.i =
+                group_dot(x[std::size_t(m)]->q.data() + g * G, w.q.data() + n * K + g * G, int(G));
+            dequant(m, n, g, s, val);
+            continue;
+          }
+          if (hf.fixed[std::size_t(g)]) {  // the exact sum as one int64 dot product
             i64 acc = 0;
             for (i64 j = g * G; j < (g + 1) * G; ++j)
               acc += i64(code(n, j)) * hf.xfix[std::size_t(j)];
