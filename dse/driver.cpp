@@ -214,7 +214,7 @@ namespace {
     std::optional<SimResult> res;
     try {
       System sys(p.system);
-      res = simulate(sys, s.models[p.model], s.workloads[p.workload]);
+      res = simulate(sys, point_model(s, p), s.workloads[p.workload]);
       if (!res->deadlock.empty()) {
         status = "failed", error = "internal error (a bug in qaccel): " + res->deadlock;
         res.reset();

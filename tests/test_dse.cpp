@@ -861,3 +861,124 @@ TEST(SweepRun, AnInvalidDesignDoesNotStopTheOthers) {
   }
   EXPECT_EQ(stored(db).size(), 2u);
 }
+
+namespace {
+
+// A design list on the tiny model (and stories15M): two systems, quant overrides, a baseline.
+std::string designs_text(const std::string& designs, const std::string& extra = "",
+                         const std::string& models = "") {
+  return "sweep:\n  name: formats\n  designs:\n" + designs + "  models: [" +
+         (models.empty() ? cfg("models/tiny.yaml") : models) + "]\n  workloads: [" +
+         cfg("workloads/decode-32.yaml") + ", " + cfg("workloads/prefill-64.yaml") + "]\n" + extra;
+}
+
+const std::string kDesigns = "    - {name: int8, system: " + cfg("systems/edge-npu.yaml") +
+                             ", quant: w8a8-g32}\n"
+                             "    - {name: int4, system: " +
+                             cfg("systems/edge-npu.yaml") +
+                             ", quant: w4a8-g32}\n"
+                             "    - name: bitserial\n      system: " +
+                             cfg("systems/bitmod.yaml") + "\n";
+
+}  // namespace
+
+TEST(Sweep, DesignListParsesAndEnumeratesDesignsModelsWorkloads) {
+  TempDir dir;
+  const std::string models = cfg("models/tiny.yaml") + ", " + cfg("models/stories15M.yaml");
+  SweepSpec s =
+      load_sweep(dir.write("s.yaml", designs_text(kDesigns,
+                                                  "  baseline: int8\n  objectives: {latency_ms: "
+                                                  "min}\n",
+                                                  models)));
+  ASSERT_EQ(s.designs.size(), 3u);
+  EXPECT_EQ(s.designs[0].name, "int8");
+  ASSERT_TRUE(s.designs[1].quant);
+  EXPECT_EQ(s.designs[1].quant->name(), "w4a8-g32-kv16");
+  EXPECT_FALSE(s.designs[2].quant);
+  EXPECT_EQ(s.baseline, "int8");
+  EXPECT_TRUE(s.params.empty());
+  EXPECT_EQ(design_count(s), 3 * 2 * 2);
+  auto pts = enumerate(s);
+  ASSERT_EQ(pts.size(), 12u);
+  for (std::size_t i = 0; i < pts.size(); ++i) {  // designs x models x workloads, last fastest
+    EXPECT_EQ(pts[i].index, std::int64_t(i));
+    EXPECT_EQ(pts[i].design, int(i / 4));
+    EXPECT_EQ(pts[i].model, int(i / 2 % 2));
+    EXPECT_EQ(pts[i].workload, int(i % 2));
+    ASSERT_FALSE(pts[i].params.empty());
+    EXPECT_EQ(pts[i].params[0],
+              (std::pair<std::string, std::string>("design", s.designs[i / 4].name)));
+  }
+  EXPECT_EQ(pts[4].params[1], (std::pair<std::string, std::string>("quant", "w4a8-g32-kv16")));
+  EXPECT_EQ(pts[8].params.size(), 1u);  // no override: no quant parameter
+  EXPECT_EQ(hashes(pts).size(), 12u);
+  EXPECT_EQ(hashes(enumerate(s)), hashes(pts));
+  // The quant override reaches the simulated model, and only there.
+  EXPECT_EQ(point_model(s, pts[4]).quant, parse_scheme("w4a8-g32"));
+  EXPECT_EQ(point_model(s, pts[8]).quant, s.models[0].quant);
+  // Same system and files, another quant: another hash.
+  EXPECT_EQ(pts[0].system_yaml, pts[4].system_yaml);
+  EXPECT_NE(pts[0].hash, pts[4].hash);
+  SweepSpec other = s;
+  other.designs[0].quant = parse_scheme("w8a8-g64");
+  EXPECT_NE(make_design_point(other, 0, 0, 0, 0).hash, pts[0].hash);
+  // Shards split the list by index; --max-designs counts it.
+  std::set<std::string> sharded;
+  for (int shard = 0; shard < 3; ++shard) {
+    DesignStream d(s, kDefaultMaxDesigns, shard, 3);
+    for (DesignPoint p; d.next(p);) {
+      EXPECT_EQ(p.index % 3, shard);
+      sharded.insert(p.hash);
+    }
+  }
+  EXPECT_EQ(sharded, hashes(pts));
+  DesignStream counted(s, kDefaultMaxDesigns);
+  EXPECT_EQ(counted.count_rest(), 12);
+  EXPECT_THROW(DesignStream(s, 11), ConfigError);
+}
+
+TEST(Sweep, DesignListErrorsNameFileAndKeyPath) {
+  struct Case {
+    std::string text, fragment;
+  };
+  const std::string grid = "  parameters:\n    units.mxu.rows: [4]\n";
+  std::vector<Case> cases = {
+      {designs_text(kDesigns, "  base: " + cfg("systems/edge-npu.yaml") + "\n"),
+       "sweep.base: not with 'designs'"},
+      {designs_text(kDesigns, grid), "sweep.parameters: not with 'designs'"},
+      {designs_text(kDesigns, "  strategy: {kind: grid}\n"), "sweep.strategy: not with 'designs'"},
+      {designs_text("    - {name: a, system: nowhere.yaml}\n"),
+       "sweep.designs[0].system: in the referenced file:"},
+      {designs_text("    - {name: a, system: " + cfg("systems/edge-npu.yaml") +
+                    "}\n    - {name: b, system: " + cfg("models/tiny.yaml") + "}\n"),
+       "sweep.designs[1].system: in the referenced file:\n  "},
+      {designs_text("    - {name: a, system: " + cfg("systems/edge-npu.yaml") + ", quant: w9a8}\n"),
+       "sweep.designs[0].quant: quantization scheme 'w9a8'"},
+      {designs_text("    - {name: a, system: " + cfg("systems/edge-npu.yaml") +
+                    ", quant: w4a8-g128}\n"),
+       "sweep.designs[0].quant: scheme 'w4a8-g128' does not fit model 'tiny'"},
+      {designs_text("    - {name: a, system: " + cfg("systems/edge-npu.yaml") +
+                    ", quant: w4a8-g32}\n    - {name: a, system: " + cfg("systems/bitmod.yaml") +
+                    "}\n"),
+       "sweep.designs[1].name: duplicate design name 'a'"},
+      {designs_text("    - {name: a, system: " + cfg("systems/edge-npu.yaml") +
+                    ", quant: w4a8-g32}\n    - {name: b, system: " + cfg("systems/edge-npu.yaml") +
+                    ", quant: w4a8-g32}\n"),
+       "sweep.designs[1]: design 'b' has the same system and quant as design 'a'"},
+      {designs_text("    - {name: a, system: " + cfg("systems/edge-npu.yaml") + ", qaunt: w4a8}\n"),
+       "sweep.designs[0].qaunt: unknown key (did you mean 'quant'?)"},
+      {designs_text("    - {system: " + cfg("systems/edge-npu.yaml") + "}\n"),
+       "sweep.designs[0]: missing required key 'name'"},
+      {designs_text("    []\n"), "sweep.designs: expected a non-empty list"},
+      {designs_text(kDesigns, "  baseline: fp16\n"),
+       "sweep.baseline: 'fp16' is not a design of this sweep (designs: int8, int4, bitserial)"},
+      {sweep_text("x", kGrid, "  baseline: a\n"),
+       "sweep.baseline: names a design of a 'designs' list"},
+  };
+  for (const auto& c : cases) {
+    std::string e = load_error(c.text);
+    EXPECT_NE(e.find(c.fragment), std::string::npos) << "expected '" << c.fragment << "' in:\n"
+                                                     << e;
+    EXPECT_NE(e.find("s.yaml"), std::string::npos) << e;
+  }
+}
