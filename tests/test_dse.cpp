@@ -439,7 +439,28 @@ TEST(Database, ForeignCorruptAndFutureFilesAreRejected) {
   { Db::open(dir.path / "old.db").exec("PRAGMA user_version=1"); }
   expect(dir.path / "old.db",
          "schema version 1 (written by an older qaccel), this qaccel reads "
-         "version 2");
+         "version 3");
+  // Version 2 (no relative_metrics): read as it is, upgraded in place when opened to write.
+  {
+    Db v2 = Db::open(dir.path / "v2.db");
+    v2.exec("DROP TABLE relative_metrics");
+    v2.exec("PRAGMA user_version=2");
+  }
+  auto version_and_table = [&](Db& db) {
+    Stmt v = db.prepare(
+        "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM "
+        "sqlite_master WHERE name = 'relative_metrics')");
+    EXPECT_TRUE(v.step());
+    return std::pair<std::int64_t, std::int64_t>(v.integer(0), v.integer(1));
+  };
+  {
+    Db r = Db::open(dir.path / "v2.db", true);
+    EXPECT_EQ(version_and_table(r), (std::pair<std::int64_t, std::int64_t>(2, 0)));
+  }
+  {
+    Db w = Db::open(dir.path / "v2.db");
+    EXPECT_EQ(version_and_table(w), (std::pair<std::int64_t, std::int64_t>(3, 1)));
+  }
   // Truncated copies of a real database: an error, never a crash.
   auto good = dir.path / "good.db";
   { Db::open(good); }
@@ -981,4 +1002,68 @@ TEST(Sweep, DesignListErrorsNameFileAndKeyPath) {
                                                      << e;
     EXPECT_NE(e.find("s.yaml"), std::string::npos) << e;
   }
+}
+
+// A design list end to end: every point stored with its design and quant, speedup and energy
+// ratio against the baseline in relative_metrics (the baseline's exactly 1), and a re-run
+// runs nothing and gives the same rows.
+TEST(SweepRun, DesignListStoresRelativeMetricsAgainstTheBaseline) {
+  TempDir dir;
+  SweepSpec s = load_sweep(dir.write("s.yaml", designs_text(kDesigns, "  baseline: int8\n")));
+  auto db = dir.path / "d.db";
+  SweepSummary a = run_sweep(s, opts(db));
+  EXPECT_EQ(a.points, 6);
+  EXPECT_EQ(a.ok, 6);
+  ASSERT_EQ(a.rows.size(), 6u);
+  Db d = Db::open(db, true);
+  auto count = [&](const std::string& sql) {
+    Stmt st = d.prepare(sql);
+    EXPECT_TRUE(st.step()) << sql;
+    return st.integer(0);
+  };
+  EXPECT_EQ(count("SELECT count(*) FROM params WHERE name = 'design'"), 6);
+  EXPECT_EQ(count("SELECT count(*) FROM params WHERE name = 'quant' AND value = 'w4a8-g32-kv16'"),
+            2);
+  EXPECT_EQ(count("SELECT count(*) FROM relative_metrics WHERE sweep = 'formats'"), 6);
+  // The quant reached the simulation: int4 weights move fewer DRAM bytes than int8 ones.
+  EXPECT_EQ(count("SELECT count(*) FROM metrics a JOIN params pa ON pa.hash = a.hash AND "
+                  "pa.value = 'int8' JOIN metrics b JOIN params pb ON pb.hash = b.hash AND "
+                  "pb.value = 'int4' JOIN designs da ON da.hash = a.hash JOIN designs db ON "
+                  "db.hash = b.hash AND db.workload = da.workload WHERE b.dram_bytes < "
+                  "a.dram_bytes"),
+            2);
+  Stmt st = d.prepare(
+      "SELECT p.value, d.workload, m.latency_ms, m.energy_uj_per_token, r.speedup, "
+      "r.energy_ratio, bm.latency_ms, bm.energy_uj_per_token, r.baseline FROM relative_metrics r "
+      "JOIN params p ON p.hash = r.hash AND p.name = 'design' JOIN designs d ON d.hash = r.hash "
+      "JOIN metrics m ON m.hash = r.hash JOIN metrics bm ON bm.hash = r.baseline_hash");
+  int rows = 0;
+  while (st.step()) {
+    ++rows;
+    EXPECT_EQ(st.text(8), "int8");
+    if (st.text(0) == "int8") {
+      EXPECT_EQ(st.real(4), 1.0);  // exactly
+      EXPECT_EQ(st.real(5), 1.0);
+    }
+    EXPECT_DOUBLE_EQ(st.real(4), st.real(6) / st.real(2)) << st.text(0) << " " << st.text(1);
+    EXPECT_DOUBLE_EQ(st.real(5), st.real(3) / st.real(7)) << st.text(0) << " " << st.text(1);
+  }
+  EXPECT_EQ(rows, 6);
+  // The summary rows say the same, in order.
+  for (std::size_t i = 0; i < a.rows.size(); ++i) {
+    const DesignRow& r = a.rows[i];
+    EXPECT_EQ(r.design, s.designs[i / 2].name);
+    EXPECT_EQ(r.status, "ok");
+    ASSERT_TRUE(r.speedup && r.energy_ratio && r.latency_ms && r.tokens_per_s_per_mm2);
+    const DesignRow& b = a.rows[i % 2];
+    EXPECT_DOUBLE_EQ(*r.speedup, *b.latency_ms / *r.latency_ms);
+    EXPECT_GT(*r.tokens_per_s_per_mm2, 0);
+  }
+  EXPECT_EQ(*a.rows[0].speedup, 1.0);
+  SweepSummary b = run_sweep(s, opts(db));
+  EXPECT_EQ(b.ran, 0);
+  EXPECT_EQ(b.skipped, 6);
+  ASSERT_EQ(b.rows.size(), 6u);
+  for (std::size_t i = 0; i < b.rows.size(); ++i)
+    EXPECT_EQ(b.rows[i].speedup, a.rows[i].speedup);
 }
