@@ -65,6 +65,13 @@ CREATE VIEW runs_wide AS
   FROM runs r JOIN designs d ON d.hash = r.hash LEFT JOIN metrics m ON m.hash = r.hash;
 )SQL";
 
+// Added in schema version 3; also run on a version-2 file opened for writing.
+const char* kRelativeMetrics = R"SQL(
+CREATE TABLE relative_metrics(
+  sweep TEXT NOT NULL, hash TEXT NOT NULL, baseline TEXT NOT NULL, baseline_hash TEXT NOT NULL,
+  speedup REAL, energy_ratio REAL, PRIMARY KEY(sweep, hash));
+)SQL";
+
 // Result codes where the environment, not the file or the query, is at fault: a full disk,
 // an I/O error, a lock held past the busy timeout, no memory, no permission to write.
 bool environment_error(int rc) {
@@ -180,6 +187,7 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
     Stmt again = db.prepare("SELECT count(*) FROM sqlite_master");
     if (again.step() && again.integer(0) == 0) {
       db.exec(kSchema);
+      db.exec(kRelativeMetrics);
       db.exec("PRAGMA application_id=" + std::to_string(kApplicationId));
       db.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     }
@@ -191,7 +199,21 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
     throw ConfigError("database " + path.string() +
                       ": not a qaccel results database (application id " + std::to_string(app) +
                       ")");
-  if (version != kSchemaVersion)
+  if (version == 2 && !readonly) {
+    // Version 3 only adds relative_metrics: upgrade in place (a reader takes version 2 as is,
+    // with no relative metrics).
+    Transaction tx(db);
+    Stmt again = db.prepare("PRAGMA user_version");
+    if (again.step() && again.integer(0) == 2) {
+      again.reset();
+      db.exec(kRelativeMetrics);
+      db.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
+    }
+    again.reset();
+    tx.commit();
+    version = kSchemaVersion;
+  }
+  if (version != kSchemaVersion && !(readonly && version == 2))
     throw ConfigError("database " + path.string() + ": schema version " + std::to_string(version) +
                       (version < kSchemaVersion ? " (written by an older qaccel)"
                                                 : " (written by a newer qaccel)") +
@@ -202,8 +224,8 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
 
 const std::vector<std::string>& result_tables() {
   static const std::vector<std::string> tables = {
-      "sweeps",  "designs", "sweep_designs", "params", "runs",
-      "metrics", "energy",  "op_metrics",    "stats",  "unit_metrics"};
+      "sweeps",     "designs", "sweep_designs", "params",          "runs", "metrics", "energy",
+      "op_metrics", "stats",   "unit_metrics",  "relative_metrics"};
   return tables;
 }
 

@@ -79,7 +79,10 @@ class Transaction {
 
 // 2: runs.schedule and runs.prefetch, per-op times (ready, start, end, what the op waited for,
 // memory cycles, prefetched bytes, mapping) in op_metrics, and the unit_metrics table.
-inline constexpr int kSchemaVersion = 2;
+// 3: relative_metrics (speedup and energy ratio of a design-list sweep's rows against its
+// baseline design). A version-2 file opened for writing is upgraded in place; read-only, it is
+// read as it is (no relative metrics).
+inline constexpr int kSchemaVersion = 3;
 
 struct MergeCounts {
   std::int64_t added = 0;     // designs the target had no run of

@@ -201,6 +201,55 @@ void store_result(Db& db, const SweepSpec& s, const DesignPoint& p, const std::s
   tx.commit();
 }
 
+std::vector<DesignRow> design_rows(Db& db, const SweepSpec& s, std::int64_t max_designs) {
+  QACCEL_ASSERT(!s.designs.empty(), "design_rows needs a design list");
+  std::vector<DesignRow> rows;
+  std::vector<DesignPoint> points;
+  DesignStream stream(s, max_designs);
+  for (DesignPoint p; stream.next(p);) {
+    DesignRow r;
+    r.design = s.designs[std::size_t(p.design)].name;
+    r.model = s.models[std::size_t(p.model)].name;
+    r.workload = s.workloads[std::size_t(p.workload)].name;
+    r.hash = p.hash;
+    r.status = run_status(db, p.hash).value_or("");
+    if (auto m = load_metrics(db, p.hash)) {
+      r.latency_ms = m->at("latency_ms");
+      r.energy_uj_per_token = m->at("energy_uj_per_token");
+      r.area_mm2 = m->at("area_mm2");
+      r.tokens_per_s_per_mm2 = m->at("tokens_per_s_per_mm2");
+    }
+    rows.push_back(std::move(r));
+    points.push_back(std::move(p));
+  }
+  if (s.baseline.empty()) return rows;
+  // The baseline point of each model and workload.
+  std::map<std::pair<int, int>, std::size_t> base;
+  for (std::size_t i = 0; i < points.size(); ++i)
+    if (rows[i].design == s.baseline) base[{points[i].model, points[i].workload}] = i;
+  Transaction tx(db);
+  db.prepare("DELETE FROM relative_metrics WHERE sweep = ?").bind(1, s.name).run();
+  Stmt ins = db.prepare(
+      "INSERT INTO relative_metrics(sweep, hash, baseline, baseline_hash, speedup, energy_ratio) "
+      "VALUES(?, ?, ?, ?, ?, ?)");
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    auto b = base.find({points[i].model, points[i].workload});
+    if (b == base.end()) continue;
+    const DesignRow &r = rows[i], &br = rows[b->second];
+    if (!r.latency_ms || !br.latency_ms) continue;
+    DesignRow& w = rows[i];
+    if (*r.latency_ms > 0) w.speedup = *br.latency_ms / *r.latency_ms;
+    if (*br.energy_uj_per_token > 0)
+      w.energy_ratio = *r.energy_uj_per_token / *br.energy_uj_per_token;
+    ins.bind(1, s.name).bind(2, r.hash).bind(3, s.baseline).bind(4, br.hash);
+    w.speedup ? ins.bind(5, *w.speedup) : ins.bind_null(5);
+    w.energy_ratio ? ins.bind(6, *w.energy_ratio) : ins.bind_null(6);
+    ins.run();
+  }
+  tx.commit();
+  return rows;
+}
+
 namespace {
 
 // The worker: simulate one design and store it; never returns.
@@ -219,7 +268,7 @@ namespace {
     std::optional<SimResult> res;
     try {
       System sys(p.system);
-      res = simulate(sys, s.models[p.model], s.workloads[p.workload]);
+      res = simulate(sys, point_model(s, p), s.workloads[p.workload]);
       if (!res->deadlock.empty()) {
         status = "failed", error = "internal error (a bug in qaccel): " + res->deadlock;
         res.reset();
@@ -630,6 +679,8 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o) {
       const std::int64_t bound = designs.upper_bound();
       pool.run(next, bound / o.shards + (bound % o.shards != 0), true);
       sum.note = designs.note();
+      if (!s.designs.empty() && !pool.io_failed() && !g_stop)
+        sum.rows = design_rows(db, s, o.max_designs);
       if (invalid && !pool.io_failed())
         throw ConfigError(std::to_string(invalid) +
                           " design(s) are not valid systems (the others ran); the first:\n" +

@@ -149,6 +149,76 @@ std::uint64_t fnv1a(const std::string& s, std::uint64_t h) {
   return h;
 }
 
+std::string emit(const YAML::Node& n) {
+  YAML::Emitter em;
+  em << n;
+  return em.c_str();
+}
+
+// `designs:`: a list of {name, system, quant?}; each system loaded and validated, each quant
+// parsed and checked against every model of the sweep (models are read first).
+void read_designs(MapReader& r, SweepSpec& s) {
+  auto& d = r.diag();
+  YAML::Node n = r.child("designs");
+  if (!n.IsSequence() || n.size() == 0) {
+    r.error("designs",
+            "expected a non-empty list of {name, system, quant}, found " + config::describe(n));
+    return;
+  }
+  std::map<std::string, std::string> seen;  // system text and quant -> design name
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const std::string at = r.path("designs[" + std::to_string(i) + "]");
+    MapReader e(n[i], at, d);
+    if (!e.valid()) continue;
+    DesignSpec x;
+    x.name = e.name("name");
+    if (!x.name.empty() && std::any_of(s.designs.begin(), s.designs.end(),
+                                       [&](const DesignSpec& y) { return y.name == x.name; }))
+      e.error("name", "duplicate design name '" + x.name + "'");
+    const std::string sys = e.string("system");
+    bool ok = !sys.empty();
+    if (ok) {
+      x.system_file = resolve(s.file, sys);
+      try {
+        x.system = config::load_yaml_file(x.system_file);
+        config::system_from_yaml(x.system, x.system_file);
+      } catch (const ConfigError& err) {
+        e.error("system", "in the referenced file:\n  " + std::string(err.what()));
+        ok = false;
+      }
+    }
+    if (e.child("quant").IsDefined()) {  // child(): `quant` is a known key when absent too
+      const std::string q = e.string("quant");
+      try {
+        x.quant = parse_scheme(q);
+      } catch (const ConfigError& err) {
+        e.error("quant", err.what());
+        ok = false;
+      }
+      if (x.quant)
+        for (std::size_t m = 0; m < s.models.size(); ++m) {
+          ModelSpec model = s.models[m];
+          model.quant = *x.quant;
+          for (const std::string& p : model.problems()) {
+            e.error("quant", "scheme '" + q + "' does not fit model '" + model.name + "' (" +
+                                 s.model_files[m].string() + "): " + p);
+            ok = false;
+          }
+        }
+    }
+    e.finish();
+    if (x.name.empty()) continue;
+    if (ok) {
+      const std::string key = emit(x.system) + '\0' + (x.quant ? x.quant->name() : "");
+      if (auto [it, fresh] = seen.emplace(key, x.name); !fresh)
+        d.error(n[i].Mark(), at,
+                "design '" + x.name + "' has the same system and quant as design '" + it->second +
+                    "' (it would be the same design point)");
+    }
+    s.designs.push_back(std::move(x));  // kept when invalid too: `baseline` may name it
+  }
+}
+
 }  // namespace
 
 SweepSpec load_sweep(const fs::path& file) {
@@ -162,7 +232,15 @@ SweepSpec load_sweep(const fs::path& file) {
   s.text = read_text(file);
   if (r.valid()) {
     s.name = r.name("name");
-    std::string base = r.string("base");
+    // A design list replaces the base system, its parameters and the search strategy.
+    const bool listed = r.has("designs");
+    if (listed)
+      for (const char* key : {"base", "parameters", "strategy"})
+        if (r.has(key))
+          r.child(key), r.error(key, std::string("not with 'designs' (a design list names each "
+                                                 "design's system and is run in order); give "
+                                                 "either designs or base with parameters"));
+    std::string base = listed ? "" : r.string("base");
     if (!base.empty()) {
       s.base_file = resolve(file, base);
       try {
@@ -181,10 +259,26 @@ SweepSpec load_sweep(const fs::path& file) {
           r.error("workloads",
                   "workload '" + s.workloads[i].name + "' on model '" + m.name + "': " + p);
 
+    if (listed) read_designs(r, s);
+    if (r.has("baseline")) {
+      s.baseline = r.name("baseline");
+      if (!listed)
+        r.error("baseline", "names a design of a 'designs' list; this sweep has none");
+      else if (!s.designs.empty() &&
+               std::none_of(s.designs.begin(), s.designs.end(),
+                            [&](const DesignSpec& x) { return x.name == s.baseline; })) {
+        std::vector<std::string> known;
+        for (const DesignSpec& x : s.designs)
+          known.push_back(x.name);
+        r.error("baseline", "'" + s.baseline + "' is not a design of this sweep (designs: " +
+                                join(known, ", ") + ")");
+      }
+    }
+
     // Parameters.
-    MapReader params = r.map("parameters");
+    MapReader params = listed ? MapReader(YAML::Load("{}"), "parameters", d) : r.map("parameters");
     std::set<std::string> names;
-    if (params.valid()) {
+    if (params.valid() && !listed) {
       YAML::Node pn = r.child("parameters");
       for (const auto& kv : pn) {
         ParamSpec p;
@@ -263,8 +357,9 @@ SweepSpec load_sweep(const fs::path& file) {
     }
 
     // Strategy and objectives.
-    MapReader st = r.has("strategy") ? r.map("strategy")
-                                     : MapReader(YAML::Load("{kind: grid}"), "strategy", d);
+    MapReader st = r.has("strategy") && !listed
+                       ? r.map("strategy")
+                       : MapReader(YAML::Load("{kind: grid}"), "strategy", d);
     r.child("strategy");
     if (st.valid()) {
       std::string kind = st.choice("kind", {"grid", "random", "nsga2"});
@@ -338,6 +433,34 @@ bool params_allowed(const SweepSpec& s, const std::vector<std::string>& values) 
   return true;
 }
 
+namespace {
+
+// The resolved system, its validation and the content hash: the system text, the tech table,
+// the model and workload files, the quant override (empty: none) and the simulator version.
+void finish_point(const SweepSpec& s, DesignPoint& p, const YAML::Node& doc,
+                  const fs::path& system_file, const std::string& label, const std::string& quant) {
+  p.system_yaml = emit(doc);
+  try {
+    p.system = config::system_from_yaml(doc, system_file);
+  } catch (const ConfigError& e) {
+    throw ConfigError(s.file.string() + ": design [" + label + "] is not a valid system:\n" +
+                      e.what());
+  }
+  std::string content = p.system_yaml + '\0' + read_text(p.system.tech_file) + '\0' +
+                        read_text(s.model_files[std::size_t(p.model)]) + '\0';
+  // Without an override the content is what a base-and-parameters sweep of the same system
+  // hashes, so the two share stored results.
+  if (!quant.empty()) content += "quant=" + quant + '\0';
+  content += read_text(s.workload_files[std::size_t(p.workload)]) + '\0' + kVersion;
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%016llx%016llx",
+                (unsigned long long)fnv1a(content, 1469598103934665603ULL),
+                (unsigned long long)fnv1a(content, 0x84222325cbf29ce4ULL));
+  p.hash = hex;
+}
+
+}  // namespace
+
 DesignPoint make_point(const SweepSpec& s, std::int64_t index,
                        const std::vector<std::string>& values, int model, int workload) {
   DesignPoint p;
@@ -352,24 +475,28 @@ DesignPoint make_point(const SweepSpec& s, std::int64_t index,
     QACCEL_ASSERT(parent.IsDefined(), "parameter path not validated: " + s.params[i].path);
     parent[last] = values[i];
   }
-  YAML::Emitter em;
-  em << doc;
-  p.system_yaml = em.c_str();
-  try {
-    p.system = config::system_from_yaml(doc, s.base_file);
-  } catch (const ConfigError& e) {
-    throw ConfigError(s.file.string() + ": design [" + label + "] is not a valid system:\n" +
-                      e.what());
-  }
-  std::string content = p.system_yaml + '\0' + read_text(p.system.tech_file) + '\0' +
-                        read_text(s.model_files[model]) + '\0' +
-                        read_text(s.workload_files[workload]) + '\0' + kVersion;
-  char hex[33];
-  std::snprintf(hex, sizeof hex, "%016llx%016llx",
-                (unsigned long long)fnv1a(content, 1469598103934665603ULL),
-                (unsigned long long)fnv1a(content, 0x84222325cbf29ce4ULL));
-  p.hash = hex;
+  finish_point(s, p, doc, s.base_file, label, "");
   return p;
+}
+
+DesignPoint make_design_point(const SweepSpec& s, std::int64_t index, int design, int model,
+                              int workload) {
+  QACCEL_ASSERT(design >= 0 && std::size_t(design) < s.designs.size(), "design out of range");
+  const DesignSpec& x = s.designs[std::size_t(design)];
+  DesignPoint p;
+  p.index = index, p.model = model, p.workload = workload, p.design = design;
+  p.params.emplace_back("design", x.name);
+  const std::string quant = x.quant ? x.quant->name() : "";
+  if (x.quant) p.params.emplace_back("quant", quant);
+  finish_point(s, p, YAML::Clone(x.system), x.system_file, "design=" + x.name, quant);
+  return p;
+}
+
+ModelSpec point_model(const SweepSpec& s, const DesignPoint& p) {
+  ModelSpec m = s.models[std::size_t(p.model)];
+  if (p.design >= 0 && s.designs[std::size_t(p.design)].quant)
+    m.quant = *s.designs[std::size_t(p.design)].quant;
+  return m;
 }
 
 namespace {
@@ -406,6 +533,7 @@ std::vector<int> distinct_files(const std::vector<fs::path>& files) {
 }
 
 std::int64_t space_size(const SweepSpec& s) {
+  if (!s.designs.empty()) return std::int64_t(s.designs.size());
   std::int64_t n = 1;
   for (std::size_t f : free_params(s))
     n = mul_sat(n, std::int64_t(distinct(s.params[f].values).size()));
@@ -453,6 +581,14 @@ bool DesignStream::next_combo() {
         for (std::size_t j = 0; j < s_.params.size(); ++j)
           if (s_.params[j].path == s_.params[i].tied_to) values_[i] = values_[j];
   };
+  if (!s_.designs.empty()) {  // a design list: each design once, in order
+    if (done_ || stopped()) return false;
+    if (started_) ++design_;
+    started_ = true;
+    if (std::size_t(design_) < s_.designs.size()) return true;
+    done_ = true;
+    return false;
+  }
   if (s_.strategy == Strategy::grid) {
     while (!done_ && !stopped()) {
       if (started_) {  // odometer, last parameter fastest
@@ -515,7 +651,8 @@ bool DesignStream::next(DesignPoint& p) {
     ++mw_;
     std::int64_t index = index_++;
     if (index % shards_ != shard_) continue;
-    p = make_point(s_, index, values_, m, w);
+    p = s_.designs.empty() ? make_point(s_, index, values_, m, w)
+                           : make_design_point(s_, index, design_, m, w);
     return true;
   }
 }

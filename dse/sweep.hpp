@@ -1,12 +1,15 @@
 #pragma once
 // Sweep files (configs/sweeps/*.yaml): a base system, models and workloads, parameters by key
-// path into the system config, constraints, a strategy, objectives. Parsed and validated like
-// every config; design points carry their fully resolved system and a content hash.
+// path into the system config, constraints, a strategy, objectives; or, instead of the base and
+// parameters, an explicit list of designs (each its own system file and quantization scheme,
+// optionally one of them the baseline of relative metrics). Parsed and validated like every
+// config; design points carry their fully resolved system and a content hash.
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_set>
@@ -38,6 +41,15 @@ struct Constraint {
 
 enum class Strategy { grid, random, nsga2 };
 
+// One entry of `designs:`: a named system with an optional quantization scheme that replaces
+// every model's `quant` for this design.
+struct DesignSpec {
+  std::string name;  // unique in the sweep, printable
+  std::filesystem::path system_file;
+  YAML::Node system;               // the system document
+  std::optional<QuantSpec> quant;  // absent: each model keeps its own scheme
+};
+
 struct SweepSpec {
   std::filesystem::path file;
   std::string name;
@@ -47,6 +59,8 @@ struct SweepSpec {
   std::vector<ModelSpec> models;
   std::vector<WorkloadSpec> workloads;
   std::vector<ParamSpec> params;
+  std::vector<DesignSpec> designs;  // non-empty: a design list (no base, parameters, strategy)
+  std::string baseline;             // a design's name: speedup and energy_ratio relative to it
   std::vector<Constraint> constraints;
   Strategy strategy = Strategy::grid;
   int count = 0;                        // random
@@ -64,6 +78,7 @@ struct DesignPoint {
   std::int64_t index = 0;                                   // position in the strategy's order
   std::vector<std::pair<std::string, std::string>> params;  // path -> value, in spec order
   int model = 0, workload = 0;                              // indexes into the spec's lists
+  int design = -1;                                          // index into designs, or -1
   std::string system_yaml;                                  // the resolved system document
   config::SystemSpec system;
   std::string hash;  // content hash (32 hex digits)
@@ -73,7 +88,14 @@ struct DesignPoint {
 // the design's parameter values on a bad combination).
 DesignPoint make_point(const SweepSpec& s, std::int64_t index,
                        const std::vector<std::string>& values, int model, int workload);
-// Values of the free (untied) parameters, for index i of each free parameter.
+// Design `design` of a design list on one model and workload: its params are `design` (the
+// name) and, when the design sets one, `quant` (the canonical scheme name); its hash covers the
+// system, the tech table, the model and workload files and the quant override.
+DesignPoint make_design_point(const SweepSpec& s, std::int64_t index, int design, int model,
+                              int workload);
+// The model a point simulates: the sweep's model with the design's quant override, if any.
+ModelSpec point_model(const SweepSpec& s, const DesignPoint& p);
+// Whether the parameter constraints allow these values.
 bool params_allowed(const SweepSpec& s, const std::vector<std::string>& values);
 // Evaluates one constraint; an error (a value that is not a finite number, a parameter that
 // is not a number) is a ConfigError naming the sweep file, the key and the constraint.
@@ -85,12 +107,13 @@ bool constraint_holds(const Constraint& c,
 inline constexpr std::int64_t kDefaultMaxDesigns = 1'000'000;
 
 // Designs a grid or random sweep names before parameter constraints: the product of the
-// parameters' distinct value counts (random: at most `count` of them) times models times
-// workloads. nsga2: population x (generations + 1) evaluations. Saturates at INT64_MAX.
-// Cheap: nothing is enumerated.
+// parameters' distinct value counts (random: at most `count` of them; a design list: its
+// length) times models times workloads. nsga2: population x (generations + 1) evaluations.
+// Saturates at INT64_MAX. Cheap: nothing is enumerated.
 std::int64_t design_count(const SweepSpec& s);
 
-// Grid or random designs in order, built one at a time (memory does not grow with the grid):
+// Grid, random or listed designs in order (a list: designs x models x workloads, the last
+// fastest), built one at a time (memory does not grow with the grid):
 // parameter constraints applied, duplicate values and duplicate model or workload files
 // dropped. Random sampling draws distinct designs until `count`, the whole space, or 100 draws
 // per wanted design, whichever comes first (note() then says why it stopped short).
@@ -121,6 +144,7 @@ class DesignStream {
   bool started_ = false, done_ = false;
   std::vector<int> models_, workloads_;  // distinct by file content
   std::size_t mw_ = 0;                   // position in models_ x workloads_ for values_
+  int design_ = 0;                       // a design list: the current design
   std::vector<std::string> values_;
   // Random: 128-bit fingerprints of the combinations drawn so far (about 40 bytes each
   // instead of a copy of every value; a collision is as likely as 2^-128 per pair).
@@ -136,7 +160,7 @@ class DesignStream {
   const volatile int* stop_ = nullptr;
 };
 
-// Every design of a grid or random sweep (for tests and small sweeps).
+// Every design of a grid, random or listed sweep (for tests and small sweeps).
 std::vector<DesignPoint> enumerate(const SweepSpec& s,
                                    std::int64_t max_designs = kDefaultMaxDesigns);
 

@@ -234,7 +234,7 @@ if [ "$(sqlite3 "$tmp/merged.db" "$counts")" = "$(sqlite3 "$db" "$counts")" ]; t
   echo "FAIL merge tables: $(sqlite3 "$tmp/merged.db" "$counts") vs $(sqlite3 "$db" "$counts")"; fail=$((fail + 1)); fi
 # A database of the previous schema version: a clear error from every command, no crash.
 "$q" merge "$tmp/old.db" "$db" >/dev/null && sqlite3 "$tmp/old.db" "PRAGMA user_version=1"
-check query-old-db 2 "schema version 1 \(written by an older qaccel\), this qaccel reads version 2" -- "$q" query --db "$tmp/old.db" runs
+check query-old-db 2 "schema version 1 \(written by an older qaccel\), this qaccel reads version 3" -- "$q" query --db "$tmp/old.db" runs
 check plot-old-db 2 "written by an older qaccel" -- "$q" plot roofline --db "$tmp/old.db" --run "$id" -o "$tmp/x.svg"
 check merge-old-db 2 "written by an older qaccel" -- "$q" merge "$tmp/merged-old.db" "$tmp/old.db"
 check sweep-old-db 2 "written by an older qaccel" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/old.db" --quiet

@@ -439,7 +439,28 @@ TEST(Database, ForeignCorruptAndFutureFilesAreRejected) {
   { Db::open(dir.path / "old.db").exec("PRAGMA user_version=1"); }
   expect(dir.path / "old.db",
          "schema version 1 (written by an older qaccel), this qaccel reads "
-         "version 2");
+         "version 3");
+  // Version 2 (no relative_metrics): read as it is, upgraded in place when opened to write.
+  {
+    Db v2 = Db::open(dir.path / "v2.db");
+    v2.exec("DROP TABLE relative_metrics");
+    v2.exec("PRAGMA user_version=2");
+  }
+  auto version_and_table = [&](Db& db) {
+    Stmt v = db.prepare(
+        "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM "
+        "sqlite_master WHERE name = 'relative_metrics')");
+    EXPECT_TRUE(v.step());
+    return std::pair<std::int64_t, std::int64_t>(v.integer(0), v.integer(1));
+  };
+  {
+    Db r = Db::open(dir.path / "v2.db", true);
+    EXPECT_EQ(version_and_table(r), (std::pair<std::int64_t, std::int64_t>(2, 0)));
+  }
+  {
+    Db w = Db::open(dir.path / "v2.db");
+    EXPECT_EQ(version_and_table(w), (std::pair<std::int64_t, std::int64_t>(3, 1)));
+  }
   // Truncated copies of a real database: an error, never a crash.
   auto good = dir.path / "good.db";
   { Db::open(good); }
@@ -860,4 +881,189 @@ TEST(SweepRun, AnInvalidDesignDoesNotStopTheOthers) {
     EXPECT_NE(std::string(e.what()).find("units.mxu.rows=0"), std::string::npos) << e.what();
   }
   EXPECT_EQ(stored(db).size(), 2u);
+}
+
+namespace {
+
+// A design list on the tiny model (and stories15M): two systems, quant overrides, a baseline.
+std::string designs_text(const std::string& designs, const std::string& extra = "",
+                         const std::string& models = "") {
+  return "sweep:\n  name: formats\n  designs:\n" + designs + "  models: [" +
+         (models.empty() ? cfg("models/tiny.yaml") : models) + "]\n  workloads: [" +
+         cfg("workloads/decode-32.yaml") + ", " + cfg("workloads/prefill-64.yaml") + "]\n" + extra;
+}
+
+const std::string kDesigns = "    - {name: int8, system: " + cfg("systems/edge-npu.yaml") +
+                             ", quant: w8a8-g32}\n"
+                             "    - {name: int4, system: " +
+                             cfg("systems/edge-npu.yaml") +
+                             ", quant: w4a8-g32}\n"
+                             "    - name: bitserial\n      system: " +
+                             cfg("systems/bitmod.yaml") + "\n";
+
+}  // namespace
+
+TEST(Sweep, DesignListParsesAndEnumeratesDesignsModelsWorkloads) {
+  TempDir dir;
+  const std::string models = cfg("models/tiny.yaml") + ", " + cfg("models/stories15M.yaml");
+  SweepSpec s =
+      load_sweep(dir.write("s.yaml", designs_text(kDesigns,
+                                                  "  baseline: int8\n  objectives: {latency_ms: "
+                                                  "min}\n",
+                                                  models)));
+  ASSERT_EQ(s.designs.size(), 3u);
+  EXPECT_EQ(s.designs[0].name, "int8");
+  ASSERT_TRUE(s.designs[1].quant);
+  EXPECT_EQ(s.designs[1].quant->name(), "w4a8-g32-kv16");
+  EXPECT_FALSE(s.designs[2].quant);
+  EXPECT_EQ(s.baseline, "int8");
+  EXPECT_TRUE(s.params.empty());
+  EXPECT_EQ(design_count(s), 3 * 2 * 2);
+  auto pts = enumerate(s);
+  ASSERT_EQ(pts.size(), 12u);
+  for (std::size_t i = 0; i < pts.size(); ++i) {  // designs x models x workloads, last fastest
+    EXPECT_EQ(pts[i].index, std::int64_t(i));
+    EXPECT_EQ(pts[i].design, int(i / 4));
+    EXPECT_EQ(pts[i].model, int(i / 2 % 2));
+    EXPECT_EQ(pts[i].workload, int(i % 2));
+    ASSERT_FALSE(pts[i].params.empty());
+    EXPECT_EQ(pts[i].params[0],
+              (std::pair<std::string, std::string>("design", s.designs[i / 4].name)));
+  }
+  EXPECT_EQ(pts[4].params[1], (std::pair<std::string, std::string>("quant", "w4a8-g32-kv16")));
+  EXPECT_EQ(pts[8].params.size(), 1u);  // no override: no quant parameter
+  EXPECT_EQ(hashes(pts).size(), 12u);
+  EXPECT_EQ(hashes(enumerate(s)), hashes(pts));
+  // The quant override reaches the simulated model, and only there.
+  EXPECT_EQ(point_model(s, pts[4]).quant, parse_scheme("w4a8-g32"));
+  EXPECT_EQ(point_model(s, pts[8]).quant, s.models[0].quant);
+  // Same system and files, another quant: another hash.
+  EXPECT_EQ(pts[0].system_yaml, pts[4].system_yaml);
+  EXPECT_NE(pts[0].hash, pts[4].hash);
+  SweepSpec other = s;
+  other.designs[0].quant = parse_scheme("w8a8-g64");
+  EXPECT_NE(make_design_point(other, 0, 0, 0, 0).hash, pts[0].hash);
+  // Shards split the list by index; --max-designs counts it.
+  std::set<std::string> sharded;
+  for (int shard = 0; shard < 3; ++shard) {
+    DesignStream d(s, kDefaultMaxDesigns, shard, 3);
+    for (DesignPoint p; d.next(p);) {
+      EXPECT_EQ(p.index % 3, shard);
+      sharded.insert(p.hash);
+    }
+  }
+  EXPECT_EQ(sharded, hashes(pts));
+  DesignStream counted(s, kDefaultMaxDesigns);
+  EXPECT_EQ(counted.count_rest(), 12);
+  EXPECT_THROW(DesignStream(s, 11), ConfigError);
+}
+
+TEST(Sweep, DesignListErrorsNameFileAndKeyPath) {
+  struct Case {
+    std::string text, fragment;
+  };
+  const std::string grid = "  parameters:\n    units.mxu.rows: [4]\n";
+  std::vector<Case> cases = {
+      {designs_text(kDesigns, "  base: " + cfg("systems/edge-npu.yaml") + "\n"),
+       "sweep.base: not with 'designs'"},
+      {designs_text(kDesigns, grid), "sweep.parameters: not with 'designs'"},
+      {designs_text(kDesigns, "  strategy: {kind: grid}\n"), "sweep.strategy: not with 'designs'"},
+      {designs_text("    - {name: a, system: nowhere.yaml}\n"),
+       "sweep.designs[0].system: in the referenced file:"},
+      {designs_text("    - {name: a, system: " + cfg("systems/edge-npu.yaml") +
+                    "}\n    - {name: b, system: " + cfg("models/tiny.yaml") + "}\n"),
+       "sweep.designs[1].system: in the referenced file:\n  "},
+      {designs_text("    - {name: a, system: " + cfg("systems/edge-npu.yaml") + ", quant: w9a8}\n"),
+       "sweep.designs[0].quant: quantization scheme 'w9a8'"},
+      {designs_text("    - {name: a, system: " + cfg("systems/edge-npu.yaml") +
+                    ", quant: w4a8-g128}\n"),
+       "sweep.designs[0].quant: scheme 'w4a8-g128' does not fit model 'tiny'"},
+      {designs_text("    - {name: a, system: " + cfg("systems/edge-npu.yaml") +
+                    ", quant: w4a8-g32}\n    - {name: a, system: " + cfg("systems/bitmod.yaml") +
+                    "}\n"),
+       "sweep.designs[1].name: duplicate design name 'a'"},
+      {designs_text("    - {name: a, system: " + cfg("systems/edge-npu.yaml") +
+                    ", quant: w4a8-g32}\n    - {name: b, system: " + cfg("systems/edge-npu.yaml") +
+                    ", quant: w4a8-g32}\n"),
+       "sweep.designs[1]: design 'b' has the same system and quant as design 'a'"},
+      {designs_text("    - {name: a, system: " + cfg("systems/edge-npu.yaml") + ", qaunt: w4a8}\n"),
+       "sweep.designs[0].qaunt: unknown key (did you mean 'quant'?)"},
+      {designs_text("    - {system: " + cfg("systems/edge-npu.yaml") + "}\n"),
+       "sweep.designs[0]: missing required key 'name'"},
+      {designs_text("    []\n"), "sweep.designs: expected a non-empty list"},
+      {designs_text(kDesigns, "  baseline: fp16\n"),
+       "sweep.baseline: 'fp16' is not a design of this sweep (designs: int8, int4, bitserial)"},
+      {sweep_text("x", kGrid, "  baseline: a\n"),
+       "sweep.baseline: names a design of a 'designs' list"},
+  };
+  for (const auto& c : cases) {
+    std::string e = load_error(c.text);
+    EXPECT_NE(e.find(c.fragment), std::string::npos) << "expected '" << c.fragment << "' in:\n"
+                                                     << e;
+    EXPECT_NE(e.find("s.yaml"), std::string::npos) << e;
+  }
+}
+
+// A design list end to end: every point stored with its design and quant, speedup and energy
+// ratio against the baseline in relative_metrics (the baseline's exactly 1), and a re-run
+// runs nothing and gives the same rows.
+TEST(SweepRun, DesignListStoresRelativeMetricsAgainstTheBaseline) {
+  TempDir dir;
+  SweepSpec s = load_sweep(dir.write("s.yaml", designs_text(kDesigns, "  baseline: int8\n")));
+  auto db = dir.path / "d.db";
+  SweepSummary a = run_sweep(s, opts(db));
+  EXPECT_EQ(a.points, 6);
+  EXPECT_EQ(a.ok, 6);
+  ASSERT_EQ(a.rows.size(), 6u);
+  Db d = Db::open(db, true);
+  auto count = [&](const std::string& sql) {
+    Stmt st = d.prepare(sql);
+    EXPECT_TRUE(st.step()) << sql;
+    return st.integer(0);
+  };
+  EXPECT_EQ(count("SELECT count(*) FROM params WHERE name = 'design'"), 6);
+  EXPECT_EQ(count("SELECT count(*) FROM params WHERE name = 'quant' AND value = 'w4a8-g32-kv16'"),
+            2);
+  EXPECT_EQ(count("SELECT count(*) FROM relative_metrics WHERE sweep = 'formats'"), 6);
+  // The quant reached the simulation: int4 weights move fewer DRAM bytes than int8 ones.
+  EXPECT_EQ(count("SELECT count(*) FROM metrics a JOIN params pa ON pa.hash = a.hash AND "
+                  "pa.value = 'int8' JOIN metrics b JOIN params pb ON pb.hash = b.hash AND "
+                  "pb.value = 'int4' JOIN designs da ON da.hash = a.hash JOIN designs db ON "
+                  "db.hash = b.hash AND db.workload = da.workload WHERE b.dram_bytes < "
+                  "a.dram_bytes"),
+            2);
+  Stmt st = d.prepare(
+      "SELECT p.value, d.workload, m.latency_ms, m.energy_uj_per_token, r.speedup, "
+      "r.energy_ratio, bm.latency_ms, bm.energy_uj_per_token, r.baseline FROM relative_metrics r "
+      "JOIN params p ON p.hash = r.hash AND p.name = 'design' JOIN designs d ON d.hash = r.hash "
+      "JOIN metrics m ON m.hash = r.hash JOIN metrics bm ON bm.hash = r.baseline_hash");
+  int rows = 0;
+  while (st.step()) {
+    ++rows;
+    EXPECT_EQ(st.text(8), "int8");
+    if (st.text(0) == "int8") {
+      EXPECT_EQ(st.real(4), 1.0);  // exactly
+      EXPECT_EQ(st.real(5), 1.0);
+    }
+    EXPECT_DOUBLE_EQ(st.real(4), st.real(6) / st.real(2)) << st.text(0) << " " << st.text(1);
+    EXPECT_DOUBLE_EQ(st.real(5), st.real(3) / st.real(7)) << st.text(0) << " " << st.text(1);
+  }
+  EXPECT_EQ(rows, 6);
+  // The summary rows say the same, in order.
+  for (std::size_t i = 0; i < a.rows.size(); ++i) {
+    const DesignRow& r = a.rows[i];
+    EXPECT_EQ(r.design, s.designs[i / 2].name);
+    EXPECT_EQ(r.status, "ok");
+    ASSERT_TRUE(r.speedup && r.energy_ratio && r.latency_ms && r.tokens_per_s_per_mm2);
+    const DesignRow& b = a.rows[i % 2];
+    EXPECT_DOUBLE_EQ(*r.speedup, *b.latency_ms / *r.latency_ms);
+    EXPECT_GT(*r.tokens_per_s_per_mm2, 0);
+  }
+  EXPECT_EQ(*a.rows[0].speedup, 1.0);
+  SweepSummary b = run_sweep(s, opts(db));
+  EXPECT_EQ(b.ran, 0);
+  EXPECT_EQ(b.skipped, 6);
+  ASSERT_EQ(b.rows.size(), 6u);
+  for (std::size_t i = 0; i < b.rows.size(); ++i)
+    EXPECT_EQ(b.rows[i].speedup, a.rows[i].speedup);
 }

@@ -349,7 +349,30 @@ static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector
       "w.latency_ms, w.tokens_per_s, w.energy_uj_per_token, w.area_mm2, w.utilization FROM "
       "runs_wide w";
   const std::string& cmd = what[0];
-  if (cmd == "runs") {
+  // A design-list sweep with a baseline stored speedup and energy_ratio per run (schema 3;
+  // a version-2 file read as it is has none).
+  bool relative = false;
+  if (vm.count("sweep")) {
+    dse::Stmt t = db.prepare(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'relative_metrics'");
+    if (t.step()) {
+      dse::Stmt r = db.prepare("SELECT 1 FROM relative_metrics WHERE sweep = ? LIMIT 1");
+      r.bind(1, vm["sweep"].as<std::string>());
+      relative = r.step();
+    }
+  }
+  if (cmd == "runs" && relative) {
+    // ?1 is the sweep's name, which is also the first filter value.
+    dse::Stmt st = db.prepare(
+        wide.substr(0, wide.find(" FROM runs_wide w")) +
+        ", (SELECT speedup FROM relative_metrics WHERE hash = w.hash AND sweep = ?1) AS speedup, "
+        "(SELECT energy_ratio FROM relative_metrics WHERE hash = w.hash AND sweep = ?1) AS "
+        "energy_ratio, w.tokens_per_s_per_mm2 FROM runs_wide w WHERE " +
+        filter + " ORDER BY (SELECT point FROM sweep_designs WHERE sweep = ?1 AND hash = w.hash)");
+    st.bind(1, vm["sweep"].as<std::string>());
+    bind_all(st, 2);
+    print_rows(st, fmt, limits);
+  } else if (cmd == "runs") {
     dse::Stmt st = db.prepare(wide + " WHERE " + filter + " ORDER BY w.hash");
     bind_all(st, 1);
     print_rows(st, fmt, limits);

@@ -1,10 +1,13 @@
 #include <cmath>
+#include <cstdio>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "dse/driver.hpp"
 #include "sim/base/text.hpp"
 #include "sim/cli/cli.hpp"
+#include "sim/report/table.hpp"
 
 namespace qaccel::cli {
 
@@ -70,6 +73,38 @@ int cmd_sweep(const std::vector<std::string>& args) {
             << ", already stored " << sum.skipped << "; ok " << sum.ok << ", failed " << sum.failed
             << ", timeout " << sum.timeouts << ", infeasible " << sum.infeasible << "\ndatabase "
             << o.db_path.string() << "\n";
+  if (!sum.rows.empty()) {
+    // A design list: every point side by side (relative to the baseline design, if any).
+    Table t;
+    for (const char* c : {"design", "model", "workload", "status"})
+      t.add_column(c);
+    std::vector<std::string> cols = {"latency_ms", "energy_uj_per_token", "area_mm2",
+                                     "tokens_per_s_per_mm2"};
+    if (!s.baseline.empty()) cols.insert(cols.end(), {"speedup", "energy_ratio"});
+    for (const std::string& c : cols)
+      t.add_column(c, true);
+    auto num = [](const std::optional<double>& v) {
+      if (!v) return std::string();
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.6g", *v);
+      return std::string(buf);
+    };
+    for (const dse::DesignRow& r : sum.rows) {
+      std::vector<std::string> cells = {
+          r.design,          r.model,
+          r.workload,        r.status.empty() ? "not stored" : r.status,
+          num(r.latency_ms), num(r.energy_uj_per_token),
+          num(r.area_mm2),   num(r.tokens_per_s_per_mm2)};
+      if (!s.baseline.empty()) cells.insert(cells.end(), {num(r.speedup), num(r.energy_ratio)});
+      t.add_row(std::move(cells));
+    }
+    std::cout << "\n";
+    if (!s.baseline.empty())
+      std::cout << "speedup = latency of design '" << s.baseline
+                << "' / latency; energy_ratio = energy per token / that of '" << s.baseline
+                << "' (same model and workload)\n";
+    t.render(std::cout, TableFormat::table);
+  }
   if (sum.stopped_by_signal) {
     std::cerr
         << "interrupted: everything finished is stored; run the same command again to resume\n";

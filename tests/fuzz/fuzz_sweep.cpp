@@ -7,10 +7,12 @@
 using namespace qaccel;
 
 namespace {
-// Design points the grid or random strategy would build (before constraints), capped.
+// Design points the grid or random strategy or a design list would build (before constraints),
+// capped.
 std::uint64_t points(const dse::SweepSpec& s, std::uint64_t cap) {
   if (s.strategy == dse::Strategy::random) return std::uint64_t(std::max(s.count, 0));
-  std::uint64_t n = s.models.size() * s.workloads.size();
+  std::uint64_t n =
+      s.models.size() * s.workloads.size() * std::max<std::size_t>(s.designs.size(), 1);
   for (const auto& p : s.params)
     if (p.tied_to.empty()) {
       n *= p.values.size();
