@@ -293,8 +293,7 @@ namespace {
     // Past the deadline is a timeout even if the driver (busy, or starved of CPU) has not
     // killed us yet: the outcome must not depend on when the driver polls.
     if (timeout_s > 0 && wall > timeout_s)
-      status = "timeout", error = timeout_message(timeout_s),
-      res.reset();
+      status = "timeout", error = timeout_message(timeout_s), res.reset();
     store_result(db, s, p, status, error, wall, res ? &*res : nullptr);
   } catch (const IoError& e) {
     // Not the design's fault: the driver leaves it unrecorded so that a re-run retries it.
@@ -403,8 +402,7 @@ class Pool {
       if (got == 0 && o_.timeout_s > 0 && secs > o_.timeout_s) {
         kill(r.pid, SIGKILL);
         waitpid(r.pid, nullptr, 0);
-        store_result(db_, s_, *r.point, "timeout",
-                     timeout_message(o_.timeout_s), secs, nullptr);
+        store_result(db_, s_, *r.point, "timeout", timeout_message(o_.timeout_s), secs, nullptr);
         finish(*r.point, "timeout");
         running_.erase(running_.begin() + std::ptrdiff_t(i));
         continue;
