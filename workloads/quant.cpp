@@ -357,7 +357,6 @@ void qmatmul(std::span<float> out, const QActivation& x, const QTensor& w) {
     HalfDotSum narrow;
     for (int g = 0; g < ng; ++g) {
       narrow.clear();
-      WideDotSum wsum;
       if (w_int && !wide && hf.fixed[std::size_t(g)]) {  // one int64 dot product
         std::int64_t acc = 0;
         for (int j = g * G; j < (g + 1) * G; ++j)
@@ -375,6 +374,7 @@ void qmatmul(std::span<float> out, const QActivation& x, const QTensor& w) {
         val += (narrow.to_float() * ws[g]) * x.scales[g];
         continue;
       }
+      WideDotSum wsum;  // only the general path needs it (640 bits to clear per group)
       for (int j = g * G; j < (g + 1) * G; ++j) {
         const ElemTerm a = xt[std::size_t(j)];
         const ElemTerm b = decode(w.elem, w_int ? w.q[base + j] : 0, w_int ? 0 : w.h[base + j]);
