@@ -182,8 +182,11 @@ std::string render_svg(const Chart& c) {
           << s.color << "\" fill-opacity=\"0.8\"><title>"
           << esc(i < s.labels.size() ? s.labels[i] : s.name) << " (" << num(px) << ", " << num(py)
           << ")</title></circle>\n";
+        // A label in the right third of the plot ends at its point so the frame does not cut it.
+        const bool right = x > x0 + (x1 - x0) * 2 / 3;
         if (i < s.labels.size() && !s.labels[i].empty())
-          o << "<text x=\"" << x + 6 << "\" y=\"" << y - 6 << "\" font-size=\"10\" fill=\"#333\">"
+          o << "<text x=\"" << (right ? x - 6 : x + 6) << "\" y=\"" << y - 6
+            << "\" font-size=\"10\" fill=\"#333\"" << (right ? " text-anchor=\"end\"" : "") << ">"
             << esc(s.labels[i]) << "</text>\n";
       }
   }

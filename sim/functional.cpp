@@ -30,8 +30,8 @@ Verification verify_functional(const System& sys, const ModelSpec& m, const Work
   for (const OpRecord& r : records)
     if (r.step == 0 && has_weights(r.op.kind)) unit_of[r.op.name] = &sys.unit(r.unit);
   const bool prefill = w.phase == Phase::prefill;
-  const int context = prefill ? w.prompt_len : w.context_len;
-  const int greedy = prefill ? 1 : w.generated_tokens + 1;
+  const int context = w.start_context();
+  const int greedy = w.generated_tokens + 1;
   Reference ref(m, load_weights(m), context + greedy - 1);
   Verification v;
   std::set<std::string> units, recomputed;

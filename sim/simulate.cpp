@@ -90,10 +90,8 @@ std::map<std::string, double> metric_values(const RunMetrics& m) {
 }
 
 SimResult simulate(System& sys, const ModelSpec& m, const WorkloadSpec& w, bool record_memory) {
-  const bool prefill = w.phase == Phase::prefill;
-  const int steps = prefill ? 1 : w.generated_tokens;
   OpGraph g = lower_workload(m, w, sys.spec().attention);
-  return finish(sys, sys.run(g, record_memory), double(w.batch) * (prefill ? w.prompt_len : steps));
+  return finish(sys, sys.run(g, record_memory), double(w.batch) * w.processed_tokens());
 }
 
 SimResult simulate_graph(System& sys, const OpGraph& g, bool record_memory) {

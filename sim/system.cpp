@@ -156,8 +156,9 @@ std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
 
 void check_mapping(const config::SystemSpec& s, const ModelSpec& m, const WorkloadSpec& w) {
   const System sys(s);
-  const int last = w.phase == Phase::prefill ? 0 : std::max(0, w.generated_tokens - 1);
-  for (int step : {0, last})
+  // The first pass (prefill or decode), the first decode step after a prompt, the last pass.
+  const int last = std::max(0, w.passes() - 1);
+  for (int step : {0, std::min(1, last), last})
     for (const Op& op : lower_forward(m, w, step, s.attention))
       sys.map(op);
 }

@@ -218,6 +218,12 @@ check plot-roofline 0 "roof.svg" -- "$q" plot roofline --db "$db" --run "$id" -o
 check plot-roofline-svg 0 "<svg .*</svg>|Roofline of run" -- cat "$tmp/roof.svg"
 check plot-pareto 0 "pareto.svg" -- "$q" plot pareto --db "$db" --sweep smoke --x area_mm2 --y latency_ms -o "$tmp/pareto.svg"
 check plot-pareto-svg 0 "Pareto front" -- cat "$tmp/pareto.svg"
+# --where narrows both the points and the designs that may dominate them.
+check plot-pareto-where 0 "pareto-w.svg" -- "$q" plot pareto --db "$db" --sweep smoke --where units.mxu.rows=8 --x area_mm2 --y latency_ms -o "$tmp/pareto-w.svg"
+check plot-pareto-where-svg 0 "units.mxu.rows=8; [0-9]+ Pareto-optimal of 3 designs" -- cat "$tmp/pareto-w.svg"
+check plot-pareto-where-none 2 "no finished designs with units.mxu.rows=7" -- "$q" plot pareto --db "$db" --sweep smoke --where units.mxu.rows=7 --x area_mm2 --y latency_ms -o "$tmp/pareto-n.svg"
+# Every ws design is dominated by an os one: among the ws designs alone there is still a front.
+check query-pareto-where 0 "units.mxu.dataflow=ws" -- "$q" query --db "$db" pareto --sweep smoke --where units.mxu.dataflow=ws --x area_mm2 --y latency_ms
 # Timeline: well-formed XML with one lane per unit of the run, in the run's unit order.
 check plot-timeline 0 "timeline.svg" -- "$q" plot timeline --db "$db" --run "$id" -o "$tmp/timeline.svg"
 lanes=$(grep -o 'class="lane" data-unit="[^"]*"' "$tmp/timeline.svg" | sed 's/.*data-unit="//; s/"$//' | paste -sd' ')

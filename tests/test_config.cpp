@@ -132,6 +132,21 @@ TEST(Config, KeysThatDoNotApply) {
   } catch (const ConfigError& e) {
     expect_has(e.what(), "workload.prompt_len: applies only to phase: prefill");
   }
+  // A prefill may generate tokens after its prompt (a whole request), never a negative count.
+  auto ok = dir.write("g.yaml",
+                      "workload:\n  name: g\n  phase: prefill\n  prompt_len: 8\n"
+                      "  generated_tokens: 5\n");
+  EXPECT_EQ(config::load_workload(ok).generated_tokens, 5);
+  EXPECT_EQ(config::load_workload(ok).passes(), 6);
+  auto bad = dir.write("b.yaml",
+                       "workload:\n  name: g\n  phase: prefill\n  prompt_len: 8\n"
+                       "  generated_tokens: -1\n");
+  try {
+    config::load_workload(bad);
+    FAIL();
+  } catch (const ConfigError& e) {
+    expect_has(e.what(), "workload.generated_tokens");
+  }
 }
 
 TEST(Config, NotAMappingAndWrongKind) {

@@ -204,7 +204,9 @@ TEST(Formats, OliveOutlierVictimPairs) {
       big += std::abs(c) > 7;
     }
     EXPECT_LE(big, 1);
-    if (big) EXPECT_TRUE(t.q[i] == 0 || t.q[i + 1] == 0) << "the victim is zero";
+    if (big) {
+      EXPECT_TRUE(t.q[i] == 0 || t.q[i + 1] == 0) << "the victim is zero";
+    }
   }
 }
 
@@ -338,7 +340,9 @@ TEST(Formats, FormatNamesAreValidatedEverywhere) {
     WeightFormat f{};
     EXPECT_TRUE(parse_weight_format(n, f));
     EXPECT_EQ(to_string(f), n);
-    if (f != WeightFormat::fp32) EXPECT_NO_THROW(parse_scheme(n)) << n;
+    if (f != WeightFormat::fp32) {
+      EXPECT_NO_THROW(parse_scheme(n)) << n;
+    }
   }
   WeightFormat f{};
   EXPECT_FALSE(parse_weight_format("mxfp8", f));

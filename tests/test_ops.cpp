@@ -186,3 +186,40 @@ TEST(Ops, TooManyOpsAreRefusedBeforeLowering) {
   w.generated_tokens = 1, w.batch = 1 << 16, m.n_kv_heads = m.n_heads;
   EXPECT_THROW(lower_forward(m, w, 0, AttentionOps::per_head), ConfigError);
 }
+
+// A prefill with generated tokens is the whole request: its pass 0 is the prefill alone and
+// pass s > 0 the decode step at context prompt_len + s - 1, op for op; the graph holds all.
+TEST(Ops, PrefillThenGenerate) {
+  ModelSpec m = model("stories15M");
+  WorkloadSpec w = prefill(12);
+  w.generated_tokens = 3;
+  EXPECT_EQ(w.passes(), 4);
+  EXPECT_EQ(w.processed_tokens(), 15);
+  EXPECT_EQ(w.end_position(), 15);
+  auto same = [](const std::vector<Op>& a, const std::vector<Op>& b) {
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].name, b[i].name);
+      EXPECT_EQ(a[i].macs, b[i].macs) << a[i].name;
+      EXPECT_EQ(a[i].kv_read_bytes, b[i].kv_read_bytes) << a[i].name;
+      EXPECT_EQ(a[i].m, b[i].m) << a[i].name;
+    }
+  };
+  same(lower_forward(m, w, 0), lower_forward(m, prefill(12)));
+  for (int s = 1; s <= 3; ++s) {
+    WorkloadSpec d = decode(12 + s - 1);
+    auto ops = lower_forward(m, w, s);
+    auto want = lower_forward(m, d, 0);
+    // The decode step reads the previous pass's logits, as decode step s of a decode does.
+    EXPECT_EQ(ops[0].reads[1].name, "s" + std::to_string(s - 1) + ".logits");
+    same(ops, want);
+  }
+  OpGraph g = lower_workload(m, w);
+  EXPECT_EQ(std::int64_t(g.size()), count_ops(m, w));
+  EXPECT_EQ(g.size(),
+            lower_forward(m, prefill(12)).size() + 3 * lower_forward(m, decode(12)).size());
+  // The last position must fit the model: prompt_len + generated_tokens <= seq_len.
+  w.generated_tokens = m.seq_len - 12 + 1;
+  ASSERT_FALSE(w.problems(m).empty());
+  EXPECT_NE(w.problems(m)[0].find("prompt_len + generated_tokens"), std::string::npos);
+}

@@ -272,6 +272,20 @@ TEST(Functional, ArrayMatmulsVerifyBitExact) {
   EXPECT_EQ(v.mismatch, "");
 }
 
+// A prompt then generated tokens: every position's matmuls are recomputed, the prompt's in the
+// prefill pass and one position per decode step: (6 + 2) x 15 = 120 on tiny (2 layers).
+TEST(Functional, PrefillThenGenerateVerifiesEveryPosition) {
+  System sys(config::load_system(test::source_dir() + "/configs/systems/edge-npu.yaml"));
+  ModelSpec m = config::load_model(test::source_dir() + "/configs/models/tiny.yaml");
+  WorkloadSpec w;
+  w.name = "pg", w.phase = Phase::prefill, w.prompt_len = 6, w.generated_tokens = 2;
+  SimResult r = simulate(sys, m, w);
+  Verification v = verify_functional(sys, m, w, r.records);
+  EXPECT_EQ(v.mismatch, "");
+  EXPECT_EQ(v.matmuls, (6 + 2) * 15);
+  EXPECT_DOUBLE_EQ(r.metrics.tokens, 8.0);
+}
+
 TEST(Functional, AWrongBitIsCaughtAndNamed) {
   TempDir dir;
   auto f = dir.write("s.yaml",

@@ -353,8 +353,9 @@ TEST(Evaluate, ComparisonSchemes) {
     WeightFormat f{};
     parse_weight_format(n, f);
     const int b = weight_bits(f);
-    if (f != WeightFormat::fp32 && (b == 3 || b == 4 || b == 8 || b == 16))
+    if (f != WeightFormat::fp32 && (b == 3 || b == 4 || b == 8 || b == 16)) {
       EXPECT_TRUE(covered.count(f)) << n;
+    }
   }
   ASSERT_EQ(comparison_schemes(m, true).size(), 1u);
   EXPECT_EQ(comparison_schemes(m, true)[0], m.quant);

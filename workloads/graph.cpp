@@ -196,9 +196,8 @@ OpGraph lower_workload(const ModelSpec& m, const WorkloadSpec& w, AttentionOps a
     throw ConfigError("model '" + m.name + "', workload '" + w.name + "': " + std::to_string(n) +
                       " ops to simulate, more than one run may hold (" + std::to_string(kMaxOps) +
                       "); use fewer generated tokens or layers, or per_layer attention");
-  const int steps = w.phase == Phase::prefill ? 1 : w.generated_tokens;
   std::vector<std::vector<Op>> passes;
-  for (int s = 0; s < steps; ++s)
+  for (int s = 0; s < w.passes(); ++s)
     passes.push_back(lower_forward(m, w, s, attention));
   return build_graph(std::move(passes));
 }

@@ -320,24 +320,23 @@ std::int64_t count_ops(const ModelSpec& m, const WorkloadSpec& w, AttentionOps a
   const std::int64_t groups =
       attention == AttentionOps::per_head ? std::int64_t(w.batch) * m.n_kv_heads : 1;
   const std::int64_t per_pass = 3 + std::int64_t(m.n_layers) * (14 + 3 * groups);
-  return per_pass * (w.phase == Phase::prefill ? 1 : w.generated_tokens);
+  return per_pass * w.passes();
 }
 
 std::vector<Op> lower_forward(const ModelSpec& m, const WorkloadSpec& w, int step,
                               AttentionOps attention) {
   QACCEL_ASSERT(m.problems().empty(), "lowering an invalid model");
-  const bool prefill = w.phase == Phase::prefill;
-  QACCEL_ASSERT(step >= 0 && (prefill ? step == 0 : step < std::max(1, w.generated_tokens)),
-                "step out of range");
+  const bool prefill = w.prefill_pass(step);
+  QACCEL_ASSERT(step >= 0 && step < std::max(1, w.passes()), "step out of range");
   WorkloadSpec one = w;
-  one.generated_tokens = 1;
+  one.phase = prefill ? Phase::prefill : Phase::decode;
+  one.generated_tokens = prefill ? 0 : 1;
   if (const std::int64_t n = count_ops(m, one, attention); n > kMaxOps)
     throw ConfigError("model '" + m.name + "', workload '" + w.name + "': " + std::to_string(n) +
                       " ops in one pass, more than one run may hold (" + std::to_string(kMaxOps) +
                       "); use per_layer attention or a smaller batch");
-  Lowering lw{
-      m,         m.quant, w.batch, w.pass_tokens(), prefill ? 0 : w.context_len + step, step,
-      attention, {},      {}};
+  Lowering lw{m,         m.quant, w.batch, w.pass_tokens(step), w.pass_context(step), step,
+              attention, {},      {}};
   try {
     const i64 d = m.dim, BT = mul("tokens", lw.B, lw.T), BTd = mul("elements", BT, d);
     const std::string table = "W.embedding";
@@ -366,7 +365,7 @@ std::vector<Op> lower_forward(const ModelSpec& m, const WorkloadSpec& w, int ste
               m.shared_classifier ? table : "");
   } catch (const OverflowError& e) {
     throw OverflowError("model '" + m.name + "', workload '" + w.name + "' (batch " +
-                        std::to_string(w.batch) + ", " + std::to_string(w.pass_tokens()) +
+                        std::to_string(w.batch) + ", " + std::to_string(w.pass_tokens(step)) +
                         " tokens per pass): op " + lw.current + ": " + e.what());
   }
   return std::move(lw.ops);

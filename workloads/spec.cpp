@@ -327,12 +327,13 @@ std::vector<std::string> ModelSpec::problems() const {
 
 std::vector<std::string> WorkloadSpec::problems(const ModelSpec& m) const {
   std::vector<std::string> out;
-  int last_pos = phase == Phase::prefill ? prompt_len : context_len + generated_tokens;
+  const std::int64_t last_pos = std::int64_t(start_context()) + generated_tokens;
   if (last_pos > m.seq_len)
-    out.push_back(
-        std::string(phase == Phase::prefill ? "prompt_len" : "context_len + generated_tokens") +
-        ": " + std::to_string(last_pos) + " exceeds the model's seq_len " +
-        std::to_string(m.seq_len));
+    out.push_back(std::string(phase == Phase::decode ? "context_len + generated_tokens"
+                              : generated_tokens > 0 ? "prompt_len + generated_tokens"
+                                                     : "prompt_len") +
+                  ": " + std::to_string(last_pos) + " exceeds the model's seq_len " +
+                  std::to_string(m.seq_len));
   for (std::size_t i = 0; i < prompt_tokens.size(); ++i)
     if (prompt_tokens[i] < 0 || prompt_tokens[i] >= m.vocab_size) {
       out.push_back("prompt_tokens[" + std::to_string(i) + "]: token " +

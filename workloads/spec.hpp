@@ -169,13 +169,32 @@ struct WorkloadSpec {
   int prompt_len = 0;   // prefill: tokens processed in the pass
   int context_len = 0;  // decode: tokens already in the KV cache before the step
   int batch = 1;
-  int generated_tokens = 1;  // decode steps (at contexts L, L+1, ...); 0 for a pure prefill
+  // Decode steps: decode at contexts L, L+1, ...; prefill: the generation after the prompt
+  // (steps at contexts prompt_len, prompt_len + 1, ...), 0 for a prefill alone.
+  int generated_tokens = 1;
   LogitsFor logits = LogitsFor::last;  // prefill: classifier on the last token or every token
   std::vector<int> prompt_tokens;      // optional explicit ids; otherwise drawn from prompt_seed
   std::uint64_t prompt_seed = 1;
 
-  // Tokens processed by one forward pass (prefill: the prompt; decode: one per sequence).
-  int pass_tokens() const { return phase == Phase::prefill ? prompt_len : 1; }
+  // The forward passes (steps): prefill runs the prompt as step 0 and then one decode step per
+  // generated token; decode runs one step per generated token.
+  int passes() const { return phase == Phase::prefill ? 1 + generated_tokens : generated_tokens; }
+  bool prefill_pass(int step) const { return phase == Phase::prefill && step == 0; }
+  // Tokens in the KV cache before pass `step`.
+  int pass_context(int step) const {
+    if (phase == Phase::decode) return context_len + step;
+    return step == 0 ? 0 : prompt_len + step - 1;
+  }
+  // Tokens processed by pass `step` per sequence (the prompt, or one).
+  int pass_tokens(int step = 0) const { return prefill_pass(step) ? prompt_len : 1; }
+  // Tokens in the KV cache before the first decode step (the prompt, or context_len).
+  int start_context() const { return phase == Phase::prefill ? prompt_len : context_len; }
+  // Positions the run covers: the context it starts from plus every generated token.
+  int end_position() const { return start_context() + generated_tokens; }
+  // Tokens the run processes per sequence (the prompt and every generated token).
+  int processed_tokens() const {
+    return (phase == Phase::prefill ? prompt_len : 0) + generated_tokens;
+  }
   std::vector<std::string> problems(const ModelSpec& m) const;
 };
 

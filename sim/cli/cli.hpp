@@ -9,7 +9,8 @@
 
 namespace qaccel::dse {
 class Db;
-}
+class Stmt;
+}  // namespace qaccel::dse
 
 namespace qaccel::cli {
 
@@ -48,6 +49,23 @@ void check_reference_memory(const ModelSpec& m, double max_gib, long long positi
 
 // ConfigError unless the run `hash` has ops stored for pass `step` (says which it has).
 void check_step(dse::Db& db, const std::string& hash, int step);
+
+// The run filters of `query` and `plot`: --sweep NAME (its designs) and --where KEY=VALUE
+// (runs whose swept parameter KEY has VALUE). Checked on construction: an unknown sweep or
+// parameter is a ConfigError listing the known ones, a malformed --where a UsageError.
+class RunFilter {
+ public:
+  RunFilter(dse::Db& db, const po::variables_map& vm, const std::string& usage);
+  // The condition on the column `hash` ("1" without filters); its values bind in order.
+  std::string sql(const std::string& hash) const;
+  // Binds the values of one sql() from parameter index `first`; returns the next free index.
+  int bind(dse::Stmt& st, int first) const;
+
+ private:
+  std::string sweep_;
+  // Parameter values are stored as numbers when numeric: they bind the same way.
+  std::vector<std::pair<std::string, std::string>> where_;
+};
 
 // Token ids from a string like "72 101, 108".
 std::vector<int> parse_tokens(const std::string& text, int vocab_size, const std::string& option);

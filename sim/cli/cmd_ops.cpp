@@ -11,10 +11,9 @@ namespace qaccel::cli {
 namespace {
 
 std::string describe_pass(const WorkloadSpec& w, int step) {
-  std::string s = w.phase == Phase::prefill
-                      ? "prefill of " + std::to_string(w.prompt_len) + " tokens"
-                      : "decode step " + std::to_string(step) + " at context " +
-                            std::to_string(w.context_len + step);
+  std::string s = w.prefill_pass(step) ? "prefill of " + std::to_string(w.prompt_len) + " tokens"
+                                       : "decode step " + std::to_string(step) + " at context " +
+                                             std::to_string(w.pass_context(step));
   return s + ", batch " + std::to_string(w.batch);
 }
 
@@ -27,7 +26,8 @@ int cmd_ops(const std::vector<std::string>& args) {
       "quant", po::value<std::string>(), "quantization scheme overriding the model's")(
       "workload", po::value<std::string>()->required(), "workload config file")(
       "step", po::value<int>()->default_value(0),
-      "decode step to lower (context = context_len + step)")(
+      "pass to lower: decode step N runs at context context_len + N; a prefill's pass 0 is the "
+      "prompt, pass N > 0 the decode step at context prompt_len + N - 1")(
       "attention", po::value<std::string>()->default_value("per_layer"),
       "per_layer | per_head (one attention op per sequence and KV head)")(
       "format", po::value<std::string>()->default_value("table"), "table | csv | json | dot");
@@ -57,7 +57,7 @@ int cmd_ops(const std::vector<std::string>& args) {
   auto problems = w.problems(m);
   if (!problems.empty()) throw ConfigError(vm["workload"].as<std::string>() + ": " + problems[0]);
   int step = vm["step"].as<int>();
-  int max_step = w.phase == Phase::prefill ? 0 : w.generated_tokens - 1;
+  int max_step = w.passes() - 1;
   if (step < 0 || step > max_step)
     throw UsageError("--step must be in [0, " + std::to_string(max_step) + "] for this workload",
                      usage);

@@ -109,24 +109,34 @@ dse::Chart roofline(dse::Db& db, const std::string& hash, int step) {
   return c;
 }
 
-dse::Chart pareto(dse::Db& db, const std::string& sweep, const std::string& x,
-                  const std::string& y) {
+// The sweep's finished designs (those --where keeps); a point is labelled with its `design`
+// parameter (a design-list sweep) or else its hash prefix.
+dse::Chart pareto(dse::Db& db, const std::string& sweep, const RunFilter& filter,
+                  const std::string& where_text, const std::string& x, const std::string& y) {
   for (const std::string& m : {x, y})
     if (std::find(metric_names().begin(), metric_names().end(), m) == metric_names().end())
       throw ConfigError("unknown metric '" + m + "'; known: " + join(metric_names(), ", "));
-  dse::Stmt st = db.prepare("SELECT m.hash, m." + x + ", m." + y +
-                            " FROM metrics m JOIN runs r ON r.hash = m.hash AND r.status = 'ok' "
-                            "JOIN sweep_designs s ON s.hash = m.hash AND s.sweep = ?");
-  st.bind(1, sweep);
+  dse::Stmt st =
+      db.prepare("SELECT m.hash, m." + x + ", m." + y +
+                 ", (SELECT value FROM params p WHERE p.hash = m.hash AND p.name = 'design')"
+                 " FROM metrics m JOIN runs r ON r.hash = m.hash AND r.status = 'ok' WHERE " +
+                 filter.sql("m.hash") + " ORDER BY m.hash");
+  filter.bind(st, 1);
   struct P {
     std::string hash;
     double x, y;
+    std::string label;
   };
   std::vector<P> pts;
-  while (st.step())
-    pts.push_back({st.text(0), st.real(1), st.real(2)});
+  while (st.step()) {
+    P p{st.text(0), st.real(1), st.real(2), st.text(3)};
+    if (p.label.empty()) p.label = p.hash.substr(0, 6);
+    pts.push_back(std::move(p));
+  }
   if (pts.empty())
-    throw ConfigError("sweep '" + sweep + "' has no finished designs in " + db.path().string());
+    throw ConfigError("sweep '" + sweep + "' has no finished designs" +
+                      (where_text.empty() ? "" : " with " + where_text) + " in " +
+                      db.path().string());
   const double sx = larger_is_better(x) ? -1 : 1, sy = larger_is_better(y) ? -1 : 1;
   auto dominated = [&](const P& p) {
     for (const P& q : pts)
@@ -144,13 +154,33 @@ dse::Chart pareto(dse::Db& db, const std::string& sweep, const std::string& x,
     if (!dominated(p)) fp.push_back(p);
   }
   std::sort(fp.begin(), fp.end(), [](const P& a, const P& b) { return a.x < b.x; });
+  // A few designs are all labelled (a design list); many, only the front's.
+  const bool label_all = pts.size() <= 24;
+  // Designs at (nearly) the same point share one label ("ant, olive") instead of overprinting:
+  // within 2% of each axis' span.
+  double x0 = pts[0].x, x1 = x0, y0 = pts[0].y, y1 = y0;
+  for (const P& p : pts)
+    x0 = std::min(x0, p.x), x1 = std::max(x1, p.x), y0 = std::min(y0, p.y), y1 = std::max(y1, p.y);
+  std::vector<std::string> labels(pts.size());
+  for (std::size_t i = 0; i < pts.size() && label_all; ++i) {
+    std::size_t first = i;
+    for (std::size_t j = 0; j < i; ++j)
+      if (std::abs(pts[j].x - pts[i].x) <= 0.02 * (x1 - x0) &&
+          std::abs(pts[j].y - pts[i].y) <= 0.02 * (y1 - y0)) {
+        first = j;
+        break;
+      }
+    labels[first] += (labels[first].empty() ? "" : ", ") + pts[i].label;
+  }
+  for (std::size_t i = 0; i < pts.size(); ++i)
+    all.labels.push_back(labels[i]);
   for (const P& p : fp)
-    front.points.emplace_back(p.x, p.y), front.labels.push_back(p.hash.substr(0, 6));
+    front.points.emplace_back(p.x, p.y), front.labels.push_back(label_all ? "" : p.label);
   dse::Chart c;
   c.title = "Sweep " + sweep + ": " + y + " vs " + x;
-  c.subtitle = std::to_string(fp.size()) + " Pareto-optimal of " + std::to_string(pts.size()) +
-               " designs (" + (sx > 0 ? "min " : "max ") + x + ", " + (sy > 0 ? "min " : "max ") +
-               y + ")";
+  c.subtitle = (where_text.empty() ? "" : where_text + "; ") + std::to_string(fp.size()) +
+               " Pareto-optimal of " + std::to_string(pts.size()) + " designs (" +
+               (sx > 0 ? "min " : "max ") + x + ", " + (sy > 0 ? "min " : "max ") + y + ")";
   c.xlabel = x, c.ylabel = y;
   auto wide = [&](auto get) {
     double lo = 1e300, hi = 0;
@@ -277,6 +307,8 @@ int cmd_plot(const std::vector<std::string>& args) {
       "run", po::value<std::string>(), "roofline, timeline: design id (hash prefix)")(
       "step", po::value<int>()->default_value(0), "roofline: which pass")(
       "sweep", po::value<std::string>(), "pareto: sweep name")(
+      "where", po::value<std::vector<std::string>>(),
+      "pareto: only runs whose swept parameter KEY has VALUE (KEY=VALUE, repeatable)")(
       "x", po::value<std::string>(), "pareto: metric on x")("y", po::value<std::string>(),
                                                             "pareto: metric on y")(
       "out,o", po::value<std::string>()->required(), "SVG file to write");
@@ -284,8 +316,8 @@ int cmd_plot(const std::vector<std::string>& args) {
   pos.add("kind", 1);
   po::variables_map vm;
   const std::string synopsis =
-      "(roofline --run ID | pareto --sweep NAME --x M1 --y M2 | timeline --run ID) -o F.svg\n"
-      "       [--db F]";
+      "(roofline --run ID | pareto --sweep NAME --x M1 --y M2 [--where K=V]... |\n"
+      "        timeline --run ID) -o F.svg [--db F]";
   if (!parse("plot", synopsis, "Draws a chart from the results database as a self-contained SVG.",
              opts, &pos, args, vm))
     return 0;
@@ -305,8 +337,10 @@ int cmd_plot(const std::vector<std::string>& args) {
   } else if (kind == "pareto") {
     if (!vm.count("sweep") || !vm.count("x") || !vm.count("y"))
       throw UsageError("pareto needs --sweep, --x and --y", usage);
-    c = pareto(db, vm["sweep"].as<std::string>(), vm["x"].as<std::string>(),
-               vm["y"].as<std::string>());
+    std::string where_text;
+    if (vm.count("where")) where_text = join(vm["where"].as<std::vector<std::string>>(), ", ");
+    c = pareto(db, vm["sweep"].as<std::string>(), RunFilter(db, vm, usage), where_text,
+               vm["x"].as<std::string>(), vm["y"].as<std::string>());
   } else {
     throw UsageError("unknown plot '" + kind + "' (roofline, pareto or timeline)", usage);
   }

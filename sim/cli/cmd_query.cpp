@@ -183,6 +183,62 @@ std::string resolve_hash(dse::Db& db, const std::string& prefix) {
 }  // namespace
 
 // A step the run does not have would print an empty table as if it were an answer.
+RunFilter::RunFilter(dse::Db& db, const po::variables_map& vm, const std::string& usage) {
+  if (vm.count("sweep")) {
+    sweep_ = vm["sweep"].as<std::string>();
+    // An unknown name would match nothing and print an empty table as if it were an answer.
+    dse::Stmt known = db.prepare("SELECT 1 FROM sweeps WHERE name = ?");
+    known.bind(1, sweep_);
+    if (!known.step()) {
+      std::vector<std::string> names;
+      dse::Stmt all = db.prepare("SELECT name FROM sweeps ORDER BY name");
+      while (all.step())
+        names.push_back(all.text(0));
+      throw ConfigError("--sweep '" + sweep_ + "': no such sweep in " + db.path().string() +
+                        " (sweeps: " + (names.empty() ? "none" : join(names, ", ")) + ")");
+    }
+  }
+  if (!vm.count("where")) return;
+  for (const std::string& kv : vm["where"].as<std::vector<std::string>>()) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UsageError("--where: expected key=value, found '" + kv + "'", usage);
+    dse::Stmt known = db.prepare("SELECT 1 FROM params WHERE name = ? LIMIT 1");
+    known.bind(1, kv.substr(0, eq));
+    if (!known.step()) {
+      std::vector<std::string> names;
+      dse::Stmt all = db.prepare("SELECT DISTINCT name FROM params ORDER BY name");
+      while (all.step())
+        names.push_back(all.text(0));
+      throw ConfigError("--where: no swept parameter '" + kv.substr(0, eq) + "' in " +
+                        db.path().string() +
+                        " (parameters: " + (names.empty() ? "none" : join(names, ", ")) + ")");
+    }
+    where_.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+}
+
+std::string RunFilter::sql(const std::string& hash) const {
+  std::string s = "1";
+  if (!sweep_.empty()) s += " AND " + hash + " IN (SELECT hash FROM sweep_designs WHERE sweep = ?)";
+  for (std::size_t i = 0; i < where_.size(); ++i)
+    s += " AND " + hash + " IN (SELECT hash FROM params WHERE name = ? AND value = ?)";
+  return s;
+}
+
+int RunFilter::bind(dse::Stmt& st, int first) const {
+  if (!sweep_.empty()) st.bind(first++, sweep_);
+  for (const auto& [key, value] : where_) {
+    st.bind(first++, key);
+    double d = 0;
+    if (parse_double(value, d))
+      st.bind(first++, d);
+    else
+      st.bind(first++, value);
+  }
+  return first;
+}
+
 void check_step(dse::Db& db, const std::string& hash, int step) {
   dse::Stmt st = db.prepare("SELECT min(step), max(step) FROM op_metrics WHERE hash = ?");
   st.bind(1, hash);
@@ -291,59 +347,9 @@ static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector
   TableFormat fmt = parse_table_format(vm["format"].as<std::string>());
 
   // Filters shared by runs/best/pareto.
-  std::string filter = "1";
-  struct Bind {
-    std::string text;
-    bool param_value;  // parameter values are stored as numbers when numeric: bind the same way
-  };
-  std::vector<Bind> binds;
-  if (vm.count("sweep")) {
-    // An unknown name would match nothing and print an empty table as if it were an answer.
-    dse::Stmt known = db.prepare("SELECT 1 FROM sweeps WHERE name = ?");
-    known.bind(1, vm["sweep"].as<std::string>());
-    if (!known.step()) {
-      std::vector<std::string> names;
-      dse::Stmt all = db.prepare("SELECT name FROM sweeps ORDER BY name");
-      while (all.step())
-        names.push_back(all.text(0));
-      throw ConfigError("--sweep '" + vm["sweep"].as<std::string>() + "': no such sweep in " +
-                        db.path().string() +
-                        " (sweeps: " + (names.empty() ? "none" : join(names, ", ")) + ")");
-    }
-    filter += " AND w.hash IN (SELECT hash FROM sweep_designs WHERE sweep = ?)";
-    binds.push_back({vm["sweep"].as<std::string>(), false});
-  }
-  if (vm.count("where"))
-    for (const std::string& kv : vm["where"].as<std::vector<std::string>>()) {
-      auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0)
-        throw UsageError("--where: expected key=value, found '" + kv + "'", usage);
-      {
-        dse::Stmt known = db.prepare("SELECT 1 FROM params WHERE name = ? LIMIT 1");
-        known.bind(1, kv.substr(0, eq));
-        if (!known.step()) {
-          std::vector<std::string> names;
-          dse::Stmt all = db.prepare("SELECT DISTINCT name FROM params ORDER BY name");
-          while (all.step())
-            names.push_back(all.text(0));
-          throw ConfigError("--where: no swept parameter '" + kv.substr(0, eq) + "' in " +
-                            db.path().string() +
-                            " (parameters: " + (names.empty() ? "none" : join(names, ", ")) + ")");
-        }
-      }
-      filter += " AND w.hash IN (SELECT hash FROM params WHERE name = ? AND value = ?)";
-      binds.push_back({kv.substr(0, eq), false});
-      binds.push_back({kv.substr(eq + 1), true});
-    }
-  auto bind_all = [&](dse::Stmt& st, int first) {
-    for (std::size_t i = 0; i < binds.size(); ++i) {
-      double d = 0;
-      if (binds[i].param_value && parse_double(binds[i].text, d))
-        st.bind(first + int(i), d);
-      else
-        st.bind(first + int(i), binds[i].text);
-    }
-  };
+  const RunFilter rf(db, vm, usage);
+  const std::string filter = rf.sql("w.hash");
+  auto bind_all = [&](dse::Stmt& st, int first) { return rf.bind(st, first); };
   const std::string wide =
       "SELECT substr(w.hash, 1, 12) AS id, w.status, w.model, w.workload, w.schedule, w.params, "
       "w.latency_ms, w.tokens_per_s, w.energy_uj_per_token, w.area_mm2, w.utilization FROM "
@@ -383,8 +389,7 @@ static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector
     dse::Stmt st =
         db.prepare(wide + ", metrics mm WHERE mm.hash = w.hash AND w.status = 'ok' AND " + filter +
                    " ORDER BY mm." + m + (larger_is_better(m) ? " DESC" : " ASC") + " LIMIT ?");
-    bind_all(st, 1);
-    st.bind(int(binds.size()) + 1, vm["top"].as<int>());
+    st.bind(bind_all(st, 1), vm["top"].as<int>());
     print_rows(st, fmt, limits);
   } else if (cmd == "pareto") {
     if (!vm.count("x") || !vm.count("y"))
@@ -406,13 +411,10 @@ static int run_query(dse::Db& db, const po::variables_map& vm, const std::vector
         "'ok' "
         "WHERE o.hash != mm.hash AND " +
         le(x, "o", "mm") + " AND " + le(y, "o", "mm") + " AND (" + lt(x, "o", "mm") + " OR " +
-        lt(y, "o", "mm") + ")" +
-        (vm.count("sweep") ? " AND o.hash IN (SELECT hash FROM sweep_designs WHERE sweep = ?)"
-                           : "") +
-        ") ORDER BY mm." + x;
+        lt(y, "o", "mm") + ") AND " + rf.sql("o.hash") + ") ORDER BY mm." + x;
+    // The designs that may dominate are the same filtered set as the candidates.
     dse::Stmt st = db.prepare(sql);
-    bind_all(st, 1);
-    if (vm.count("sweep")) st.bind(int(binds.size()) + 1, vm["sweep"].as<std::string>());
+    bind_all(st, bind_all(st, 1));
     print_rows(st, fmt, limits);
   } else if (cmd == "compare") {
     if (what.size() != 3) throw UsageError("compare needs two design ids", usage);

@@ -363,15 +363,12 @@ int cmd_run(const std::vector<std::string>& args) {
     throw ConfigError("workload '" + w.name + "' on model '" + m.name + "': " + problems[0]);
   bool functional =
       vm["functional"].as<bool>() || (job.functional && !vm["timing-only"].as<bool>());
-  if (functional)
-    check_reference_memory(
-        m, vm["max-memory-gib"].as<double>(),
-        w.phase == Phase::prefill ? w.prompt_len : w.context_len + w.generated_tokens);
+  if (functional) check_reference_memory(m, vm["max-memory-gib"].as<double>(), w.end_position());
 
   check_outputs(vm);
   System sys(job.system);
   const bool prefill = w.phase == Phase::prefill;
-  const int steps = prefill ? 1 : w.generated_tokens;
+  const int steps = w.passes();
   auto t0 = std::chrono::steady_clock::now();
   SimResult res = simulate(sys, m, w, vm.count("trace-json") > 0);
   if (!res.deadlock.empty()) throw InternalError(res.deadlock);
@@ -384,9 +381,12 @@ int cmd_run(const std::vector<std::string>& args) {
   std::cout << "model      " << describe_model(m) << "\n";
   std::cout << "scheme     " << m.quant.name() << "\n";
   std::cout << "workload   " << w.name << ": "
-            << (prefill ? "prefill of " + std::to_string(w.prompt_len) + " tokens"
-                        : std::to_string(steps) + " decode steps from context " +
-                              std::to_string(w.context_len))
+            << (!prefill ? std::to_string(steps) + " decode steps from context " +
+                               std::to_string(w.context_len)
+                : w.generated_tokens == 0
+                    ? "prefill of " + std::to_string(w.prompt_len) + " tokens"
+                    : "prefill of " + std::to_string(w.prompt_len) + " tokens, then " +
+                          std::to_string(w.generated_tokens) + " decode steps")
             << ", batch " << w.batch << "\n";
   std::cout << "mode       " << (functional ? "functional" : "timing-only") << "\n\n";
 

@@ -163,11 +163,11 @@ void read_workload(MapReader& r, WorkloadSpec& w) {
   };
   if (w.phase == Phase::prefill) {
     w.prompt_len = int(r.integer("prompt_len", 1, kMaxDim));
-    w.generated_tokens = 0;
+    // Tokens generated after the prompt (a whole request); 0: the prompt alone.
+    w.generated_tokens = int(r.integer("generated_tokens", 0, kMaxDim, 0));
     w.logits =
         r.choice("logits", {"last", "all"}, "last") == "all" ? LogitsFor::all : LogitsFor::last;
     only("context_len", "decode");
-    only("generated_tokens", "decode");
   } else {
     w.context_len = int(r.integer("context_len", 1, kMaxDim));
     w.generated_tokens = int(r.integer("generated_tokens", 1, kMaxDim, 1));
