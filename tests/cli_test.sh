@@ -408,6 +408,7 @@ chmod 755 "$rodir/ro"; rm -rf "$rodir"
 
 # The command-level DRAM on its own.
 check dram-synthetic 0 "^cycles: [0-9]+" -- "$q" dram --config DDR4-2400 --synthetic stream --requests 3000 --check
+check dram-json 0 "^  \"config\": \"HBM2-2000\",$" -- "$q" dram --config HBM2-2000 --synthetic stream --requests 1000 --json
 printf 'LD 0x40\nST 0x80\n100 R 0x1000\n' >"$tmp/ok.trace"
 check dram-trace 0 "reads: 2" -- "$q" dram --config "$src/configs/dram/edge-lpddr5.yaml" --trace "$tmp/ok.trace"
 printf 'LD 0x40\nLOAD 0x80\n' >"$tmp/bad.trace"

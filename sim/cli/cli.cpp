@@ -38,6 +38,9 @@ bool parse(const std::string& command, const std::string& synopsis, const std::s
                                        "write-trace", "system"};
   for (const char* name : kPathOptions) {
     if (!vm.count(name)) continue;
+    // A flag of the same name (`dram --json`) takes no value: nothing to check.
+    const po::option_description* d = opts.find_nothrow(name, false);
+    if (d && d->semantic()->max_tokens() == 0) continue;
     const po::variable_value& v = vm[name];
     bool empty = false;
     if (const auto* s = boost::any_cast<std::string>(&v.value())) empty = s->empty();

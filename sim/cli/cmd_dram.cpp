@@ -221,8 +221,9 @@ int cmd_dram(const std::vector<std::string>& args) {
   if (vm.count("check")) put("check_violations", std::to_string(violations.size()));
 
   if (vm.count("json")) {
-    std::cout << "{\n  \"config\": \"" << json_escape(vm["config"].as<std::string>())
-              << "\",\n  \"trace\": \"" << json_escape(source) << "\"";
+    // json_escape gives the quoted string.
+    std::cout << "{\n  \"config\": " << json_escape(vm["config"].as<std::string>())
+              << ",\n  \"trace\": " << json_escape(source);
     for (const auto& [k, v] : kv)
       std::cout << ",\n  \"" << k << "\": " << v;
     std::cout << "\n}\n";
