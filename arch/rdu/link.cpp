@@ -282,16 +282,19 @@ i64 LinkTiming::send(i64 not_before_cycle) {
   for (;;) {
     const i64 now = now_cycle();
     const i64 t = model_.send_ready(std::max(now, not_before_cycle));
-    if (t == kUnknown)
+    if (t == kUnknown) {
+      sender_waits_ = true;
       sc_core::wait(credit_back_);  // notified for the cycle the next credit arrives
-    else if (t > now)
+      sender_waits_ = false;
+    } else if (t > now)
       sc_core::wait(cycles_time(t - now));
     else
       break;
   }
   const i64 t = now_cycle();
   model_.send(asked, t);
-  data_in_.notify(cycles_time(model_.spec().latency_cycles));
+  // Only a receiver that found the link empty needs telling; a later one reads the model.
+  if (receiver_waits_) data_in_.notify(cycles_time(model_.spec().latency_cycles));
   return t;
 }
 
@@ -300,9 +303,11 @@ std::pair<i64, i64> LinkTiming::recv(i64 not_before_cycle) {
   for (;;) {
     const i64 now = now_cycle();
     const i64 t = model_.recv_ready(std::max(now, not_before_cycle));
-    if (t == kUnknown)
+    if (t == kUnknown) {
+      receiver_waits_ = true;
       sc_core::wait(data_in_);  // notified for the cycle the next vector becomes visible
-    else if (t > now)
+      receiver_waits_ = false;
+    } else if (t > now)
       sc_core::wait(cycles_time(t - now));
     else
       break;
@@ -310,7 +315,7 @@ std::pair<i64, i64> LinkTiming::recv(i64 not_before_cycle) {
   const i64 t = now_cycle();
   const Dequeued q = model_.recv(asked, t);
   // R = 0 is a delta notification: a sender waiting for it sends in this same cycle.
-  credit_back_.notify(cycles_time(q.credit_cycle - t));
+  if (sender_waits_) credit_back_.notify(cycles_time(q.credit_cycle - t));
   return {t, q.sent_cycle};
 }
 
