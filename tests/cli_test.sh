@@ -510,5 +510,39 @@ check run-quant-bad 2 "quantization scheme 'mxfp9'" -- "$q" run "$sys_bm" --mode
 check run-quant-misfit 2 "--quant bitmod3-g128-kv16 does not fit model 'tiny'" -- "$q" run "$sys_bm" --model "$m" --quant bitmod3 --workload "$wl32"
 # ---- end of bit-serial PEs ---------------------------------------------------------------------
 
+# ---- qaccel rdu link (issue 15): the link calculator -------------------------------------------
+check rdu-help 0 "^  link +one link" -- "$q" rdu --help
+check rdu-no-sub 2 "give a subcommand" -- "$q" rdu
+check rdu-bad-sub 2 "unknown subcommand 'lnk' \(did you mean 'link'\?\)" -- "$q" rdu lnk
+check rdu-link-help 0 "--credit-latency" -- "$q" rdu link --help
+# C=2, L=2, R=1: 2 vectors every 3 cycles; five vectors span cycles 0..8 (tests/test_rdu_link.cpp).
+check rdu-link-five 0 "^total_cycles: 9$" -- "$q" rdu link --capacity 2 --latency 2 --credit-latency 1 --vectors 5
+if [ "$(head -1 "$tmp/out")" = "vectors_per_cycle: 0.666667" ]; then
+  pass=$((pass + 1))
+else
+  echo "FAIL rdu-link-first-line: $(head -1 "$tmp/out")"; fail=$((fail + 1))
+fi
+# A billion vectors at once: 4 vectors every max(4, 5 + 3) cycles, plus the first's latency.
+check rdu-link-1e9 0 "^total_cycles: 2000000001$" -- "$q" rdu link --capacity 4 --latency 5 --credit-latency 3 --vectors 1e9
+check rdu-link-slow-consumer 0 "^vectors_per_cycle: 0\.333333$" -- "$q" rdu link --capacity 4 --latency 2 --credit-latency 2 --consumer-interval 3
+check rdu-link-json 0 "^  \"vectors_per_cycle\": 0\.500000,$" -- "$q" rdu link --capacity 1 --latency 1 --credit-latency 1 --json
+# Stepping every vector and the fast-forward print the same figures (host timing aside).
+"$q" rdu link --capacity 3 --latency 7 --credit-latency 2 --consumer-interval 2 --vectors 100003 | grep -v host >"$tmp/ff.txt"
+"$q" rdu link --capacity 3 --latency 7 --credit-latency 2 --consumer-interval 2 --vectors 100003 --step | grep -v -e host -e simulated_vectors >"$tmp/step.txt"
+if [ -s "$tmp/step.txt" ] && diff <(grep -v simulated_vectors "$tmp/ff.txt") "$tmp/step.txt" >/dev/null; then
+  pass=$((pass + 1))
+else
+  echo "FAIL rdu-link-step-equals-ff"; diff "$tmp/ff.txt" "$tmp/step.txt" | head -5; fail=$((fail + 1))
+fi
+check rdu-link-capacity-0 2 "--capacity: must be >= 1 \(a link buffers at least one vector\), found 0" -- "$q" rdu link --capacity 0 --latency 1 --credit-latency 1
+check rdu-link-negative-latency 2 "--latency: must be >= 1" -- "$q" rdu link --capacity 2 --latency=-3 --credit-latency 1
+check rdu-link-negative-credit 2 "--credit-latency: must be >= 0" -- "$q" rdu link --capacity 2 --latency 1 --credit-latency=-1
+check rdu-link-not-a-number 2 "--credit-latency: expected a whole number, found 'abc'" -- "$q" rdu link --capacity 2 --latency 1 --credit-latency abc
+check rdu-link-fraction 2 "--vectors: expected a whole number, found '1.5'" -- "$q" rdu link --capacity 2 --latency 1 --credit-latency 1 --vectors 1.5
+check rdu-link-k-0 2 "--consumer-interval: must be >= 1, found 0" -- "$q" rdu link --capacity 2 --latency 1 --credit-latency 1 --consumer-interval 0
+check rdu-link-missing 2 "'--credit-latency' is required" -- "$q" rdu link --capacity 2 --latency 1
+check rdu-link-step-too-long 2 "--vectors: must be <= 100000000" -- "$q" rdu link --capacity 2 --latency 1 --credit-latency 1 --vectors 2e8 --step
+# ---- end of qaccel rdu link --------------------------------------------------------------------
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

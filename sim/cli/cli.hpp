@@ -80,5 +80,6 @@ int cmd_query(const std::vector<std::string>& args);
 int cmd_merge(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
 int cmd_dram(const std::vector<std::string>& args);
+int cmd_rdu(const std::vector<std::string>& args);
 
 }  // namespace qaccel::cli

@@ -30,6 +30,8 @@ const Command kCommands[] = {
     {"plot", "draw a roofline of a run or a sweep's Pareto front as SVG", qaccel::cli::cmd_plot},
     {"dram", "run the command-level DRAM on a trace (compare with other DRAM simulators)",
      qaccel::cli::cmd_dram},
+    {"rdu", "dataflow RDU fabric: `rdu link` sizes a link's buffer (rate, stalls, occupancy)",
+     qaccel::cli::cmd_rdu},
     {"list", "list unit implementations, their parameters and statistics", qaccel::cli::cmd_list},
 };
 
