@@ -182,6 +182,15 @@ TEST(RduLowering, TinyLayerCountsByHand) {
   RduSpec one = tiny_spec();
   one.matmul_pcus = 1;
   EXPECT_EQ(named(lower_layer(tiny_model(), decode(3), 0, one), "L0.w1.mm0").busy_cycles, 128);
+
+  // Attention per head: two score / softmax / value groups of one head each (1 block, 1 PCU);
+  // wo's input buffer takes both heads' outputs, one vector each.
+  const Dfg ph =
+      lower_layer(layer_ops(lower_forward(tiny_model(), decode(3), 0, AttentionOps::per_head), 0),
+                  layer_shape(tiny_model(), decode(3)), tiny_spec());
+  EXPECT_EQ(ph.op_names.size(), 20u);
+  EXPECT_EQ(named(ph, "L0.wo.a").vectors_in, 2);
+  EXPECT_EQ(named(ph, "L0.attn_value.b0.h1.mm0").busy_cycles, 4);  // K = 4 keys, m = 1
 }
 
 // A 2 x 2 grid: PCUs (0,1), (1,2); PMUs (0,2), (1,1); AGCUs (0,0), (0,3). The chain read -> a
@@ -216,8 +225,15 @@ TEST(RduPlace, ChainHopsAndLinkLoads) {
   EXPECT_EQ(sec.cycles, 20);
   EXPECT_DOUBLE_EQ(sec.graph.edges[0].rate_vpc, 0.5);
   EXPECT_DOUBLE_EQ(m.max_link_load, 1.0);
-  for (const LinkLoad& l : link_loads(sec))
-    if (l.from == Coord{1, 2}) EXPECT_DOUBLE_EQ(l.vectors_per_cycle, 0.5);
+  // Links: (0,0)->(0,1) read->a and read->b; (0,1)->(0,2) and (0,2)->(1,2) a->b and read->b;
+  // (1,2)->(1,3) and (1,3)->(0,3) b->write.
+  const auto loads = link_loads(sec);
+  ASSERT_EQ(loads.size(), 5u);
+  for (const LinkLoad& l : loads) {
+    const bool to_write = l.from == Coord{1, 2} || l.from == Coord{1, 3};
+    EXPECT_DOUBLE_EQ(l.vectors_per_cycle, to_write ? 0.5 : 1.0)
+        << l.from.row << "," << l.from.col << " -> " << l.to.row << "," << l.to.col;
+  }
   EXPECT_TRUE(check_section(sec, s).empty());
   EXPECT_EQ(m.pcus_used, 2);
   EXPECT_EQ(m.intermediate_offchip_bytes, 0);

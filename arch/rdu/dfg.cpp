@@ -296,7 +296,8 @@ class Lowering {
         const i64 P = std::min<i64>(blocks, s_.matmul_pcus);
         const i64 A = std::min<i64>(P, s_.matmul_streams);
         auto abuf = buffer(p + ".a", ceil_div(i64(2) * o.count * o.k * a_bits, 8));
-        connect(act_reads(o).at(0), abuf, a_bits, true);
+        for (const std::string& t : act_reads(o))  // wo reads every head's output
+          connect(t, abuf, a_bits, true);
         std::vector<int> streams;
         for (i64 i = 0; i < A; ++i) {
           Node x = make(A == 1 ? p + ".b" : p + ".b" + std::to_string(i), NodeKind::mem_read);

@@ -93,15 +93,16 @@ RduSpec from_params(const ParamValues& v, const std::string& where) {
 }
 
 RduSpec read_spec(config::MapReader& r) {
+  const std::size_t errors_before = r.diag().errors().size();
   const ParamValues v = rdu_params().read(r);
   r.finish();
-  if (!r.diag().ok()) return RduSpec{};
-  std::string path = r.path("x");
-  path.resize(path.size() - 1);  // "system.units.rdu0." (or "" at the top)
+  std::string path = r.path("");  // "system.units.rdu0." (or "" at the top)
   if (!path.empty()) path.pop_back();
   RduSpec s = fill(v, r.diag().file().string() + ": " + (path.empty() ? "rdu" : path));
-  for (const auto& [key, msg] : problems(s))
-    r.error(key, msg);
+  // Cross-checks only over values that passed their own checks.
+  if (r.diag().errors().size() == errors_before)
+    for (const auto& [key, msg] : problems(s))
+      r.error(key, msg);
   return s;
 }
 
