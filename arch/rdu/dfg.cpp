@@ -294,15 +294,15 @@ class Lowering {
         const int a_bits = o.act_bits;
         const i64 blocks = o.count * ceil_div(o.n, s_.lanes);
         const i64 P = std::min<i64>(blocks, s_.matmul_pcus);
-        const i64 A = std::min<i64>(P, s_.matmul_streams);
+        const i64 S = std::min<i64>(P, s_.matmul_streams);
         auto abuf = buffer(p + ".a", ceil_div(i64(2) * o.count * o.k * a_bits, 8));
         for (const std::string& t : act_reads(o))  // wo reads every head's output
           connect(t, abuf, a_bits, true);
         std::vector<int> streams;
-        for (i64 i = 0; i < A; ++i) {
-          Node x = make(A == 1 ? p + ".b" : p + ".b" + std::to_string(i), NodeKind::mem_read);
+        for (i64 i = 0; i < S; ++i) {
+          Node x = make(S == 1 ? p + ".b" : p + ".b" + std::to_string(i), NodeKind::mem_read);
           x.tensor = b.name, x.tensor_kind = b.kind;
-          x.bytes = b_bytes / A + (i < b_bytes % A ? 1 : 0);
+          x.bytes = b_bytes / S + (i < b_bytes % S ? 1 : 0);
           x.latency_cycles = 1;
           streams.push_back(g_.add_node(x));
         }
@@ -314,7 +314,7 @@ class Lowering {
           x.busy_cycles = my_blocks * o.k * o.m;
           x.latency_cycles = 2;
           const int id = g_.add_node(x);
-          g_.add_edge(streams[std::size_t(j % A)], id, b_bits, my_blocks * o.k);
+          g_.add_edge(streams[std::size_t(j % S)], id, b_bits, my_blocks * o.k);
           read_out(abuf, id, a_bits, o.m * vec(o.count * o.k));
           out.push_back({id, o.m * my_blocks});
         }

@@ -29,13 +29,17 @@
 // - matmul / gemv / attn_score / attn_value (GEMM view m, n, k, count): count x ceil(n / lanes)
 //   column blocks of `lanes` outputs, spread round-robin over P = min(blocks, matmul_pcus)
 //   matmul_tile PCUs. A PCU takes one vector of B (a weight or KV row slice) per cycle and
-//   applies it to the m rows of A: busy = its blocks x k x m cycles (= its MACs / lanes), B
-//   vectors in = its blocks x k, outputs m x its blocks vectors. A (one row: count x k
-//   elements at act width) sits in a double-buffered PMU buffer that broadcasts m x V(count x k)
-//   vectors to every PCU. B streams from memory through A = min(P, matmul_streams) mem_read
-//   AGCUs, PCU j fed by stream j mod A (bytes: the op's weight or KV bytes split evenly).
+//   applies it to the m rows of A: busy = its blocks x k x m cycles (its MACs / lanes when n
+//   fills the lanes), B vectors in = its blocks x k, outputs m x its blocks vectors (a block
+//   narrower than `lanes` columns still sends whole vectors). A (one row: count x k elements,
+//   streamed in at the op's act width, the producer casting in its tail) sits in a
+//   double-buffered PMU buffer that broadcasts m x V(count x k) vectors to every PCU (wo's
+//   buffer gathers every attention head's output). B streams from memory through
+//   S = min(P, matmul_streams) mem_read AGCUs, PCU j fed by stream j mod S (bytes: the op's
+//   weight or KV bytes split evenly).
 // - rope: a map (3 stage ops) and a PMU holding one position's cos/sin table (head_size x 4 B).
-// - kv_append: one mem_write AGCU storing K and V into the KV cache.
+// - kv_append: one mem_write AGCU storing K and V into the KV cache (per-head attention: all
+//   the heads' caches through the one AGCU, its tier the first cache's).
 // - softmax (rows t x heads): max-reduce, a buffer of the scores (one token's row, all heads,
 //   x 4 B), exp-map (1 stage op: x - max; tail exp), sum-reduce (tail reciprocal), a buffer of the
 //   exponentials, divide (1 stage op: e x 1/sum). The scores are materialized (the naive SDPA).

@@ -328,6 +328,8 @@ Section build_section(const Dfg& g, int start, int end, const std::vector<std::v
     const Node& u = g.nodes[std::size_t(e.src)];
     const std::pair<bool, int> key =
         is_read(e.src) ? std::pair{true, e.src} : std::pair{false, u.op};
+    QACCEL_ASSERT(key.first || (u.op >= 0 && u.op < int(g.op_names.size())),
+                  "spilled node '" + u.name + "' belongs to no op");
     if (!read_node.count(key)) {
       Node x;
       if (key.first) {
@@ -383,6 +385,8 @@ Section build_section(const Dfg& g, int start, int end, const std::vector<std::v
   }
   for (const auto& [key, widest] : cut_out) {
     const int op = g.nodes[std::size_t(key.first)].op;
+    QACCEL_ASSERT(op >= 0 && op < int(g.op_names.size()),
+                  "spilled node '" + g.nodes[std::size_t(key.first)].name + "' belongs to no op");
     const i64 bytes = widest->bytes(s.lanes);
     if (!write_node.count(op)) {
       Node x;
