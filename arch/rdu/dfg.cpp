@@ -1,0 +1,402 @@
+#include "arch/rdu/dfg.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "sim/base/error.hpp"
+
+namespace qaccel::rdu {
+
+using i64 = std::int64_t;
+
+const char* to_string(NodeKind k) {
+  switch (k) {
+    case NodeKind::map:
+      return "map";
+    case NodeKind::reduce:
+      return "reduce";
+    case NodeKind::scan:
+      return "scan";
+    case NodeKind::matmul_tile:
+      return "matmul_tile";
+    case NodeKind::max_reduce:
+      return "max_reduce";
+    case NodeKind::exp_map:
+      return "exp_map";
+    case NodeKind::sum_reduce:
+      return "sum_reduce";
+    case NodeKind::divide:
+      return "divide";
+    case NodeKind::mem_read:
+      return "mem_read";
+    case NodeKind::mem_write:
+      return "mem_write";
+    case NodeKind::buffer:
+      return "buffer";
+  }
+  return "?";
+}
+
+const char* to_string(TileKind k) {
+  switch (k) {
+    case TileKind::pcu:
+      return "pcu";
+    case TileKind::pmu:
+      return "pmu";
+    case TileKind::agcu:
+      return "agcu";
+  }
+  return "?";
+}
+
+TileKind tile_kind(NodeKind k) {
+  if (k == NodeKind::buffer) return TileKind::pmu;
+  if (k == NodeKind::mem_read || k == NodeKind::mem_write) return TileKind::agcu;
+  return TileKind::pcu;
+}
+
+int Dfg::add_node(Node n) {
+  n.tile = tile_kind(n.kind);
+  nodes.push_back(std::move(n));
+  return int(nodes.size()) - 1;
+}
+
+void Dfg::add_edge(int src, int dst, int elem_bits, i64 vectors, std::string tensor) {
+  QACCEL_ASSERT(
+      src >= 0 && src < dst && dst < int(nodes.size()),
+      "DFG edge against the node order: " + std::to_string(src) + " -> " + std::to_string(dst));
+  Edge e;
+  e.src = src, e.dst = dst, e.elem_bits = elem_bits, e.vectors = vectors;
+  e.tensor = std::move(tensor);
+  edges.push_back(e);
+}
+
+void Dfg::finish(const RduSpec& s) {
+  for (Node& n : nodes)
+    n.vectors_in = n.vectors_out = 0;
+  for (const Edge& e : edges)
+    nodes[std::size_t(e.src)].vectors_out += e.vectors,
+        nodes[std::size_t(e.dst)].vectors_in += e.vectors;
+  for (Node& n : nodes) {
+    if (n.kind == NodeKind::buffer)
+      n.busy_cycles = std::max(n.vectors_in,
+                               (n.vectors_out + s.addresses_per_cycle - 1) / s.addresses_per_cycle);
+    else if (n.kind == NodeKind::mem_read)
+      n.busy_cycles = n.vectors_out;
+    else if (n.kind == NodeKind::mem_write)
+      n.busy_cycles = n.vectors_in;
+  }
+}
+
+int Dfg::count(TileKind t) const {
+  return int(std::count_if(nodes.begin(), nodes.end(), [&](const Node& n) { return n.tile == t; }));
+}
+
+int Dfg::count(NodeKind k) const {
+  return int(std::count_if(nodes.begin(), nodes.end(), [&](const Node& n) { return n.kind == k; }));
+}
+
+std::vector<std::vector<int>> Dfg::in_edges() const {
+  std::vector<std::vector<int>> r(nodes.size());
+  for (std::size_t i = 0; i < edges.size(); ++i)
+    r[std::size_t(edges[i].dst)].push_back(int(i));
+  return r;
+}
+
+std::vector<std::vector<int>> Dfg::out_edges() const {
+  std::vector<std::vector<int>> r(nodes.size());
+  for (std::size_t i = 0; i < edges.size(); ++i)
+    r[std::size_t(edges[i].src)].push_back(int(i));
+  return r;
+}
+
+LayerShape layer_shape(const ModelSpec& m, const WorkloadSpec& w) {
+  LayerShape s;
+  s.tokens = w.pass_tokens() * w.batch;
+  s.dim = m.dim, s.heads = m.n_heads, s.head_size = m.head_size();
+  return s;
+}
+
+std::vector<Op> layer_ops(const std::vector<Op>& ops, int layer) {
+  std::vector<Op> r;
+  for (const Op& o : ops)
+    if (o.layer == layer) r.push_back(o);
+  return r;
+}
+
+namespace {
+
+i64 ceil_div(i64 a, i64 b) {
+  return (a + b - 1) / b;
+}
+
+// One producer node of a tensor and the vectors it sends to each consumer.
+struct Producer {
+  int node;
+  i64 vectors;
+};
+
+class Lowering {
+ public:
+  Lowering(const LayerShape& shape, const RduSpec& s) : shape_(shape), s_(s) {}
+
+  Dfg run(const std::vector<Op>& ops) {
+    QACCEL_ASSERT(!ops.empty(), "lowering an empty layer");
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      QACCEL_ASSERT(
+          ops[i].layer == ops[0].layer && ops[i].layer >= 0,
+          "op '" + ops[i].name + "' is not in decoder layer " + std::to_string(ops[0].layer));
+      g_.op_names.push_back(ops[i].name);
+    }
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      op_ = int(i);
+      const Op& o = ops[i];
+      // The layer's inputs enter first, so every edge runs forward in node order.
+      for (const TensorRef& t : o.reads)
+        if (t.kind == TensorKind::activation && !producers_.count(t.name) &&
+            !inputs_.count(t.name)) {
+          Node n;
+          n.name = "in." + t.name, n.kind = NodeKind::mem_read, n.op = -1;
+          n.tensor = t.name, n.bytes = t.bytes;
+          inputs_[t.name] = g_.add_node(n);
+        }
+      lower(o);
+      for (const TensorRef& t : o.reads)
+        unread_.erase(t.name);
+      for (const TensorRef& t : o.writes)
+        if (t.kind == TensorKind::activation) unread_[t.name] = t.bytes;
+    }
+    op_ = -1;
+    for (const auto& [name, bytes] : unread_) {
+      Node n;
+      n.name = "out." + name, n.kind = NodeKind::mem_write;
+      n.tensor = name, n.bytes = bytes;
+      connect(name, {g_.add_node(n)}, 32, false);
+    }
+    g_.finish(s_);
+    return std::move(g_);
+  }
+
+ private:
+  i64 vec(i64 elements) const { return ceil_div(elements, s_.lanes); }
+
+  Node make(const std::string& name, NodeKind kind) const {
+    Node n;
+    n.name = name, n.kind = kind, n.op = op_;
+    return n;
+  }
+
+  // A PCU computing `stage_ops` stage ops and `tail_ops` tail ops per element of `elements`:
+  // max(ceil(stage_ops / stages), tail_ops, 1) PCUs chained, each at one vector per cycle.
+  std::vector<int> pcu_chain(const std::string& name, NodeKind kind, int stage_ops, int tail_ops,
+                             i64 elements) {
+    const int n = std::max({int(ceil_div(stage_ops, s_.stages)), tail_ops, 1});
+    std::vector<int> ids;
+    int left = stage_ops;
+    for (int i = 0; i < n; ++i) {
+      Node x = make(n == 1 ? name : name + std::to_string(i), kind);
+      x.stage_ops = std::min(left, int(ceil_div(stage_ops, n)));
+      left -= x.stage_ops;
+      x.busy_cycles = vec(elements);
+      x.latency_cycles = x.stage_ops + (i < tail_ops ? 1 : 0);
+      ids.push_back(g_.add_node(x));
+      if (i > 0) g_.add_edge(ids[std::size_t(i) - 1], ids.back(), 32, vec(elements));
+    }
+    return ids;
+  }
+
+  // A reduce PCU over `elements` with one result per row (`rows`), tail op optional.
+  int reduce(const std::string& name, NodeKind kind, i64 elements) {
+    Node x = make(name, kind);
+    x.stage_ops = 1;
+    x.busy_cycles = vec(elements);
+    int depth = 0;
+    while ((1 << depth) < s_.lanes)
+      ++depth;
+    x.latency_cycles = 2 + depth;  // accumulate, tail, and the cross-lane tree
+    return g_.add_node(x);
+  }
+
+  // ceil(bytes / pmu_bytes) PMUs holding equal slices.
+  std::vector<int> buffer(const std::string& name, i64 bytes) {
+    const i64 n = std::max<i64>(1, ceil_div(bytes, s_.pmu_bytes()));
+    std::vector<int> ids;
+    for (i64 i = 0; i < n; ++i) {
+      Node x = make(n == 1 ? name : name + std::to_string(i), NodeKind::buffer);
+      x.bytes = bytes / n + (i < bytes % n ? 1 : 0);
+      x.latency_cycles = 1;
+      ids.push_back(g_.add_node(x));
+    }
+    return ids;
+  }
+
+  // Streams tensor `t` from its producers (or the layer input) to `to`; a buffer group shares
+  // each producer's output, anything else receives all of it.
+  void connect(const std::string& t, const std::vector<int>& to, int bits, bool shared) {
+    std::vector<Producer> from;
+    if (auto it = producers_.find(t); it != producers_.end())
+      from = it->second;
+    else if (auto in = inputs_.find(t); in != inputs_.end())
+      from = {{in->second, vec(ceil_div(g_.nodes[std::size_t(in->second)].bytes, 4))}};
+    QACCEL_ASSERT(!from.empty(), "tensor '" + t + "' has no producer in the layer");
+    for (const Producer& p : from)
+      for (int c : to)
+        g_.add_edge(p.node, c, bits, shared ? ceil_div(p.vectors, i64(to.size())) : p.vectors, t);
+  }
+
+  // A buffer group's `total` vectors read out to `to`, an equal share from each slice.
+  void read_out(const std::vector<int>& buf, int to, int bits, i64 total) {
+    for (int b : buf)
+      g_.add_edge(b, to, bits, ceil_div(total, i64(buf.size())));
+  }
+
+  static const TensorRef& read_of(const Op& o, TensorKind k) {
+    for (const TensorRef& t : o.reads)
+      if (t.kind == k) return t;
+    QACCEL_ASSERT(false, "op '" + o.name + "' reads no " + std::string(to_string(k)) + " tensor");
+    return o.reads.front();
+  }
+  static std::vector<std::string> act_reads(const Op& o) {
+    std::vector<std::string> r;
+    for (const TensorRef& t : o.reads)
+      if (t.kind == TensorKind::activation) r.push_back(t.name);
+    return r;
+  }
+
+  void lower(const Op& o) {
+    const std::string& p = o.name;
+    const i64 E = o.elements;
+    switch (o.kind) {
+      case OpKind::rmsnorm: {
+        const i64 rows = E / shape_.dim;
+        auto sq = pcu_chain(p + ".square", NodeKind::map, 1, 0, E);
+        int red = reduce(p + ".sum", NodeKind::reduce, E);
+        auto buf = buffer(p + ".row", i64(2) * shape_.dim * 4);
+        auto scale = pcu_chain(p + ".scale", NodeKind::map, 2, 0, E);
+        const std::string x = act_reads(o).at(0);
+        connect(x, {sq.front()}, 32, false);
+        connect(x, buf, 32, true);
+        g_.add_edge(sq.back(), red, 32, vec(E));
+        g_.add_edge(red, scale.front(), 32, vec(rows));
+        read_out(buf, scale.front(), 32, vec(E));
+        producers_[o.writes.at(0).name] = {{scale.back(), vec(E)}};
+        break;
+      }
+      case OpKind::matmul:
+      case OpKind::gemv:
+      case OpKind::attn_score:
+      case OpKind::attn_value: {
+        const bool attn = o.kind == OpKind::attn_score || o.kind == OpKind::attn_value;
+        const TensorRef& b = read_of(o, attn ? TensorKind::kv_cache : TensorKind::weight);
+        const i64 b_bytes = attn ? o.kv_read_bytes : o.weight_bytes;
+        const int b_bits = attn ? int(o.kv_read_bytes * 8 / (o.count * o.n * o.k)) : o.weight_bits;
+        const int a_bits = o.act_bits;
+        const i64 blocks = o.count * ceil_div(o.n, s_.lanes);
+        const i64 P = std::min<i64>(blocks, s_.matmul_pcus);
+        const i64 S = std::min<i64>(P, s_.matmul_streams);
+        auto abuf = buffer(p + ".a", ceil_div(i64(2) * o.count * o.k * a_bits, 8));
+        for (const std::string& t : act_reads(o))  // wo reads every head's output
+          connect(t, abuf, a_bits, true);
+        std::vector<int> streams;
+        for (i64 i = 0; i < S; ++i) {
+          Node x = make(S == 1 ? p + ".b" : p + ".b" + std::to_string(i), NodeKind::mem_read);
+          x.tensor = b.name, x.tensor_kind = b.kind;
+          x.bytes = b_bytes / S + (i < b_bytes % S ? 1 : 0);
+          x.latency_cycles = 1;
+          streams.push_back(g_.add_node(x));
+        }
+        std::vector<Producer> out;
+        for (i64 j = 0; j < P; ++j) {
+          const i64 my_blocks = blocks / P + (j < blocks % P ? 1 : 0);
+          Node x = make(p + ".mm" + std::to_string(j), NodeKind::matmul_tile);
+          x.stage_ops = 2;  // multiply, accumulate
+          x.busy_cycles = my_blocks * o.k * o.m;
+          x.latency_cycles = 2;
+          const int id = g_.add_node(x);
+          g_.add_edge(streams[std::size_t(j % S)], id, b_bits, my_blocks * o.k);
+          read_out(abuf, id, a_bits, o.m * vec(o.count * o.k));
+          out.push_back({id, o.m * my_blocks});
+        }
+        producers_[o.writes.at(0).name] = out;
+        break;
+      }
+      case OpKind::rope: {
+        auto table = buffer(p + ".table", i64(shape_.head_size) * 4);
+        auto chain = pcu_chain(p + ".rotate", NodeKind::map, 3, 0, E);
+        for (const std::string& t : act_reads(o))
+          connect(t, {chain.front()}, 32, false);
+        read_out(table, chain.front(), 32, vec(E));
+        for (const TensorRef& t : o.writes)
+          producers_[t.name].push_back({chain.back(), vec(t.bytes / 4)});
+        break;
+      }
+      case OpKind::kv_append: {
+        Node x = make(p + ".store", NodeKind::mem_write);
+        x.tensor = o.writes.at(0).name, x.tensor_kind = TensorKind::kv_cache;
+        x.bytes = o.kv_write_bytes;
+        x.latency_cycles = 1;
+        const int id = g_.add_node(x);
+        for (const std::string& t : act_reads(o))
+          connect(t, {id}, 32, false);
+        break;
+      }
+      case OpKind::softmax: {
+        const i64 rows = i64(shape_.tokens) * shape_.heads;
+        const i64 row_bytes = ceil_div(E, shape_.tokens) * 4;
+        int mx = reduce(p + ".max", NodeKind::max_reduce, E);
+        auto scores = buffer(p + ".scores", row_bytes);
+        auto ex = pcu_chain(p + ".exp", NodeKind::exp_map, 1, 1, E);
+        int sum = reduce(p + ".sum", NodeKind::sum_reduce, E);
+        auto exps = buffer(p + ".exps", row_bytes);
+        auto dv = pcu_chain(p + ".divide", NodeKind::divide, 1, 0, E);
+        const std::string x = act_reads(o).at(0);
+        connect(x, {mx}, 32, false);
+        connect(x, scores, 32, true);
+        g_.add_edge(mx, ex.front(), 32, vec(rows));
+        read_out(scores, ex.front(), 32, vec(E));
+        g_.add_edge(ex.back(), sum, 32, vec(E));
+        for (int b : exps)
+          g_.add_edge(ex.back(), b, 32, ceil_div(vec(E), i64(exps.size())));
+        g_.add_edge(sum, dv.front(), 32, vec(rows));
+        read_out(exps, dv.front(), 32, vec(E));
+        producers_[o.writes.at(0).name] = {{dv.back(), vec(E)}};
+        break;
+      }
+      case OpKind::add:
+      case OpKind::silu_mul: {
+        const bool silu = o.kind == OpKind::silu_mul;
+        auto chain = pcu_chain(p + (silu ? ".silu_mul" : ".add"), NodeKind::map, silu ? 4 : 1,
+                               silu ? 2 : 0, E);
+        for (const std::string& t : act_reads(o))
+          connect(t, {chain.front()}, 32, false);
+        producers_[o.writes.at(0).name] = {{chain.back(), vec(E)}};
+        break;
+      }
+      case OpKind::embedding:
+      case OpKind::classifier:
+        QACCEL_ASSERT(false, "op '" + o.name + "' (" + std::string(to_string(o.kind)) +
+                                 ") is not part of a decoder layer");
+    }
+  }
+
+  LayerShape shape_;
+  const RduSpec& s_;
+  Dfg g_;
+  int op_ = -1;
+  std::map<std::string, std::vector<Producer>> producers_;
+  std::map<std::string, int> inputs_;
+  std::map<std::string, i64> unread_;  // activations written and not read since
+};
+
+}  // namespace
+
+Dfg lower_layer(const std::vector<Op>& ops, const LayerShape& shape, const RduSpec& s) {
+  return Lowering(shape, s).run(ops);
+}
+
+Dfg lower_layer(const ModelSpec& m, const WorkloadSpec& w, int layer, const RduSpec& s) {
+  return lower_layer(layer_ops(lower_forward(m, w), layer), layer_shape(m, w), s);
+}
+
+}  // namespace qaccel::rdu
