@@ -92,12 +92,21 @@ std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
   std::vector<Unit*> units;
   for (const auto& u : units_)
     units.push_back(u.get());
+  std::vector<std::vector<const Op*>> ops_of(units.size());
   for (std::size_t i = 0; i < g.size(); ++i) {
     OpRecord& r = records[i];
     r.op = g.ops[i], r.step = g.step[i];
     Unit& u = map(r.op, &r.mapped_by);
     r.unit = u.name();
     unit_of[i] = int(std::find(units.begin(), units.end(), &u) - units.begin());
+    ops_of[std::size_t(unit_of[i])].push_back(&g.ops[i]);
+  }
+  for (std::size_t u = 0; u < units.size(); ++u)
+    units[u]->prepare(ops_of[u]);
+  std::vector<std::vector<const Op*>>().swap(ops_of);
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    OpRecord& r = records[i];
+    Unit& u = *units[std::size_t(unit_of[i])];
     plans[i] = u.plan(r.op);
     // Reports add each op's reads and writes; they must stay representable together.
     const OpCost& c = plans[i].cost;

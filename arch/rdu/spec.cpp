@@ -9,6 +9,10 @@ const char* to_string(Fusion f) {
   return f == Fusion::layer ? "layer" : "op";
 }
 
+const char* to_string(Sdpa a) {
+  return a == Sdpa::online ? "online" : "naive";
+}
+
 const ParamSet& rdu_params() {
   static const ParamSet params{
       param::integer("rows", 1, 1024, param::required, "tiles", "tile grid rows"),
@@ -31,7 +35,6 @@ const ParamSet& rdu_params() {
       param::integer("matmul_streams", 1, 1024, 2, "AGCUs",
                      "most AGCU streams feeding one matmul's weights or KV cache"),
       param::number("hbm_gib", 0, 1 << 20, 64, "GiB", "HBM tier capacity (0: none)"),
-      param::number("hbm_bytes_per_cycle", 0.001, 1e9, 1000, "bytes/cycle", "HBM tier bandwidth"),
       param::number("ddr_gib", 0, 1 << 24, 1536, "GiB", "DDR tier capacity (0: none)"),
       param::number("ddr_bytes_per_cycle", 0.001, 1e9, 100, "bytes/cycle", "DDR tier bandwidth"),
       param::integer("reconfig_cycles", 0, 1LL << 40, 10000, "cycles",
@@ -39,7 +42,9 @@ const ParamSet& rdu_params() {
       param::choice("fusion", {"layer", "op"}, "layer",
                     "layer: a decoder layer as one pipelined section when it fits; op: one "
                     "section per op"),
-      param::number("clock_ghz", 0.001, 100, 1.6, "GHz", "fabric clock")};
+      param::choice("sdpa", {"online", "naive"}, "online",
+                    "attention mapping: online (running max and sum, storage independent of "
+                    "the sequence) or naive (the scores materialized)")};
   return params;
 }
 
@@ -74,12 +79,11 @@ RduSpec fill(const ParamValues& v, const std::string& where) {
   s.matmul_pcus = int(v.integer("matmul_pcus"));
   s.matmul_streams = int(v.integer("matmul_streams"));
   s.hbm_gib = v.number("hbm_gib");
-  s.hbm_bytes_per_cycle = v.number("hbm_bytes_per_cycle");
   s.ddr_gib = v.number("ddr_gib");
   s.ddr_bytes_per_cycle = v.number("ddr_bytes_per_cycle");
   s.reconfig_cycles = v.integer("reconfig_cycles");
   s.fusion = v.choice("fusion") == "layer" ? Fusion::layer : Fusion::op;
-  s.clock_ghz = v.number("clock_ghz");
+  s.sdpa = v.choice("sdpa") == "online" ? Sdpa::online : Sdpa::naive;
   return s;
 }
 

@@ -33,6 +33,9 @@ namespace rdu {
 
 enum class Fusion { layer, op };
 const char* to_string(Fusion f);
+// How attention is laid out: online softmax (streaming) or the scores materialized.
+enum class Sdpa { online, naive };
+const char* to_string(Sdpa a);
 
 struct RduSpec {
   int rows = 4, cols = 4;  // PCU/PMU grid (checkerboard), AGCU columns outside it
@@ -43,11 +46,14 @@ struct RduSpec {
   int link_capacity_vectors = 4;        // a link's buffer (for the link model; unused here)
   int matmul_pcus = 16;                 // most PCUs one GEMM op is spread over
   int matmul_streams = 2;               // most AGCU streams feeding one GEMM op's memory operand
+  // The HBM tier is the system's memory (its bandwidth, in the system's clock, comes from
+  // system.memory: one source of truth); the DDR tier is the fabric's own.
   double hbm_gib = 64, hbm_bytes_per_cycle = 1000;
   double ddr_gib = 1536, ddr_bytes_per_cycle = 100;
   std::int64_t reconfig_cycles = 10000;  // paid by every section (loading its configuration)
   Fusion fusion = Fusion::layer;
-  double clock_ghz = 1.6;
+  Sdpa sdpa = Sdpa::online;
+  double clock_ghz = 1.6;  // the system's clock (system.clock_ghz)
   // Where the spec came from, for messages: "file: system.units.rdu0" (or a key path).
   std::string where = "rdu";
 
