@@ -1,4 +1,5 @@
 #include "dse/driver.hpp"
+#include "sim/functional.hpp"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -268,10 +269,17 @@ namespace {
     std::optional<SimResult> res;
     try {
       System sys(p.system);
-      res = simulate(sys, point_model(s, p), s.workloads[p.workload]);
+      const ModelSpec model = point_model(s, p);
+      res = simulate(sys, model, s.workloads[p.workload]);
       if (!res->deadlock.empty()) {
         status = "failed", error = "internal error (a bug in qaccel): " + res->deadlock;
         res.reset();
+      } else if (s.functional(model)) {
+        const Verification v = verify_functional(sys, model, s.workloads[p.workload], res->records);
+        if (!v.mismatch.empty()) {
+          status = "failed", error = "functional mismatch: " + v.mismatch;
+          res.reset();
+        }
       }
       auto values = res ? metric_values(res->metrics) : std::map<std::string, double>{};
       for (const Constraint& c : s.constraints) {

@@ -10,6 +10,7 @@
 #include "sim/base/error.hpp"
 #include "sim/base/text.hpp"
 #include "sim/config/yaml_reader.hpp"
+#include "sim/functional.hpp"
 #include "sim/simulate.hpp"
 #include "workloads/rng.hpp"
 
@@ -155,6 +156,40 @@ std::string emit(const YAML::Node& n) {
   return em.c_str();
 }
 
+// `functional: true | false | [model names]`: which models' runs are checked against the
+// reference. A functional run holds the model's float32 weights: refuse what cannot fit.
+void read_functional(MapReader& r, SweepSpec& s) {
+  YAML::Node n = r.child("functional");
+  if (!n.IsDefined()) return;
+  if (n.IsSequence()) {
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const std::string name = n[i].IsScalar() ? n[i].Scalar() : "";
+      const bool known = std::any_of(s.models.begin(), s.models.end(),
+                                     [&](const ModelSpec& m) { return m.name == name; });
+      if (!known) {
+        std::vector<std::string> names;
+        for (const ModelSpec& m : s.models)
+          names.push_back(m.name);
+        r.error("functional",
+                "'" + name + "' is not a model of this sweep (models: " + join(names, ", ") + ")");
+      } else {
+        s.functional_models.push_back(name);
+      }
+    }
+  } else if (r.boolean("functional", false)) {
+    for (const ModelSpec& m : s.models)
+      s.functional_models.push_back(m.name);
+  }
+  for (const ModelSpec& m : s.models)
+    if (s.functional(m))
+      for (const WorkloadSpec& w : s.workloads)
+        try {
+          check_reference_memory(m, kSweepReferenceGib, w.end_position());
+        } catch (const ConfigError& e) {
+          r.error("functional", e.what());
+        }
+}
+
 // `designs:`: a list of {name, system, quant?}; each system loaded and validated, each quant
 // parsed and checked against every model of the sweep (models are read first).
 void read_designs(MapReader& r, SweepSpec& s) {
@@ -260,6 +295,7 @@ SweepSpec load_sweep(const fs::path& file) {
                   "workload '" + s.workloads[i].name + "' on model '" + m.name + "': " + p);
 
     if (listed) read_designs(r, s);
+    read_functional(r, s);
     if (r.has("baseline")) {
       s.baseline = r.name("baseline");
       if (!listed)
@@ -451,6 +487,7 @@ void finish_point(const SweepSpec& s, DesignPoint& p, const YAML::Node& doc,
   // Without an override the content is what a base-and-parameters sweep of the same system
   // hashes, so the two share stored results.
   if (!quant.empty()) content += "quant=" + quant + '\0';
+  if (s.functional(s.models[std::size_t(p.model)])) content += std::string("functional") + '\0';
   content += read_text(s.workload_files[std::size_t(p.workload)]) + '\0' + kVersion;
   char hex[33];
   std::snprintf(hex, sizeof hex, "%016llx%016llx",

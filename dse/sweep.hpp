@@ -5,6 +5,7 @@
 // optionally one of them the baseline of relative metrics). Parsed and validated like every
 // config; design points carry their fully resolved system and a content hash.
 #include <yaml-cpp/yaml.h>
+#include <algorithm>
 
 #include <cstdint>
 #include <filesystem>
@@ -50,6 +51,9 @@ struct DesignSpec {
   std::optional<QuantSpec> quant;  // absent: each model keeps its own scheme
 };
 
+// The most float32 weights and KV cache a functional sweep's reference may hold per run.
+constexpr double kSweepReferenceGib = 8.0;
+
 struct SweepSpec {
   std::filesystem::path file;
   std::string name;
@@ -60,7 +64,14 @@ struct SweepSpec {
   std::vector<WorkloadSpec> workloads;
   std::vector<ParamSpec> params;
   std::vector<DesignSpec> designs;  // non-empty: a design list (no base, parameters, strategy)
-  std::string baseline;             // a design's name: speedup and energy_ratio relative to it
+  // The models whose runs check every matmul against the functional reference (a mismatch
+  // fails the run): `functional: true` (all), `false` (none, the default) or a list of names.
+  std::vector<std::string> functional_models;
+  bool functional(const ModelSpec& m) const {
+    return std::find(functional_models.begin(), functional_models.end(), m.name) !=
+           functional_models.end();
+  }
+  std::string baseline;  // a design's name: speedup and energy_ratio relative to it
   std::vector<Constraint> constraints;
   Strategy strategy = Strategy::grid;
   int count = 0;                        // random

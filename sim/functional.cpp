@@ -78,4 +78,17 @@ Verification verify_functional(const System& sys, const ModelSpec& m, const Work
   return v;
 }
 
+void check_reference_memory(const ModelSpec& m, double max_gib, long long positions) {
+  // K and V of every layer and position, at most float32 each.
+  const double kv = 2.0 * m.n_layers * double(positions) * m.kv_dim() * 4.0;
+  double gib = (double(m.n_params()) * 4.0 + kv) / double(1 << 30);
+  if (gib <= max_gib) return;
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "needs %.1f GiB of float32 weights and KV cache, more than --max-memory-gib %.1f",
+                gib, max_gib);
+  throw ConfigError("the functional reference of '" + m.name + "' " + buf +
+                    "; use a smaller model (tiny, stories*) or raise the limit");
+}
+
 }  // namespace qaccel

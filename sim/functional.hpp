@@ -14,6 +14,11 @@ namespace qaccel {
 // The workload's token stream: its explicit prompt_tokens, then ids drawn from prompt_seed.
 std::vector<int> workload_tokens(const WorkloadSpec& w, int vocab, int n);
 
+// Refuses, before allocating, a model whose float32 weights and KV cache over `positions`
+// positions exceed max_gib (ConfigError): a long context on a small model can need more memory
+// than its weights.
+void check_reference_memory(const ModelSpec& m, double max_gib, long long positions);
+
 struct Verification {
   std::int64_t matmuls = 0;               // matmul calls recomputed on a unit, bit-exact
   std::int64_t reference_kernel_ops = 0;  // ops of the timing run no unit recomputed

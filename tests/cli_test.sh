@@ -189,6 +189,10 @@ check sweep-resume 0 "ran 0, already stored 9" -- "$q" sweep "$src/configs/sweep
 check sweep-timeouts 0 "timeout 2" -- "$q" sweep "$tmp/retry.yaml" --db "$tmp/to.db" --timeout 0.000001 --quiet
 check sweep-retry 0 "ran 2, already stored 0; ok 2" -- "$q" sweep "$tmp/retry.yaml" --db "$tmp/to.db" --retry-failed --quiet
 check sweep-validate 0 "ok \(sweep, 9 design points\)" -- "$q" validate "$src/configs/sweeps/smoke.yaml"
+printf 'sweep:\n  name: f\n  base: %s\n  models: [%s]\n  workloads: [%s]\n  functional: [nope]\n' "$src/configs/systems/edge-npu.yaml" "$src/configs/models/tiny.yaml" "$src/configs/workloads/decode-32.yaml" >"$tmp/func-bad.yaml"
+check sweep-functional-unknown 2 "functional: 'nope' is not a model of this sweep \(models: tiny\)" -- "$q" validate "$tmp/func-bad.yaml"
+printf 'sweep:\n  name: f\n  base: %s\n  models: [%s]\n  workloads: [%s]\n  functional: true\n' "$src/configs/systems/edge-npu.yaml" "$src/configs/models/llama-2-7b.yaml" "$src/configs/workloads/decode-32.yaml" >"$tmp/func-big.yaml"
+check sweep-functional-too-big 2 "functional: the functional reference of 'llama-2-7b' needs" -- "$q" validate "$tmp/func-big.yaml"
 check sweep-bad-shard 2 "expected i/N" -- "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$db" --shard 3/2
 check query-runs 0 "units.mxu.rows=16" -- "$q" query --db "$db" runs
 check query-where 0 '^\[$' -- "$q" query --db "$db" runs --where units.mxu.rows=8 --where units.mxu.dataflow=ws --format json
@@ -543,6 +547,13 @@ check rdu-link-k-0 2 "--consumer-interval: must be >= 1, found 0" -- "$q" rdu li
 check rdu-link-missing 2 "'--credit-latency' is required" -- "$q" rdu link --capacity 2 --latency 1
 check rdu-link-step-too-long 2 "--vectors: must be <= 100000000" -- "$q" rdu link --capacity 2 --latency 1 --credit-latency 1 --vectors 2e8 --step
 # ---- end of qaccel rdu link --------------------------------------------------------------------
+# qaccel rdu map: both mappings of one layer, then the sections and tiers.
+check rdu-map 0 "^layer \(fused\) +[0-9]+ " -- "$q" rdu map "$src/configs/systems/rdu-small.yaml" --model "$m" --workload "$src/configs/workloads/decode-32.yaml"
+check rdu-map-tiers 0 "^W.L0.wq +weight +(sram|hbm|ddr) " -- "$q" rdu map "$src/configs/systems/rdu-small.yaml" --model "$m" --workload "$src/configs/workloads/decode-32.yaml"
+check rdu-map-no-rdu 2 "no unit with impl: rdu" -- "$q" rdu map "$src/configs/systems/edge-npu.yaml" --model "$m" --workload "$src/configs/workloads/decode-32.yaml"
+check rdu-map-layer 2 "--layer must be in \[0, 1\]" -- "$q" rdu map "$src/configs/systems/rdu-small.yaml" --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --layer 2
+# The RDU in a run: every matmul recomputed on its lanes, bit for bit.
+check rdu-run-functional 0 "verified: [0-9]+ ops bit-exact .* on rdu" -- "$q" run "$src/configs/systems/rdu-small.yaml" --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --functional
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

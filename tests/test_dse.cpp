@@ -1067,3 +1067,41 @@ TEST(SweepRun, DesignListStoresRelativeMetricsAgainstTheBaseline) {
   for (std::size_t i = 0; i < b.rows.size(); ++i)
     EXPECT_EQ(b.rows[i].speedup, a.rows[i].speedup);
 }
+
+// `functional:` checks every matmul a unit recomputes against the reference: the test-only
+// flipbit unit (one wrong bit, registered in this binary by test_system.cpp) fails its run
+// with the mismatch as the error, the real array passes; a timing-only run of the same design
+// has another hash and passes (nothing is compared).
+TEST(SweepRun, FunctionalRunsFailOnAMismatch) {
+  TempDir dir;
+  const std::string sys_bad = dir.write(
+      "flip.yaml", "system:\n  name: flip\n  clock_ghz: 1.0\n  tech: " + cfg("tech/45nm.yaml") +
+                       "\n  memory: {kind: lpddr4, channels: 1, bytes_per_cycle_per_channel: 8}\n"
+                       "  units:\n    mxu: {impl: flipbit}\n    vpu: {impl: vector, lanes: 16}\n"
+                       "  mapping: {matmul: mxu, gemv: mxu, classifier: mxu, default: vpu}\n");
+  auto text = [&](const std::string& functional) {
+    return "sweep:\n  name: f\n  designs:\n    - {name: good, system: " +
+           cfg("systems/edge-npu.yaml") + "}\n    - {name: bad, system: " + sys_bad +
+           "}\n  models: [" + cfg("models/tiny.yaml") + "]\n  workloads: [" +
+           cfg("workloads/decode-32.yaml") + "]\n" + functional;
+  };
+  SweepSpec s = load_sweep(dir.write("s.yaml", text("  functional: true\n")));
+  auto db = dir.path / "r.db";
+  SweepSummary a = run_sweep(s, opts(db));
+  EXPECT_EQ(a.ok, 1);
+  EXPECT_EQ(a.failed, 1);
+  {
+    Db d = Db::open(db, true);
+    Stmt st = d.prepare(
+        "SELECT r.error FROM runs r JOIN params p ON p.hash = r.hash AND p.name = 'design' AND "
+        "p.value = 'bad'");
+    ASSERT_TRUE(st.step());
+    EXPECT_NE(st.text(0).find("functional mismatch: op L0.wq at position 32 on unit 'mxu'"),
+              std::string::npos)
+        << st.text(0);
+  }
+  SweepSpec t = load_sweep(dir.write("t.yaml", text("")));
+  SweepSummary b = run_sweep(t, opts(db));
+  EXPECT_EQ(b.ran, 2);  // new hashes: timing-only runs are other designs
+  EXPECT_EQ(b.ok, 2);
+}

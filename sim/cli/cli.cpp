@@ -85,19 +85,6 @@ std::string describe_model(const ModelSpec& m) {
   return s;
 }
 
-void check_reference_memory(const ModelSpec& m, double max_gib, long long positions) {
-  // K and V of every layer and position, at most float32 each.
-  const double kv = 2.0 * m.n_layers * double(positions) * m.kv_dim() * 4.0;
-  double gib = (double(m.n_params()) * 4.0 + kv) / double(1 << 30);
-  if (gib <= max_gib) return;
-  char buf[200];
-  std::snprintf(buf, sizeof buf,
-                "needs %.1f GiB of float32 weights and KV cache, more than --max-memory-gib %.1f",
-                gib, max_gib);
-  throw ConfigError("the functional reference of '" + m.name + "' " + buf +
-                    "; use a smaller model (tiny, stories*) or raise the limit");
-}
-
 std::vector<int> parse_tokens(const std::string& text, int vocab_size, const std::string& option) {
   std::vector<int> out;
   for (const std::string& w : split_words(text)) {

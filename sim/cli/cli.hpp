@@ -42,11 +42,6 @@ void apply_quant_option(const po::variables_map& vm, ModelSpec& m);
 // One line describing a model: shapes, parameters, weight source.
 std::string describe_model(const ModelSpec& m);
 
-// Refuses, before allocating, a model whose float32 weights and KV cache over `positions`
-// positions exceed max_gib (ConfigError): a long context on a small model can need more memory
-// than its weights.
-void check_reference_memory(const ModelSpec& m, double max_gib, long long positions);
-
 // ConfigError unless the run `hash` has ops stored for pass `step` (says which it has).
 void check_step(dse::Db& db, const std::string& hash, int step);
 

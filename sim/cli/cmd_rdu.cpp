@@ -1,6 +1,9 @@
 // `qaccel rdu`: tools of the dataflow RDU fabric. `qaccel rdu link` runs the fabric's own link
 // model (arch/rdu/link.hpp) on a producer and a consumer, so an architect can size a link's
 // buffer: sustained rate, stalls and occupancy for a capacity, a latency and a credit latency.
+// `qaccel rdu map` compiles one decoder layer for a system's RDU unit and reports both
+// mappings (one fused section per layer against one section per op): sections, tiles, hops,
+// link load, spills and the tier of every weight and KV tensor.
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -9,8 +12,11 @@
 #include <sstream>
 
 #include "arch/rdu/link.hpp"
+#include "arch/rdu/place.hpp"
 #include "sim/base/text.hpp"
 #include "sim/cli/cli.hpp"
+#include "sim/config/config.hpp"
+#include "sim/report/table.hpp"
 
 namespace qaccel::cli {
 
@@ -160,7 +166,117 @@ int cmd_rdu_link(const std::vector<std::string>& args) {
   return 0;
 }
 
+const char* kMapUsage =
+    "map SYSTEM.yaml (--model M.yaml | --checkpoint F.bin) --workload W.yaml [--quant Q]\n"
+    "       [--layer L] [--step S] [--unit NAME]";
+
+// A table whose first `text` columns hold names and the others numbers.
+Table columns(const std::vector<std::string>& names, std::size_t text = 1) {
+  Table t;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    t.add_column(names[i], i >= text);
+  return t;
+}
+
+int cmd_rdu_map(const std::vector<std::string>& args) {
+  po::options_description opts("options");
+  opts.add_options()("system", po::value<std::string>()->required(), "system file")(
+      "model", po::value<std::string>(), "model config file")(
+      "checkpoint", po::value<std::string>(), "llama2.c checkpoint instead of a model file")(
+      "quant", po::value<std::string>(), "quantization scheme overriding the model's")(
+      "workload", po::value<std::string>()->required(), "workload config file")(
+      "layer", po::value<int>()->default_value(0), "decoder layer to compile")(
+      "step", po::value<int>()->default_value(0), "pass of the workload (as qaccel ops --step)")(
+      "unit", po::value<std::string>(), "the RDU unit (default: the system's only rdu unit)");
+  po::positional_options_description pos;
+  pos.add("system", 1);
+  po::variables_map vm;
+  if (!parse("rdu map", kMapUsage,
+             "Compiles one decoder layer of one pass for the system's RDU unit, both as one\n"
+             "fused section (when it fits) and as one section per op, and prints what each\n"
+             "costs (the same compiler the unit uses in a run), then each section of the\n"
+             "unit's own fusion setting and the memory tier of every weight and KV tensor.",
+             opts, &pos, args, vm))
+    return 0;
+  const std::string usage = std::string("usage: qaccel rdu ") + kMapUsage + "\n";
+  const config::SystemSpec sys = config::load_system(vm["system"].as<std::string>());
+  const config::UnitEntry* unit = nullptr;
+  for (const config::UnitEntry& u : sys.units)
+    if (u.impl == "rdu" && (!vm.count("unit") || u.name == vm["unit"].as<std::string>())) {
+      if (unit && !vm.count("unit"))
+        throw UsageError("the system has several rdu units: choose one with --unit", usage);
+      unit = &u;
+    }
+  if (!unit)
+    throw ConfigError(sys.file.string() + ": no unit with impl: rdu" +
+                      (vm.count("unit") ? " named '" + vm["unit"].as<std::string>() + "'" : ""));
+  YAML::Node node = YAML::Clone(unit->params);
+  node.remove("impl");
+  rdu::RduSpec s = rdu::load_spec(node, sys.file, "system.units." + unit->name);
+  s.hbm_bytes_per_cycle = sys.dram.peak_bytes_per_cycle(), s.clock_ghz = sys.clock_ghz;
+
+  const ModelSpec m = model_from_options(vm, usage);
+  const WorkloadSpec w = config::load_workload(vm["workload"].as<std::string>());
+  if (auto problems = w.problems(m); !problems.empty())
+    throw ConfigError(vm["workload"].as<std::string>() + ": " + problems[0]);
+  const int layer = vm["layer"].as<int>(), step = vm["step"].as<int>();
+  if (layer < 0 || layer >= m.n_layers)
+    throw UsageError("--layer must be in [0, " + std::to_string(m.n_layers - 1) + "]", usage);
+  if (step < 0 || step >= w.passes())
+    throw UsageError("--step must be in [0, " + std::to_string(w.passes() - 1) + "]", usage);
+  const std::vector<Op> ops = lower_forward(m, w, step);
+  rdu::LayerShape shape = rdu::layer_shape(m, w);
+  shape.tokens = w.pass_tokens(step) * w.batch;
+  const rdu::Dfg g = rdu::lower_layer(rdu::layer_ops(ops, layer), shape, s);
+  const std::vector<TensorRef> resident = rdu::resident_tensors(ops);
+  const rdu::Mapping fused = rdu::map_layer(g, s, rdu::Fusion::layer, resident);
+  const rdu::Mapping per_op = rdu::map_layer(g, s, rdu::Fusion::op, resident);
+
+  std::cout << "rdu map: unit '" << unit->name << "' of " << sys.name << " (" << s.rows << " x "
+            << s.cols << " tiles: " << s.pcus() << " PCUs, " << s.pmus() << " PMUs, " << s.agcus
+            << " AGCUs), model " << m.name << ", workload " << w.name << ", layer " << layer
+            << ", pass " << step << "\n";
+  std::cout << "graph: " << g.nodes.size() << " nodes (" << g.count(rdu::TileKind::pcu) << " PCU, "
+            << g.count(rdu::TileKind::pmu) << " PMU, " << g.count(rdu::TileKind::agcu) << " AGCU), "
+            << g.edges.size() << " streams\n\n";
+  Table t = columns({"mapping", "sections", "cycles", "reconfig_cycles", "total_cycles", "pcus",
+                     "pmus", "agcus", "max_hops", "mean_hops", "max_link_load", "spill_bytes"});
+  for (const rdu::Mapping* mp : {&fused, &per_op})
+    t.add_row({mp == &fused ? "layer (fused)" : "op (one per op)",
+               std::to_string(mp->sections.size()), std::to_string(mp->compute_cycles),
+               std::to_string(mp->reconfig_cycles), std::to_string(mp->total_cycles),
+               std::to_string(mp->pcus_used), std::to_string(mp->pmus_used),
+               std::to_string(mp->agcus_used), std::to_string(mp->max_hops),
+               fixed(mp->mean_hops, 2), fixed(mp->max_link_load, 3),
+               std::to_string(mp->intermediate_offchip_bytes)});
+  t.render(std::cout, TableFormat::table);
+  const rdu::Mapping& chosen = s.fusion == rdu::Fusion::layer ? fused : per_op;
+  std::cout << "\nsections of the unit's mapping (fusion: " << rdu::to_string(s.fusion) << ")\n";
+  Table st = columns({"section", "nodes", "pcus", "pmus", "agcus", "cycles", "max_hops",
+                      "spill_w_bytes", "spill_r_bytes"});
+  for (std::size_t i = 0; i < chosen.sections.size(); ++i) {
+    const rdu::Section& sec = chosen.sections[i];
+    st.add_row({std::to_string(i), std::to_string(sec.graph.nodes.size()),
+                std::to_string(sec.used(rdu::TileKind::pcu)),
+                std::to_string(sec.used(rdu::TileKind::pmu)),
+                std::to_string(sec.used(rdu::TileKind::agcu)), std::to_string(sec.cycles),
+                std::to_string(sec.max_hops()), std::to_string(sec.spill_write_bytes),
+                std::to_string(sec.spill_read_bytes)});
+  }
+  st.render(std::cout, TableFormat::table);
+  std::cout << "\ntiers of layer " << layer << "'s weights and KV cache\n";
+  Table tt = columns({"tensor", "kind", "tier", "bytes"}, 3);
+  for (const rdu::TensorPlacement& tp : chosen.tensors)
+    if (tp.name.rfind("W.L" + std::to_string(layer) + ".", 0) == 0 ||
+        tp.name == "KV.L" + std::to_string(layer))
+      tt.add_row({tp.name, std::string(to_string(tp.kind)), rdu::to_string(tp.tier),
+                  std::to_string(tp.bytes)});
+  tt.render(std::cout, TableFormat::table);
+  return 0;
+}
+
 const Sub kSubs[] = {
+    {"map", "compile one decoder layer: fused vs per-op sections, tiles, hops, tiers", cmd_rdu_map},
     {"link", "one link: sustained rate, stalls and occupancy for a capacity and latencies",
      cmd_rdu_link},
 };

@@ -6,6 +6,7 @@
 
 #include "sim/base/files.hpp"
 #include "sim/cli/cli.hpp"
+#include "sim/functional.hpp"
 #include "sim/report/table.hpp"
 #include "workloads/evaluate.hpp"
 #include "workloads/reference.hpp"
