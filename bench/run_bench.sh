@@ -8,6 +8,8 @@
 #   overlap vs serial latency on the shipped systems (decode and prefill)
 #   bit-serial PEs: functional stories15M decode (bitmod3) vs the systolic W8A8 run, and a
 #     timing-only LLaMA-2-7B decode step on bitmod.yaml (target < 0.1 s host time)
+#   RDU tiles: functional stories15M decode step on rdu-small, LLaMA-2-7B decode step and
+#     512-token prefill on sn40l-like (target < 5 s each), link vectors per host second
 # Usage: bench/run_bench.sh [BUILD_DIR]   (prints wall seconds and simulated cycles per second)
 # DRAM and PIM figures: bench/dram_bench.sh.
 set -euo pipefail
@@ -44,6 +46,18 @@ bench stories15M-systolic-w8a8-func "$q" run "$c/systems/datacenter.yaml" --mode
   --workload "$c/workloads/decode-32.yaml" --functional
 "$q" run "$c/systems/bitmod.yaml" --model "$c/models/llama-2-7b.yaml" --quant bitmod3-g128 \
   --workload "$c/workloads/decode-2k.yaml" --timing-only | awk '/^simulated/ {printf "%-28s %7.3f s simulation host time (%s ops)\n", "llama2-7b-bitmod3-timing", $5, $2}'
+
+# RDU tiles (issue 15): a functional stories15M decode step on rdu-small, a timing-only
+# LLaMA-2-7B decode step and 512-token prefill on sn40l-like (goal: < 5 s each), and the link
+# model's vectors per host second (stepping every vector through the SystemC channel).
+bench stories15M-rdu-small-func "$q" run "$c/systems/rdu-small.yaml" --model "$c/models/stories15M.yaml" \
+  --workload "$c/workloads/decode-1.yaml" --functional
+bench llama2-7b-rdu-decode-timing "$q" run "$c/systems/sn40l-like.yaml" --model "$c/models/llama-2-7b.yaml" \
+  --workload "$c/workloads/decode-1.yaml" --timing-only
+bench llama2-7b-rdu-prefill512 "$q" run "$c/systems/sn40l-like.yaml" --model "$c/models/llama-2-7b.yaml" \
+  --workload "$c/workloads/prefill-512.yaml" --timing-only
+"$q" rdu link --capacity 4 --latency 5 --credit-latency 3 --vectors 1e7 --step |
+  awk '/^host_seconds/ {printf "%-28s %7.3f s wall  %.3g vectors/s\n", "rdu-link-1e7-step", $2, 1e7 / $2}'
 
 # Design points per minute of a sweep (all cores): sweep_rate NAME FILE
 sweep_rate() {
