@@ -222,6 +222,7 @@ check plot-roofline 0 "roof.svg" -- "$q" plot roofline --db "$db" --run "$id" -o
 check plot-roofline-svg 0 "<svg .*</svg>|Roofline of run" -- cat "$tmp/roof.svg"
 check plot-pareto 0 "pareto.svg" -- "$q" plot pareto --db "$db" --sweep smoke --x area_mm2 --y latency_ms -o "$tmp/pareto.svg"
 check plot-pareto-svg 0 "Pareto front" -- cat "$tmp/pareto.svg"
+check plot-missing-dir 2 "cannot write .*/no/such/dir/p.svg \(No such file or directory\)" -- "$q" plot pareto --db "$db" --sweep smoke --x area_mm2 --y latency_ms -o "$tmp/no/such/dir/p.svg"
 # --where narrows both the points and the designs that may dominate them.
 check plot-pareto-where 0 "pareto-w.svg" -- "$q" plot pareto --db "$db" --sweep smoke --where units.mxu.rows=8 --x area_mm2 --y latency_ms -o "$tmp/pareto-w.svg"
 check plot-pareto-where-svg 0 "units.mxu.rows=8; [0-9]+ Pareto-optimal of 3 designs" -- cat "$tmp/pareto-w.svg"

@@ -1,6 +1,8 @@
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -347,7 +349,9 @@ int cmd_plot(const std::vector<std::string>& args) {
   if (svg.empty()) svg = dse::render_svg(c);
   check_output(vm["out"].as<std::string>(), vm["db"].as<std::string>());
   std::ofstream out(vm["out"].as<std::string>(), std::ios::trunc);
-  if (!out) throw ConfigError("-o: cannot write " + vm["out"].as<std::string>());
+  if (!out)
+    throw ConfigError("-o: cannot write " + vm["out"].as<std::string>() + " (" +
+                      std::strerror(errno) + ")");
   out << svg;
   out.close();  // a full disk shows only when the buffer is written
   if (!out) throw IoError("-o: writing " + vm["out"].as<std::string>() + " failed");

@@ -1,3 +1,4 @@
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -52,7 +53,9 @@ void check_outputs(const po::variables_map& vm) {
     if (vm.count(opt)) {
       const std::string path = vm[opt].as<std::string>();
       std::ofstream probe(path, std::ios::app);
-      if (!probe) throw ConfigError(std::string("--") + opt + ": cannot write " + path);
+      if (!probe)
+        throw ConfigError(std::string("--") + opt + ": cannot write " + path + " (" +
+                          std::strerror(errno) + ")");
     }
 }
 
