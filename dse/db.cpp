@@ -335,6 +335,18 @@ std::string quote_id(const std::string& s) {
 
 }  // namespace
 
+std::string missing_table(Db& db, const std::string& schema) {
+  // A results file of this schema has every table; version 2 lacks only relative_metrics.
+  for (const std::string& t : result_tables()) {
+    if (t == "relative_metrics") continue;
+    Stmt st = db.prepare("SELECT 1 FROM " + schema +
+                         ".sqlite_master WHERE type = 'table' AND name = ?");
+    st.bind(1, t);
+    if (!st.step()) return t;
+  }
+  return "";
+}
+
 MergeCounts merge_database(Db& out, const std::filesystem::path& in) {
   // The same file under another name (link, relative path) would attach the database to
   // itself and wait on its own lock: compare device and inode.
@@ -379,6 +391,10 @@ MergeCounts merge_database(Db& out, const std::filesystem::path& in) {
     while (t.step())
       tables.push_back(t.text(0));
   }
+  // A missing table would leave the runs it replaces without their measurements.
+  if (const std::string t = missing_table(out, "src"); !t.empty())
+    throw ConfigError("merge: " + in.string() + " has no table '" + t +
+                      "' (not a complete qaccel results database); nothing merged");
   std::vector<std::string> measured;  // per-run tables other than runs
   for (const std::string& t : tables) {
     std::vector<std::string> cols = columns_of(out, "main", t);

@@ -95,6 +95,8 @@ struct MergeCounts {
 // or timeout) or, at equal rank, finished later. Afterwards no failed or timed-out run has
 // measurements. Merging a file into itself is a ConfigError.
 MergeCounts merge_database(Db& out, const std::filesystem::path& in);
+// The first results table `schema` ("main", or an attached name) lacks, or "".
+std::string missing_table(Db& db, const std::string& schema = "main");
 
 // Every table that holds results, in an order that merges with `INSERT OR IGNORE INTO
 // main.T SELECT * FROM src.T` (the same schema on both sides).

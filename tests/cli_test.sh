@@ -243,6 +243,11 @@ check merge-again 0 "0 new runs" -- "$q" merge "$tmp/merged.db" "$db"
 counts="SELECT (SELECT count(*) FROM unit_metrics) || ' ' || (SELECT count(*) FROM op_metrics) || ' ' || (SELECT count(*) FROM stats)"
 if [ "$(sqlite3 "$tmp/merged.db" "$counts")" = "$(sqlite3 "$db" "$counts")" ]; then pass=$((pass + 1)); else
   echo "FAIL merge tables: $(sqlite3 "$tmp/merged.db" "$counts") vs $(sqlite3 "$db" "$counts")"; fail=$((fail + 1)); fi
+# An input without one of the results tables is refused before anything is merged (also the
+# good input given before it: the target stays untouched).
+"$q" merge "$tmp/nostats.db" "$db" >/dev/null && sqlite3 "$tmp/nostats.db" "DROP TABLE stats"
+check merge-missing-table 2 "input .*nostats.db has no table 'stats'" -- "$q" merge "$tmp/merged-ms.db" "$db" "$tmp/nostats.db"
+if [ -e "$tmp/merged-ms.db" ]; then echo "FAIL merge-missing-table left $tmp/merged-ms.db"; fail=$((fail + 1)); else pass=$((pass + 1)); fi
 # A database of the previous schema version: a clear error from every command, no crash.
 "$q" merge "$tmp/old.db" "$db" >/dev/null && sqlite3 "$tmp/old.db" "PRAGMA user_version=1"
 check query-old-db 2 "schema version 1 \(written by an older qaccel\), this qaccel reads version 3" -- "$q" query --db "$tmp/old.db" runs

@@ -519,6 +519,9 @@ int cmd_merge(const std::vector<std::string>& args) {
       verdict = e.what();
     }
     if (verdict != "ok") throw ConfigError("merge: input " + in + " is corrupt (" + verdict + ")");
+    if (const std::string t = dse::missing_table(db); !t.empty())
+      throw ConfigError("merge: input " + in + " has no table '" + t +
+                        "' (not a complete qaccel results database); nothing merged");
   }
   std::optional<dse::SweepSpec> expect;
   if (vm.count("expect")) {
