@@ -391,7 +391,22 @@ int cmd_run(const std::vector<std::string>& args) {
                     : "prefill of " + std::to_string(w.prompt_len) + " tokens, then " +
                           std::to_string(w.generated_tokens) + " decode steps")
             << ", batch " << w.batch << "\n";
-  std::cout << "mode       " << (functional ? "functional" : "timing-only") << "\n\n";
+  std::cout << "mode       " << (functional ? "functional" : "timing-only") << "\n";
+  // Ops their rule's unit refused ran on the default unit: say so, not only in --ops-csv.
+  {
+    std::map<std::string, std::int64_t> fallbacks;  // "kind: rule unit reason" -> ops
+    for (const OpRecord& r : recs)
+      if (auto at = r.mapped_by.find("fallback: "); at != std::string::npos) {
+        const std::string rest = r.mapped_by.substr(at + 10);  // "RULE_UNIT why"
+        const auto sp = rest.find(' ');
+        ++fallbacks[std::string(to_string(r.op.kind)) + " ops ran on '" + r.unit +
+                    "' instead of '" + rest.substr(0, sp) + "': " +
+                    (sp == std::string::npos ? "" : rest.substr(sp + 1))];
+      }
+    for (const auto& [what, n] : fallbacks)
+      std::cout << "fallback   " << n << " " << what << "\n";
+  }
+  std::cout << "\n";
 
   // Per-op table, summed over the steps (op names repeat in every pass).
   struct Row {
