@@ -66,10 +66,10 @@ if [ "$(grep -c '^functional: position [0-9]*/48$' "$tmp/err")" -eq 3 ] && ! gre
   pass=$((pass + 1)); else echo "FAIL functional progress lines:"; cat -A "$tmp/err" | head -5; fail=$((fail + 1)); fi
 grep "^latency" "$tmp/out" >"$tmp/lat_functional"
 check run-timing-only 0 "^latency" -- "$q" run "$src/configs/default.yaml" --timing-only
-check run-fallback-shown 0 "^fallback   42 gemv ops ran on 'vpu' instead of 'bsu': fp16 weights" -- "$q" run "$src/configs/systems/bitmod.yaml" --model "$src/configs/models/stories15M.yaml" --quant fp16 --workload "$src/configs/workloads/decode-1.yaml" --timing-only
 grep "^latency" "$tmp/out" >"$tmp/lat_timing"
 if cmp -s "$tmp/lat_functional" "$tmp/lat_timing"; then pass=$((pass + 1)); else
   echo "FAIL functional and timing-only cycle counts differ"; fail=$((fail + 1)); fi
+check run-fallback-shown 0 "^fallback   42 gemv ops ran on 'vpu' instead of 'bsu': fp16 weights" -- "$q" run "$src/configs/systems/bitmod.yaml" --model "$src/configs/models/stories15M.yaml" --quant fp16 --workload "$src/configs/workloads/decode-1.yaml" --timing-only
 check run-serial-functional 0 "^verified: 688 ops bit-exact" -- "$q" run "$src/configs/default.yaml" --schedule serial
 grep "^latency" "$tmp/out" >"$tmp/lat_sf"
 check run-serial-timing 0 "^schedule   serial" -- "$q" run "$src/configs/default.yaml" --timing-only --schedule serial
