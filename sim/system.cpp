@@ -107,7 +107,11 @@ std::vector<OpRecord> System::run(const OpGraph& g, bool record_memory) {
   for (std::size_t i = 0; i < g.size(); ++i) {
     OpRecord& r = records[i];
     Unit& u = *units[std::size_t(unit_of[i])];
-    plans[i] = u.plan(r.op);
+    try {
+      plans[i] = u.plan(r.op);
+    } catch (const OverflowError& e) {  // a shape-derived count past 64 bits: name the op
+      throw OverflowError("op " + r.op.name + " on unit '" + u.name() + "': " + e.what());
+    }
     // Reports add each op's reads and writes; they must stay representable together.
     const OpCost& c = plans[i].cost;
     checked::add("op " + r.op.name + ": DRAM bytes", c.dram_read_bytes, c.dram_write_bytes);

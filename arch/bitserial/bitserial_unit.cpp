@@ -67,14 +67,6 @@ class BitSerialUnit final : public Unit {
   }
 
   OpPlan plan(const Op& op) override {
-    try {
-      return plan_checked(op);
-    } catch (const OverflowError& e) {
-      throw OverflowError("op " + op.name + " on unit '" + name_ + "': " + e.what());
-    }
-  }
-
-  OpPlan plan_checked(const Op& op) {
     using checked::add, checked::mul;
     QACCEL_ASSERT(supports(op, nullptr), "op " + op.name + " mapped to a unit that cannot run it");
     const int terms = table(op.wformat).terms();

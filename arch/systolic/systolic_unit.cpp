@@ -194,16 +194,9 @@ class SystolicUnit final : public Unit {
     return t.pe_area(s_.weight_bits, s_.act_bits);
   }
 
+  // Every count is checked: a large GEMM re-streamed over many folds can pass 2^63 bytes
+  // (System::run names the op and unit in the error).
   OpPlan plan(const Op& op) override {
-    try {
-      return plan_checked(op);
-    } catch (const OverflowError& e) {
-      throw OverflowError("op " + op.name + " on unit '" + name_ + "': " + e.what());
-    }
-  }
-
-  // Every count is checked: a large GEMM re-streamed over many folds can pass 2^63 bytes.
-  OpPlan plan_checked(const Op& op) {
     using checked::add, checked::mul;
     QACCEL_ASSERT(supports(op, nullptr), "op " + op.name + " mapped to a unit that cannot run it");
     GemmShape g{op.m, op.n, op.k, op.group};

@@ -41,14 +41,6 @@ class VectorUnit final : public Unit {
   bool supports(const Op&, std::string*) const override { return true; }
 
   OpPlan plan(const Op& op) override {
-    try {
-      return plan_checked(op);
-    } catch (const OverflowError& e) {
-      throw OverflowError("op " + op.name + " on unit '" + name_ + "': " + e.what());
-    }
-  }
-
-  OpPlan plan_checked(const Op& op) {
     using checked::add;
     OpPlan pl;
     OpCost& c = pl.cost;
