@@ -218,6 +218,7 @@ std::span<const float> Reference::forward(int token, int pos) {
           out[i] += a * tmp_[i];
       }
     }
+    if (attn_hook_) attn_hook_(l, pos, q_, kv_, std::span<const float>(xb_.data(), d));
     prepare(xb_, gd);
     linear(xb2_, wo_[l], l, "wo");
     for (int i = 0; i < d; ++i)

@@ -58,6 +58,13 @@ class Reference {
                                         const QTensor& w, std::span<const float> out)>;
   void set_matmul_hook(MatmulHook hook) { hook_ = std::move(hook); }
 
+  // Called after every layer's attention (read-only view, for models of attention to
+  // recompute a head): the position, q of all heads after RoPE (n_heads * head_size), the KV
+  // cache holding positions 0..pos, and the attention output of all heads.
+  using AttentionHook = std::function<void(int layer, int pos, std::span<const float> q,
+                                           const KVCache& kv, std::span<const float> out)>;
+  void set_attention_hook(AttentionHook hook) { attn_hook_ = std::move(hook); }
+
  private:
   // out = w x (the prepared activation); `layer` and `what` name the op for the hook.
   void linear(std::span<float> out, const Linear& w, int layer, const char* what);
@@ -78,6 +85,7 @@ class Reference {
   std::span<const float> cur_in_;  // float input for the next linear() (float path)
   QActivation qin_;
   MatmulHook hook_;
+  AttentionHook attn_hook_;
 };
 
 }  // namespace qaccel
