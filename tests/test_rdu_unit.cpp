@@ -3,6 +3,7 @@
 // Each test that runs the engine elaborates SystemC once: ctest runs every test alone.
 #include <gtest/gtest.h>
 
+#include "arch/rdu/attention.hpp"
 #include "arch/rdu/dfg.hpp"
 #include "arch/rdu/place.hpp"
 #include "sim/base/error.hpp"
@@ -56,17 +57,30 @@ TEST(RduUnit, LayerOpsAddUpToTheMapping) {
   const ModelSpec m = tiny();
   const WorkloadSpec w = decode(8);
   SimResult r = simulate(sys, m, w);
-  std::int64_t layer1 = 0;
+  std::int64_t layer1 = 0, attention = 0;
   int ops = 0;
-  for (const OpRecord& rec : r.records)
-    if (rec.op.layer == 1) layer1 += rec.cost.compute_cycles, ++ops;
+  for (const OpRecord& rec : r.records) {
+    if (rec.op.layer != 1) continue;
+    ++ops;
+    const OpKind k = rec.op.kind;
+    (k == OpKind::attn_score || k == OpKind::softmax || k == OpKind::attn_value ? attention
+                                                                                : layer1) +=
+        rec.cost.compute_cycles;
+  }
   const std::vector<Op> all = lower_forward(m, w);
   const rdu::RduSpec s = spec_by_hand();
   const rdu::Dfg g = rdu::lower_layer(rdu::layer_ops(all, 1), rdu::layer_shape(m, w), s);
   const rdu::Mapping mp = rdu::map_layer(g, s, rdu::Fusion::layer, rdu::resident_tensors(all));
   EXPECT_EQ(ops, 17);
   EXPECT_GT(mp.total_cycles, 0);
-  EXPECT_EQ(layer1, mp.total_cycles);
+  EXPECT_EQ(layer1, mp.total_cycles);  // the ops other than attention share the sections
+  // Attention: its pipelines' closed form for the decode token's heads over 9 positions.
+  rdu::SdpaFabric f;
+  f.link.lanes = 16, f.link.elem_bits = 32, f.link.capacity_vectors = s.link_capacity_vectors;
+  f.pipelines = s.sdpa_pipelines;
+  EXPECT_EQ(attention,
+            rdu::sdpa_cost(rdu::SdpaMapping::online, 9, m.head_size(), m.n_heads, f).cycles);
+  EXPECT_GT(attention, 0);
   EXPECT_GE(sys.stats().get("rdu.pcus_used"), double(mp.pcus_used));
   // Peak: 12 PCUs x 16 lanes x 6 stages x 2 FLOPs.
   EXPECT_DOUBLE_EQ(sys.unit("rdu").peak_flops_per_cycle(), 2304.0);
@@ -139,4 +153,34 @@ TEST(RduUnit, BadParametersNameTheirKey) {
                "system.units.rdu.hbm_bytes_per_cycle: unknown key");
   expect_error(rdu_yaml("      link_capacity_vectors: 0\n"),
                "system.units.rdu.link_capacity_vectors");
+}
+
+// `sdpa: online` keeps attention's intermediate storage flat in the context; `naive` grows it
+// by the materialized scores (4 bytes a position), and takes longer. Planned without the engine.
+TEST(RduUnit, AttentionStorageFlatOnlineLinearNaive) {
+  TempDir dir;
+  const ModelSpec m = tiny();
+  auto plan = [&](const std::string& sdpa, int context) {
+    System sys(config::load_system(dir.write("s.yaml", rdu_yaml("      sdpa: " + sdpa + "\n"))));
+    const std::vector<Op> ops = lower_forward(m, decode(context));
+    std::vector<const Op*> ptrs;
+    for (const Op& o : ops)
+      ptrs.push_back(&o);
+    Unit& u = sys.unit("rdu");
+    u.prepare(ptrs);
+    std::int64_t attn = 0;
+    for (const Op& o : ops) {
+      const std::int64_t c = u.plan(o).cost.compute_cycles;
+      if (o.kind == OpKind::attn_score || o.kind == OpKind::softmax || o.kind == OpKind::attn_value)
+        attn += c;
+    }
+    return std::make_pair(sys.stats().get("rdu.attn_peak_buffer_bytes"), attn);
+  };
+  const auto on16 = plan("online", 16), on48 = plan("online", 48);
+  const auto nv16 = plan("naive", 16), nv48 = plan("naive", 48);
+  EXPECT_EQ(on16.first, on48.first);
+  EXPECT_GT(on16.first, 0);
+  // 32 more positions: 128 more bytes per head pipeline in use (8 pipelines, 4 heads: 4 in use).
+  EXPECT_EQ(nv48.first - nv16.first, 4 * 32 * 4);
+  EXPECT_GT(nv48.second, on48.second);
 }

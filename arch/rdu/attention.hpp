@@ -69,6 +69,7 @@
 #include <vector>
 
 #include "arch/rdu/link.hpp"
+#include "arch/rdu/spec.hpp"
 
 namespace qaccel {
 class KVCache;
@@ -76,8 +77,7 @@ class KVCache;
 
 namespace qaccel::rdu {
 
-enum class SdpaMapping { online, naive };
-std::string_view to_string(SdpaMapping m);
+std::string_view to_string(SdpaMapping m);  // SdpaMapping: arch/rdu/spec.hpp
 // "online" | "naive"; ConfigError naming `where` otherwise.
 SdpaMapping parse_sdpa_mapping(std::string_view s, const std::string& where);
 

@@ -15,6 +15,12 @@
 //   in HBM, its spills and the layer's input and output) goes through the memory socket as one
 //   stream overlapped with its compute; the DDR tier is the fabric's own (its time is inside the
 //   section time, its bytes in `<unit>.ddr_bytes`).
+// - Attention (score, softmax, value) runs on `sdpa_pipelines` attention pipelines
+//   (arch/rdu/attention.hpp: `sdpa: online` streams with a running max and sum, `naive`
+//   materializes the scores): its time is the pipelines' closed form (tested equal to their
+//   SystemC tiles) over every query row, shared by the three ops, and added to the section's
+//   time, which the other ops share by busy cycles; the compiler's attention nodes only hold
+//   tiles. `<unit>.attn_peak_buffer_bytes` is the pipelines' peak intermediate storage.
 // - Outside the layers: the classifier is lowered as a one-op matmul section, the final norm
 //   as a one-op section; the embedding is a gather of one row per token through an AGCU.
 // - Energy: every FLOP pair at the tech table's `fp16` MAC energy (BF16 lanes), PMU buffer
@@ -26,6 +32,7 @@
 
 #include "arch/common/memory.hpp"
 #include "arch/common/unit.hpp"
+#include "arch/rdu/attention.hpp"
 #include "arch/rdu/dfg.hpp"
 #include "arch/rdu/place.hpp"
 #include "arch/rdu/spec.hpp"
@@ -269,10 +276,13 @@ class RduUnit final : public Unit {
     st.pcus = mp.pcus_used, st.pmus = mp.pmus_used, st.agcus = mp.agcus_used;
     st.max_hops = mp.max_hops, st.max_link_load = mp.max_link_load;
     const Tier spill = spill_tier(s_);
+    auto is_attention = [&](std::size_t j) {
+      const OpKind k = ops[j].kind;
+      return k == OpKind::attn_score || k == OpKind::softmax || k == OpKind::attn_value;
+    };
     for (const Section& sec : mp.sections) {
       // The section's time (and its reconfiguration) shared by busy cycles.
       std::vector<i64> busy(ops.size(), 0);
-      i64 attn = 0;
       for (const Node& n : sec.graph.nodes) {
         // The layer's input belongs to the first op, its output to the last.
         const std::size_t op = n.op >= 0                      ? std::size_t(n.op)
@@ -282,7 +292,6 @@ class RduUnit final : public Unit {
         OpShare& sh = p.ops[op];
         busy[op] += n.busy_cycles;
         if (n.tile == TileKind::pmu) sh.pmu_bytes += n.bytes;
-        if (n.tile == TileKind::pmu && ops[op].kind == OpKind::softmax) attn += n.bytes;
         if (n.tile != TileKind::agcu) continue;
         const Tier t = n.tensor_kind == TensorKind::activation ? spill : mp.tier_of(n.tensor);
         const bool write = n.kind == NodeKind::mem_write;
@@ -293,15 +302,23 @@ class RduUnit final : public Unit {
         else
           sh.sram_tier_bytes += n.bytes;
       }
-      st.attn_buffer_bytes = std::max(st.attn_buffer_bytes, attn);
-      const i64 total = sec.cycles + s_.reconfig_cycles;
+      // Attention's own time comes from its pipelines (below): the section's time goes to the
+      // other ops; a section of attention alone keeps only its reconfiguration.
+      bool others = false;
+      for (std::size_t j = 0; j < ops.size(); ++j)
+        if (is_attention(j))
+          busy[j] = 0;
+        else
+          others = others || busy[j] > 0;
+      const i64 total = (others ? sec.cycles : 0) + s_.reconfig_cycles;
       const i64 all_busy = std::accumulate(busy.begin(), busy.end(), i64(0));
       i64 given = 0;
       std::size_t last = 0;
+      bool any = false;
       for (std::size_t j = 0; j < ops.size(); ++j)
-        if (busy[j] > 0 || all_busy == 0) last = j;
+        if (busy[j] > 0 || (all_busy == 0 && !any)) last = j, any = true;
       for (std::size_t j = 0; j < ops.size(); ++j) {
-        if (all_busy > 0 && busy[j] == 0) continue;
+        if (all_busy > 0 ? busy[j] == 0 : j != last) continue;
         // Integer shares; the last op takes the rounding so the section's cycles add up.
         const i64 c = j == last ? total - given
                                 : i64(double(total) * (all_busy ? double(busy[j]) / double(all_busy)
@@ -309,7 +326,48 @@ class RduUnit final : public Unit {
         p.ops[j].cycles += c, given += c;
       }
     }
+    attention(ops, p);
     return p;
+  }
+
+  // The attention ops' time on the SDPA pipelines: every query row (one head of one token)
+  // streams its P = context keys and values; a prefill's token t sees start + t + 1 of them.
+  void attention(const std::vector<Op>& ops, Planned& p) const {
+    SdpaFabric f;
+    f.link.lanes = s_.lanes, f.link.elem_bits = 32;
+    f.link.capacity_vectors = s_.link_capacity_vectors;
+    f.pipelines = s_.sdpa_pipelines;
+    // Query heads per KV head: wq's outputs over wk's.
+    i64 q_out = 0, k_out = 0;
+    for (const Op& o : ops) {
+      if (o.name.ends_with(".wq")) q_out = o.n;
+      if (o.name.ends_with(".wk")) k_out = o.n;
+    }
+    const i64 grp = q_out > 0 && k_out > 0 ? std::max<i64>(1, q_out / k_out) : 1;
+    for (std::size_t j = 0; j < ops.size(); ++j) {
+      if (ops[j].kind != OpKind::attn_score) continue;
+      const Op& sc = ops[j];
+      // attn_score: m = T x group rows per (sequence, KV head), n = the longest context.
+      // m = T tokens x grp query heads per KV head, count = sequences x KV heads, n = the last
+      // token's context (start + T).
+      const i64 T = std::max<i64>(1, sc.m / grp), rows_per_token = sc.count * grp;
+      i64 cycles = 0, peak = 0;
+      for (i64 t = 0; t < T; ++t) {
+        const SdpaCost c = sdpa_cost(s_.sdpa, int(sc.n - T + t + 1), int(sc.k), int(rows_per_token),
+                                     f, s_.key("sdpa"));
+        cycles = checked::add("attention cycles", cycles, c.cycles);
+        peak = std::max(peak, c.peak_buffer_bytes);
+      }
+      p.stats.attn_buffer_bytes = std::max(p.stats.attn_buffer_bytes, peak);
+      // Shared by score, softmax and value (the ops after it in the group) in equal thirds.
+      std::vector<std::size_t> group = {j};
+      for (std::size_t k = j + 1; k < ops.size() && group.size() < 3; ++k)
+        if (ops[k].kind == OpKind::softmax || ops[k].kind == OpKind::attn_value) group.push_back(k);
+      for (std::size_t g = 0; g < group.size(); ++g)
+        p.ops[group[g]].cycles +=
+            g + 1 == group.size() ? cycles - i64(group.size() - 1) * (cycles / i64(group.size()))
+                                  : cycles / i64(group.size());
+    }
   }
 
   RduSpec s_;

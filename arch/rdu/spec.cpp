@@ -9,10 +9,6 @@ const char* to_string(Fusion f) {
   return f == Fusion::layer ? "layer" : "op";
 }
 
-const char* to_string(Sdpa a) {
-  return a == Sdpa::online ? "online" : "naive";
-}
-
 const ParamSet& rdu_params() {
   static const ParamSet params{
       param::integer("rows", 1, 1024, param::required, "tiles", "tile grid rows"),
@@ -44,7 +40,9 @@ const ParamSet& rdu_params() {
                     "section per op"),
       param::choice("sdpa", {"online", "naive"}, "online",
                     "attention mapping: online (running max and sum, storage independent of "
-                    "the sequence) or naive (the scores materialized)")};
+                    "the sequence) or naive (the scores materialized)"),
+      param::integer("sdpa_pipelines", 1, 1 << 16, 8, "pipelines",
+                     "attention pipelines (3 PCUs and a PMU each) an attention op's heads share")};
   return params;
 }
 
@@ -83,7 +81,8 @@ RduSpec fill(const ParamValues& v, const std::string& where) {
   s.ddr_bytes_per_cycle = v.number("ddr_bytes_per_cycle");
   s.reconfig_cycles = v.integer("reconfig_cycles");
   s.fusion = v.choice("fusion") == "layer" ? Fusion::layer : Fusion::op;
-  s.sdpa = v.choice("sdpa") == "online" ? Sdpa::online : Sdpa::naive;
+  s.sdpa = v.choice("sdpa") == "online" ? SdpaMapping::online : SdpaMapping::naive;
+  s.sdpa_pipelines = int(v.integer("sdpa_pipelines"));
   return s;
 }
 

@@ -33,9 +33,9 @@ namespace rdu {
 
 enum class Fusion { layer, op };
 const char* to_string(Fusion f);
-// How attention is laid out: online softmax (streaming) or the scores materialized.
-enum class Sdpa { online, naive };
-const char* to_string(Sdpa a);
+// How attention is laid out (arch/rdu/attention.hpp): online softmax (streaming) or the
+// scores materialized.
+enum class SdpaMapping { online, naive };
 
 struct RduSpec {
   int rows = 4, cols = 4;  // PCU/PMU grid (checkerboard), AGCU columns outside it
@@ -52,7 +52,8 @@ struct RduSpec {
   double ddr_gib = 1536, ddr_bytes_per_cycle = 100;
   std::int64_t reconfig_cycles = 10000;  // paid by every section (loading its configuration)
   Fusion fusion = Fusion::layer;
-  Sdpa sdpa = Sdpa::online;
+  SdpaMapping sdpa = SdpaMapping::online;
+  int sdpa_pipelines = 8;  // attention pipelines an attention op's heads share
   double clock_ghz = 1.6;  // the system's clock (system.clock_ghz)
   // Where the spec came from, for messages: "file: system.units.rdu0" (or a key path).
   std::string where = "rdu";
