@@ -294,3 +294,37 @@ TEST(Half, HMatmulIsTheExactSumPerRow) {
   std::vector<float> wrong(rows + 1);
   EXPECT_THROW(hmatmul(wrong, a, t), InternalError);
 }
+
+// The direct rounding of a fixed-point group sum equals HalfDotSum's for the same value:
+// hand-worked ties first, then random sums over the whole range of acc and e.
+TEST(Half, FixedToFloatRoundsLikeTheAccumulator) {
+  auto binned = [](std::int64_t acc, int e) {
+    HalfDotSum s;
+    s.add_term(acc, e + 48);
+    return s.to_float();
+  };
+  // 2^24 + 1 is a tie between 2^24 and 2^24 + 2: to even, 2^24; 2^24 + 3 goes up to 2^24 + 4.
+  EXPECT_EQ(fixed_to_float((1 << 24) + 1, 0), 16777216.0f);
+  EXPECT_EQ(fixed_to_float((1 << 24) + 3, -3), 16777220.0f / 8.0f);
+  EXPECT_EQ(fixed_to_float(-((1 << 24) + 3), 5), -16777220.0f * 32.0f);
+  // Just above a tie (2^40 + 2^16 + 1): up, to 2^40 + 2^17.
+  EXPECT_EQ(fixed_to_float((std::int64_t(1) << 40) + (1 << 16) + 1, 0),
+            std::ldexp(1.0f, 40) + std::ldexp(1.0f, 17));
+  EXPECT_EQ(fixed_to_float(1, -24), std::ldexp(1.0f, -24));
+  EXPECT_EQ(fixed_to_float(0, -7), 0.0f);
+  SplitMix64 g(11);
+  for (int trial = 0; trial < 200000; ++trial) {
+    const int bits = 1 + int(g.below(62));
+    std::int64_t acc = std::int64_t(g.next() >> (64 - bits));
+    if (bits > 25 && g.below(2)) {  // an exact tie (24 kept bits, then 1000...), or next to it
+      const int drop = bits - 24;
+      acc = (std::int64_t((g.next() >> 40) | (1u << 23)) << drop) | (std::int64_t(1) << (drop - 1));
+      acc += std::int64_t(g.below(3)) - 1;
+    }
+    if (g.below(2)) acc = -acc;
+    const int e = -24 + int(g.below(30));
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(fixed_to_float(acc, e)),
+              std::bit_cast<std::uint32_t>(binned(acc, e)))
+        << acc << " " << e;
+  }
+}

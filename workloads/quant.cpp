@@ -350,21 +350,20 @@ void qmatmul(std::span<float> out, const QActivation& x, const QTensor& w) {
     prepare_half_fixed(xt, G, hf);
   else
     hf.fixed.assign(std::size_t(ng), 0);
+  HalfDotSum narrow;  // one for all rows: clear() only touches the bins a group used
   for (int r = 0; r < w.rows; ++r) {
     const std::size_t base = std::size_t(r) * w.cols;
     const float* ws = w.scales.data() + std::size_t(r) * ng;
     float val = 0.0f;
-    HalfDotSum narrow;
     for (int g = 0; g < ng; ++g) {
-      narrow.clear();
       if (w_int && !wide && hf.fixed[std::size_t(g)]) {  // one int64 dot product
         std::int64_t acc = 0;
         for (int j = g * G; j < (g + 1) * G; ++j)
           acc += std::int64_t(w.q[base + j]) * hf.xfix[std::size_t(j)];
-        narrow.add_term(acc, hf.e[std::size_t(g)] + 48);
-        val += (narrow.to_float() * ws[g]) * x.scales[g];
+        val += (fixed_to_float(acc, hf.e[std::size_t(g)]) * ws[g]) * x.scales[g];
         continue;
       }
+      narrow.clear();
       if (w_int && !wide) {  // codes x binary16 inputs of a wide exponent spread, binned
         for (int j = g * G; j < (g + 1) * G; ++j) {
           const ElemTerm a = xt[std::size_t(j)];

@@ -1,6 +1,7 @@
 #pragma once
 // The bit-exact quantized arithmetic every hardware model must reproduce. The contract is
 // written out in workloads/QUANTIZATION.md; this file is its executable form.
+#include <bit>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -133,6 +134,13 @@ struct HalfFixed {
   std::vector<char> fixed;
 };
 void prepare_half_fixed(std::span<const ElemTerm> x, int group, HalfFixed& out);
+// A HalfFixed group's sum acc * 2^e (e as HalfFixed::e, -24 <= e <= 5) rounded once to
+// float32, to nearest even: what HalfDotSum gives for it, without the bins. The int64 to
+// float32 conversion rounds once (the default rounding mode); the power of two is exact since
+// the result stays between 2^-24 and 2^68, in float32's normal range.
+inline float fixed_to_float(std::int64_t acc, int e) {
+  return static_cast<float>(acc) * std::bit_cast<float>(std::uint32_t(e + 127) << 23);
+}
 ElemTerm decode_bf16(std::uint16_t b);
 
 // Rounds v to a minifloat with `mbits` mantissa bits and smallest normal exponent `emin`
