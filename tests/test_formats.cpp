@@ -348,5 +348,17 @@ TEST(Formats, FormatNamesAreValidatedEverywhere) {
   EXPECT_THROW(parse_scheme("mxfp8"), ConfigError);
 }
 
+// The fp16-input dot products size their 32-bit sums by code_max: it must bound every code.
+TEST(Formats, CodeMaxIsTheLargestCode) {
+  for (const WeightFormatInfo& fi : weight_formats()) {
+    const WeightFormat f = fi.id;
+    if (fi.elem != Elem::int_code) continue;
+    int m = 0;
+    for (int c : code_values(f))
+      m = std::max(m, std::abs(c));
+    EXPECT_EQ(m, fi.code_max) << to_string(f);
+  }
+}
+
 }  // namespace
 }  // namespace qaccel

@@ -328,3 +328,41 @@ TEST(Half, FixedToFloatRoundsLikeTheAccumulator) {
         << acc << " " << e;
   }
 }
+
+// The int16-digit dot product of a fixed-point group equals the plain sum of code * xfix (in
+// 128 bits here), for every digit count, large codes (32-bit sums in short blocks) and
+// signs.
+TEST(Half, FixedGroupDotEqualsTheWideSum) {
+  SplitMix64 g(5);
+  int seen[4] = {0, 0, 0, 0};  // groups per digit count
+  for (int trial = 0; trial < 3000; ++trial) {
+    const int G = trial % 5 == 0 ? 2 : trial % 5 == 1 ? 64 : 32;  // 2: the widest span, 34
+    const int span = int(g.below(36));
+    const int code_max = trial % 3 == 0 ? 32767 : trial % 3 == 1 ? 127 : 6;
+    std::vector<ElemTerm> x(std::size_t(2 * G));
+    for (ElemTerm& t : x) {
+      t.sig = std::int32_t(g.below(2048)) * (g.below(2) ? -1 : 1);
+      t.e2 = -24 + int(g.below(std::uint32_t(span + 1)));
+      if (g.below(8) == 0) t.sig = 0;
+    }
+    x[0].sig = g.below(2) ? 2047 : -2047, x[0].e2 = -24 + span;  // the widest element
+    x[1].sig = 1, x[1].e2 = -24;                                 // the smallest
+    std::vector<std::int16_t> codes(x.size());
+    for (auto& c : codes)
+      c = std::int16_t(int(g.below(std::uint32_t(2 * code_max + 1))) - code_max);
+    codes[0] = std::int16_t(g.below(2) ? code_max : -code_max);
+    HalfFixed hf;
+    prepare_half_fixed(x, G, hf);
+    for (std::size_t gi = 0; gi < 2; ++gi) {
+      if (!hf.fixed[gi]) continue;
+      ++seen[hf.digits[gi]];
+      __int128 want = 0;
+      for (std::size_t j = gi * G; j < (gi + 1) * G; ++j)
+        want += __int128(codes[j]) * x[j].sig * (__int128(1) << (x[j].e2 - hf.e[gi]));
+      ASSERT_EQ(std::int64_t(want), fixed_group_dot(hf, gi, G, codes.data() + gi * G, code_max))
+          << trial << " group " << gi << " digits " << int(hf.digits[gi]);
+    }
+  }
+  for (int n = 1; n <= 3; ++n)
+    EXPECT_GT(seen[n], 20) << n << " digits";
+}

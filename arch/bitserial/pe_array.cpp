@@ -154,9 +154,8 @@ i64 run(const ArraySpec& a, const TermTable& t, const std::vector<const QActivat
             continue;
           }
           if (hf.fixed[std::size_t(g)]) {  // the exact sum as one int64 dot product
-            i64 acc = 0;
-            for (i64 j = g * G; j < (g + 1) * G; ++j)
-              acc += i64(code(n, j)) * hf.xfix[std::size_t(j)];
+            const i64 acc =
+                fixed_group_dot(hf, std::size_t(g), int(G), w.q.data() + n * K + g * G, w.qmax);
             val += (fixed_to_float(acc, hf.e[std::size_t(g)]) * ws[g]) * xs[g];
             continue;
           }
