@@ -149,7 +149,10 @@ TEST(Formats, BitmodChoosesTheTypeOfLeastError) {
                         {WeightFormat::bitmod4, {10, 12, -12, 3, 1, 0, -6, 8}, 0},
                         {WeightFormat::bitmod4, {-10, 12, -12, 3, 1, 0, -6, 8}, 1},
                         {WeightFormat::bitmod4, {16, 12, -8, 3, 1, 0, -6, 8}, 2},
-                        {WeightFormat::bitmod4, {-16, 12, -8, 3, 1, 0, -6, 8}, 3}};
+                        {WeightFormat::bitmod4, {-16, 12, -8, 3, 1, 0, -6, 8}, 3},
+                        // Exact on both +r and -r (the same scale): the tie keeps the first.
+                        {WeightFormat::bitmod3, {4, -4, 2, 1, 0, -1, -2, 0}, 0},
+                        {WeightFormat::bitmod4, {12, -12, 8, 6, -3, 1, 0, 2}, 0}};
   for (const Case& c : cases) {
     QTensor t = quantize_weights(c.w, 1, 8, 8, c.f);
     EXPECT_EQ(t.variant[0], c.variant) << to_string(c.f) << " case " << c.w[0];
@@ -347,6 +350,18 @@ TEST(Formats, FormatNamesAreValidatedEverywhere) {
   WeightFormat f{};
   EXPECT_FALSE(parse_weight_format("mxfp8", f));
   EXPECT_THROW(parse_scheme("mxfp8"), ConfigError);
+}
+
+// The fp16-input dot products size their 32-bit sums by code_max: it must bound every code.
+TEST(Formats, CodeMaxIsTheLargestCode) {
+  for (const WeightFormatInfo& fi : weight_formats()) {
+    const WeightFormat f = fi.id;
+    if (fi.elem != Elem::int_code) continue;
+    int m = 0;
+    for (int c : code_values(f))
+      m = std::max(m, std::abs(c));
+    EXPECT_EQ(m, fi.code_max) << to_string(f);
+  }
 }
 
 }  // namespace

@@ -294,3 +294,75 @@ TEST(Half, HMatmulIsTheExactSumPerRow) {
   std::vector<float> wrong(rows + 1);
   EXPECT_THROW(hmatmul(wrong, a, t), InternalError);
 }
+
+// The direct rounding of a fixed-point group sum equals HalfDotSum's for the same value:
+// hand-worked ties first, then random sums over the whole range of acc and e.
+TEST(Half, FixedToFloatRoundsLikeTheAccumulator) {
+  auto binned = [](std::int64_t acc, int e) {
+    HalfDotSum s;
+    s.add_term(acc, e + 48);
+    return s.to_float();
+  };
+  // 2^24 + 1 is a tie between 2^24 and 2^24 + 2: to even, 2^24; 2^24 + 3 goes up to 2^24 + 4.
+  EXPECT_EQ(fixed_to_float((1 << 24) + 1, 0), 16777216.0f);
+  EXPECT_EQ(fixed_to_float((1 << 24) + 3, -3), 16777220.0f / 8.0f);
+  EXPECT_EQ(fixed_to_float(-((1 << 24) + 3), 5), -16777220.0f * 32.0f);
+  // Just above a tie (2^40 + 2^16 + 1): up, to 2^40 + 2^17.
+  EXPECT_EQ(fixed_to_float((std::int64_t(1) << 40) + (1 << 16) + 1, 0),
+            std::ldexp(1.0f, 40) + std::ldexp(1.0f, 17));
+  EXPECT_EQ(fixed_to_float(1, -24), std::ldexp(1.0f, -24));
+  EXPECT_EQ(fixed_to_float(0, -7), 0.0f);
+  SplitMix64 g(11);
+  for (int trial = 0; trial < 200000; ++trial) {
+    const int bits = 1 + int(g.below(62));
+    std::int64_t acc = std::int64_t(g.next() >> (64 - bits));
+    if (bits > 25 && g.below(2)) {  // an exact tie (24 kept bits, then 1000...), or next to it
+      const int drop = bits - 24;
+      acc = (std::int64_t((g.next() >> 40) | (1u << 23)) << drop) | (std::int64_t(1) << (drop - 1));
+      acc += std::int64_t(g.below(3)) - 1;
+    }
+    if (g.below(2)) acc = -acc;
+    const int e = -24 + int(g.below(30));
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(fixed_to_float(acc, e)),
+              std::bit_cast<std::uint32_t>(binned(acc, e)))
+        << acc << " " << e;
+  }
+}
+
+// The int16-digit dot product of a fixed-point group equals the plain sum of code * xfix (in
+// 128 bits here), for every digit count, large codes (32-bit sums in short blocks) and
+// signs.
+TEST(Half, FixedGroupDotEqualsTheWideSum) {
+  SplitMix64 g(5);
+  int seen[4] = {0, 0, 0, 0};  // groups per digit count
+  for (int trial = 0; trial < 3000; ++trial) {
+    const int G = trial % 5 == 0 ? 2 : trial % 5 == 1 ? 64 : 32;  // 2: the widest span, 34
+    const int span = int(g.below(36));
+    const int code_max = trial % 3 == 0 ? 32767 : trial % 3 == 1 ? 127 : 6;
+    std::vector<ElemTerm> x(std::size_t(2 * G));
+    for (ElemTerm& t : x) {
+      t.sig = std::int32_t(g.below(2048)) * (g.below(2) ? -1 : 1);
+      t.e2 = -24 + int(g.below(std::uint32_t(span + 1)));
+      if (g.below(8) == 0) t.sig = 0;
+    }
+    x[0].sig = g.below(2) ? 2047 : -2047, x[0].e2 = -24 + span;  // the widest element
+    x[1].sig = 1, x[1].e2 = -24;                                 // the smallest
+    std::vector<std::int16_t> codes(x.size());
+    for (auto& c : codes)
+      c = std::int16_t(int(g.below(std::uint32_t(2 * code_max + 1))) - code_max);
+    codes[0] = std::int16_t(g.below(2) ? code_max : -code_max);
+    HalfFixed hf;
+    prepare_half_fixed(x, G, hf);
+    for (std::size_t gi = 0; gi < 2; ++gi) {
+      if (!hf.fixed[gi]) continue;
+      ++seen[hf.digits[gi]];
+      __int128 want = 0;
+      for (std::size_t j = gi * G; j < (gi + 1) * G; ++j)
+        want += __int128(codes[j]) * x[j].sig * (__int128(1) << (x[j].e2 - hf.e[gi]));
+      ASSERT_EQ(std::int64_t(want), fixed_group_dot(hf, gi, G, codes.data() + gi * G, code_max))
+          << trial << " group " << gi << " digits " << int(hf.digits[gi]);
+    }
+  }
+  for (int n = 1; n <= 3; ++n)
+    EXPECT_GT(seen[n], 20) << n << " digits";
+}

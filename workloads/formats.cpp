@@ -2,6 +2,7 @@
 // Each group is quantized on its own, so large tensors split into row blocks in parallel.
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -66,33 +67,40 @@ int max_abs(std::span<const int> grid) {
 
 // A grid with its nearest-value table: the nearest value only changes at midpoints of
 // consecutive (integer) grid values, all multiples of 1/2, so a value's half-unit interval, or
-// the midpoint itself, decides it. Exactly nearest(grid, v), without a search.
+// the midpoint itself, decides it. Exactly nearest(grid, v), without a search or a branch.
 struct Codebook {
   std::vector<int> grid;
   int lo2 = 0, hi2 = 0, maxabs = 0;
-  std::vector<int> open, at;  // per k in [lo2, hi2]: (k/2, (k+1)/2) and the point k/2
+  // Per k in [lo2, hi2]: at [2(k - lo2)] the nearest to the point k/2, at [2(k - lo2) + 1] to the
+  // open interval (k/2, (k+1)/2).
+  std::vector<int> table;
   explicit Codebook(std::vector<int> g) : grid(std::move(g)) {
     lo2 = 2 * grid.front(), hi2 = 2 * grid.back(), maxabs = max_abs(grid);
     for (int k = lo2; k <= hi2; ++k) {
-      at.push_back(nearest(grid, k / 2.0));
-      open.push_back(nearest(grid, (k + 0.5) / 2.0));
+      table.push_back(nearest(grid, k / 2.0));
+      table.push_back(nearest(grid, (k + 0.5) / 2.0));
     }
   }
   int nearest_to(double v) const {
-    const double t = v * 2.0;             // exact
-    if (!(t > lo2)) return grid.front();  // NaN too, as nearest()
-    if (t >= hi2) return grid.back();
-    const double k = std::floor(t);
-    const auto i = std::size_t(int(k) - lo2);
-    return t == k ? at[i] : open[i];
+    // Clamped to [lo2, hi2] (NaN to lo2), whose end points give the grid's ends, as nearest().
+    const double t = std::min(std::max(double(lo2), v * 2.0), double(hi2));  // v * 2 is exact
+    int k = static_cast<int>(t);
+    k -= double(k) > t ? 1 : 0;  // floor
+    return table[std::size_t(2 * (k - lo2) + (t == double(k) ? 0 : 1))];
   }
 };
 
 float group_amax(std::span<const float> x) {
-  float m = 0.0f;
-  for (float v : x)
-    m = std::max(m, std::fabs(v));
-  return m;
+  // Four independent maxima (a max ignores NaN the same way in any order): no chain of
+  // dependent max latencies through the group.
+  float m[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  std::size_t i = 0;
+  for (; i + 4 <= x.size(); i += 4)
+    for (std::size_t k = 0; k < 4; ++k)
+      m[k] = std::max(m[k], std::fabs(x[i + k]));
+  for (; i < x.size(); ++i)
+    m[0] = std::max(m[0], std::fabs(x[i]));
+  return std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
 }
 
 // Codebook group: s = max|w| / max|grid| (float32), codes = nearest(w / s). Returns the
@@ -156,6 +164,46 @@ const std::array<Codebook, 4>& bitmod_books(W f) {
       Codebook(bitmod_grid(W::bitmod4, 0)), Codebook(bitmod_grid(W::bitmod4, 1)),
       Codebook(bitmod_grid(W::bitmod4, 2)), Codebook(bitmod_grid(W::bitmod4, 3))};
   return f == W::bitmod3 ? b3 : b4;
+}
+
+// BitMoD: each of the four types quantizes the group as codebook_group does, the least squared
+// error wins (strictly: a tie keeps the earlier type). The four are computed side by side (four
+// independent error sums, each still in element order); types of the same largest magnitude
+// (+r and -r, +a and -a) have the same scale, so the scaled weights are computed once per pair.
+float bitmod_group(const std::array<Codebook, 4>& books, std::span<const float> w, float amax,
+                   std::int16_t* codes, std::uint8_t* variant) {
+  QACCEL_ASSERT(books[0].maxabs == books[1].maxabs && books[2].maxabs == books[3].maxabs,
+                "bitmod types pair up by largest magnitude");
+  const std::size_t n = w.size();
+  thread_local std::vector<double> scaled;
+  thread_local std::vector<std::int16_t> trial;
+  scaled.resize(2 * n), trial.resize(4 * n);
+  float s[4];
+  for (std::size_t v = 0; v < 4; ++v)
+    s[v] = amax / static_cast<float>(books[v].maxabs);
+  for (std::size_t p = 0; p < 2; ++p) {
+    const float sp = s[2 * p];
+    for (std::size_t i = 0; i < n; ++i)
+      scaled[p * n + i] = sp == 0.0f ? 0.0 : double(w[i] / sp);
+  }
+  double err[4] = {0, 0, 0, 0};
+  for (std::size_t i = 0; i < n; ++i) {
+    const double wi = double(w[i]);
+    for (std::size_t v = 0; v < 4; ++v) {
+      const int q = s[v] == 0.0f ? 0 : books[v].nearest_to(scaled[(v / 2) * n + i]);
+      trial[v * n + i] = static_cast<std::int16_t>(q);
+      const double e = wi - double(q) * double(s[v]);
+      err[v] += e * e;
+    }
+  }
+  double best = std::numeric_limits<double>::infinity();
+  int best_v = -1;
+  for (int v = 0; v < 4; ++v)
+    if (err[v] < best) best = err[v], best_v = v;
+  if (best_v < 0) return 0.0f;  // every error overflowed: no type wins (codes stay as they are)
+  std::copy_n(trial.data() + std::size_t(best_v) * n, n, codes);
+  *variant = std::uint8_t(best_v);
+  return s[best_v];
 }
 
 // OliVe-style outlier-victim pairs: normal int4 [-7, 7]; in a pair with an element beyond 7.5
@@ -257,21 +305,8 @@ float quantize_group(W f, std::span<const float> w, float tensor_scale, std::int
       return s;
     }
     case W::bitmod3:
-    case W::bitmod4: {
-      const auto& books = bitmod_books(f);
-      std::vector<std::int16_t> trial(n);
-      double best = std::numeric_limits<double>::infinity();
-      float best_s = 0;
-      for (int v = 0; v < 4; ++v) {
-        float s = 0;
-        const double e = codebook_group(w, books[std::size_t(v)], s, trial.data());
-        if (e < best) {  // strict: a tie keeps the earlier type
-          best = e, best_s = s, *variant = std::uint8_t(v);
-          std::copy(trial.begin(), trial.end(), codes);
-        }
-      }
-      return best_s;
-    }
+    case W::bitmod4:
+      return bitmod_group(bitmod_books(f), w, amax, codes, variant);
     case W::olive4: {
       std::vector<std::int16_t> trial(n);
       double best = std::numeric_limits<double>::infinity();

@@ -202,6 +202,9 @@ void prepare_half_fixed(std::span<const ElemTerm> x, int group, HalfFixed& out) 
   out.xfix.assign(x.size(), 0);
   out.e.assign(ng, 0);
   out.fixed.assign(ng, 0);
+  out.digits.assign(ng, 0);
+  for (auto& d : out.d)
+    d.resize(x.size());
   // Codes are below 2^15 and a significand below 2^11: X below 2^(11 + span), the group sum
   // below 2^(26 + span + log2 group).
   const int max_span = 62 - 26 - int(std::bit_width(unsigned(group)));
@@ -215,9 +218,53 @@ void prepare_half_fixed(std::span<const ElemTerm> x, int group, HalfFixed& out) 
     if (nan || (hi >= lo && hi - lo > max_span)) continue;
     if (hi < lo) lo = 0;  // all zero
     out.e[g] = lo, out.fixed[g] = 1;
-    for (std::size_t j = g * group; j < (g + 1) * group; ++j)
+    std::int64_t top = 0;  // the largest |xfix|
+    for (std::size_t j = g * group; j < (g + 1) * group; ++j) {
       out.xfix[j] = x[j].sig == 0 ? 0 : std::int64_t(x[j].sig) << (x[j].e2 - lo);
+      top = std::max(top, out.xfix[j] < 0 ? -out.xfix[j] : out.xfix[j]);
+    }
+    // The top digit is signed: n digits hold [-2^(15n), 2^(15n)) when |xfix| < 2^(15n), and
+    // max_span keeps |xfix| below 2^(11 + 34).
+    QACCEL_ASSERT(top < (std::int64_t(1) << 45), "fixed-point input beyond three digits");
+    const int n = top < (std::int64_t(1) << 15) ? 1 : top < (std::int64_t(1) << 30) ? 2 : 3;
+    out.digits[g] = std::int8_t(n);
+    for (std::size_t j = g * group; j < (g + 1) * group; ++j) {
+      const std::int64_t v = out.xfix[j];
+      for (int k = 0; k < n; ++k)  // low digits unsigned, the top one the signed rest
+        out.d[k][j] = std::int16_t(k + 1 < n ? (v >> (15 * k)) & 0x7fff : v >> (15 * k));
+    }
   }
+}
+
+namespace {
+
+// sum_j a[j] * b[j] of n int16 pairs in 32-bit sums (each |a * b| * n below 2^31), the
+// pattern compilers turn into multiply-add SIMD instructions.
+std::int32_t dot16(const std::int16_t* a, const std::int16_t* b, int n) {
+  std::int32_t s = 0;
+  for (int i = 0; i < n; ++i)
+    s += std::int32_t(a[i]) * std::int32_t(b[i]);
+  return s;
+}
+
+}  // namespace
+
+std::int64_t fixed_group_dot(const HalfFixed& hf, std::size_t g, int group,
+                             const std::int16_t* codes, int code_max) {
+  const std::size_t at = g * std::size_t(group);
+  const int n = hf.digits[g];
+  // |code * digit| <= code_max * 2^15: blocks of `block` products keep the 32-bit sums exact.
+  const int block = std::max(1, 65535 / std::clamp(code_max, 1, 1 << 15));
+  // The digits' sums combine modulo 2^64: the true total fits int64, so the result is exact.
+  std::uint64_t acc = 0;
+  for (int k = 0; k < n; ++k) {
+    const std::int16_t* d = hf.d[k].data() + at;
+    std::int64_t s = 0;
+    for (int j = 0; j < group; j += block)
+      s += dot16(codes + j, d + j, std::min(block, group - j));
+    acc += std::uint64_t(s) << (15 * k);
+  }
+  return std::int64_t(acc);
 }
 
 void WideDotSum::add_term(std::int64_t sig, int e2) {
@@ -350,21 +397,19 @@ void qmatmul(std::span<float> out, const QActivation& x, const QTensor& w) {
     prepare_half_fixed(xt, G, hf);
   else
     hf.fixed.assign(std::size_t(ng), 0);
+  HalfDotSum narrow;  // one for all rows: clear() only touches the bins a group used
   for (int r = 0; r < w.rows; ++r) {
     const std::size_t base = std::size_t(r) * w.cols;
     const float* ws = w.scales.data() + std::size_t(r) * ng;
     float val = 0.0f;
-    HalfDotSum narrow;
     for (int g = 0; g < ng; ++g) {
-      narrow.clear();
       if (w_int && !wide && hf.fixed[std::size_t(g)]) {  // one int64 dot product
-        std::int64_t acc = 0;
-        for (int j = g * G; j < (g + 1) * G; ++j)
-          acc += std::int64_t(w.q[base + j]) * hf.xfix[std::size_t(j)];
-        narrow.add_term(acc, hf.e[std::size_t(g)] + 48);
-        val += (narrow.to_float() * ws[g]) * x.scales[g];
+        const std::int64_t acc =
+            fixed_group_dot(hf, std::size_t(g), G, w.q.data() + base + std::size_t(g) * G, w.qmax);
+        val += (fixed_to_float(acc, hf.e[std::size_t(g)]) * ws[g]) * x.scales[g];
         continue;
       }
+      narrow.clear();
       if (w_int && !wide) {  // codes x binary16 inputs of a wide exponent spread, binned
         for (int j = g * G; j < (g + 1) * G; ++j) {
           const ElemTerm a = xt[std::size_t(j)];

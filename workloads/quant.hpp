@@ -1,6 +1,7 @@
 #pragma once
 // The bit-exact quantized arithmetic every hardware model must reproduce. The contract is
 // written out in workloads/QUANTIZATION.md; this file is its executable form.
+#include <bit>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -127,12 +128,29 @@ ElemTerm decode_half(std::uint16_t h);
 // x_j = xfix[j] * 2^e[g] with e[g] the group's smallest exponent. Valid for a group (fixed[g])
 // when no element is NaN and every |code * xfix| summed over the group fits 62 bits; then the
 // group's exact sum is one int64 dot product (the contract's value, only faster to get).
+// The same inputs are also held as int16 digits of 15 bits, so the dot product runs on 16-bit
+// multiplies with 32-bit sums (what SIMD units do fast): xfix = d[0] + d[1] 2^15 + d[2] 2^30
+// with digits[g] (1 to 3) digits, the lower ones in [0, 2^15), the top one signed (one digit:
+// xfix itself).
 struct HalfFixed {
   std::vector<std::int64_t> xfix;
   std::vector<int> e;
   std::vector<char> fixed;
+  std::vector<std::int16_t> d[3];
+  std::vector<std::int8_t> digits;
 };
 void prepare_half_fixed(std::span<const ElemTerm> x, int group, HalfFixed& out);
+// sum over group g's j of codes[j] * xfix[j], exactly, for a group with fixed[g]; `codes`
+// points at the group's first code and every |code| is at most code_max (QTensor::qmax).
+std::int64_t fixed_group_dot(const HalfFixed& hf, std::size_t g, int group,
+                             const std::int16_t* codes, int code_max);
+// A HalfFixed group's sum acc * 2^e (e as HalfFixed::e, -24 <= e <= 5) rounded once to
+// float32, to nearest even: what HalfDotSum gives for it, without the bins. The int64 to
+// float32 conversion rounds once (the default rounding mode); the power of two is exact since
+// the result stays between 2^-24 and 2^68, in float32's normal range.
+inline float fixed_to_float(std::int64_t acc, int e) {
+  return static_cast<float>(acc) * std::bit_cast<float>(std::uint32_t(e + 127) << 23);
+}
 ElemTerm decode_bf16(std::uint16_t b);
 
 // Rounds v to a minifloat with `mbits` mantissa bits and smallest normal exponent `emin`
