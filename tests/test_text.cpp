@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "sim/base/text.hpp"
+#include "sim/report/table.hpp"
 
 using namespace qaccel;
 
@@ -35,4 +38,24 @@ TEST(Text, StrictNumbers) {
 
 TEST(Text, SplitWords) {
   EXPECT_EQ(split_words(" 1, 2\t3 ,4 "), (std::vector<std::string>{"1", "2", "3", "4"}));
+}
+
+// Text tables print what a terminal can show: invalid UTF-8 as U+FFFD, control characters (an
+// escape sequence in a name) as '?', and columns aligned by code points, not bytes.
+TEST(Table, TextCellsArePrintableAndAligned) {
+  qaccel::Table t;
+  t.add_column("name");
+  t.add_column("n", true);
+  t.add_row({"caf\xC3\xA9", "1"});      // valid: 4 code points, 5 bytes
+  t.add_row({"a\xFF\x1B[31mb", "22"});  // an invalid byte and ESC
+  std::ostringstream os;
+  t.render(os, qaccel::TableFormat::table);
+  EXPECT_EQ(os.str(),
+            "name       n\n"  // the widest name, a\uFFFD?[31mb, is 8 code points
+            "--------  --\n"
+            "caf\xC3\xA9       1\n"
+            "a\xEF\xBF\xBD?[31mb  22\n");
+  std::ostringstream csv;
+  t.render(csv, qaccel::TableFormat::csv);
+  EXPECT_EQ(csv.str().find('\xFF'), std::string::npos);
 }

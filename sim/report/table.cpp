@@ -79,15 +79,49 @@ std::string csv_escape(const std::string& s) {
   return o + "\"";
 }
 
+namespace {
+
+// A cell as a terminal shows it: invalid UTF-8 becomes U+FFFD and control characters '?' (a
+// name holding an escape sequence must not drive the terminal); with its width in code points.
+std::string printable(const std::string& s, bool controls) {
+  std::string o;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const std::size_t n = utf8_length(s, i);
+      if (n == 0) {
+        o += "\xEF\xBF\xBD";
+        continue;
+      }
+      o.append(s, i, n);
+      i += n - 1;
+    } else if (controls && (c < 0x20 || c == 0x7f)) {
+      o += '?';
+    } else {
+      o += char(c);
+    }
+  }
+  return o;
+}
+
+std::size_t width(const std::string& s) {  // s is valid UTF-8 (printable's output)
+  std::size_t n = 0;
+  for (unsigned char c : s)
+    n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
 void Table::render(std::ostream& os, TableFormat f) const {
   const std::size_t nc = names_.size();
   if (f == TableFormat::csv) {
     for (std::size_t c = 0; c < nc; ++c)
-      os << (c ? "," : "") << csv_escape(names_[c]);
+      os << (c ? "," : "") << csv_escape(printable(names_[c], false));
     os << "\n";
     for (const auto& r : rows_) {
       for (std::size_t c = 0; c < nc; ++c)
-        os << (c ? "," : "") << csv_escape(r[c]);
+        os << (c ? "," : "") << csv_escape(printable(r[c], false));
       os << "\n";
     }
     return;
@@ -108,16 +142,17 @@ void Table::render(std::ostream& os, TableFormat f) const {
   }
   std::vector<std::size_t> w(nc);
   for (std::size_t c = 0; c < nc; ++c) {
-    w[c] = names_[c].size();
+    w[c] = width(printable(names_[c], true));
     for (const auto& r : rows_)
-      w[c] = std::max(w[c], r[c].size());
+      w[c] = std::max(w[c], width(printable(r[c], true)));
   }
-  auto line = [&](const std::vector<std::string>& cells) {
+  auto line = [&](const std::vector<std::string>& raw) {
     std::string out;
     for (std::size_t c = 0; c < nc; ++c) {
-      std::string pad(w[c] - cells[c].size(), ' ');
+      const std::string cell = printable(raw[c], true);
+      std::string pad(w[c] - width(cell), ' ');
       out += c ? "  " : "";
-      out += numeric_[c] ? pad + cells[c] : cells[c] + (c + 1 < nc ? pad : "");
+      out += numeric_[c] ? pad + cell : cell + (c + 1 < nc ? pad : "");
     }
     os << out << "\n";
   };
