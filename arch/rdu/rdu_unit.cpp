@@ -26,7 +26,11 @@
 // - Energy: every FLOP pair at the tech table's `fp16` MAC energy (BF16 lanes), PMU buffer
 //   bytes written and read at the PMU size's SRAM energy, HBM and DDR bytes at the system's
 //   DRAM energy per byte. Area: PCUs x lanes x stages `fp16` PEs plus the PMUs' SRAM.
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <iostream>
 #include <map>
 #include <numeric>
 
@@ -110,7 +114,11 @@ class RduUnit final : public Unit {
     for (const Op* o : ops)
       all.push_back(*o);
     resident_ = resident_tensors(all);
-    // Layer instances: maximal runs of consecutive ops with the same layer.
+    // Layer instances: maximal runs of consecutive ops with the same layer. Compiling many on a
+    // big grid takes seconds: a terminal sees the progress once a second.
+    const bool tty = ::isatty(STDERR_FILENO) == 1;
+    auto last = std::chrono::steady_clock::now();
+    bool shown = false;
     for (std::size_t b = 0; b < all.size();) {
       std::size_t e = b + 1;
       while (e < all.size() && all[e].layer == all[b].layer)
@@ -118,7 +126,13 @@ class RduUnit final : public Unit {
       plan_instance(
           std::vector<Op>(all.begin() + std::ptrdiff_t(b), all.begin() + std::ptrdiff_t(e)));
       b = e;
+      if (tty && std::chrono::steady_clock::now() - last > std::chrono::seconds(1)) {
+        last = std::chrono::steady_clock::now(), shown = true;
+        std::cerr << "\r" << name_ << ": compiled the layers of " << b << "/" << all.size()
+                  << " ops (" << cache_.size() << " distinct mappings)" << std::flush;
+      }
     }
+    if (shown) std::cerr << "\n";
     QACCEL_ASSERT(shares_.size() == ops.size(), "RDU: an op without a share of its mapping");
   }
 
