@@ -339,8 +339,8 @@ std::string missing_table(Db& db, const std::string& schema) {
   // A results file of this schema has every table; version 2 lacks only relative_metrics.
   for (const std::string& t : result_tables()) {
     if (t == "relative_metrics") continue;
-    Stmt st = db.prepare("SELECT 1 FROM " + schema +
-                         ".sqlite_master WHERE type = 'table' AND name = ?");
+    Stmt st =
+        db.prepare("SELECT 1 FROM " + schema + ".sqlite_master WHERE type = 'table' AND name = ?");
     st.bind(1, t);
     if (!st.step()) return t;
   }

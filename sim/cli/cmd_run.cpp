@@ -400,8 +400,8 @@ int cmd_run(const std::vector<std::string>& args) {
         const std::string rest = r.mapped_by.substr(at + 10);  // "RULE_UNIT why"
         const auto sp = rest.find(' ');
         ++fallbacks[std::string(to_string(r.op.kind)) + " ops ran on '" + r.unit +
-                    "' instead of '" + rest.substr(0, sp) + "': " +
-                    (sp == std::string::npos ? "" : rest.substr(sp + 1))];
+                    "' instead of '" + rest.substr(0, sp) +
+                    "': " + (sp == std::string::npos ? "" : rest.substr(sp + 1))];
       }
     for (const auto& [what, n] : fallbacks)
       std::cout << "fallback   " << n << " " << what << "\n";
