@@ -94,9 +94,8 @@ class RduUnit final : public Unit {
                      "distinct layer instances compiled (sectioned, placed, routed)")) {
     ctx_.tech.mac_named("fp16");  // a tech file without the PE is a config error now
     ctx_.tech.pe_area_named("fp16");
-    // One source of truth: the HBM tier is the system's memory, the clock the system's.
-    if (ctx_.memory) s_.hbm_bytes_per_cycle = ctx_.memory->peak_bytes_per_cycle();
-    s_.clock_ghz = ctx_.clock_ghz;
+    s_.take_from_system(ctx_.memory ? ctx_.memory->peak_bytes_per_cycle() : s_.hbm_bytes_per_cycle,
+                        ctx_.clock_ghz);
   }
 
   std::string_view impl() const override { return "rdu"; }
@@ -318,25 +317,23 @@ class RduUnit final : public Unit {
       }
       // Attention's own time comes from its pipelines (below): the section's time goes to the
       // other ops; a section of attention alone keeps only its reconfiguration.
-      bool others = false;
       for (std::size_t j = 0; j < ops.size(); ++j)
-        if (is_attention(j))
-          busy[j] = 0;
-        else
-          others = others || busy[j] > 0;
-      const i64 total = (others ? sec.cycles : 0) + s_.reconfig_cycles;
+        if (is_attention(j)) busy[j] = 0;
       const i64 all_busy = std::accumulate(busy.begin(), busy.end(), i64(0));
-      i64 given = 0;
+      if (all_busy == 0) {  // attention's section: only its reconfiguration stays
+        p.ops[0].cycles += s_.reconfig_cycles;
+        continue;
+      }
+      const i64 total = sec.cycles + s_.reconfig_cycles;
       std::size_t last = 0;
-      bool any = false;
       for (std::size_t j = 0; j < ops.size(); ++j)
-        if (busy[j] > 0 || (all_busy == 0 && !any)) last = j, any = true;
+        if (busy[j] > 0) last = j;
+      // Integer shares; the last op takes the rounding so the section's cycles add up.
+      i64 given = 0;
       for (std::size_t j = 0; j < ops.size(); ++j) {
-        if (all_busy > 0 ? busy[j] == 0 : j != last) continue;
-        // Integer shares; the last op takes the rounding so the section's cycles add up.
-        const i64 c = j == last ? total - given
-                                : i64(double(total) * (all_busy ? double(busy[j]) / double(all_busy)
-                                                                : 1.0 / double(ops.size())));
+        if (busy[j] == 0) continue;
+        const i64 c =
+            j == last ? total - given : i64(double(total) * (double(busy[j]) / double(all_busy)));
         p.ops[j].cycles += c, given += c;
       }
     }
@@ -377,10 +374,9 @@ class RduUnit final : public Unit {
       std::vector<std::size_t> group = {j};
       for (std::size_t k = j + 1; k < ops.size() && group.size() < 3; ++k)
         if (ops[k].kind == OpKind::softmax || ops[k].kind == OpKind::attn_value) group.push_back(k);
+      const i64 n = i64(group.size()), share = cycles / n;
       for (std::size_t g = 0; g < group.size(); ++g)
-        p.ops[group[g]].cycles +=
-            g + 1 == group.size() ? cycles - i64(group.size() - 1) * (cycles / i64(group.size()))
-                                  : cycles / i64(group.size());
+        p.ops[group[g]].cycles += g + 1 == group.size() ? cycles - (n - 1) * share : share;
     }
   }
 

@@ -64,6 +64,11 @@ struct RduSpec {
   std::int64_t sram_bytes() const { return pmu_bytes() * pmus(); }
   std::int64_t hbm_bytes() const { return std::int64_t(hbm_gib * double(1LL << 30)); }
   std::int64_t ddr_bytes() const { return std::int64_t(ddr_gib * double(1LL << 30)); }
+  // The values the system owns (one source of truth): the HBM tier is the system's memory,
+  // the clock the system's.
+  void take_from_system(double memory_bytes_per_cycle, double system_clock_ghz) {
+    hbm_bytes_per_cycle = memory_bytes_per_cycle, clock_ghz = system_clock_ghz;
+  }
   // "where.key", for errors naming a parameter.
   std::string key(const std::string& k) const { return where + "." + k; }
 };

@@ -213,7 +213,7 @@ int cmd_rdu_map(const std::vector<std::string>& args) {
   YAML::Node node = YAML::Clone(unit->params);
   node.remove("impl");
   rdu::RduSpec s = rdu::load_spec(node, sys.file, "system.units." + unit->name);
-  s.hbm_bytes_per_cycle = sys.dram.peak_bytes_per_cycle(), s.clock_ghz = sys.clock_ghz;
+  s.take_from_system(sys.dram.peak_bytes_per_cycle(), sys.clock_ghz);
 
   const ModelSpec m = model_from_options(vm, usage);
   const WorkloadSpec w = config::load_workload(vm["workload"].as<std::string>());
