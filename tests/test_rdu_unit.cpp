@@ -5,6 +5,7 @@
 
 #include "arch/rdu/attention.hpp"
 #include "arch/rdu/dfg.hpp"
+#include "arch/rdu/fabric.hpp"
 #include "arch/rdu/place.hpp"
 #include "sim/base/error.hpp"
 #include "sim/config/config.hpp"
@@ -73,7 +74,14 @@ TEST(RduUnit, LayerOpsAddUpToTheMapping) {
   const rdu::Mapping mp = rdu::map_layer(g, s, rdu::Fusion::layer, rdu::resident_tensors(all));
   EXPECT_EQ(ops, 17);
   EXPECT_GT(mp.total_cycles, 0);
-  EXPECT_EQ(layer1, mp.total_cycles);  // the ops other than attention share the sections
+  // The ops other than attention share the sections: each its fabric simulation (no less than
+  // its tier / mesh-link floor) plus its reconfiguration.
+  std::int64_t sections = 0;
+  for (const rdu::Section& sec : mp.sections)
+    sections +=
+        std::max(rdu::simulate_section(sec, s, rdu::FabricEngine::plain).cycles, sec.bound_cycles) +
+        s.reconfig_cycles;
+  EXPECT_EQ(layer1, sections);
   // Attention: its pipelines' closed form for the decode token's heads over 9 positions.
   rdu::SdpaFabric f;
   f.link.lanes = 16, f.link.elem_bits = 32, f.link.capacity_vectors = s.link_capacity_vectors;

@@ -94,6 +94,11 @@ std::vector<TensorRef> resident_tensors(const std::vector<Op>& ops) {
   return r;
 }
 
+bool blocking(NodeKind k) {
+  return k == NodeKind::matmul_tile || k == NodeKind::reduce || k == NodeKind::max_reduce ||
+         k == NodeKind::sum_reduce;
+}
+
 Tier spill_tier(const RduSpec& s) {
   return s.hbm_gib > 0 ? Tier::hbm : Tier::ddr;
 }
@@ -450,11 +455,6 @@ double tier_bytes_per_cycle(const RduSpec& s, Tier t) {
   return t == Tier::hbm ? s.hbm_bytes_per_cycle : s.ddr_bytes_per_cycle;
 }
 
-bool blocking(NodeKind k) {
-  return k == NodeKind::matmul_tile || k == NodeKind::reduce || k == NodeKind::max_reduce ||
-         k == NodeKind::sum_reduce;
-}
-
 // The cycles of a placed section, and every stream's rate at that pace.
 void time_section(Section& sec, const RduSpec& s, const Mapping& m) {
   double t = 1;
@@ -465,10 +465,13 @@ void time_section(Section& sec, const RduSpec& s, const Mapping& m) {
     const Tier tier = n.tensor_kind == TensorKind::activation ? spill_tier(s) : m.tier_of(n.tensor);
     tier_bytes[int(tier)] += double(n.bytes);
   }
+  double bound = 1;
   for (Tier tier : {Tier::hbm, Tier::ddr})
-    t = std::max(t, tier_bytes[int(tier)] / tier_bytes_per_cycle(s, tier));
+    bound = std::max(bound, tier_bytes[int(tier)] / tier_bytes_per_cycle(s, tier));
   for (const auto& [k, v] : link_sums(sec, false))
-    t = std::max(t, v / s.link_vectors_per_cycle);
+    bound = std::max(bound, v / s.link_vectors_per_cycle);
+  sec.bound_cycles = i64(std::ceil(bound - 1e-9));
+  t = std::max(t, bound);
   // The dependence chain: a node starts when its streaming producers have filled their
   // pipelines and its blocking ones (reductions, matmul tiles: nothing out before the whole
   // input is in) have finished; it finishes no earlier than start + busy, nor before any

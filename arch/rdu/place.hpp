@@ -71,6 +71,8 @@ std::vector<TensorPlacement> plan_tiers(const std::vector<TensorRef>& tensors, c
 std::vector<TensorRef> resident_tensors(const std::vector<Op>& ops);
 // The tier of spills and layer inputs / outputs.
 Tier spill_tier(const RduSpec& s);
+// Reductions and matmul tiles emit nothing before their whole input is in.
+bool blocking(NodeKind k);
 
 struct Section {
   Dfg graph;                              // its nodes, then its spill writes
@@ -78,6 +80,9 @@ struct Section {
   std::vector<Coord> tile;                // per node
   std::vector<std::vector<Coord>> route;  // per edge
   std::int64_t cycles = 0;                // estimated (see Timing above)
+  // What the fabric simulation (fabric.hpp) leaves out, as a floor on its cycles: the busiest
+  // off-chip tier's bytes / bandwidth and the busiest mesh link's vectors / bandwidth.
+  std::int64_t bound_cycles = 0;
   std::int64_t spill_write_bytes = 0, spill_read_bytes = 0;
 
   int used(TileKind k) const { return graph.count(k); }

@@ -38,6 +38,7 @@
 #include "arch/common/unit.hpp"
 #include "arch/rdu/attention.hpp"
 #include "arch/rdu/dfg.hpp"
+#include "arch/rdu/fabric.hpp"
 #include "arch/rdu/place.hpp"
 #include "arch/rdu/spec.hpp"
 #include "sim/base/checked.hpp"
@@ -63,6 +64,10 @@ struct InstanceStats {
   int pcus = 0, pmus = 0, agcus = 0, max_hops = 0;
   double max_link_load = 0;
   i64 attn_buffer_bytes = 0;
+  i64 estimate_cycles = 0;  // the compiler's estimate of the same sections
+  i64 fabric_vectors = 0;   // vectors the fabric simulation moved through links
+  i64 stage_buffer_bytes = 0;
+  int sections_simulated = 0;  // the others timed by the estimate
 };
 
 struct Planned {
@@ -91,7 +96,18 @@ class RduUnit final : public Unit {
         attn_peak_(stat("attn_peak_buffer_bytes", "bytes",
                         "peak intermediate storage of attention (scores or running state)")),
         mapped_(stat("layer_mappings", "mappings",
-                     "distinct layer instances compiled (sectioned, placed, routed)")) {
+                     "distinct layer instances compiled (sectioned, placed, routed)")),
+        simulated_(stat("fabric_simulations", "sections",
+                        "distinct sections simulated tile by tile (fabric.hpp)")),
+        fabric_vectors_(stat("fabric_vectors", "vectors",
+                             "vectors the sections' streams moved through their links")),
+        estimate_(stat("estimate_cycles", "cycles",
+                       "the compiler's estimate of the same sections' time, for comparison")),
+        stage_(stat("stage_buffer_bytes", "bytes",
+                    "most bytes one section holds in stage buffers on joining streams")),
+        estimated_(stat("sections_estimated", "sections",
+                        "sections run whose time is the compiler's estimate (more vectors than "
+                        "simulate_max_vectors)")) {
     ctx_.tech.mac_named("fp16");  // a tech file without the PE is a config error now
     ctx_.tech.pe_area_named("fp16");
     s_.take_from_system(ctx_.memory ? ctx_.memory->peak_bytes_per_cycle() : s_.hbm_bytes_per_cycle,
@@ -275,6 +291,36 @@ class RduUnit final : public Unit {
     agcus_ = std::max(agcus_, double(st.agcus)), hops_ = std::max(hops_, double(st.max_hops));
     link_load_ = std::max(link_load_, st.max_link_load);
     attn_peak_ = std::max(attn_peak_, double(st.attn_buffer_bytes));
+    estimate_ += double(st.estimate_cycles), fabric_vectors_ += double(st.fabric_vectors);
+    stage_ = std::max(stage_, double(st.stage_buffer_bytes));
+    estimated_ += double(st.sections - st.sections_simulated);
+  }
+
+  bool simulated(const Section& sec) const {
+    i64 v = 0;
+    for (const Edge& e : sec.graph.edges)
+      v += e.vectors;
+    return v <= s_.simulate_max_vectors;
+  }
+
+  // A section simulated tile by tile; sections of the same shape (a decode step's layers differ
+  // only in their tensors' names and tiers) are simulated once.
+  const FabricResult& fabric(const Section& sec) const {
+    std::string key;
+    for (const Node& n : sec.graph.nodes)
+      key += std::to_string(int(n.kind)) + "," + std::to_string(n.busy_cycles) + "," +
+             std::to_string(n.latency_cycles) + ";";
+    for (std::size_t e = 0; e < sec.graph.edges.size(); ++e) {
+      const Edge& ed = sec.graph.edges[e];
+      key += std::to_string(ed.src) + ">" + std::to_string(ed.dst) + "," +
+             std::to_string(ed.vectors) + "," + std::to_string(sec.route[e].size()) + ";";
+    }
+    auto it = fabric_cache_.find(key);
+    if (it == fabric_cache_.end()) {
+      it = fabric_cache_.emplace(key, simulate_section(sec, s_, FabricEngine::plain)).first;
+      simulated_ += 1;
+    }
+    return it->second;
   }
 
   Planned map_instance(const std::vector<Op>& ops) const {
@@ -294,6 +340,17 @@ class RduUnit final : public Unit {
       return k == OpKind::attn_score || k == OpKind::softmax || k == OpKind::attn_value;
     };
     for (const Section& sec : mp.sections) {
+      // The section's time: its tiles simulated, no less than what the simulation leaves out
+      // (tier and mesh-link bandwidth) allows; the estimate for a section too big to simulate.
+      i64 sec_cycles = sec.cycles;
+      st.estimate_cycles += sec.cycles;
+      if (simulated(sec)) {
+        const FabricResult& fab = fabric(sec);
+        sec_cycles = std::max(fab.cycles, sec.bound_cycles);
+        st.fabric_vectors += fab.vectors_moved;
+        st.stage_buffer_bytes = std::max(st.stage_buffer_bytes, fab.stage_buffer_bytes);
+        st.sections_simulated += 1;
+      }
       // The section's time (and its reconfiguration) shared by busy cycles.
       std::vector<i64> busy(ops.size(), 0);
       for (const Node& n : sec.graph.nodes) {
@@ -324,7 +381,7 @@ class RduUnit final : public Unit {
         p.ops[0].cycles += s_.reconfig_cycles;
         continue;
       }
-      const i64 total = sec.cycles + s_.reconfig_cycles;
+      const i64 total = sec_cycles + s_.reconfig_cycles;
       std::size_t last = 0;
       for (std::size_t j = 0; j < ops.size(); ++j)
         if (busy[j] > 0) last = j;
@@ -382,11 +439,13 @@ class RduUnit final : public Unit {
 
   RduSpec s_;
   double &sections_, &reconfig_, &pcus_, &pmus_, &agcus_, &hops_, &link_load_, &spill_, &hbm_,
-      &ddr_, &sram_tier_, &attn_peak_, &mapped_;
+      &ddr_, &sram_tier_, &attn_peak_, &mapped_, &simulated_, &fabric_vectors_, &estimate_, &stage_,
+      &estimated_;
   std::vector<TensorRef> resident_;
   std::vector<OpShare> shares_;
   std::size_t next_ = 0;
   std::map<std::string, Planned> cache_;
+  mutable std::map<std::string, FabricResult> fabric_cache_;
 };
 
 std::unique_ptr<Unit> make(const std::string& name, const ParamValues& v, UnitContext& ctx) {

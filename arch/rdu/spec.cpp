@@ -42,7 +42,11 @@ const ParamSet& rdu_params() {
                     "attention mapping: online (running max and sum, storage independent of "
                     "the sequence) or naive (the scores materialized)"),
       param::integer("sdpa_pipelines", 1, 1 << 16, 8, "pipelines",
-                     "attention pipelines (3 PCUs and a PMU each) an attention op's heads share")};
+                     "attention pipelines (3 PCUs and a PMU each) an attention op's heads share"),
+      param::integer("simulate_max_vectors", 0, 1LL << 40, 16'000'000, "vectors",
+                     "sections whose streams carry more vectors are timed by the compiler's "
+                     "estimate instead of tile by tile (host time: about 5M vectors/s); 0: "
+                     "estimate every section")};
   return params;
 }
 
@@ -83,6 +87,7 @@ RduSpec fill(const ParamValues& v, const std::string& where) {
   s.fusion = v.choice("fusion") == "layer" ? Fusion::layer : Fusion::op;
   s.sdpa = v.choice("sdpa") == "online" ? SdpaMapping::online : SdpaMapping::naive;
   s.sdpa_pipelines = int(v.integer("sdpa_pipelines"));
+  s.simulate_max_vectors = v.integer("simulate_max_vectors");
   return s;
 }
 

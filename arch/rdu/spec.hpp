@@ -54,6 +54,9 @@ struct RduSpec {
   Fusion fusion = Fusion::layer;
   SdpaMapping sdpa = SdpaMapping::online;
   int sdpa_pipelines = 8;  // attention pipelines an attention op's heads share
+  // Sections whose streams carry more vectors are timed by the compiler's estimate, not by the
+  // fabric simulation (fabric.hpp), to bound host time.
+  std::int64_t simulate_max_vectors = 16'000'000;
   double clock_ghz = 1.6;  // the system's clock (system.clock_ghz)
   // Where the spec came from, for messages: "file: system.units.rdu0" (or a key path).
   std::string where = "rdu";
