@@ -9,7 +9,7 @@
 #   bit-serial PEs: functional stories15M decode (bitmod3) vs the systolic W8A8 run, and a
 #     timing-only LLaMA-2-7B decode step on bitmod.yaml (target < 0.1 s host time)
 #   RDU tiles: functional stories15M decode step on rdu-small, LLaMA-2-7B decode step and
-#     512-token prefill on sn40l-like (target < 5 s each), link vectors per host second
+#     512-token prefill on sn40l-like (target < 5 s each), link and fabric vectors per host second
 # Usage: bench/run_bench.sh [BUILD_DIR]   (prints wall seconds and simulated cycles per second)
 # DRAM and PIM figures: bench/dram_bench.sh.
 set -euo pipefail
@@ -58,6 +58,8 @@ bench llama2-7b-rdu-prefill512 "$q" run "$c/systems/sn40l-like.yaml" --model "$c
   --workload "$c/workloads/prefill-512.yaml" --timing-only
 "$q" rdu link --capacity 4 --latency 5 --credit-latency 3 --vectors 1e7 --step |
   awk '/^host_seconds/ {printf "%-28s %7.3f s wall  %.3g vectors/s\n", "rdu-link-1e7-step", $2, 1e7 / $2}'
+# Sections simulated tile by tile (arch/rdu/fabric.hpp): vectors moved per host second.
+"$(dirname "$q")/bench/bench_rdu_fabric" 2>/dev/null | grep '^layer/'
 
 # Design points per minute of a sweep (all cores): sweep_rate NAME FILE
 sweep_rate() {
