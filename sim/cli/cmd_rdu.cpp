@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "arch/rdu/fabric.hpp"
 #include "arch/rdu/link.hpp"
 #include "arch/rdu/place.hpp"
 #include "sim/base/text.hpp"
@@ -252,14 +253,26 @@ int cmd_rdu_map(const std::vector<std::string>& args) {
   t.render(std::cout, TableFormat::table);
   const rdu::Mapping& chosen = s.fusion == rdu::Fusion::layer ? fused : per_op;
   std::cout << "\nsections of the unit's mapping (fusion: " << rdu::to_string(s.fusion) << ")\n";
-  Table st = columns({"section", "nodes", "pcus", "pmus", "agcus", "cycles", "max_hops",
-                      "spill_w_bytes", "spill_r_bytes"});
+  // Each section also simulated tile by tile (fabric.hpp), as the RDU unit times it: "-" where
+  // it moves more than simulate_max_vectors vectors and the unit takes the estimate.
+  Table st =
+      columns({"section", "nodes", "pcus", "pmus", "agcus", "vectors", "cycles", "simulated_cycles",
+               "bound_cycles", "stage_buffer_bytes", "max_hops", "spill_w_bytes", "spill_r_bytes"});
   for (std::size_t i = 0; i < chosen.sections.size(); ++i) {
     const rdu::Section& sec = chosen.sections[i];
+    std::int64_t vectors = 0;
+    for (const rdu::Edge& e : sec.graph.edges)
+      vectors += e.vectors;
+    std::string sim = "-", stage = "-";
+    if (vectors <= s.simulate_max_vectors) {
+      const rdu::FabricResult f = rdu::simulate_section(sec, s, rdu::FabricEngine::plain);
+      sim = std::to_string(f.cycles), stage = std::to_string(f.stage_buffer_bytes);
+    }
     st.add_row({std::to_string(i), std::to_string(sec.graph.nodes.size()),
                 std::to_string(sec.used(rdu::TileKind::pcu)),
                 std::to_string(sec.used(rdu::TileKind::pmu)),
-                std::to_string(sec.used(rdu::TileKind::agcu)), std::to_string(sec.cycles),
+                std::to_string(sec.used(rdu::TileKind::agcu)), std::to_string(vectors),
+                std::to_string(sec.cycles), sim, std::to_string(sec.bound_cycles), stage,
                 std::to_string(sec.max_hops()), std::to_string(sec.spill_write_bytes),
                 std::to_string(sec.spill_read_bytes)});
   }
