@@ -14,9 +14,13 @@ namespace {
 
 // floor(a * b / c) and ceil(a * b / c) for non-negative a, b and positive c.
 i64 share(i64 a, i64 b, i64 c) {
+  i64 p;
+  if (!__builtin_mul_overflow(a, b, &p)) return p / c;  // the common case, no 128-bit divide
   return i64((__int128)a * b / c);
 }
 i64 share_up(i64 a, i64 b, i64 c) {
+  i64 p;
+  if (!__builtin_mul_overflow(a, b, &p) && p <= INT64_MAX - c) return (p + c - 1) / c;
   return i64(((__int128)a * b + c - 1) / c);
 }
 
@@ -294,8 +298,51 @@ FabricResult finish(const Section& sec, const std::vector<LinkSpec>& specs,
   throw InternalError(os.str());
 }
 
-// Discrete events: every context with a known next move sits in a queue by that move's cycle
-// (ties by context index); one waiting on the other side of a link, or on a buffer's writes,
+// The contexts due at each cycle: a ring of per-cycle lists for the next kWindow cycles and a
+// heap beyond (moves far ahead: a matmul tile's long steps). Within a cycle the order does not
+// matter: nothing a move does in cycle t is visible to another context before t + 1 (L >= 1,
+// R >= 1 here, buffer writes readable the cycle after).
+class Calendar {
+ public:
+  void push(i64 t, std::size_t c) {
+    QACCEL_ASSERT(t >= now_, "fabric: an event in the past");
+    if (t < now_ + kWindow) {
+      ring_[std::size_t(t) & (kWindow - 1)].push_back(c), ++near_;
+    } else {
+      far_.push({t, c});
+    }
+  }
+  bool empty() const { return near_ == 0 && far_.empty(); }
+  // The next cycle with moves due, its list moved out (empty() must be false).
+  i64 next(std::vector<std::size_t>& due) {
+    if (near_ == 0) now_ = far_.top().first;  // skip the empty stretch
+    for (;; ++now_) {
+      while (!far_.empty() && far_.top().first < now_ + kWindow) {
+        ring_[std::size_t(far_.top().first) & (kWindow - 1)].push_back(far_.top().second);
+        far_.pop(), ++near_;
+      }
+      auto& b = ring_[std::size_t(now_) & (kWindow - 1)];
+      if (b.empty()) continue;
+      due.clear();
+      due.swap(b);
+      near_ -= due.size();
+      return now_;
+    }
+  }
+  i64 now() const { return now_; }
+
+ private:
+  static constexpr i64 kWindow = 1024;  // a power of two
+  std::vector<std::vector<std::size_t>> ring_{std::size_t(kWindow)};
+  std::priority_queue<std::pair<i64, std::size_t>, std::vector<std::pair<i64, std::size_t>>,
+                      std::greater<>>
+      far_;
+  i64 now_ = 0;
+  std::size_t near_ = 0;
+};
+
+// Discrete events: every context with a known next move sits in a calendar by that move's
+// cycle; one waiting on the other side of a link, or on a buffer's writes,
 // is parked there and looked at again when that side moves. Link calls come in time order,
 // and a move's cycle, once known, never changes: the other side only adds vectors or credits
 // later than those already counted (link.hpp), and a buffer only adds writes.
@@ -317,8 +364,7 @@ FabricResult run_plain(const Section& sec, const std::vector<LinkSpec>& specs,
   std::vector<std::priority_queue<Need, std::vector<Need>, std::greater<>>> wait_fill(
       sec.graph.nodes.size());
   BufferFill fill(sec.graph.nodes.size());
-  using Event = std::pair<i64, std::size_t>;
-  std::priority_queue<Event, std::vector<Event>, std::greater<>> queue;
+  Calendar queue;
 
   // The cycle of c's next move, or kUnknown after parking it where it waits.
   auto ready = [&](std::size_t c) -> i64 {
@@ -343,7 +389,7 @@ FabricResult run_plain(const Section& sec, const std::vector<LinkSpec>& specs,
     return r;
   };
   auto look = [&](std::size_t c) {
-    if (const i64 r = ready(c); r != kUnknown) queue.push({r, c});
+    if (const i64 r = ready(c); r != kUnknown) queue.push(r, c);
   };
   auto wake = [&](int& waiting) {
     if (waiting < 0) return;
@@ -356,41 +402,43 @@ FabricResult run_plain(const Section& sec, const std::vector<LinkSpec>& specs,
     act[c] = prog.ctx[c]->next();
     look(c);
   }
+  std::vector<std::size_t> due;
   while (!queue.empty()) {
-    auto [t, c] = queue.top();
-    queue.pop();
-    // A context whose next move is still the earliest of all makes it at once (the order is
-    // the queue's: cycle, then context index).
-    for (;;) {
-      const Action& a = act[c];
-      const auto e = std::size_t(a.edge);
-      if (a.kind == Action::recv) {
-        links[e].recv(ask[c], t);
-        wake(wait_send[e]);
-        if (const int b = prog.ctx[c]->writes_buffer; b >= 0) {
-          fill.cycles[std::size_t(b)].push_back(t);
-          auto& w = wait_fill[std::size_t(b)];
-          const i64 have = i64(fill.cycles[std::size_t(b)].size());
-          while (!w.empty() && w.top().first <= have) {
-            const auto r = std::size_t(w.top().second);
-            w.pop();
-            look(r);
+    const i64 now = queue.next(due);
+    // Contexts due now may make more moves this cycle (a PCU sending on each out-edge): they
+    // go on at once; the rest wait in the calendar.
+    for (std::size_t c : due) {
+      i64 t = now;
+      for (;;) {
+        const Action& a = act[c];
+        const auto e = std::size_t(a.edge);
+        if (a.kind == Action::recv) {
+          links[e].recv(ask[c], t);
+          wake(wait_send[e]);
+          if (const int b = prog.ctx[c]->writes_buffer; b >= 0) {
+            fill.cycles[std::size_t(b)].push_back(t);
+            auto& w = wait_fill[std::size_t(b)];
+            const i64 have = i64(fill.cycles[std::size_t(b)].size());
+            while (!w.empty() && w.top().first <= have) {
+              const auto r = std::size_t(w.top().second);
+              w.pop();
+              look(r);
+            }
           }
+        } else {
+          links[e].send(ask[c], t);
+          wake(wait_recv[e]);
         }
-      } else {
-        links[e].send(ask[c], t);
-        wake(wait_recv[e]);
+        cur[c] = t;
+        prog.ctx[c]->done(t);
+        act[c] = prog.ctx[c]->next();
+        const i64 r = ready(c);
+        if (r == kUnknown) break;
+        if (r != now) {
+          queue.push(r, c);
+          break;
+        }
       }
-      cur[c] = t;
-      prog.ctx[c]->done(t);
-      act[c] = prog.ctx[c]->next();
-      const i64 r = ready(c);
-      if (r == kUnknown) break;
-      if (!queue.empty() && Event{r, c} > queue.top()) {
-        queue.push({r, c});
-        break;
-      }
-      t = r;
     }
   }
   for (std::size_t c = 0; c < n; ++c)
