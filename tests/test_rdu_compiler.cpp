@@ -191,17 +191,30 @@ TEST(RduLowering, TinyLayerCountsByHand) {
   EXPECT_EQ(ph.op_names.size(), 20u);
   EXPECT_EQ(named(ph, "L0.wo.a").vectors_in, 2);
   EXPECT_EQ(named(ph, "L0.attn_value.b0.h1.mm0").busy_cycles, 4);  // K = 4 keys, m = 1
+
+  // A 5-token prefill: a PCU meets `stages` rows of A per weight vector, so a wq PCU (1 block
+  // x K = 32) takes 32 x ceil(5 / 2) = 96 cycles at 2 stages and 32 at 6; it still takes its
+  // 32 weight vectors once and the 5 rows of A, V(32) = 2 vectors each.
+  WorkloadSpec pre;
+  pre.name = "p", pre.phase = Phase::prefill, pre.prompt_len = 5, pre.batch = 1;
+  const Dfg p2 = lower_layer(tiny_model(), pre, 0, tiny_spec());
+  EXPECT_EQ(named(p2, "L0.wq.mm0").busy_cycles, 96);
+  EXPECT_EQ(named(p2, "L0.wq.mm0").vectors_in, 32 + 5 * 2);
+  EXPECT_EQ(named(p2, "L0.wq.mm0").vectors_out, 5);
+  EXPECT_EQ(named(lower_layer(tiny_model(), pre, 0, six), "L0.wq.mm0").busy_cycles, 32);
 }
 
 // A 2 x 2 grid: PCUs (0,1), (1,2); PMUs (0,2), (1,1); AGCUs (0,0), (0,3). The chain read -> a
 // -> b -> write plus read -> b, 10 vectors each. Greedy: read (0,0); a nearest read (0,1);
 // b the other PCU (1,2); write the free AGCU (0,3). XY routes: read->a 1 hop, a->b
 // (0,1)(0,2)(1,2) 2, b->write (1,2)(1,3)(0,3) 2, read->b 3: max 3, mean 8/4 = 2.
-// The read sends 20 vectors (busy 20) over link (0,0)->(0,1): the section takes 20 cycles,
-// every stream runs at 0.5 vectors/cycle and that link carries exactly 1.0.
+// The read (of a weight: a different slice to each consumer) sends 20 vectors (busy 20) over
+// link (0,0)->(0,1): the section takes 20 cycles, every stream runs at 0.5 vectors/cycle and
+// that link carries exactly 1.0.
 TEST(RduPlace, ChainHopsAndLinkLoads) {
   Dfg g;
   int rd = add(g, "read", NodeKind::mem_read, 0);
+  g.nodes[std::size_t(rd)].tensor_kind = TensorKind::weight;
   int a = add(g, "a", NodeKind::map, 0, 10);
   int b = add(g, "b", NodeKind::map, 0, 10);
   int wr = add(g, "write", NodeKind::mem_write, 0);
@@ -243,7 +256,19 @@ TEST(RduPlace, ChainHopsAndLinkLoads) {
   slow.link_vectors_per_cycle = 0.5;
   const Mapping ms = map_layer(g, slow, Fusion::layer);
   EXPECT_EQ(ms.sections[0].cycles, 40);
+  EXPECT_EQ(ms.sections[0].bound_cycles, 40);
   EXPECT_TRUE(check_section(ms.sections[0], slow).empty());
+
+  // An activation read sends the same vectors to a and b: the switch copies them, so
+  // (0,0)->(0,1) carries them once (0.5 vectors/cycle); a->b and read->b still share the next
+  // two links (1.0: 20 vectors, 40 cycles at half bandwidth).
+  g.nodes[std::size_t(rd)].tensor_kind = TensorKind::activation;
+  for (const LinkLoad& l : link_loads(map_layer(g, s, Fusion::layer).sections[0])) {
+    const bool shared = l.from == Coord{0, 1} || l.from == Coord{0, 2};
+    EXPECT_DOUBLE_EQ(l.vectors_per_cycle, shared ? 1.0 : 0.5)
+        << l.from.row << "," << l.from.col << " -> " << l.to.row << "," << l.to.col;
+  }
+  EXPECT_EQ(map_layer(g, slow, Fusion::layer).sections[0].bound_cycles, 40);
 }
 
 // The checker catches each kind of illegal placement.

@@ -311,7 +311,8 @@ class Lowering {
           const i64 my_blocks = blocks / P + (j < blocks % P ? 1 : 0);
           Node x = make(p + ".mm" + std::to_string(j), NodeKind::matmul_tile);
           x.stage_ops = 2;  // multiply, accumulate
-          x.busy_cycles = my_blocks * o.k * o.m;
+          // The PCU as a lanes x stages array: a B vector meets `stages` rows of A per cycle.
+          x.busy_cycles = my_blocks * o.k * ceil_div(o.m, s_.stages);
           x.latency_cycles = 2;
           const int id = g_.add_node(x);
           g_.add_edge(streams[std::size_t(j % S)], id, b_bits, my_blocks * o.k);

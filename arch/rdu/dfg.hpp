@@ -28,11 +28,12 @@
 //   and the gains (2 x dim x 4 bytes) for the second pass, scale-map (2 stage ops: x r g).
 // - matmul / gemv / attn_score / attn_value (GEMM view m, n, k, count): count x ceil(n / lanes)
 //   column blocks of `lanes` outputs, spread round-robin over P = min(blocks, matmul_pcus)
-//   matmul_tile PCUs. A PCU takes one vector of B (a weight or KV row slice) per cycle and
-//   applies it to the m rows of A: busy = its blocks x k x m cycles (its MACs / lanes when n
-//   fills the lanes), B vectors in = its blocks x k, outputs m x its blocks vectors (a block
-//   narrower than `lanes` columns still sends whole vectors). A (one row: count x k elements,
-//   streamed in at the op's act width, the producer casting in its tail) sits in a
+//   matmul_tile PCUs. A PCU takes one vector of B (a weight or KV row slice) and applies it
+//   to the m rows of A, `stages` rows a cycle (its lanes x stages MACs, SN40L's systolic
+//   mode): busy = its blocks x k x ceil(m / stages) cycles (its MACs / (lanes x stages) when n
+//   fills the lanes and m the stages), B vectors in = its blocks x k, outputs m x its blocks
+//   vectors (a block narrower than `lanes` columns still sends whole vectors). A (one row: count x
+//   k elements, streamed in at the op's act width, the producer casting in its tail) sits in a
 //   double-buffered PMU buffer that broadcasts m x V(count x k) vectors to every PCU (wo's
 //   buffer gathers every attention head's output). B streams from memory through
 //   S = min(P, matmul_streams) mem_read AGCUs, PCU j fed by stream j mod S (bytes: the op's

@@ -122,14 +122,33 @@ namespace {
 
 using LinkKey = std::pair<Coord, Coord>;
 
+// A source's streams carry the same vectors to each of its consumers (a PCU's output, a buffer
+// read by several, an activation read from memory), except a weight or KV-cache read split over
+// matmul tiles. A switch's crossbar copies one input to several outputs, so such a multicast
+// crosses a mesh link once: it counts as its largest stream there.
+bool multicast(const Node& src) {
+  return !(src.kind == NodeKind::mem_read && src.tensor_kind != TensorKind::activation);
+}
+
 std::map<LinkKey, double> link_sums(const Section& sec, bool rates) {
   std::map<LinkKey, double> m;
+  std::map<std::pair<LinkKey, int>, double> shared;  // (link, multicast source): its largest
   for (std::size_t e = 0; e < sec.route.size(); ++e) {
     const Edge& edge = sec.graph.edges[e];
     const double v = rates ? edge.rate_vpc : double(edge.vectors);
-    for (std::size_t h = 1; h < sec.route[e].size(); ++h)
-      m[{sec.route[e][h - 1], sec.route[e][h]}] += v;
+    const bool mc = multicast(sec.graph.nodes[std::size_t(edge.src)]);
+    for (std::size_t h = 1; h < sec.route[e].size(); ++h) {
+      const LinkKey k{sec.route[e][h - 1], sec.route[e][h]};
+      if (mc) {
+        double& x = shared[{k, edge.src}];
+        x = std::max(x, v);
+      } else {
+        m[k] += v;
+      }
+    }
   }
+  for (const auto& [k, v] : shared)
+    m[k.first] += v;
   return m;
 }
 
