@@ -167,6 +167,11 @@ TEST(RduLowering, TinyLayerCountsByHand) {
   // Each wq PCU: 32 weight vectors + the input row V(32) = 2; out one vector.
   EXPECT_EQ(named(g, "L0.wq.mm0").vectors_in, 34);
   EXPECT_EQ(named(g, "L0.wq.mm0").vectors_out, 1);
+  // attn_score: each of its 2 PCUs holds one head's block (n = 4 positions in one block of
+  // lanes), so it takes that head's query row only (V(16) = 1 vector, not both heads' 2) and
+  // one K vector per k (k = head size 16, float32: no packing): 16 + 1.
+  EXPECT_EQ(named(g, "L0.attn_score.mm0").vectors_in, 16 + 1);
+  EXPECT_EQ(named(g, "L0.attn_score.mm1").vectors_in, 16 + 1);
   // The layer input feeds rmsnorm's square and row buffer and the residual: 3 x V(32).
   EXPECT_EQ(named(g, "in.s0.x").vectors_out, 6);
   EXPECT_EQ(named(g, "L0.silu_mul.silu_mul1").tile, TileKind::pcu);
@@ -202,6 +207,26 @@ TEST(RduLowering, TinyLayerCountsByHand) {
   EXPECT_EQ(named(p2, "L0.wq.mm0").vectors_in, 32 + 5 * 2);
   EXPECT_EQ(named(p2, "L0.wq.mm0").vectors_out, 5);
   EXPECT_EQ(named(lower_layer(tiny_model(), pre, 0, six), "L0.wq.mm0").busy_cycles, 32);
+
+  // 4-bit weights (w4a8, group 32 = K): a lane carries p = 8 of them, so a wq block of K = 32 is
+  // 4 weight vectors of 32-bit lanes; at 2 stages a vector's 8 (k, row) pairs take 4 cycles:
+  // busy 16 in decode, and 4 x ceil(8 x 5 / 2) = 80 in the 5-token prefill. Without packing:
+  // 32 vectors of one weight a lane, busy 32 x ceil(1 / 2) = 32 (decode).
+  ModelSpec w4 = tiny_model();
+  w4.quant = parse_scheme("w4a8-g32");
+  const Dfg q = lower_layer(w4, decode(3), 0, tiny_spec());
+  EXPECT_EQ(named(q, "L0.wq.mm0").busy_cycles, 16);
+  EXPECT_EQ(named(q, "L0.wq.b").vectors_out, 2 * 4);  // both PCUs' blocks
+  for (const Edge& e : q.edges)
+    if (q.nodes[std::size_t(e.src)].name == "L0.wq.b") {
+      EXPECT_EQ(e.elem_bits, 32);  // 8 x 4 bits
+    }
+  EXPECT_EQ(named(lower_layer(w4, pre, 0, tiny_spec()), "L0.wq.mm0").busy_cycles, 80);
+  RduSpec unpacked = tiny_spec();
+  unpacked.packing = false;
+  const Dfg u = lower_layer(w4, decode(3), 0, unpacked);
+  EXPECT_EQ(named(u, "L0.wq.mm0").busy_cycles, 32);
+  EXPECT_EQ(named(u, "L0.wq.b").vectors_out, 2 * 32);
 }
 
 // A 2 x 2 grid: PCUs (0,1), (1,2); PMUs (0,2), (1,1); AGCUs (0,0), (0,3). The chain read -> a

@@ -293,6 +293,9 @@ class Lowering {
         const int b_bits = attn ? int(o.kv_read_bytes * 8 / (o.count * o.n * o.k)) : o.weight_bits;
         const int a_bits = o.act_bits;
         const i64 blocks = o.count * ceil_div(o.n, s_.lanes);
+        // Packing: a 32-bit lane carries p narrow B elements (p consecutive k of its column).
+        const i64 pk = s_.packing && b_bits > 0 && b_bits < 32 ? 32 / b_bits : 1;
+        const i64 kv = ceil_div(i64(o.k), pk);  // B vectors per column block
         const i64 P = std::min<i64>(blocks, s_.matmul_pcus);
         const i64 S = std::min<i64>(P, s_.matmul_streams);
         auto abuf = buffer(p + ".a", ceil_div(i64(2) * o.count * o.k * a_bits, 8));
@@ -311,12 +314,18 @@ class Lowering {
           const i64 my_blocks = blocks / P + (j < blocks % P ? 1 : 0);
           Node x = make(p + ".mm" + std::to_string(j), NodeKind::matmul_tile);
           x.stage_ops = 2;  // multiply, accumulate
-          // The PCU as a lanes x stages array: a B vector meets `stages` rows of A per cycle.
-          x.busy_cycles = my_blocks * o.k * ceil_div(o.m, s_.stages);
+          // The PCU as a lanes x stages array: the p x m (k, row) pairs a B vector meets take
+          // `stages` a cycle.
+          x.busy_cycles = my_blocks * kv * ceil_div(pk * o.m, s_.stages);
           x.latency_cycles = 2;
           const int id = g_.add_node(x);
-          g_.add_edge(streams[std::size_t(j % S)], id, b_bits, my_blocks * o.k);
-          read_out(abuf, id, a_bits, o.m * vec(o.count * o.k));
+          g_.add_edge(streams[std::size_t(j % S)], id, int(b_bits * pk), my_blocks * kv);
+          // A: the m rows of each of the op's `count` matrices this PCU's blocks belong to
+          // (blocks j, j + P, ...; ceil(n / lanes) blocks a matrix).
+          i64 mats = 0;
+          for (i64 b = j, last = -1; b < blocks; b += P)
+            if (b / ceil_div(o.n, s_.lanes) != last) ++mats, last = b / ceil_div(o.n, s_.lanes);
+          read_out(abuf, id, a_bits, o.m * mats * vec(o.k));
           out.push_back({id, o.m * my_blocks});
         }
         producers_[o.writes.at(0).name] = out;

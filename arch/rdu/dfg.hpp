@@ -3,7 +3,8 @@
 //
 // Models: what each tile of a pipelined section does and the streams between them. One node is
 // one tile (a PCU, a PMU or an AGCU); one edge is a stream of vectors of `lanes` elements, each
-// element `elem_bits` wide (a vector never packs several narrow elements). A node's work is
+// element `elem_bits` wide (a weight or KV stream may pack p narrow elements into one lane,
+// `packing`: elem_bits = p x their bits). A node's work is
 // `busy_cycles` for the whole pass (one vector per cycle through its pipeline, so
 // cycles_per_vector() = busy / vectors_in), after a pipeline fill of `latency_cycles`.
 // Not modelled: control tokens, the order elements arrive in, bank conflicts, and the float
@@ -28,16 +29,18 @@
 //   and the gains (2 x dim x 4 bytes) for the second pass, scale-map (2 stage ops: x r g).
 // - matmul / gemv / attn_score / attn_value (GEMM view m, n, k, count): count x ceil(n / lanes)
 //   column blocks of `lanes` outputs, spread round-robin over P = min(blocks, matmul_pcus)
-//   matmul_tile PCUs. A PCU takes one vector of B (a weight or KV row slice) and applies it
-//   to the m rows of A, `stages` rows a cycle (its lanes x stages MACs, SN40L's systolic
-//   mode): busy = its blocks x k x ceil(m / stages) cycles (its MACs / (lanes x stages) when n
-//   fills the lanes and m the stages), B vectors in = its blocks x k, outputs m x its blocks
-//   vectors (a block narrower than `lanes` columns still sends whole vectors). A (one row: count x
-//   k elements, streamed in at the op's act width, the producer casting in its tail) sits in a
-//   double-buffered PMU buffer that broadcasts m x V(count x k) vectors to every PCU (wo's
-//   buffer gathers every attention head's output). B streams from memory through
-//   S = min(P, matmul_streams) mem_read AGCUs, PCU j fed by stream j mod S (bytes: the op's
-//   weight or KV bytes split evenly).
+//   matmul_tile PCUs. With `packing`, a B element of b < 32 bits shares a 32-bit lane with
+//   p - 1 others (p = floor(32 / b) consecutive k of its column), else p = 1: a block of k is
+//   Vk = ceil(k / p) B vectors. A PCU takes one B vector (a weight or KV row slice) and meets
+//   the m rows of A with each of its p k's, `stages` of those p x m pairs a cycle (its
+//   lanes x stages MACs, SN40L's systolic mode): busy = its blocks x Vk x ceil(p m / stages)
+//   cycles (its MACs / (lanes x stages) when n fills the lanes and p m the stages), B vectors
+//   in = its blocks x Vk, outputs m x its blocks vectors (a block narrower than `lanes`
+//   columns still sends whole vectors). A (one row: count x k elements, streamed in at the
+//   op's act width, the producer casting in its tail) sits in a double-buffered PMU buffer that
+//   sends each PCU the m rows of the matrices its blocks belong to, m x V(k) vectors each (wo's
+//   buffer gathers every attention head's output). B streams from memory through S = min(P, matmul_streams) mem_read AGCUs,
+//   PCU j fed by stream j mod S (bytes: the op's weight or KV bytes split evenly).
 // - rope: a map (3 stage ops) and a PMU holding one position's cos/sin table (head_size x 4 B).
 // - kv_append: one mem_write AGCU storing K and V into the KV cache (per-head attention: all
 //   the heads' caches through the one AGCU, its tier the first cache's).

@@ -43,6 +43,9 @@ const ParamSet& rdu_params() {
                     "the sequence) or naive (the scores materialized)"),
       param::integer("sdpa_pipelines", 1, 1 << 16, 8, "pipelines",
                      "attention pipelines (3 PCUs and a PMU each) an attention op's heads share"),
+      param::flag("packing", true,
+                  "a 32-bit lane carries 32 / bits narrow weight or KV-cache elements (a 4-bit "
+                  "weight stream moves 8 per lane); false: one element per lane"),
       param::integer("simulate_max_vectors", 0, 1LL << 40, 16'000'000, "vectors",
                      "sections whose streams carry more vectors are timed by the compiler's "
                      "estimate instead of tile by tile (host time: about 13M vectors/s); 0: "
@@ -88,6 +91,7 @@ RduSpec fill(const ParamValues& v, const std::string& where) {
   s.sdpa = v.choice("sdpa") == "online" ? SdpaMapping::online : SdpaMapping::naive;
   s.sdpa_pipelines = int(v.integer("sdpa_pipelines"));
   s.simulate_max_vectors = v.integer("simulate_max_vectors");
+  s.packing = v.flag("packing");
   return s;
 }
 

@@ -54,6 +54,7 @@ struct RduSpec {
   Fusion fusion = Fusion::layer;
   SdpaMapping sdpa = SdpaMapping::online;
   int sdpa_pipelines = 8;  // attention pipelines an attention op's heads share
+  bool packing = true;     // narrow weight / KV elements share a 32-bit lane
   // Sections whose streams carry more vectors are timed by the compiler's estimate, not by the
   // fabric simulation (fabric.hpp), to bound host time.
   std::int64_t simulate_max_vectors = 16'000'000;

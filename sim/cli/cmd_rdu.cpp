@@ -169,7 +169,7 @@ int cmd_rdu_link(const std::vector<std::string>& args) {
 
 const char* kMapUsage =
     "map SYSTEM.yaml (--model M.yaml | --checkpoint F.bin) --workload W.yaml [--quant Q]\n"
-    "       [--layer L] [--step S] [--unit NAME]";
+    "       [--layer L] [--step S] [--unit NAME] [--nodes]";
 
 // A table whose first `text` columns hold names and the others numbers.
 Table columns(const std::vector<std::string>& names, std::size_t text = 1) {
@@ -188,7 +188,8 @@ int cmd_rdu_map(const std::vector<std::string>& args) {
       "workload", po::value<std::string>()->required(), "workload config file")(
       "layer", po::value<int>()->default_value(0), "decoder layer to compile")(
       "step", po::value<int>()->default_value(0), "pass of the workload (as qaccel ops --step)")(
-      "unit", po::value<std::string>(), "the RDU unit (default: the system's only rdu unit)");
+      "unit", po::value<std::string>(), "the RDU unit (default: the system's only rdu unit)")(
+      "nodes", "also list every node of the unit's sections: tile, busy cycles, vectors");
   po::positional_options_description pos;
   pos.add("system", 1);
   po::variables_map vm;
@@ -277,6 +278,24 @@ int cmd_rdu_map(const std::vector<std::string>& args) {
                 std::to_string(sec.spill_read_bytes)});
   }
   st.render(std::cout, TableFormat::table);
+  if (vm.count("nodes")) {
+    std::cout << "\nnodes of the unit's sections\n";
+    Table nt = columns({"section", "node", "kind", "tile", "busy_cycles", "latency_cycles",
+                        "vectors_in", "vectors_out"},
+                       4);
+    for (std::size_t i = 0; i < chosen.sections.size(); ++i) {
+      const rdu::Section& sec = chosen.sections[i];
+      for (std::size_t v = 0; v < sec.graph.nodes.size(); ++v) {
+        const rdu::Node& n = sec.graph.nodes[v];
+        nt.add_row({std::to_string(i), n.name, rdu::to_string(n.kind),
+                    std::string(rdu::to_string(n.tile)) + "(" + std::to_string(sec.tile[v].row) +
+                        "," + std::to_string(sec.tile[v].col) + ")",
+                    std::to_string(n.busy_cycles), std::to_string(n.latency_cycles),
+                    std::to_string(n.vectors_in), std::to_string(n.vectors_out)});
+      }
+    }
+    nt.render(std::cout, TableFormat::table);
+  }
   std::cout << "\ntiers of layer " << layer << "'s weights and KV cache\n";
   Table tt = columns({"tensor", "kind", "tier", "bytes"}, 3);
   for (const rdu::TensorPlacement& tp : chosen.tensors)
