@@ -557,6 +557,7 @@ check rdu-link-step-too-long 2 "--vectors: must be <= 100000000" -- "$q" rdu lin
 # qaccel rdu map: both mappings of one layer, then the sections and tiers.
 check rdu-map 0 "^layer \(fused\) +[0-9]+ " -- "$q" rdu map "$src/configs/systems/rdu-small.yaml" --model "$m" --workload "$src/configs/workloads/decode-32.yaml"
 check rdu-map-simulated 0 " simulated_cycles +bound_cycles " -- "$q" rdu map "$src/configs/systems/rdu-small.yaml" --model "$m" --workload "$src/configs/workloads/decode-32.yaml"
+check rdu-map-nodes 0 "^0 +L0\.wq\.mm0 +matmul_tile +pcu\([0-9]+,[0-9]+\) +[0-9]+ " -- "$q" rdu map "$src/configs/systems/rdu-small.yaml" --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --nodes
 check rdu-map-tiers 0 "^W.L0.wq +weight +(sram|hbm|ddr) " -- "$q" rdu map "$src/configs/systems/rdu-small.yaml" --model "$m" --workload "$src/configs/workloads/decode-32.yaml"
 check rdu-map-no-rdu 2 "no unit with impl: rdu" -- "$q" rdu map "$src/configs/systems/edge-npu.yaml" --model "$m" --workload "$src/configs/workloads/decode-32.yaml"
 check rdu-map-layer 2 "--layer must be in \[0, 1\]" -- "$q" rdu map "$src/configs/systems/rdu-small.yaml" --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --layer 2
