@@ -64,9 +64,9 @@ TEST(RduUnit, LayerOpsAddUpToTheMapping) {
     if (rec.op.layer != 1) continue;
     ++ops;
     const OpKind k = rec.op.kind;
-    (k == OpKind::attn_score || k == OpKind::softmax || k == OpKind::attn_value ? attention
-                                                                                : layer1) +=
-        rec.cost.compute_cycles;
+    layer1 += rec.cost.compute_cycles;
+    if (k == OpKind::attn_score || k == OpKind::softmax || k == OpKind::attn_value)
+      attention += rec.cost.compute_cycles;
   }
   const std::vector<Op> all = lower_forward(m, w);
   const rdu::RduSpec s = spec_by_hand();
@@ -74,21 +74,17 @@ TEST(RduUnit, LayerOpsAddUpToTheMapping) {
   const rdu::Mapping mp = rdu::map_layer(g, s, rdu::Fusion::layer, rdu::resident_tensors(all));
   EXPECT_EQ(ops, 17);
   EXPECT_GT(mp.total_cycles, 0);
-  // The ops other than attention share the sections: each its fabric simulation (no less than
-  // its tier / mesh-link floor) plus its reconfiguration.
+  // The ops share the sections (attention lowered into them by its mapping): each section its
+  // fabric simulation (no less than its tier / mesh-link floor) plus its reconfiguration.
   std::int64_t sections = 0;
   for (const rdu::Section& sec : mp.sections)
     sections +=
         std::max(rdu::simulate_section(sec, s, rdu::FabricEngine::plain).cycles, sec.bound_cycles) +
         s.reconfig_cycles;
   EXPECT_EQ(layer1, sections);
-  // Attention: its pipelines' closed form for the decode token's heads over 9 positions.
-  rdu::SdpaFabric f;
-  f.link.lanes = 16, f.link.elem_bits = 32, f.link.capacity_vectors = s.link_capacity_vectors;
-  f.pipelines = s.sdpa_pipelines;
-  EXPECT_EQ(attention,
-            rdu::sdpa_cost(rdu::SdpaMapping::online, 9, m.head_size(), m.n_heads, f).cycles);
+  // Attention's pipelines are tiles of the section: their busy cycles get a share.
   EXPECT_GT(attention, 0);
+  EXPECT_LT(attention, layer1);
   EXPECT_GE(sys.stats().get("rdu.pcus_used"), double(mp.pcus_used));
   // Peak: 12 PCUs x 16 lanes x 6 stages x 2 FLOPs.
   EXPECT_DOUBLE_EQ(sys.unit("rdu").peak_flops_per_cycle(), 2304.0);
@@ -164,7 +160,7 @@ TEST(RduUnit, BadParametersNameTheirKey) {
 }
 
 // `sdpa: online` keeps attention's intermediate storage flat in the context; `naive` grows it
-// by the materialized scores (4 bytes a position), and takes longer. Planned without the engine.
+// by the materialized scores (4 bytes a position). Planned without the engine.
 TEST(RduUnit, AttentionStorageFlatOnlineLinearNaive) {
   TempDir dir;
   const ModelSpec m = tiny();
@@ -190,5 +186,7 @@ TEST(RduUnit, AttentionStorageFlatOnlineLinearNaive) {
   EXPECT_GT(on16.first, 0);
   // 32 more positions: 128 more bytes per head pipeline in use (8 pipelines, 4 heads: 4 in use).
   EXPECT_EQ(nv48.first - nv16.first, 4 * 32 * 4);
-  EXPECT_GT(nv48.second, on48.second);
+  // Either way attention's tiles work longer on a longer context.
+  EXPECT_GT(on48.second, on16.second);
+  EXPECT_GT(nv48.second, nv16.second);
 }

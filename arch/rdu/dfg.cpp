@@ -283,10 +283,15 @@ class Lowering {
         producers_[o.writes.at(0).name] = {{scale.back(), vec(E)}};
         break;
       }
-      case OpKind::matmul:
-      case OpKind::gemv:
       case OpKind::attn_score:
-      case OpKind::attn_value: {
+      case OpKind::attn_value:
+        if (s_.sdpa == SdpaMapping::online) {
+          online_attention(o);
+          break;
+        }
+        [[fallthrough]];
+      case OpKind::matmul:
+      case OpKind::gemv: {
         const bool attn = o.kind == OpKind::attn_score || o.kind == OpKind::attn_value;
         const TensorRef& b = read_of(o, attn ? TensorKind::kv_cache : TensorKind::weight);
         const i64 b_bytes = attn ? o.kv_read_bytes : o.weight_bytes;
@@ -352,6 +357,10 @@ class Lowering {
         break;
       }
       case OpKind::softmax: {
+        if (s_.sdpa == SdpaMapping::online) {
+          online_attention(o);
+          break;
+        }
         const i64 rows = i64(shape_.tokens) * shape_.heads;
         const i64 row_bytes = ceil_div(E, shape_.tokens) * 4;
         int mx = reduce(p + ".max", NodeKind::max_reduce, E);
@@ -388,6 +397,100 @@ class Lowering {
         QACCEL_ASSERT(false, "op '" + o.name + "' (" + std::string(to_string(o.kind)) +
                                  ") is not part of a decoder layer");
     }
+  }
+
+  // The online SDPA (arch/rdu/attention.hpp's pipelines) lowered into the section: the query
+  // rows (count x m) round-robin over Np = min(sdpa_pipelines, rows) pipelines; pipeline j
+  // takes rows_j rows and their q_j = pairs x rows_j / rows query-key pairs (pairs = MACs /
+  // head size, the remainder to the first). Per pipeline, with Vk = ceil(head_size / (lanes x
+  // p)) vectors a K or V row (p: packing of the cache's elements):
+  //  - attn_score: a score PCU (map: busy q_j Vk, one score out per pair) fed the q rows (a
+  //    PMU buffer, rows_j V(head_size) vectors) and q_j Vk K vectors from K reader j mod S
+  //    (S = min(Np, matmul_streams) AGCUs, the K half of the cache bytes split evenly);
+  //  - softmax: the running max / sum PCU (exp_map: busy q_j, one (alpha, p, l) message a pair);
+  //  - attn_value: the accumulator PCU (map: busy q_j Vk) taking the messages and q_j Vk V
+  //    vectors (V reader j mod S, as the K readers), sending rows_j V(head_size) output vectors
+  //    to the op's consumers.
+  struct Pipeline {
+    i64 rows = 0, pairs = 0;
+    int score = -1, softmax = -1;
+  };
+  std::vector<Pipeline> online_;
+
+  void online_attention(const Op& o) {
+    const std::string& p = o.name;
+    if (o.kind == OpKind::attn_score) {
+      const i64 rows = o.count * o.m, pairs = o.macs / std::max<i64>(1, o.k);
+      const i64 np = std::max<i64>(1, std::min<i64>(s_.sdpa_pipelines, rows));
+      const int bits = int(o.kv_read_bytes * 8 / std::max<i64>(1, o.count * o.n * o.k * 2));
+      const i64 pk = s_.packing && bits > 0 && bits < 32 ? 32 / bits : 1;
+      kv_vectors_ = ceil_div(o.k, s_.lanes * pk);
+      online_.assign(std::size_t(np), {});
+      for (i64 j = 0; j < np; ++j) {
+        Pipeline& q = online_[std::size_t(j)];
+        q.rows = rows / np + (j < rows % np ? 1 : 0);
+        q.pairs = pairs * q.rows / rows + (j < pairs * q.rows % rows ? 1 : 0);
+      }
+      auto qbuf = buffer(p + ".q", rows * o.k * 4);
+      for (const std::string& t : act_reads(o))
+        connect(t, qbuf, 32, true);
+      const std::vector<int> kr = kv_readers(o, p + ".k", np);
+      for (i64 j = 0; j < np; ++j) {
+        Pipeline& q = online_[std::size_t(j)];
+        Node x = make(p + ".score" + std::to_string(j), NodeKind::map);
+        x.stage_ops = 2, x.busy_cycles = q.pairs * kv_vectors_, x.latency_cycles = 2;
+        q.score = g_.add_node(x);
+        g_.add_edge(kr[std::size_t(j) % kr.size()], q.score, int(bits * pk), q.pairs * kv_vectors_);
+        read_out(qbuf, q.score, 32, q.rows * vec(o.k));
+        producers_[o.writes.at(0).name].push_back({q.score, q.pairs});  // joined pipeline-wise
+      }
+    } else if (o.kind == OpKind::softmax) {
+      QACCEL_ASSERT(!online_.empty(), "online softmax before its scores: " + o.name);
+      const std::string in = act_reads(o).at(0);
+      for (std::size_t j = 0; j < online_.size(); ++j) {
+        Pipeline& q = online_[j];
+        Node x = make(p + ".online" + std::to_string(j), NodeKind::exp_map);
+        x.stage_ops = 2, x.busy_cycles = q.pairs, x.latency_cycles = 2;
+        q.softmax = g_.add_node(x);
+        g_.add_edge(q.score, q.softmax, 32, q.pairs, in);
+        producers_[o.writes.at(0).name].push_back({q.softmax, q.pairs});
+      }
+    } else {
+      QACCEL_ASSERT(!online_.empty() && online_[0].softmax >= 0,
+                    "online attention value before its softmax: " + o.name);
+      const std::string in = act_reads(o).at(0);
+      const int bits = int(o.kv_read_bytes * 8 / std::max<i64>(1, o.count * o.n * o.k * 2));
+      const i64 pk = s_.packing && bits > 0 && bits < 32 ? 32 / bits : 1;
+      const std::vector<int> vr = kv_readers(o, p + ".v", i64(online_.size()));
+      std::vector<Producer> out;
+      for (std::size_t j = 0; j < online_.size(); ++j) {
+        const Pipeline& q = online_[j];
+        Node x = make(p + ".acc" + std::to_string(j), NodeKind::map);
+        x.stage_ops = 2, x.busy_cycles = q.pairs * kv_vectors_, x.latency_cycles = 2;
+        const int acc = g_.add_node(x);
+        g_.add_edge(q.softmax, acc, 32, q.pairs, in);
+        g_.add_edge(vr[j % vr.size()], acc, int(bits * pk), q.pairs * kv_vectors_);
+        out.push_back({acc, q.rows * vec(o.n)});
+      }
+      producers_[o.writes.at(0).name] = out;
+      online_.clear();
+    }
+  }
+  i64 kv_vectors_ = 0;
+
+  // S = min(np, matmul_streams) readers of half (K or V) of the op's cache bytes.
+  std::vector<int> kv_readers(const Op& o, const std::string& name, i64 np) {
+    const TensorRef& cache = read_of(o, TensorKind::kv_cache);
+    const i64 S = std::max<i64>(1, std::min<i64>(np, s_.matmul_streams)),
+              half = o.kv_read_bytes / 2;
+    std::vector<int> r;
+    for (i64 i = 0; i < S; ++i) {
+      Node x = make(S == 1 ? name : name + std::to_string(i), NodeKind::mem_read);
+      x.tensor = cache.name, x.tensor_kind = cache.kind, x.latency_cycles = 1;
+      x.bytes = half / S + (i < half % S ? 1 : 0);
+      r.push_back(g_.add_node(x));
+    }
+    return r;
   }
 
   LayerShape shape_;

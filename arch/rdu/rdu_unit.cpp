@@ -335,10 +335,6 @@ class RduUnit final : public Unit {
     st.pcus = mp.pcus_used, st.pmus = mp.pmus_used, st.agcus = mp.agcus_used;
     st.max_hops = mp.max_hops, st.max_link_load = mp.max_link_load;
     const Tier spill = spill_tier(s_);
-    auto is_attention = [&](std::size_t j) {
-      const OpKind k = ops[j].kind;
-      return k == OpKind::attn_score || k == OpKind::softmax || k == OpKind::attn_value;
-    };
     for (const Section& sec : mp.sections) {
       // The section's time: its tiles simulated, no less than what the simulation leaves out
       // (tier and mesh-link bandwidth) allows; the estimate for a section too big to simulate.
@@ -372,12 +368,8 @@ class RduUnit final : public Unit {
         else
           sh.sram_tier_bytes += n.bytes;
       }
-      // Attention's own time comes from its pipelines (below): the section's time goes to the
-      // other ops; a section of attention alone keeps only its reconfiguration.
-      for (std::size_t j = 0; j < ops.size(); ++j)
-        if (is_attention(j)) busy[j] = 0;
       const i64 all_busy = std::accumulate(busy.begin(), busy.end(), i64(0));
-      if (all_busy == 0) {  // attention's section: only its reconfiguration stays
+      if (all_busy == 0) {  // nothing busy (cannot happen in a lowered layer): the first op
         p.ops[0].cycles += s_.reconfig_cycles;
         continue;
       }
@@ -394,13 +386,14 @@ class RduUnit final : public Unit {
         p.ops[j].cycles += c, given += c;
       }
     }
-    attention(ops, p);
+    attention_storage(ops, p);
     return p;
   }
 
-  // The attention ops' time on the SDPA pipelines: every query row (one head of one token)
+  // The peak intermediate storage of attention on the SDPA pipelines (their time is inside the
+  // section's, the mapping lowered with the layer): every query row (one head of one token)
   // streams its P = context keys and values; a prefill's token t sees start + t + 1 of them.
-  void attention(const std::vector<Op>& ops, Planned& p) const {
+  void attention_storage(const std::vector<Op>& ops, Planned& p) const {
     SdpaFabric f;
     f.link.lanes = s_.lanes, f.link.elem_bits = 32;
     f.link.capacity_vectors = s_.link_capacity_vectors;
@@ -419,21 +412,12 @@ class RduUnit final : public Unit {
       // m = T tokens x grp query heads per KV head, count = sequences x KV heads, n = the last
       // token's context (start + T).
       const i64 T = std::max<i64>(1, sc.m / grp), rows_per_token = sc.count * grp;
-      i64 cycles = 0, peak = 0;
-      for (i64 t = 0; t < T; ++t) {
-        const SdpaCost c = sdpa_cost(s_.sdpa, int(sc.n - T + t + 1), int(sc.k), int(rows_per_token),
-                                     f, s_.key("sdpa"));
-        cycles = checked::add("attention cycles", cycles, c.cycles);
-        peak = std::max(peak, c.peak_buffer_bytes);
-      }
+      i64 peak = 0;
+      for (i64 t = 0; t < T; ++t)
+        peak = std::max(peak, sdpa_cost(s_.sdpa, int(sc.n - T + t + 1), int(sc.k),
+                                        int(rows_per_token), f, s_.key("sdpa"))
+                                  .peak_buffer_bytes);
       p.stats.attn_buffer_bytes = std::max(p.stats.attn_buffer_bytes, peak);
-      // Shared by score, softmax and value (the ops after it in the group) in equal thirds.
-      std::vector<std::size_t> group = {j};
-      for (std::size_t k = j + 1; k < ops.size() && group.size() < 3; ++k)
-        if (ops[k].kind == OpKind::softmax || ops[k].kind == OpKind::attn_value) group.push_back(k);
-      const i64 n = i64(group.size()), share = cycles / n;
-      for (std::size_t g = 0; g < group.size(); ++g)
-        p.ops[group[g]].cycles += g + 1 == group.size() ? cycles - (n - 1) * share : share;
     }
   }
 
