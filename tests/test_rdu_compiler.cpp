@@ -3,6 +3,9 @@
 // checked against numbers worked out by hand from the rules in the headers.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include <string>
 
 #include "arch/rdu/place.hpp"
@@ -175,6 +178,17 @@ TEST(RduLowering, TinyLayerCountsByHand) {
   // one K vector per k (k = head size 16, float32: no packing): 16 + 1.
   EXPECT_EQ(named(g, "L0.attn_score.mm0").vectors_in, 16 + 1);
   EXPECT_EQ(named(g, "L0.attn_score.mm1").vectors_in, 16 + 1);
+  // Multicasts: the layer input goes whole to rmsnorm's square and row buffer and to the
+  // residual (one payload); wq's A buffer sends both PCUs the same row (one payload); the score
+  // op's A buffer sends each PCU its own head's row (none).
+  std::map<std::string, std::set<int>> payloads;
+  for (const Edge& e : g.edges)
+    payloads[g.nodes[std::size_t(e.src)].name].insert(e.payload);
+  EXPECT_EQ(payloads["in.s0.x"].size(), 1u);
+  EXPECT_GE(*payloads["in.s0.x"].begin(), 0);
+  EXPECT_EQ(payloads["L0.wq.a"].size(), 1u);
+  EXPECT_GE(*payloads["L0.wq.a"].begin(), 0);
+  EXPECT_EQ(payloads["L0.attn_score.a"], std::set<int>{-1});
   // The layer input feeds rmsnorm's square and row buffer and the residual: 3 x V(32).
   EXPECT_EQ(named(g, "in.s0.x").vectors_out, 6);
   EXPECT_EQ(named(g, "L0.silu_mul.silu_mul1").tile, TileKind::pcu);
@@ -275,13 +289,12 @@ TEST(RduLowering, OnlineAttentionCountsByHand) {
 // -> b -> write plus read -> b, 10 vectors each. Greedy: read (0,0); a nearest read (0,1);
 // b the other PCU (1,2); write the free AGCU (0,3). XY routes: read->a 1 hop, a->b
 // (0,1)(0,2)(1,2) 2, b->write (1,2)(1,3)(0,3) 2, read->b 3: max 3, mean 8/4 = 2.
-// The read (of a weight: a different slice to each consumer) sends 20 vectors (busy 20) over
+// The read (a different slice to each consumer: no payload) sends 20 vectors (busy 20) over
 // link (0,0)->(0,1): the section takes 20 cycles, every stream runs at 0.5 vectors/cycle and
 // that link carries exactly 1.0.
 TEST(RduPlace, ChainHopsAndLinkLoads) {
   Dfg g;
   int rd = add(g, "read", NodeKind::mem_read, 0);
-  g.nodes[std::size_t(rd)].tensor_kind = TensorKind::weight;
   int a = add(g, "a", NodeKind::map, 0, 10);
   int b = add(g, "b", NodeKind::map, 0, 10);
   int wr = add(g, "write", NodeKind::mem_write, 0);
@@ -326,10 +339,11 @@ TEST(RduPlace, ChainHopsAndLinkLoads) {
   EXPECT_EQ(ms.sections[0].bound_cycles, 40);
   EXPECT_TRUE(check_section(ms.sections[0], slow).empty());
 
-  // An activation read sends the same vectors to a and b: the switch copies them, so
-  // (0,0)->(0,1) carries them once (0.5 vectors/cycle); a->b and read->b still share the next
-  // two links (1.0: 20 vectors, 40 cycles at half bandwidth).
-  g.nodes[std::size_t(rd)].tensor_kind = TensorKind::activation;
+  // If the read sends the same vectors to a and b (one payload: an activation read whole by
+  // both), the switch copies them, so (0,0)->(0,1) carries them once (0.5 vectors/cycle);
+  // a->b and read->b still share the next two links (1.0: 20 vectors, 40 cycles at half
+  // bandwidth).
+  g.edges[0].payload = g.edges[3].payload = 0;
   for (const LinkLoad& l : link_loads(map_layer(g, s, Fusion::layer).sections[0])) {
     const bool shared = l.from == Coord{0, 1} || l.from == Coord{0, 2};
     EXPECT_DOUBLE_EQ(l.vectors_per_cycle, shared ? 1.0 : 0.5)

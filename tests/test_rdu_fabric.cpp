@@ -186,6 +186,52 @@ TEST(RduFabric, BufferReadersAreIndependent) {
   EXPECT_EQ(two.nodes[3].end_cycle, 43);
 }
 
+// Two streams into one buffer share its write port: src A and src B send 4 vectors each at
+// 0..3 (visible 1..4); the two writers take one every 2 cycles each, at 1, 3, 5, 7. The reader
+// sends one vector, which needs all 8 writes: readable at 8, sent at 8, dequeued at 9 by the
+// sink (done at 10). (With a write port per stream the last write would land at 4.)
+Section two_writers() {
+  Builder b;
+  const int a = b.node("srcA", NodeKind::mem_read, 4);
+  const int c = b.node("srcB", NodeKind::mem_read, 4);
+  const int buf = b.node("buf", NodeKind::buffer, 8);
+  const int sink = b.node("sink", NodeKind::mem_write, 1);
+  b.edge(a, buf, 4);
+  b.edge(c, buf, 4);
+  b.edge(buf, sink, 1);
+  return b.sec;
+}
+
+TEST(RduFabric, BufferWritersShareTheWritePort) {
+  const FabricResult r = simulate_section(two_writers(), spec(4), FabricEngine::plain);
+  EXPECT_EQ(r.nodes[2].end_cycle, 9);  // the read in cycle 8
+  EXPECT_EQ(r.cycles, 10);
+}
+
+// A step longer than the calendar's window (1024 cycles): src (2 vectors at 0, 1) -> map (busy
+// 6000: 2 steps of 3000) -> sink. Step 0 takes vector 0 at 1, runs 1..3000 and sends at 1
+// (dequeued at 2); step 1 takes vector 1 at 3001, sends it at 3001 (dequeued at 3002) and
+// runs till 6000: 6001 cycles. A PCU with work and no stream at all still takes its cycles.
+Section long_steps() {
+  Builder b;
+  const int a = b.node("src", NodeKind::mem_read, 2);
+  const int m = b.node("map", NodeKind::map, 6000);
+  const int c = b.node("sink", NodeKind::mem_write, 2);
+  b.node("idle", NodeKind::map, 7000);
+  b.edge(a, m, 2);
+  b.edge(m, c, 2);
+  return b.sec;
+}
+
+TEST(RduFabric, LongStepsAndStreamlessWork) {
+  const FabricResult r = simulate_section(long_steps(), spec(4), FabricEngine::plain);
+  EXPECT_EQ(r.nodes[1].end_cycle, 6001);
+  EXPECT_EQ(r.nodes[2].end_cycle, 3003);
+  EXPECT_EQ(r.nodes[3].busy_cycles, 7000);
+  EXPECT_EQ(r.nodes[3].end_cycle, 7000);
+  EXPECT_EQ(r.cycles, 7000);
+}
+
 namespace {
 
 std::vector<Section> layer_sections(const std::string& model, int rows, int cols, int agcus,
@@ -233,6 +279,16 @@ TEST(RduFabric, SystemcEqualsPlainOnForkJoin) {
   const Section sec = fork_join();
   same(simulate_section(sec, spec(2), FabricEngine::plain),
        simulate_section(sec, spec(2), FabricEngine::systemc));
+}
+
+TEST(RduFabric, SystemcEqualsPlainOnTwoWriters) {
+  same(simulate_section(two_writers(), spec(4), FabricEngine::plain),
+       simulate_section(two_writers(), spec(4), FabricEngine::systemc));
+}
+
+TEST(RduFabric, SystemcEqualsPlainOnLongSteps) {
+  same(simulate_section(long_steps(), spec(4), FabricEngine::plain),
+       simulate_section(long_steps(), spec(4), FabricEngine::systemc));
 }
 
 TEST(RduFabric, SystemcEqualsPlainOnStories15MLayer) {

@@ -86,8 +86,33 @@ TEST(RduUnit, LayerOpsAddUpToTheMapping) {
   EXPECT_GT(attention, 0);
   EXPECT_LT(attention, layer1);
   EXPECT_GE(sys.stats().get("rdu.pcus_used"), double(mp.pcus_used));
+  // Layers 0 and 1 differ only in their tensors' names: their sections are simulated once.
+  EXPECT_EQ(sys.stats().get("rdu.sections_estimated"), 0.0);
+  EXPECT_GT(sys.stats().get("rdu.fabric_simulations"), 0.0);
+  EXPECT_LT(sys.stats().get("rdu.fabric_simulations"), sys.stats().get("rdu.sections"));
   // Peak: 12 PCUs x 16 lanes x 6 stages x 2 FLOPs.
   EXPECT_DOUBLE_EQ(sys.unit("rdu").peak_flops_per_cycle(), 2304.0);
+}
+
+// simulate_max_vectors: 0 times every section by the compiler's estimate (no simulation): the
+// layer's ops add up to the estimated sections plus their reconfigurations.
+TEST(RduUnit, SectionsAboveTheLimitTakeTheEstimate) {
+  TempDir dir;
+  System sys(config::load_system(dir.write("r.yaml", rdu_yaml("      simulate_max_vectors: 0\n"))));
+  const ModelSpec m = tiny();
+  const WorkloadSpec w = decode(8);
+  SimResult r = simulate(sys, m, w);
+  std::int64_t layer1 = 0;
+  for (const OpRecord& rec : r.records)
+    if (rec.op.layer == 1) layer1 += rec.cost.compute_cycles;
+  const std::vector<Op> all = lower_forward(m, w);
+  const rdu::RduSpec s = spec_by_hand();
+  const rdu::Mapping mp =
+      rdu::map_layer(rdu::lower_layer(rdu::layer_ops(all, 1), rdu::layer_shape(m, w), s), s,
+                     rdu::Fusion::layer, rdu::resident_tensors(all));
+  EXPECT_EQ(layer1, mp.total_cycles);  // estimates + reconfigurations
+  EXPECT_EQ(sys.stats().get("rdu.fabric_simulations"), 0.0);
+  EXPECT_EQ(sys.stats().get("rdu.sections_estimated"), sys.stats().get("rdu.sections"));
 }
 
 // One section per op pays a reconfiguration per op and spills every intermediate: more

@@ -62,13 +62,14 @@ int Dfg::add_node(Node n) {
   return int(nodes.size()) - 1;
 }
 
-void Dfg::add_edge(int src, int dst, int elem_bits, i64 vectors, std::string tensor) {
+void Dfg::add_edge(int src, int dst, int elem_bits, i64 vectors, std::string tensor, int payload) {
   QACCEL_ASSERT(
       src >= 0 && src < dst && dst < int(nodes.size()),
       "DFG edge against the node order: " + std::to_string(src) + " -> " + std::to_string(dst));
   Edge e;
   e.src = src, e.dst = dst, e.elem_bits = elem_bits, e.vectors = vectors;
   e.tensor = std::move(tensor);
+  e.payload = payload;
   edges.push_back(e);
 }
 
@@ -242,13 +243,22 @@ class Lowering {
     QACCEL_ASSERT(!from.empty(), "tensor '" + t + "' has no producer in the layer");
     for (const Producer& p : from)
       for (int c : to)
-        g_.add_edge(p.node, c, bits, shared ? ceil_div(p.vectors, i64(to.size())) : p.vectors, t);
+        g_.add_edge(p.node, c, bits, shared ? ceil_div(p.vectors, i64(to.size())) : p.vectors, t,
+                    shared && to.size() > 1 ? -1 : payload(p.node, t));
   }
 
-  // A buffer group's `total` vectors read out to `to`, an equal share from each slice.
-  void read_out(const std::vector<int>& buf, int to, int bits, i64 total) {
+  // One payload id per (source node, what it sends whole).
+  int payload(int node, const std::string& what) {
+    return payloads_.try_emplace({node, what}, int(payloads_.size())).first->second;
+  }
+  std::map<std::pair<int, std::string>, int> payloads_;
+
+  // A buffer group's `total` vectors read out to `to`, an equal share from each slice;
+  // `whole`: every reader of the group gets the same vectors (a multicast).
+  void read_out(const std::vector<int>& buf, int to, int bits, i64 total, bool whole = false) {
     for (int b : buf)
-      g_.add_edge(b, to, bits, ceil_div(total, i64(buf.size())));
+      g_.add_edge(b, to, bits, ceil_div(total, i64(buf.size())), "",
+                  whole ? payload(b, ".read") : -1);
   }
 
   static const TensorRef& read_of(const Op& o, TensorKind k) {
@@ -295,7 +305,8 @@ class Lowering {
         const bool attn = o.kind == OpKind::attn_score || o.kind == OpKind::attn_value;
         const TensorRef& b = read_of(o, attn ? TensorKind::kv_cache : TensorKind::weight);
         const i64 b_bytes = attn ? o.kv_read_bytes : o.weight_bytes;
-        const int b_bits = attn ? int(o.kv_read_bytes * 8 / (o.count * o.n * o.k)) : o.weight_bits;
+        const int b_bits =
+            attn ? int(o.kv_read_bytes * 8 / std::max<i64>(1, o.count * o.n * o.k)) : o.weight_bits;
         const int a_bits = o.act_bits;
         const i64 blocks = o.count * ceil_div(o.n, s_.lanes);
         // Packing: a 32-bit lane carries p narrow B elements (p consecutive k of its column).
@@ -330,7 +341,7 @@ class Lowering {
           i64 mats = 0;
           for (i64 b = j, last = -1; b < blocks; b += P)
             if (b / ceil_div(o.n, s_.lanes) != last) ++mats, last = b / ceil_div(o.n, s_.lanes);
-          read_out(abuf, id, a_bits, o.m * mats * vec(o.k));
+          read_out(abuf, id, a_bits, o.m * mats * vec(o.k), o.count == 1);
           out.push_back({id, o.m * my_blocks});
         }
         producers_[o.writes.at(0).name] = out;

@@ -39,8 +39,9 @@
 //   columns still sends whole vectors). A (one row: count x k elements, streamed in at the
 //   op's act width, the producer casting in its tail) sits in a double-buffered PMU buffer that
 //   sends each PCU the m rows of the matrices its blocks belong to, m x V(k) vectors each (wo's
-//   buffer gathers every attention head's output). B streams from memory through S = min(P, matmul_streams) mem_read AGCUs,
-//   PCU j fed by stream j mod S (bytes: the op's weight or KV bytes split evenly).
+//   buffer gathers every attention head's output). B streams from memory through S = min(P,
+//   matmul_streams) mem_read AGCUs, PCU j fed by stream j mod S (bytes: the op's weight or KV bytes
+//   split evenly).
 // - rope: a map (3 stage ops) and a PMU holding one position's cos/sin table (head_size x 4 B).
 // - kv_append: one mem_write AGCU storing K and V into the KV cache (per-head attention: all
 //   the heads' caches through the one AGCU, its tier the first cache's).
@@ -103,6 +104,9 @@ struct Edge {
   std::int64_t vectors = 0;
   double rate_vpc = 0;  // vectors per cycle at the section's pace (set by the placer)
   std::string tensor;   // the op tensor carried between ops ("" inside an op)
+  // Edges of one source with the same payload >= 0 carry the same vectors (a PCU's output to
+  // each consumer, a buffer read whole by several): a multicast. -1: this edge's own data.
+  int payload = -1;
 
   std::int64_t bytes(int lanes) const { return vectors * lanes * elem_bits / 8; }
 };
@@ -113,7 +117,8 @@ struct Dfg {
   std::vector<std::string> op_names;  // the ops lowered, by Node::op
 
   int add_node(Node n);
-  void add_edge(int src, int dst, int elem_bits, std::int64_t vectors, std::string tensor = "");
+  void add_edge(int src, int dst, int elem_bits, std::int64_t vectors, std::string tensor = "",
+                int payload = -1);
   // Sets every node's vectors_in / vectors_out from the edges, and a buffer's busy cycles.
   void finish(const RduSpec& s);
   int count(TileKind t) const;

@@ -49,8 +49,9 @@ std::vector<char> stage_buffered(const Section& sec, const RduSpec& s) {
   for (std::size_t v = 0; v < g.nodes.size(); ++v) {
     if (!is_pcu_program(g.nodes[v]) || st.in[v].size() < 2) continue;
     for (int e : st.in[v])
-      if (is_pcu_program(g.nodes[std::size_t(g.edges[std::size_t(e)].src)]) &&
-          g.edges[std::size_t(e)].vectors > s.link_capacity_vectors)
+      if (const Node& src = g.nodes[std::size_t(g.edges[std::size_t(e)].src)];
+          is_pcu_program(src) &&
+          g.edges[std::size_t(e)].vectors > s.link_capacity_vectors + src.latency_cycles)
         deep[std::size_t(e)] = 1;
   }
   return deep;
@@ -90,7 +91,8 @@ class PcuContext final : public Context {
     for (int e : out_)
       vout_.push_back(g.edges[std::size_t(e)].vectors), so += vout_.back(),
           rounds = std::max(rounds, vout_.back());
-    steps_ = in_.empty() ? so : si;
+    // A PCU with work but no live stream still takes its busy cycles, as one step.
+    steps_ = in_.empty() ? std::max<i64>(so, busy_ > 0 ? 1 : 0) : si;
     rounds_ = rounds;
     got_.assign(in_.size(), 0);
     sent_.assign(out_.size(), 0);
@@ -229,11 +231,13 @@ Programs programs(const Section& sec, const RduSpec& s) {
         }
         break;
       case NodeKind::buffer: {
+        // W writers share the one write port: a vector every W cycles each.
         i64 fill = 0;
+        const i64 writers = std::max<i64>(1, i64(st.in[v].size()));
         for (int e : st.in[v]) {
           const i64 w = g.edges[std::size_t(e)].vectors;
           fill += w;
-          add(std::make_unique<StreamContext>(Action::recv, e, w, 1, 1, -1, 0));
+          add(std::make_unique<StreamContext>(Action::recv, e, w, writers, 1, -1, 0));
           p.ctx.back()->writes_buffer = node;
         }
         const i64 readers = i64(st.out[v].size()), apc = s.addresses_per_cycle;
@@ -301,7 +305,8 @@ FabricResult finish(const Section& sec, const std::vector<LinkSpec>& specs,
 // The contexts due at each cycle: a ring of per-cycle lists for the next kWindow cycles and a
 // heap beyond (moves far ahead: a matmul tile's long steps). Within a cycle the order does not
 // matter: nothing a move does in cycle t is visible to another context before t + 1 (L >= 1,
-// R >= 1 here, buffer writes readable the cycle after).
+// buffer writes readable the cycle after), except a credit with R = 0, whose sender is woken
+// into the current cycle and taken by the next call of next() before time moves on.
 class Calendar {
  public:
   void push(i64 t, std::size_t c) {
@@ -517,6 +522,10 @@ std::vector<LinkSpec> section_links(const Section& sec, const RduSpec& s, const 
 FabricResult simulate_section(const Section& sec, const RduSpec& s, FabricEngine engine,
                               const FabricParams& p) {
   QACCEL_ASSERT(sec.route.size() == sec.graph.edges.size(), "fabric: a route per edge");
+  for (const auto& r : sec.route)
+    QACCEL_ASSERT(!r.empty(), "fabric: an empty route");
+  QACCEL_ASSERT(p.hop_latency_cycles >= 1 && p.credit_latency_cycles >= 0,
+                "fabric: hop latency >= 1 and credit latency >= 0");
   const auto specs = section_links(sec, s, p);
   const auto deep = stage_buffered(sec, s);
   return engine == FabricEngine::plain ? run_plain(sec, specs, deep, s)

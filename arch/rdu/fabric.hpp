@@ -5,10 +5,12 @@
 // TILES. Each node runs one or more sequential programs ("contexts"); a context moves one
 // vector at a time and waits for the link (or the buffer) when it cannot.
 //  - A PCU (maps, reductions, matmul tiles) is ONE context working in steps, one input vector
-//    per step (N = its input vectors; N = its output vectors when it has no input).
+//    per step (N = its input vectors; N = its output vectors when it has no input; one step of
+//    its whole work when it has no live stream at all).
 //    Inputs: before step i it has dequeued ceil((i+1) v_e / N) vectors of each in-edge e (v_e
 //    its vectors; in-edges in index order), so a step has the inputs it uses -- a scale map
-//    waits for its one reciprocal vector before its first row vector.
+//    waits for its one reciprocal vector before its first row vector. It dequeues step i's
+//    inputs no earlier than the end of step i - 1 (no prefetch while busy).
 //    Work: step i starts at s_i = max(free cycle, its latest link event) and keeps the PCU busy
 //    floor((i+1) B / N) - floor(i B / N) cycles (B = busy_cycles).
 //    Outputs of a STREAMING PCU (maps): after step i it has sent floor((i+1) w_e / N) vectors on
@@ -17,7 +19,8 @@
 //    place.hpp's blocking()) sends nothing before its last step ends, then its outputs in
 //    Mo = max w_e rounds, round k bringing edge e to floor((k+1) w_e / Mo).
 //  - A PMU buffer is a scratchpad: one WRITER context per in-edge takes that stream's vectors
-//    as they come (one per cycle), and one READER context per out-edge sends that consumer its
+//    as they come, W writers sharing the one write port (a vector every W cycles each, the
+//    rate rule below), and one READER context per out-edge sends that consumer its
 //    w_e vectors on its own; vector j of a reader needs ceil((j+1) F / w_e) of the buffer's F
 //    input vectors written, one cycle earlier at least (written in cycle t, readable in t + 1).
 //    R readers share `addresses_per_cycle` A reads per cycle: a reader's vectors come
@@ -31,11 +34,13 @@
 // x through a norm and a blocking matmul); with link-sized buffers that wait cycle is a
 // deadlock, and a dataflow compiler breaks it by putting a stage buffer on the short path. Here
 // every in-edge of a joining PCU whose producer is another PCU, and that carries more vectors
-// than a link holds, gets a buffer for its whole stream (capacity = its vectors + the
-// producer's fill). The PMUs these would use are
-// reported (stage_buffer_bytes), not placed. With that, no wait cycle can form: a context waits
-// downstream only for a consumer that is single-input, a sink or a buffer, each of which always
-// drains eventually, and upstream only along DAG edges.
+// than its link holds (capacity + the producer's fill), gets a buffer for its whole stream.
+// The PMUs these would use are reported (stage_buffer_bytes), not placed. Why no wait cycle
+// can form: an AGCU stream or a buffer reader is waited on by its one consumer only, so it
+// cannot sit on a cycle; buffer writers and sinks always drain; so a cycle would run through
+// PCUs alone, and on a DAG it must turn from waiting downstream (a full link) to waiting
+// upstream (an empty one) at a join -- where a PCU's long stream into the join is
+// stage-buffered and never full, and a short one holds its whole stream.
 // LINKS. A stream from node a to node b over h hops is one link of link.hpp's rule with
 //    L = max(1, h x hop_latency_cycles) + latency_cycles(a),  C = link_capacity_vectors +
 //    latency_cycles(a),  R = credit_latency_cycles:

@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "sim/base/error.hpp"
 
@@ -122,25 +123,20 @@ namespace {
 
 using LinkKey = std::pair<Coord, Coord>;
 
-// A source's streams carry the same vectors to each of its consumers (a PCU's output, a buffer
-// read by several, an activation read from memory), except a weight or KV-cache read split over
-// matmul tiles. A switch's crossbar copies one input to several outputs, so such a multicast
-// crosses a mesh link once: it counts as its largest stream there.
-bool multicast(const Node& src) {
-  return !(src.kind == NodeKind::mem_read && src.tensor_kind != TensorKind::activation);
-}
-
+// Edges of one source with one payload carry the same vectors (dfg.hpp): a switch's crossbar
+// copies one input to several outputs, so such a multicast crosses a mesh link once, counted as
+// its largest stream there.
 std::map<LinkKey, double> link_sums(const Section& sec, bool rates) {
   std::map<LinkKey, double> m;
-  std::map<std::pair<LinkKey, int>, double> shared;  // (link, multicast source): its largest
+  // (link, source, payload): the multicast's largest stream there
+  std::map<std::tuple<LinkKey, int, int>, double> shared;
   for (std::size_t e = 0; e < sec.route.size(); ++e) {
     const Edge& edge = sec.graph.edges[e];
     const double v = rates ? edge.rate_vpc : double(edge.vectors);
-    const bool mc = multicast(sec.graph.nodes[std::size_t(edge.src)]);
     for (std::size_t h = 1; h < sec.route[e].size(); ++h) {
       const LinkKey k{sec.route[e][h - 1], sec.route[e][h]};
-      if (mc) {
-        double& x = shared[{k, edge.src}];
+      if (edge.payload >= 0) {
+        double& x = shared[{k, edge.src, edge.payload}];
         x = std::max(x, v);
       } else {
         m[k] += v;
@@ -148,7 +144,7 @@ std::map<LinkKey, double> link_sums(const Section& sec, bool rates) {
     }
   }
   for (const auto& [k, v] : shared)
-    m[k.first] += v;
+    m[std::get<0>(k)] += v;
   return m;
 }
 
@@ -434,7 +430,7 @@ Section build_section(const Dfg& g, int start, int end, const std::vector<std::v
       const Node& u = g.nodes[std::size_t(e.src)];
       src = read_node[is_read(e.src) ? std::pair{true, e.src} : std::pair{false, u.op}];
     }
-    h.add_edge(src, local[e.dst], e.elem_bits, e.vectors, e.tensor);
+    h.add_edge(src, local[e.dst], e.elem_bits, e.vectors, e.tensor, e.payload);
   }
   for (const auto& [key, widest] : cut_out)
     h.add_edge(local[key.first], write_node[g.nodes[std::size_t(key.first)].op], widest->elem_bits,

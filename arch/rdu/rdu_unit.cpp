@@ -7,20 +7,22 @@
 //   routed (place.hpp) under `fusion`; weights and KV caches take the SRAM / HBM / DDR tiers by
 //   capacity over the whole run, in first-use order. Instances with the same ops and layer
 //   share one mapping (a decode step's layers differ only by their weights' tier).
-// - Each section costs its reconfiguration plus its time on the fabric (place.hpp's section
-//   timing: the dependence chain, link bandwidth and tier bandwidth). The time of a section is
+// - Each section costs its reconfiguration plus its time on the fabric: its tiles simulated
+//   (fabric.hpp, sections of one shape once), no less than Section::bound_cycles (tier and
+//   mesh-link bandwidth, which the simulation leaves out); a section moving more than
+//   `simulate_max_vectors` vectors takes place.hpp's estimate instead. The time of a section is
 //   shared among the ops it holds in proportion to their tiles' busy cycles, so the ops of a
 //   layer add up to the layer's time exactly.
 // - Memory: the HBM tier is the system's memory. An op's HBM traffic (its weights and KV cache
 //   in HBM, its spills and the layer's input and output) goes through the memory socket as one
 //   stream overlapped with its compute; the DDR tier is the fabric's own (its time is inside the
 //   section time, its bytes in `<unit>.ddr_bytes`).
-// - Attention (score, softmax, value) runs on `sdpa_pipelines` attention pipelines
-//   (arch/rdu/attention.hpp: `sdpa: online` streams with a running max and sum, `naive`
-//   materializes the scores): its time is the pipelines' closed form (tested equal to their
-//   SystemC tiles) over every query row, shared by the three ops, and added to the section's
-//   time, which the other ops share by busy cycles; the compiler's attention nodes only hold
-//   tiles. `<unit>.attn_peak_buffer_bytes` is the pipelines' peak intermediate storage.
+// - Attention (score, softmax, value) is lowered into its section by its mapping (dfg.cpp:
+//   `sdpa: online`, `sdpa_pipelines` score / running-softmax / accumulator pipelines; `naive`,
+//   score and value matmul tiles with the scores materialized in PMUs) and simulated with it,
+//   so it overlaps the rest of the layer and its ops get their tiles' share like any other.
+//   `<unit>.attn_peak_buffer_bytes` is the peak intermediate storage of attention.hpp's SDPA
+//   pipelines (tested against their SystemC tiles) over every query row.
 // - Outside the layers: the classifier is lowered as a one-op matmul section, the final norm
 //   as a one-op section; the embedding is a gather of one row per token through an AGCU.
 // - Energy: every FLOP pair at the tech table's `fp16` MAC energy (BF16 lanes), PMU buffer
@@ -313,7 +315,8 @@ class RduUnit final : public Unit {
     for (std::size_t e = 0; e < sec.graph.edges.size(); ++e) {
       const Edge& ed = sec.graph.edges[e];
       key += std::to_string(ed.src) + ">" + std::to_string(ed.dst) + "," +
-             std::to_string(ed.vectors) + "," + std::to_string(sec.route[e].size()) + ";";
+             std::to_string(ed.vectors) + "," + std::to_string(ed.elem_bits) + "," +
+             std::to_string(sec.route[e].size()) + ";";
     }
     auto it = fabric_cache_.find(key);
     if (it == fabric_cache_.end()) {
