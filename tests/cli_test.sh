@@ -157,6 +157,11 @@ printf 'model:\n  name: max\n  dim: 1048576\n  hidden_dim: 1048576\n  n_layers: 
 printf 'workload:\n  name: pmax\n  phase: prefill\n  prompt_len: 1048576\n  batch: 65536\n' >"$tmp/pmax.yaml"
 check ops-overflow 2 "op L0.wq: MACs does not fit in 64 bits" -- "$q" ops --model "$tmp/max.yaml" --workload "$tmp/pmax.yaml"
 check run-overflow 2 "does not fit in 64 bits" -- "$q" run "$src/configs/systems/edge-npu.yaml" --model "$tmp/max.yaml" --workload "$tmp/pmax.yaml" --timing-only
+# A PIM kernel on a schema-valid but hostile DRAM (tCK 1 us, the longest nFAW, a 100 GHz system
+# clock): its length in system cycles is past 2^63, an error naming it, not a negative count.
+printf 'system:\n  name: hostile-pim\n  clock_ghz: 100\n  tech: %s\n  memory: {kind: gddr5, model: dram, dram: {preset: GDDR6-14000, channels: 1, org: {bank_groups: 32, banks_per_group: 32, rows: 1048576, tx_bytes: 2048}, timing: {tCK_ps: 1000000, nFAW: 16777216}, controller: {refresh: none}}}\n  units:\n    pim: {impl: pim, style: aim}\n    host: {impl: vector, lanes: 16}\n  mapping: {gemv: pim, default: host}\n' "$src/configs/tech/45nm.yaml" >"$tmp/pim-hostile.yaml"
+printf 'layers:\n  - gemm: {name: big, m: 1, n: 1048576, k: 65536, dtype: w8a8}\n' >"$tmp/pim-big.yaml"
+check run-pim-overflow 2 "op big on unit 'pim': PIM kernel cycles does not fit in 64 bits" -- "$q" run "$tmp/pim-hostile.yaml" --workload "$tmp/pim-big.yaml" --timing-only
 printf 'model:\n  name: x\n  dim: 64\n  name: y\n' >"$tmp/dup.yaml"
 check validate-duplicate-key 2 "dup.yaml:4:3: model.name: duplicate key 'name' \(first at line 2\)" -- "$q" validate "$tmp/dup.yaml"
 mkfifo "$tmp/fifo.csv"
