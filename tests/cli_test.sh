@@ -162,6 +162,9 @@ check run-overflow 2 "does not fit in 64 bits" -- "$q" run "$src/configs/systems
 printf 'system:\n  name: hostile-pim\n  clock_ghz: 100\n  tech: %s\n  memory: {kind: gddr5, model: dram, dram: {preset: GDDR6-14000, channels: 1, org: {bank_groups: 32, banks_per_group: 32, rows: 1048576, tx_bytes: 2048}, timing: {tCK_ps: 1000000, nFAW: 16777216}, controller: {refresh: none}}}\n  units:\n    pim: {impl: pim, style: aim}\n    host: {impl: vector, lanes: 16}\n  mapping: {gemv: pim, default: host}\n' "$src/configs/tech/45nm.yaml" >"$tmp/pim-hostile.yaml"
 printf 'layers:\n  - gemm: {name: big, m: 1, n: 1048576, k: 65536, dtype: w8a8}\n' >"$tmp/pim-big.yaml"
 check run-pim-overflow 2 "op big on unit 'pim': PIM kernel cycles does not fit in 64 bits" -- "$q" run "$tmp/pim-hostile.yaml" --workload "$tmp/pim-big.yaml" --timing-only
+# More banks in a group than the controller tracks is refused by validation, not an internal error.
+printf 'dram:\n  preset: HBM2-2000\n  org: {banks_per_group: 64}\n' >"$tmp/bpg.yaml"
+check dram-banks-per-group 2 "dram.org.banks_per_group: expected an integer in \[1, 32\], found 64" -- "$q" dram --config "$tmp/bpg.yaml" --synthetic random
 printf 'model:\n  name: x\n  dim: 64\n  name: y\n' >"$tmp/dup.yaml"
 check validate-duplicate-key 2 "dup.yaml:4:3: model.name: duplicate key 'name' \(first at line 2\)" -- "$q" validate "$tmp/dup.yaml"
 mkfifo "$tmp/fifo.csv"
