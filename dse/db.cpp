@@ -109,8 +109,10 @@ bool environment_error(int rc) {
 // options such as mode=ro can follow and an ATTACH can take the same form.
 std::string uri_of(const std::filesystem::path& path) {
   std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  if (ec) abs = path;  // no working directory: SQLite resolves it as it would the plain name
   std::string uri = "file:";
-  for (unsigned char c : std::filesystem::absolute(path, ec).string()) {
+  for (unsigned char c : abs.string()) {
     if (c == '%' || c == '?' || c == '#' || c <= ' ' || c >= 0x7f) {
       char buf[4];
       std::snprintf(buf, sizeof buf, "%%%02X", c);
