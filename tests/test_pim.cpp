@@ -396,3 +396,52 @@ TEST(Pim, KernelCyclesPast64BitsAreAnError) {
   EXPECT_GE(cycles, lo * 10000);
   EXPECT_LE(cycles, (lo + 32768 * 1000) * 10000);
 }
+
+// A kernel's command count comes in closed form (to refuse one too long before building it):
+// it equals the generated stream's length, AiM with whole-row and grouped result reads and a
+// last chunk shorter than a row, HBM-PIM with an odd number of input tiles.
+TEST(Pim, KernelLengthInClosedFormEqualsTheStream) {
+  const dram::DramConfig a = dram::load_dram(test::source_dir() + "/configs/dram/aim-gddr6.yaml");
+  for (auto [m, n, bits, group] : {std::tuple<i64, i64, int, i64>{1000, 4096, 8, 0},
+                                   {4096, 5000, 8, 128},
+                                   {300, 11008, 4, 128},
+                                   {256, 100, 4, 32}}) {
+    const AimLayout l = aim_layout(a, m, n, bits, group);
+    EXPECT_EQ(aim_stream_commands(a, l), i64(aim_gemv_stream(a, l).size()))
+        << m << " x " << n << " int" << bits << " g" << group;
+  }
+  const dram::DramConfig c = samsung_pim_device();
+  for (auto [m, n, bits] :
+       {std::tuple<i64, i64, int>{1000, 4096, 16}, {4096, 4096 + 128, 16}, {8192, 11008, 8}}) {
+    const GemvLayout l = hbm_pim_layout(c, 64, 8, m, n, bits);
+    EXPECT_EQ(hbm_pim_stream_commands(c, l), i64(hbm_pim_gemv_stream(c, l).size()))
+        << m << " x " << n << " at " << bits;
+  }
+}
+
+// A kernel that fits the banks but would take gigabytes of commands to time is refused before
+// its list is built. By hand: 16 banks of 2^20 rows, a 2^19 x 2^15 int8 GEMV: 2^15 batches of
+// 16 chunks (bank rows 2^19 fit); a chunk is a 2 KiB row, 64 bursts of 32 bytes: 64 WRGB, then
+// per batch 64 MACABs and one RDMAC (16 banks x 2 bytes): 16 x (64 + 32768 x 65) commands.
+TEST(Pim, KernelTooLongToTimeIsRefused) {
+  const std::string yaml =
+      "system:\n  name: s\n  clock_ghz: 1.0\n  tech: " + test::source_dir() +
+      "/configs/tech/45nm.yaml\n  memory: {kind: gddr5, model: dram, dram: {preset: GDDR6-14000, "
+      "channels: 1, org: {rows: 1048576}}}\n  units:\n    pim: {impl: pim, style: aim}\n"
+      "    host: {impl: vector, lanes: 1}\n  mapping: {gemv: pim, default: host}\n";
+  test::TempDir dir;
+  System sys(config::load_system(dir.write("s.yaml", yaml)));
+  Op g;
+  g.name = "g", g.kind = OpKind::gemv, g.m = 1, g.n = 1 << 19, g.k = 1 << 15, g.weight_bits = 8;
+  g.act_bits = 8, g.dtype = "w8a8", g.macs = g.n * g.k, g.flops = 2 * g.macs;
+  ASSERT_TRUE(sys.unit("pim").supports(g, nullptr));
+  try {
+    sys.unit("pim").plan(g);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("has " + std::to_string(16 * (64 + 32768 * 65)) +
+                                         " DRAM commands, more than the 33554432"),
+              std::string::npos)
+        << e.what();
+  }
+}

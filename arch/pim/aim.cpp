@@ -42,15 +42,42 @@ AimLayout aim_layout(const dram::DramConfig& cfg, i64 m, i64 n, int weight_bits,
   return l;
 }
 
+namespace {
+
+// Results leave the MAC units at every group boundary (per-row quantization: once a chunk).
+i64 aim_group_bursts(const AimLayout& l) {
+  return l.group > 0 ? std::max<i64>(1, l.group / l.elements_per_burst) : i64(1) << 40;
+}
+// 16-bit results, a burst holds tx_bytes / 2 of them, one per bank.
+int aim_result_bursts(const dram::DramConfig& cfg) {
+  return int(ceil_div(cfg.org.banks_per_rank() * 2, cfg.org.tx_bytes));
+}
+
+}  // namespace
+
+i64 aim_stream_commands(const dram::DramConfig& cfg, const AimLayout& l) {
+  using checked::add, checked::mul;
+  const char* what = "AiM: kernel commands";
+  // Per chunk of b bursts: b WRGB, then per batch b MACABs and ceil(b / group) RDMAC rounds.
+  auto chunk = [&](i64 len) {
+    const i64 b = ceil_div(len, l.elements_per_burst);
+    return add(
+        what, b,
+        mul(what, l.batches,
+            add(what, b, mul(what, ceil_div(b, aim_group_bursts(l)), aim_result_bursts(cfg)))));
+  };
+  if (l.chunks == 0) return 0;
+  const i64 last = l.in_cols - (l.chunks - 1) * l.row_elements;
+  return add(what, mul(what, l.chunks - 1, chunk(l.row_elements)), chunk(last));
+}
+
 std::vector<PimAccess> aim_gemv_stream(const dram::DramConfig& cfg, const AimLayout& l) {
   const int per_bg = cfg.org.banks_per_group;
   const int last_bank = cfg.org.banks_per_rank() - 1;
   const i64 buffer_row = cfg.org.rows - 1;
   const int e = l.elements_per_burst;
-  // Results leave the MAC units at every group boundary (per-row quantization: once a chunk);
-  // 16-bit results, a burst holds tx_bytes / 2 of them, one per bank.
-  const i64 group_bursts = l.group > 0 ? std::max<i64>(1, l.group / e) : i64(1) << 40;
-  const int result_bursts = int(ceil_div(cfg.org.banks_per_rank() * 2, cfg.org.tx_bytes));
+  const i64 group_bursts = aim_group_bursts(l);
+  const int result_bursts = aim_result_bursts(cfg);
   std::vector<PimAccess> s;
   for (i64 k = 0; k < l.chunks; ++k) {
     const i64 len = std::min(l.row_elements, l.in_cols - k * l.row_elements);

@@ -37,5 +37,7 @@ struct AimLayout {
 AimLayout aim_layout(const dram::DramConfig& cfg, i64 out_rows, i64 in_cols, int weight_bits,
                      i64 group);
 std::vector<PimAccess> aim_gemv_stream(const dram::DramConfig& cfg, const AimLayout& l);
+// Its length, without building it (checked: OverflowError past 2^63).
+i64 aim_stream_commands(const dram::DramConfig& cfg, const AimLayout& l);
 
 }  // namespace qaccel::pim

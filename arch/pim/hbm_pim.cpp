@@ -81,6 +81,17 @@ GemvLayout hbm_pim_layout(const dram::DramConfig& cfg, i64 pchs, int blocks, i64
   return l;
 }
 
+i64 hbm_pim_stream_commands(const dram::DramConfig& cfg, const GemvLayout& l) {
+  using checked::add, checked::mul;
+  const char* what = "HBM-PIM: kernel commands";
+  const i64 banks = cfg.org.banks_per_rank();
+  // Park in and out, the two mode switches, the CRF; per output tile: PIM mode on and off,
+  // GRF_B out, and per input tile GRF_A in and 8 x 8 MACs.
+  const i64 fixed = 2 * banks + 4 + 2 + (kCrfInstructions + 7) / 8;
+  const i64 per_tile = add(what, mul(what, l.in_tiles, kGrf + kGrf * kGrf), kGrf + 2);
+  return add(what, fixed, mul(what, l.out_tiles, per_tile));
+}
+
 std::vector<PimAccess> hbm_pim_gemv_stream(const dram::DramConfig& cfg, const GemvLayout& l) {
   const int banks_per_bg = cfg.org.banks_per_group;
   const i64 per_row = cfg.org.tx_per_row();

@@ -59,6 +59,8 @@ GemvLayout hbm_pim_layout(const dram::DramConfig& cfg, i64 pchs, int blocks, i64
 
 // The command stream of one pseudo-channel.
 std::vector<PimAccess> hbm_pim_gemv_stream(const dram::DramConfig& cfg, const GemvLayout& l);
+// Its length, without building it (checked: OverflowError past 2^63).
+i64 hbm_pim_stream_commands(const dram::DramConfig& cfg, const GemvLayout& l);
 
 struct StreamTiming {
   i64 cycles = 0;  // DRAM cycles until the last read data returns (or last write issues)

@@ -226,8 +226,19 @@ class PimUnit final : public Unit {
     const dram::DramConfig& d = *ctx_.memory->dram;
     std::vector<PimAccess> stream;
     Kernel k;
+    // The kernel is timed command by command from a list of them (32 bytes each): refuse one
+    // that would take gigabytes and minutes (a model's GEMVs take well under a million).
+    constexpr i64 kMaxCommands = i64(1) << 25;
+    auto bound = [&](i64 commands) {
+      if (commands > kMaxCommands)
+        throw ConfigError("op " + op.name + " on unit '" + name_ + "': its PIM kernel has " +
+                          std::to_string(commands) + " DRAM commands, more than the " +
+                          std::to_string(kMaxCommands) +
+                          " the simulator times (a smaller matrix or fewer rows per bank)");
+    };
     if (s_.aim) {
       const AimLayout l = aim_layout(d, op.n, op.k, op.weight_bits, op.group);
+      bound(aim_stream_commands(d, l));
       stream = aim_gemv_stream(d, l);
       k.mac_commands = 0;
       for (const PimAccess& a : stream)
@@ -235,6 +246,7 @@ class PimUnit final : public Unit {
       k.padding_rows = l.padded_out_rows, k.bank_rows = l.bank_rows_used;
     } else {
       const GemvLayout l = layout(op);
+      bound(hbm_pim_stream_commands(d, l));
       stream = hbm_pim_gemv_stream(d, l);
       k.mac_commands = checked::mul("HBM-PIM: MAC commands", l.out_tiles, l.in_tiles, 64);
       k.padding_rows = l.padded_out_rows, k.bank_rows = l.bank_rows_used;
