@@ -1,8 +1,11 @@
 #include "dse/db.hpp"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -102,6 +105,67 @@ bool environment_error(int rc) {
   throw_for(db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM, msg);
 }
 
+// A file: URI of the path (absolute; the characters a URI gives a meaning escaped), so that
+// options such as mode=ro can follow and an ATTACH can take the same form.
+std::string uri_of(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  if (ec) abs = path;  // no working directory: SQLite resolves it as it would the plain name
+  std::string uri = "file:";
+  for (unsigned char c : abs.string()) {
+    if (c == '%' || c == '?' || c == '#' || c <= ' ' || c >= 0x7f) {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      uri += buf;
+    } else {
+      uri += char(c);
+    }
+  }
+  return uri;
+}
+
+// Whether a read-only connection can read: a WAL database is read through its -shm (the index
+// of the log), which SQLite creates beside the file when it is missing.
+bool reads(sqlite3* db) {
+  sqlite3_stmt* probe = nullptr;
+  int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &probe, nullptr);
+  if (rc == SQLITE_OK) rc = sqlite3_step(probe);
+  sqlite3_finalize(probe);
+  return (rc & 0xff) != SQLITE_READONLY && (rc & 0xff) != SQLITE_CANTOPEN;
+}
+
+// Where SQLite cannot make the -shm (a read-only directory or mount), the file can still be
+// read as immutable (no log, no locks), but only when that shows exactly what a locked read
+// would, which holds when
+//  - there is no -wal: every committed change is in the file (the last connection to close
+//    folds the log in and deletes it; an open one keeps it), and
+//  - nothing can start writing while we read: the mount is read-only, or nobody may write the
+//    file (a writer cannot open it) or its directory (a writer cannot create the -wal).
+// Otherwise the read is refused with what to do (IoError: the environment is at fault).
+// Root ignores permissions; a writer running as root is not guarded against.
+void check_immutable_read(const std::filesystem::path& path, const std::string& why) {
+  const std::string p = path.string();
+  const std::string dir = path.has_parent_path() ? path.parent_path().string() : ".";
+  const std::string cannot =
+      "SQLite cannot create " + p + "-shm, which it reads a WAL database through (" +
+      (::access(dir.c_str(), W_OK) != 0 ? dir + " is not writable for this user" : why) + ")";
+  std::error_code ec;
+  if (std::filesystem::exists(p + "-wal", ec))
+    throw IoError("database " + p + ": cannot read it: " + p +
+                  "-wal may hold changes not yet in the file, and " + cannot +
+                  "; copy both files to a writable directory and read the copy");
+  struct statvfs mount {};
+  struct stat file {
+  }, d{};
+  const bool nobody_writes = (::statvfs(dir.c_str(), &mount) == 0 && (mount.f_flag & ST_RDONLY)) ||
+                             (::stat(p.c_str(), &file) == 0 && (file.st_mode & 0222) == 0) ||
+                             (::stat(dir.c_str(), &d) == 0 && (d.st_mode & 0222) == 0);
+  if (!nobody_writes)
+    throw IoError("database " + p + ": cannot read it safely: others may write it, and " + cannot +
+                  "; if nothing writes it any more, make it read-only (chmod a-w " + p +
+                  "), or read a copy");
+}
+
 }  // namespace
 
 Db Db::open(const std::filesystem::path& path, bool readonly) {
@@ -116,9 +180,15 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
   std::error_code mkdir_ec;
   if (!exists && path.has_parent_path())
     std::filesystem::create_directories(path.parent_path(), mkdir_ec);
+  // Without read permission SQLite's messages would only say "unable to open".
+  if (readonly && ::access(path.c_str(), R_OK) != 0)
+    throw IoError("database " + path.string() + ": cannot read it: " + std::strerror(errno));
   sqlite3* raw = nullptr;
-  int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  if (int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr); rc != SQLITE_OK) {
+  // Opened by URI so that ATTACH (merge) takes the same form, with its options.
+  std::string uri = uri_of(path) + (readonly ? "?mode=ro" : "");
+  int flags = SQLITE_OPEN_URI |
+              (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (int rc = sqlite3_open_v2(uri.c_str(), &raw, flags, nullptr); rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
     sqlite3_close(raw);
     // A path through a missing directory or a file is the user's mistake, not the system's.
@@ -134,38 +204,20 @@ Db Db::open(const std::filesystem::path& path, bool readonly) {
     throw_for(rc, "database " + path.string() + ": cannot open: " + msg);
   }
   sqlite3_extended_result_codes(raw, 1);
-  if (readonly) {
-    // A WAL database in a directory this user cannot write has no -shm to map, and a
-    // plain read fails with "attempt to write a readonly database". Shared results
-    // directories are read as immutable files then (nobody may be writing them anyway).
-    sqlite3_stmt* probe = nullptr;
-    int rc = sqlite3_prepare_v2(raw, "SELECT count(*) FROM sqlite_master", -1, &probe, nullptr);
-    if (rc == SQLITE_OK) rc = sqlite3_step(probe);
-    sqlite3_finalize(probe);
-    if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN) {
+  if (readonly && !reads(raw)) {
+    const std::string why = sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+    raw = nullptr;
+    check_immutable_read(path, why);
+    uri += "&immutable=1";
+    if (sqlite3_open_v2(uri.c_str(), &raw, flags, nullptr) != SQLITE_OK) {
+      std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
       sqlite3_close(raw);
-      raw = nullptr;
-      std::string uri = "file:";
-      for (unsigned char c : std::filesystem::absolute(path, ec).string()) {
-        if (c == '%' || c == '?' || c == '#' || c <= ' ' || c >= 0x7f) {
-          char buf[4];
-          std::snprintf(buf, sizeof buf, "%%%02X", c);
-          uri += buf;
-        } else {
-          uri += char(c);
-        }
-      }
-      uri += "?immutable=1";
-      if (sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) !=
-          SQLITE_OK) {
-        std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
-        sqlite3_close(raw);
-        throw IoError("database " + path.string() + ": cannot open read-only: " + msg);
-      }
-      sqlite3_extended_result_codes(raw, 1);
+      throw IoError("database " + path.string() + ": cannot open read-only: " + msg);
     }
+    sqlite3_extended_result_codes(raw, 1);
   }
-  Db db(raw, path);
+  Db db(raw, path, uri);
   sqlite3_busy_timeout(raw, 30000);  // concurrent writers (workers, other sweeps) wait their turn
   int app = 0, version = 0, tables = 0;
   try {
@@ -356,8 +408,12 @@ MergeCounts merge_database(Db& out, const std::filesystem::path& in) {
       a.st_ino == b.st_ino)
     throw ConfigError("merge: " + in.string() + " is the output database " + out.path().string() +
                       " itself");
-  { Db check = Db::open(in, true); }  // kind, schema version and regular file checked first
-  out.prepare("ATTACH DATABASE ? AS src").bind(1, in.string()).run();
+  std::string uri;
+  {
+    Db check = Db::open(in, true);  // kind, schema version and regular file checked first
+    uri = check.uri();              // read-only, immutable where that is safe (see open)
+  }
+  out.prepare("ATTACH DATABASE ? AS src").bind(1, uri).run();
   struct Detach {
     Db& db;
     ~Detach() { sqlite3_exec(db.raw(), "DETACH DATABASE src", nullptr, nullptr, nullptr); }

@@ -16,9 +16,13 @@ class Stmt;
 class Db {
  public:
   // Opens (creating when allowed and absent) and checks the schema. A foreign or corrupt file,
-  // or one of another schema version, is a ConfigError naming the file.
+  // or one of another schema version, is a ConfigError naming the file. Read-only, a file in a
+  // directory or mount this user cannot write is read where that is provably safe, or refused
+  // (IoError) saying why and what to do.
   static Db open(const std::filesystem::path& path, bool readonly = false);
-  Db(Db&& o) noexcept : db_(o.db_), path_(std::move(o.path_)) { o.db_ = nullptr; }
+  Db(Db&& o) noexcept : db_(o.db_), path_(std::move(o.path_)), uri_(std::move(o.uri_)) {
+    o.db_ = nullptr;
+  }
   Db& operator=(Db&&) = delete;
   ~Db();
   void exec(const std::string& sql);
@@ -29,11 +33,15 @@ class Db {
   Stmt prepare_read_only(const std::string& sql);
   sqlite3* raw() { return db_; }
   const std::filesystem::path& path() const { return path_; }
+  // The file: URI it was opened by, with its options (mode=ro, immutable=1).
+  const std::string& uri() const { return uri_; }
 
  private:
-  Db(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+  Db(sqlite3* db, std::filesystem::path path, std::string uri)
+      : db_(db), path_(std::move(path)), uri_(std::move(uri)) {}
   sqlite3* db_;
   std::filesystem::path path_;
+  std::string uri_;
 };
 
 // A prepared statement with positional binds (1-based) and typed column reads.

@@ -157,6 +157,14 @@ printf 'model:\n  name: max\n  dim: 1048576\n  hidden_dim: 1048576\n  n_layers: 
 printf 'workload:\n  name: pmax\n  phase: prefill\n  prompt_len: 1048576\n  batch: 65536\n' >"$tmp/pmax.yaml"
 check ops-overflow 2 "op L0.wq: MACs does not fit in 64 bits" -- "$q" ops --model "$tmp/max.yaml" --workload "$tmp/pmax.yaml"
 check run-overflow 2 "does not fit in 64 bits" -- "$q" run "$src/configs/systems/edge-npu.yaml" --model "$tmp/max.yaml" --workload "$tmp/pmax.yaml" --timing-only
+# A PIM kernel on a schema-valid but hostile DRAM (tCK 1 us, the longest nFAW, a 100 GHz system
+# clock): its length in system cycles is past 2^63, an error naming it, not a negative count.
+printf 'system:\n  name: hostile-pim\n  clock_ghz: 100\n  tech: %s\n  memory: {kind: gddr5, model: dram, dram: {preset: GDDR6-14000, channels: 1, org: {bank_groups: 32, banks_per_group: 32, rows: 1048576, tx_bytes: 2048}, timing: {tCK_ps: 1000000, nFAW: 16777216}, controller: {refresh: none}}}\n  units:\n    pim: {impl: pim, style: aim}\n    host: {impl: vector, lanes: 16}\n  mapping: {gemv: pim, default: host}\n' "$src/configs/tech/45nm.yaml" >"$tmp/pim-hostile.yaml"
+printf 'layers:\n  - gemm: {name: big, m: 1, n: 1048576, k: 65536, dtype: w8a8}\n' >"$tmp/pim-big.yaml"
+check run-pim-overflow 2 "op big on unit 'pim': PIM kernel cycles does not fit in 64 bits" -- "$q" run "$tmp/pim-hostile.yaml" --workload "$tmp/pim-big.yaml" --timing-only
+# More banks in a group than the controller tracks is refused by validation, not an internal error.
+printf 'dram:\n  preset: HBM2-2000\n  org: {banks_per_group: 64}\n' >"$tmp/bpg.yaml"
+check dram-banks-per-group 2 "dram.org.banks_per_group: expected an integer in \[1, 32\], found 64" -- "$q" dram --config "$tmp/bpg.yaml" --synthetic random
 printf 'model:\n  name: x\n  dim: 64\n  name: y\n' >"$tmp/dup.yaml"
 check validate-duplicate-key 2 "dup.yaml:4:3: model.name: duplicate key 'name' \(first at line 2\)" -- "$q" validate "$tmp/dup.yaml"
 mkfifo "$tmp/fifo.csv"
@@ -293,6 +301,35 @@ if [ "$(all_counts "$tmp/failed.db")" = "$(all_counts "$db")" ] && [ "$(all_coun
 check merge-expect 0 "expect smoke: 9 designs, 9 stored \(0 failed or timed out\), 0 missing" -- "$q" merge "$tmp/merged.db" "$db" --expect "$src/configs/sweeps/smoke.yaml"
 "$q" sweep "$src/configs/sweeps/smoke.yaml" --db "$tmp/shard0.db" --shard 0/3 --quiet >/dev/null 2>&1
 check merge-expect-missing 1 "expect smoke: 9 designs, 3 stored .* 6 missing" -- "$q" merge "$tmp/part.db" "$tmp/shard0.db" --expect "$src/configs/sweeps/smoke.yaml"
+# A results database shipped read-only (file and directory a-w): query, plot and merge read it.
+# With a log left beside it (-wal and -shm) its changes are read too (one run deleted in it);
+# a -wal without its -shm cannot be read without losing them: refused, naming the file. Root
+# ignores permissions: as root these run as nobody (setpriv), or are skipped.
+as_user=()
+if [ "$(id -u)" -eq 0 ]; then
+  chmod 755 "$tmp"  # nobody must reach the copies and the outputs
+  as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+  "${as_user[@]}" "$q" --help >/dev/null 2>&1 || as_user=(skip)
+fi
+if [ "${as_user[*]}" != skip ]; then
+  mkdir "$tmp/ro" "$tmp/ro-wal" "$tmp/ro-walshm" "$tmp/ro-out" && chmod 777 "$tmp/ro-out"
+  cp "$db" "$tmp/ro/r.db" && cp "$db" "$tmp/live.db"
+  # A snapshot of a database whose writer is still open: the deletion is only in its -wal.
+  sqlite3 "$tmp/live.db" "PRAGMA wal_autocheckpoint = 0" "DELETE FROM runs WHERE hash = (SELECT min(hash) FROM runs)" \
+    ".shell cp $tmp/live.db $tmp/ro-wal/r.db; cp $tmp/live.db-wal $tmp/ro-wal/r.db-wal; cp $tmp/live.db $tmp/live.db-wal $tmp/live.db-shm $tmp/ro-walshm/" >/dev/null
+  mv "$tmp/ro-walshm/live.db" "$tmp/ro-walshm/r.db"; mv "$tmp/ro-walshm/live.db-wal" "$tmp/ro-walshm/r.db-wal"; mv "$tmp/ro-walshm/live.db-shm" "$tmp/ro-walshm/r.db-shm"
+  chmod a-w "$tmp"/ro/* "$tmp/ro" "$tmp"/ro-wal/* "$tmp/ro-wal" "$tmp"/ro-walshm/* "$tmp/ro-walshm"
+  check ro-query 0 "^9$" -- "${as_user[@]}" "$q" query --db "$tmp/ro/r.db" sql "SELECT count(*) AS n FROM runs" --format csv
+  check ro-plot 0 "pareto.svg" -- "${as_user[@]}" "$q" plot pareto --db "$tmp/ro/r.db" --sweep smoke --x area_mm2 --y latency_ms -o "$tmp/ro-out/pareto.svg"
+  check ro-merge 0 "r.db: 9 new runs" -- "${as_user[@]}" "$q" merge "$tmp/ro-out/m.db" "$tmp/ro/r.db"
+  check ro-walshm-query 0 "^8$" -- "${as_user[@]}" "$q" query --db "$tmp/ro-walshm/r.db" sql "SELECT count(*) AS n FROM runs" --format csv
+  check ro-walshm-merge 0 "r.db: 8 new runs" -- "${as_user[@]}" "$q" merge "$tmp/ro-out/m2.db" "$tmp/ro-walshm/r.db"
+  check ro-wal-query 4 "ro-wal/r.db: cannot read it: .*ro-wal/r.db-wal may hold changes" -- "${as_user[@]}" "$q" query --db "$tmp/ro-wal/r.db" runs
+  check ro-wal-merge 4 "ro-wal/r.db: cannot read it: .*ro-wal/r.db-wal may hold changes" -- "${as_user[@]}" "$q" merge "$tmp/ro-out/m3.db" "$tmp/ro-wal/r.db"
+  chmod -R u+w "$tmp"/ro*
+else
+  echo "skipped as root without setpriv: ro-query, ro-plot, ro-merge, ro-walshm-*, ro-wal-*"
+fi
 # A full disk (a file-size limit here): exit 4, nothing recorded as failed, resume completes.
 # Not under ASan (scripts/test.sh --sanitize sets ASAN_OPTIONS): a worker that throws the I/O
 # error after its SystemC run dies of a false ASan report (SystemC switches coroutine stacks

@@ -11,6 +11,7 @@
 #include "arch/dram/dram.hpp"
 #include "arch/pim/aim.hpp"
 #include "arch/pim/hbm_pim.hpp"
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 #include "sim/config/config.hpp"
 #include "sim/system.hpp"
@@ -320,4 +321,127 @@ TEST(Pim, AimBatchCostsTheHandDerivedCycles) {
   std::vector<std::string> v;
   run_in_order(c, aim_gemv_stream(c, aim_layout(c, 1000, 4096, 8, 128)), &v);
   EXPECT_TRUE(v.empty()) << (v.empty() ? "" : v[0]);
+}
+
+// Layout counts past 2^63 are an OverflowError, never a wrapped or truncated count (the tile
+// and batch counts were once cut to int: a 2^62-row matrix got 0 tiles and "fit"). Just below
+// the edge the count is exact, by hand: 2^40 rows in tiles of 64 x 8 x 8 = 2^12 rows are 2^28
+// output tiles; 2^20 FP16 columns in tiles of 8 x 16 are 2^13 input tiles, 2^12 a bank; so
+// 2^28 x 2^12 x 64 + 2^28 x 8 bursts of 32 bytes, 32 to a 1 KiB row: 2^41 + 2^26 rows.
+TEST(Pim, LayoutCountsPast64BitsAreAnError) {
+  const dram::DramConfig c = samsung_pim_device();
+  EXPECT_THROW(hbm_pim_layout(c, 64, 8, i64(1) << 62, 1 << 20, 16), OverflowError);
+  try {
+    hbm_pim_layout(c, 64, 8, i64(1) << 40, 1 << 20, 16);
+    FAIL();
+  } catch (const OverflowError& e) {
+    FAIL() << e.what();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs " +
+                                         std::to_string((i64(1) << 41) + (i64(1) << 26)) + " rows"),
+              std::string::npos)
+        << e.what();
+  }
+  // AiM (256 banks, 2 KiB rows): 2^62 rows are 2^54 batches of 2^51 chunks each.
+  const dram::DramConfig a = dram::load_dram(test::source_dir() + "/configs/dram/aim-gddr6.yaml");
+  EXPECT_THROW(aim_layout(a, i64(1) << 62, i64(1) << 62, 8, 0), OverflowError);
+  // 2^30 rows: 2^22 batches of 2^20 / 2048 = 512 chunks, 2^31 rows a bank (16384 there).
+  try {
+    aim_layout(a, i64(1) << 30, i64(1) << 20, 8, 0);
+    FAIL();
+  } catch (const OverflowError& e) {
+    FAIL() << e.what();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs " + std::to_string(i64(1) << 31) + " rows"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// A schema-valid but hostile system: an AiM DRAM at tCK 1 us with the longest nFAW under a
+// 100 GHz system clock. By hand: a 2^20 x 65536 int8 GEMV on 1024 banks of 2 KiB rows is 1024
+// batches x 32 chunks = 32768 ACTABs, each holding off the next for (1024 / 4) x 2^24 = 2^32
+// DRAM cycles, so the kernel is at least 32767 x 2^32 DRAM cycles = 1.4e14 us = 1.4e19 system
+// cycles, past 2^63 (9.2e18): the plan throws OverflowError naming the quantity instead of
+// converting it (that once gave a negative length and an internal error). At 10 GHz it fits
+// and is that bound plus the other commands (a few hundred DRAM cycles a batch row).
+TEST(Pim, KernelCyclesPast64BitsAreAnError) {
+  auto system = [](const std::string& ghz) {
+    return "system:\n  name: s\n  clock_ghz: " + ghz + "\n  tech: " + test::source_dir() +
+           "/configs/tech/45nm.yaml\n  memory: {kind: gddr5, model: dram, dram: {preset: "
+           "GDDR6-14000, channels: 1, org: {bank_groups: 32, banks_per_group: 32, rows: "
+           "1048576, tx_bytes: 2048}, timing: {tCK_ps: 1000000, nFAW: 16777216}, controller: "
+           "{refresh: none}}}\n  units:\n    pim: {impl: pim, style: aim}\n"
+           "    host: {impl: vector, lanes: 1}\n  mapping: {gemv: pim, default: host}\n";
+  };
+  Op g;
+  g.name = "g", g.kind = OpKind::gemv, g.m = 1, g.n = 1 << 20, g.k = 65536, g.weight_bits = 8;
+  g.act_bits = 8, g.dtype = "w8a8", g.macs = g.n * g.k, g.flops = 2 * g.macs;
+  test::TempDir dir;
+  {
+    System sys(config::load_system(dir.write("fast.yaml", system("100"))));
+    ASSERT_TRUE(sys.unit("pim").supports(g, nullptr));
+    try {
+      sys.unit("pim").plan(g);
+      FAIL() << "no error";
+    } catch (const OverflowError& e) {
+      EXPECT_NE(std::string(e.what()).find("PIM kernel cycles does not fit in 64 bits"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  System sys(config::load_system(dir.write("slow.yaml", system("10"))));
+  const i64 lo = 32767 * (i64(1) << 32);
+  const i64 cycles = sys.unit("pim").plan(g).cost.compute_cycles;
+  EXPECT_GE(cycles, lo * 10000);
+  EXPECT_LE(cycles, (lo + 32768 * 1000) * 10000);
+}
+
+// A kernel's command count comes in closed form (to refuse one too long before building it):
+// it equals the generated stream's length, AiM with whole-row and grouped result reads and a
+// last chunk shorter than a row, HBM-PIM with an odd number of input tiles.
+TEST(Pim, KernelLengthInClosedFormEqualsTheStream) {
+  const dram::DramConfig a = dram::load_dram(test::source_dir() + "/configs/dram/aim-gddr6.yaml");
+  for (auto [m, n, bits, group] : {std::tuple<i64, i64, int, i64>{1000, 4096, 8, 0},
+                                   {4096, 5000, 8, 128},
+                                   {300, 11008, 4, 128},
+                                   {256, 100, 4, 32}}) {
+    const AimLayout l = aim_layout(a, m, n, bits, group);
+    EXPECT_EQ(aim_stream_commands(a, l), i64(aim_gemv_stream(a, l).size()))
+        << m << " x " << n << " int" << bits << " g" << group;
+  }
+  const dram::DramConfig c = samsung_pim_device();
+  for (auto [m, n, bits] :
+       {std::tuple<i64, i64, int>{1000, 4096, 16}, {4096, 4096 + 128, 16}, {8192, 11008, 8}}) {
+    const GemvLayout l = hbm_pim_layout(c, 64, 8, m, n, bits);
+    EXPECT_EQ(hbm_pim_stream_commands(c, l), i64(hbm_pim_gemv_stream(c, l).size()))
+        << m << " x " << n << " at " << bits;
+  }
+}
+
+// A kernel that fits the banks but would take gigabytes of commands to time is refused before
+// its list is built. By hand: 16 banks of 2^20 rows, a 2^19 x 2^15 int8 GEMV: 2^15 batches of
+// 16 chunks (bank rows 2^19 fit); a chunk is a 2 KiB row, 64 bursts of 32 bytes: 64 WRGB, then
+// per batch 64 MACABs and one RDMAC (16 banks x 2 bytes): 16 x (64 + 32768 x 65) commands.
+TEST(Pim, KernelTooLongToTimeIsRefused) {
+  const std::string yaml =
+      "system:\n  name: s\n  clock_ghz: 1.0\n  tech: " + test::source_dir() +
+      "/configs/tech/45nm.yaml\n  memory: {kind: gddr5, model: dram, dram: {preset: GDDR6-14000, "
+      "channels: 1, org: {rows: 1048576}}}\n  units:\n    pim: {impl: pim, style: aim}\n"
+      "    host: {impl: vector, lanes: 1}\n  mapping: {gemv: pim, default: host}\n";
+  test::TempDir dir;
+  System sys(config::load_system(dir.write("s.yaml", yaml)));
+  Op g;
+  g.name = "g", g.kind = OpKind::gemv, g.m = 1, g.n = 1 << 19, g.k = 1 << 15, g.weight_bits = 8;
+  g.act_bits = 8, g.dtype = "w8a8", g.macs = g.n * g.k, g.flops = 2 * g.macs;
+  ASSERT_TRUE(sys.unit("pim").supports(g, nullptr));
+  try {
+    sys.unit("pim").plan(g);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("has " + std::to_string(16 * (64 + 32768 * 65)) +
+                                         " DRAM commands, more than the 33554432"),
+              std::string::npos)
+        << e.what();
+  }
 }

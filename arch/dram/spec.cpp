@@ -31,7 +31,7 @@ const std::vector<OrgField>& org_fields() {
       {"pseudo_channels", &Org::pseudo_channels, 1, 16},
       {"ranks", &Org::ranks, 1, 16},
       {"bank_groups", &Org::bank_groups, 1, 32},
-      {"banks_per_group", &Org::banks_per_group, 1, 256},
+      {"banks_per_group", &Org::banks_per_group, 1, 32},  // the controller tracks 32 a group
       {"columns", &Org::columns, 1, 1 << 20},
       {"bus_bits", &Org::bus_bits, 8, 4096},
       {"device_bits", &Org::device_bits, 1, 4096},

@@ -21,19 +21,23 @@ namespace qaccel::pim {
 
 struct AimLayout {
   i64 out_rows = 0, in_cols = 0;
-  int weight_bits = 8, group = 0;
-  int elements_per_burst = 0;
-  i64 row_elements = 0;  // one DRAM row of one matrix row
-  int chunks = 0;        // DRAM rows per matrix row
-  int batches = 0;       // output rows per bank and channel
+  int weight_bits = 8;
+  i64 group = 0;
+  int elements_per_burst = 0;  // tx_bytes x 8 / weight_bits (tx_bytes <= 2^20)
+  i64 row_elements = 0;        // one DRAM row of one matrix row
+  i64 chunks = 0;              // DRAM rows per matrix row
+  i64 batches = 0;             // output rows per bank and channel
   i64 padded_out_rows = 0;
   i64 bank_rows_used = 0;
   std::string describe() const;
 };
 
-// Throws ConfigError when the matrix does not fit the banks, saying by how much.
+// Throws ConfigError when the matrix does not fit the banks, saying by how much, and
+// OverflowError when a count of it does not fit in 64 bits.
 AimLayout aim_layout(const dram::DramConfig& cfg, i64 out_rows, i64 in_cols, int weight_bits,
-                     int group);
+                     i64 group);
 std::vector<PimAccess> aim_gemv_stream(const dram::DramConfig& cfg, const AimLayout& l);
+// Its length, without building it (checked: OverflowError past 2^63).
+i64 aim_stream_commands(const dram::DramConfig& cfg, const AimLayout& l);
 
 }  // namespace qaccel::pim

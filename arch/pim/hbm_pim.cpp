@@ -5,6 +5,7 @@
 #include "arch/dram/address_map.hpp"
 #include "arch/dram/checker.hpp"
 #include "arch/dram/dram.hpp"
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 
 namespace qaccel::pim {
@@ -57,17 +58,20 @@ GemvLayout hbm_pim_layout(const dram::DramConfig& cfg, i64 pchs, int blocks, i64
   if (i64(o.tx_bytes) * 8 < weight_bits)
     throw ConfigError("PIM: a " + std::to_string(o.tx_bytes) + "-byte burst holds no " +
                       std::to_string(weight_bits) + "-bit weight");
+  using checked::add, checked::mul, checked::sub;
   GemvLayout l;
   l.out_rows = m, l.in_cols = n, l.weight_bits = weight_bits;
   l.elements_per_burst = int(i64(o.tx_bytes) * 8 / weight_bits);
-  l.in_tiles = int(ceil_div(n, i64(kGrf) * l.elements_per_burst));
-  l.rows_per_out_tile = pchs * blocks * kGrf;
-  l.out_tiles = int(ceil_div(m, l.rows_per_out_tile));
-  l.padded_out_rows = i64(l.out_tiles) * l.rows_per_out_tile - m;
+  l.in_tiles = ceil_div(n, i64(kGrf) * l.elements_per_burst);
+  l.rows_per_out_tile = mul("HBM-PIM: rows per output tile", pchs, blocks, kGrf);
+  l.out_tiles = ceil_div(m, l.rows_per_out_tile);
+  l.padded_out_rows = sub("HBM-PIM: padding rows",
+                          mul("HBM-PIM: padded output rows", l.out_tiles, l.rows_per_out_tile), m);
   // Each (block, input tile) piece is 8 rows x 8 bursts; even tiles in the even bank, odd
   // tiles (and the results) in the odd bank.
-  const i64 bursts =
-      i64(l.out_tiles) * ceil_div(l.in_tiles, 2) * kGrf * kGrf + i64(l.out_tiles) * kGrf;
+  const char* what = "HBM-PIM: weight bursts per bank";
+  const i64 bursts = add(what, mul(what, l.out_tiles, ceil_div(l.in_tiles, 2), kGrf * kGrf),
+                         mul(what, l.out_tiles, kGrf));
   l.bank_rows_used = ceil_div(bursts, o.tx_per_row());
   if (l.bank_rows_used > kParkRow)
     throw ConfigError("HBM-PIM: a " + std::to_string(m) + " x " + std::to_string(n) +
@@ -75,6 +79,17 @@ GemvLayout hbm_pim_layout(const dram::DramConfig& cfg, i64 pchs, int blocks, i64
                       " rows in every bank, the PIM weight area holds " + std::to_string(kParkRow) +
                       " (" + std::to_string(l.bank_rows_used - kParkRow) + " rows short)");
   return l;
+}
+
+i64 hbm_pim_stream_commands(const dram::DramConfig& cfg, const GemvLayout& l) {
+  using checked::add, checked::mul;
+  const char* what = "HBM-PIM: kernel commands";
+  const i64 banks = cfg.org.banks_per_rank();
+  // Park in and out, the two mode switches, the CRF; per output tile: PIM mode on and off,
+  // GRF_B out, and per input tile GRF_A in and 8 x 8 MACs.
+  const i64 fixed = 2 * banks + 4 + 2 + (kCrfInstructions + 7) / 8;
+  const i64 per_tile = add(what, mul(what, l.in_tiles, kGrf + kGrf * kGrf), kGrf + 2);
+  return add(what, fixed, mul(what, l.out_tiles, per_tile));
 }
 
 std::vector<PimAccess> hbm_pim_gemv_stream(const dram::DramConfig& cfg, const GemvLayout& l) {
@@ -96,13 +111,14 @@ std::vector<PimAccess> hbm_pim_gemv_stream(const dram::DramConfig& cfg, const Ge
     at(true, 1, kRegRow, kRegCrfColumn + k);
   const i64 half_tiles = l.in_tiles / 2;  // tiles of one parity per output tile (layout stride)
   const i64 even_tiles = (l.in_tiles + 1) / 2;
-  for (int j = 0; j < l.out_tiles; ++j) {
+  // Every burst index below is at most the layout's (checked) weight bursts per bank.
+  for (i64 j = 0; j < l.out_tiles; ++j) {
     at(true, 0, kRegRow, kRegModeColumn);  // PIM mode on, GRF_B zeroed
     for (int parity = 0; parity < 2; ++parity)
-      for (int i = parity; i < l.in_tiles; i += 2) {
+      for (i64 i = parity; i < l.in_tiles; i += 2) {
         for (int g = 0; g < kGrf; ++g)  // the input tile into GRF_A
           at(true, 1, kRegRow, kRegGrfAColumn + g);
-        const i64 base = i64(kGrf) * kGrf * (i / 2 + i64(j) * (parity ? half_tiles : even_tiles));
+        const i64 base = i64(kGrf) * kGrf * (i / 2 + j * (parity ? half_tiles : even_tiles));
         for (int c = 0; c < kGrf * kGrf; ++c)  // MACs: 8 rows x 8 bursts
           at(false, parity, 0, base + c);
       }

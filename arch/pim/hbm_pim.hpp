@@ -22,14 +22,12 @@
 #include <vector>
 
 #include "arch/dram/spec.hpp"
+#include "sim/base/checked.hpp"
 
 namespace qaccel::pim {
 
 using i64 = std::int64_t;
-
-inline i64 ceil_div(i64 a, i64 b) {
-  return (a + b - 1) / b;
-}
+using checked::ceil_div;
 
 // One host command of the kernel on one pseudo-channel (rank 0).
 struct PimAccess {
@@ -44,8 +42,8 @@ struct GemvLayout {
   i64 out_rows = 0, in_cols = 0;
   int weight_bits = 16;
   int elements_per_burst = 0;  // tx_bytes x 8 / weight_bits (16 FP16, 32 int8, 64 int4)
-  int in_tiles = 0;            // input tiles of 8 bursts
-  int out_tiles = 0;           // output tiles of pchs x blocks x 8 rows
+  i64 in_tiles = 0;            // input tiles of 8 bursts
+  i64 out_tiles = 0;           // output tiles of pchs x blocks x 8 rows
   i64 rows_per_out_tile = 0;
   i64 padded_out_rows = 0;  // out_tiles x rows_per_out_tile - out_rows
   i64 bank_rows_used = 0;   // DRAM rows per bank holding weights (and results)
@@ -55,12 +53,14 @@ struct GemvLayout {
 // The layout of an m x n matrix over `pchs` pseudo-channels with `blocks` PIM blocks each
 // (PIM-GPT-style row-to-bank mapping: block k of pseudo-channel c owns output rows
 // 8 (c blocks + k) .. + 8 of each output tile). Throws ConfigError when the weights do not fit
-// the banks, saying by how much.
+// the banks, saying by how much, and OverflowError when a count of it does not fit in 64 bits.
 GemvLayout hbm_pim_layout(const dram::DramConfig& cfg, i64 pchs, int blocks, i64 out_rows,
                           i64 in_cols, int weight_bits);
 
 // The command stream of one pseudo-channel.
 std::vector<PimAccess> hbm_pim_gemv_stream(const dram::DramConfig& cfg, const GemvLayout& l);
+// Its length, without building it (checked: OverflowError past 2^63).
+i64 hbm_pim_stream_commands(const dram::DramConfig& cfg, const GemvLayout& l);
 
 struct StreamTiming {
   i64 cycles = 0;  // DRAM cycles until the last read data returns (or last write issues)

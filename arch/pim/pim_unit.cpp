@@ -33,6 +33,7 @@
 #include "arch/common/unit.hpp"
 #include "arch/pim/aim.hpp"
 #include "arch/pim/hbm_pim.hpp"
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 
 namespace qaccel::pim {
@@ -90,9 +91,12 @@ class PimUnit final : public Unit {
                 std::to_string(s_.acc_bits) + "-bit lane accumulators");
     try {
       if (s_.aim)
-        aim_layout(*ctx_.memory->dram, op.n, op.k, op.weight_bits, int(op.group));
+        aim_layout(*ctx_.memory->dram, op.n, op.k, op.weight_bits, op.group);
       else
         layout(op);
+    } catch (const OverflowError& e) {
+      // Not a reason to run it elsewhere: the input asks for counts past 64 bits.
+      throw OverflowError("op " + op.name + " on unit '" + name_ + "': " + e.what());
     } catch (const ConfigError& e) {
       return no(e.what());
     }
@@ -104,7 +108,7 @@ class PimUnit final : public Unit {
     // Every weight matrix keeps its own rows in the banks: the PIM area must hold them all.
     for (const TensorRef& t : op.reads)
       if (t.kind == TensorKind::weight && placed_.emplace(t.name, k.bank_rows).second) {
-        rows_placed_ += k.bank_rows;
+        checked::accumulate(rows_placed_, k.bank_rows, "PIM: DRAM rows of all weights");
         const i64 area = s_.aim ? ctx_.memory->dram->org.rows - 1 : 0x1000;
         if (rows_placed_ > area)
           throw ConfigError(
@@ -222,8 +226,19 @@ class PimUnit final : public Unit {
     const dram::DramConfig& d = *ctx_.memory->dram;
     std::vector<PimAccess> stream;
     Kernel k;
+    // The kernel is timed command by command from a list of them (32 bytes each): refuse one
+    // that would take gigabytes and minutes (a model's GEMVs take well under a million).
+    constexpr i64 kMaxCommands = i64(1) << 25;
+    auto bound = [&](i64 commands) {
+      if (commands > kMaxCommands)
+        throw ConfigError("op " + op.name + " on unit '" + name_ + "': its PIM kernel has " +
+                          std::to_string(commands) + " DRAM commands, more than the " +
+                          std::to_string(kMaxCommands) +
+                          " the simulator times (a smaller matrix or fewer rows per bank)");
+    };
     if (s_.aim) {
-      const AimLayout l = aim_layout(d, op.n, op.k, op.weight_bits, int(op.group));
+      const AimLayout l = aim_layout(d, op.n, op.k, op.weight_bits, op.group);
+      bound(aim_stream_commands(d, l));
       stream = aim_gemv_stream(d, l);
       k.mac_commands = 0;
       for (const PimAccess& a : stream)
@@ -231,8 +246,9 @@ class PimUnit final : public Unit {
       k.padding_rows = l.padded_out_rows, k.bank_rows = l.bank_rows_used;
     } else {
       const GemvLayout l = layout(op);
+      bound(hbm_pim_stream_commands(d, l));
       stream = hbm_pim_gemv_stream(d, l);
-      k.mac_commands = i64(l.out_tiles) * l.in_tiles * 64;
+      k.mac_commands = checked::mul("HBM-PIM: MAC commands", l.out_tiles, l.in_tiles, 64);
       k.padding_rows = l.padded_out_rows, k.bank_rows = l.bank_rows_used;
     }
     // Timed without refresh: the memory adds the refreshes that fall due while it holds the
@@ -240,7 +256,9 @@ class PimUnit final : public Unit {
     dram::DramConfig quiet = d;
     quiet.ctrl.refresh = dram::Refresh::none;
     const StreamTiming t = run_in_order(quiet, stream);
-    k.system_cycles = i64(std::ceil(double(t.cycles) * d.tck_ns() * ctx_.clock_ghz - 1e-9));
+    // A slow DRAM clock under a fast system clock multiplies the count (up to 1e5 times).
+    k.system_cycles = checked::to_i64(
+        "PIM kernel cycles", std::ceil(double(t.cycles) * d.tck_ns() * ctx_.clock_ghz - 1e-9));
     k.activates = t.activates;
     const dram::CommandEnergy e = d.command_energy();
     k.dram_pj = double(pchs()) * (double(t.activates) * e.act_pre_pj + double(t.reads) * e.rd_pj +
