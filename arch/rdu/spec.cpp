@@ -41,8 +41,10 @@ const ParamSet& rdu_params() {
       param::choice("sdpa", {"online", "naive"}, "online",
                     "attention mapping: online (running max and sum, storage independent of "
                     "the sequence) or naive (the scores materialized)"),
-      param::integer("sdpa_pipelines", 1, 1 << 16, 8, "pipelines",
-                     "attention pipelines (3 PCUs and a PMU each) an attention op's heads share"),
+      param::integer(
+          "sdpa_pipelines", 1, 1 << 16, 8, "pipelines",
+          "online attention pipelines (a score, a running-softmax and an accumulator PCU each) an "
+          "attention op's query rows share"),
       param::flag("packing", true,
                   "a 32-bit lane carries 32 / bits narrow weight or KV-cache elements (a 4-bit "
                   "weight stream moves 8 per lane); false: one element per lane"),
