@@ -439,27 +439,81 @@ Section build_section(const Dfg& g, int start, int end, const std::vector<std::v
   return sec;
 }
 
-// Greedy placement near producers, then XY routes.
+// Greedy placement near producers, then XY routes. Each node takes, among the free tiles of its
+// kind, the one of least cost (the sum of mesh distances to its producers' tiles), the first in
+// row-major order on a tie. The search need not scan the grid: cost is separable in row and
+// column, and each part grows by at least 1 per step away from its median interval, so
+// cost(t) >= cost* + d(t, B) for B the box of medians and cost* the cost on B. Rings at L1
+// distance d = 0, 1, ... around B are searched until cost* + d exceeds the best cost found:
+// every tile of that cost has been seen, so the choice is the full scan's.
 void place_section(Section& sec, const RduSpec& s) {
   const Dfg& g = sec.graph;
   const auto ins = g.in_edges();
-  std::map<TileKind, std::vector<Coord>> free;
-  for (TileKind k : {TileKind::pcu, TileKind::pmu, TileKind::agcu})
-    free[k] = tiles(s, k);
+  const int cols = s.cols + 2;  // with the two AGCU columns
+  auto at = [&](Coord c) { return std::size_t(c.row) * std::size_t(cols) + std::size_t(c.col); };
+  std::vector<signed char> kind(std::size_t(s.rows) * std::size_t(cols), -1);  // free tiles
+  // Each kind's tiles in row-major order, and the first that may still be free (tiles are only
+  // ever taken, so it only moves on).
+  std::map<TileKind, std::vector<Coord>> order;
+  std::map<TileKind, std::size_t> first;
+  for (TileKind k : {TileKind::pcu, TileKind::pmu, TileKind::agcu}) {
+    order[k] = tiles(s, k), first[k] = 0;
+    for (Coord c : order[k])
+      kind[at(c)] = static_cast<signed char>(k);
+  }
   sec.tile.assign(g.nodes.size(), Coord{});
+  std::vector<int> rows, cs;
   for (std::size_t v = 0; v < g.nodes.size(); ++v) {
-    auto& cand = free[g.nodes[v].tile];
-    QACCEL_ASSERT(!cand.empty(), "section larger than the grid: " + g.nodes[v].name);
-    std::size_t best = 0;
-    long best_cost = std::numeric_limits<long>::max();
-    for (std::size_t i = 0; i < cand.size(); ++i) {
-      long cost = 0;
-      for (int e : ins[v])
-        cost += distance(cand[i], sec.tile[std::size_t(g.edges[std::size_t(e)].src)]);
-      if (cost < best_cost) best_cost = cost, best = i;
+    const TileKind k = g.nodes[v].tile;
+    const auto& all = order[k];
+    std::size_t& f = first[k];
+    while (f < all.size() && kind[at(all[f])] != static_cast<signed char>(k))
+      ++f;
+    QACCEL_ASSERT(f < all.size(), "section larger than the grid: " + g.nodes[v].name);
+    Coord best = all[f];  // no producers: the first free tile
+    if (!ins[v].empty()) {
+      rows.clear(), cs.clear();
+      for (int e : ins[v]) {
+        const Coord p = sec.tile[std::size_t(g.edges[std::size_t(e)].src)];
+        rows.push_back(p.row), cs.push_back(p.col);
+      }
+      std::sort(rows.begin(), rows.end()), std::sort(cs.begin(), cs.end());
+      const std::size_t n = rows.size();
+      const int r0 = rows[(n - 1) / 2], r1 = rows[n / 2], c0 = cs[(n - 1) / 2], c1 = cs[n / 2];
+      auto cost = [&](Coord t) {
+        long c = 0;
+        for (std::size_t i = 0; i < n; ++i)
+          c += std::abs(t.row - rows[i]) + std::abs(t.col - cs[i]);
+        return c;
+      };
+      const long floor = cost({r0, c0});
+      long best_cost = std::numeric_limits<long>::max();
+      auto consider = [&](int r, int c) {
+        if (r < 0 || r >= s.rows || c < 0 || c >= cols) return;
+        const Coord t{r, c};
+        if (kind[at(t)] != static_cast<signed char>(k)) return;
+        const long ct = cost(t);
+        if (ct < best_cost || (ct == best_cost && t < best)) best_cost = ct, best = t;
+      };
+      const int reach = s.rows + cols;  // beyond it a ring holds no tile
+      for (int d = 0; d <= reach && floor + d <= best_cost; ++d) {
+        for (int r = r0 - d; r <= r1 + d; ++r) {
+          const int dr = r < r0 ? r0 - r : r > r1 ? r - r1 : 0;
+          const int dc = d - dr;
+          if (r < 0 || r >= s.rows || dc < 0) continue;
+          if (dc == 0) {
+            for (int c = std::max(c0, 0); c <= std::min(c1, cols - 1); ++c)
+              consider(r, c);
+          } else {
+            consider(r, c0 - dc), consider(r, c1 + dc);
+          }
+        }
+      }
+      QACCEL_ASSERT(best_cost != std::numeric_limits<long>::max(),
+                    "placement found no free tile for " + g.nodes[v].name);
     }
-    sec.tile[v] = cand[best];
-    cand.erase(cand.begin() + long(best));
+    sec.tile[v] = best;
+    kind[at(best)] = -1;
   }
   sec.route.clear();
   for (const Edge& e : g.edges)
