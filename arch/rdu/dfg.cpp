@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "sim/base/checked.hpp"
 #include "sim/base/error.hpp"
 
 namespace qaccel::rdu {
@@ -181,6 +182,12 @@ class Lowering {
 
  private:
   i64 vec(i64 elements) const { return ceil_div(elements, s_.lanes); }
+  // Bits per K or V element of an attention op (kv_read_bytes holds both halves).
+  static int cache_bits(const Op& o) {
+    return int(o.kv_read_bytes * 8 / std::max<i64>(1, o.count * o.n * o.k * 2));
+  }
+  // Elements of `bits` one 32-bit lane carries (`packing`), else 1.
+  i64 pack(int bits) const { return s_.packing && bits > 0 && bits < 32 ? 32 / bits : 1; }
 
   Node make(const std::string& name, NodeKind kind) const {
     Node n;
@@ -310,7 +317,7 @@ class Lowering {
         const int a_bits = o.act_bits;
         const i64 blocks = o.count * ceil_div(o.n, s_.lanes);
         // Packing: a 32-bit lane carries p narrow B elements (p consecutive k of its column).
-        const i64 pk = s_.packing && b_bits > 0 && b_bits < 32 ? 32 / b_bits : 1;
+        const i64 pk = pack(b_bits);
         const i64 kv = ceil_div(i64(o.k), pk);  // B vectors per column block
         const i64 P = std::min<i64>(blocks, s_.matmul_pcus);
         const i64 S = std::min<i64>(P, s_.matmul_streams);
@@ -433,14 +440,15 @@ class Lowering {
     if (o.kind == OpKind::attn_score) {
       const i64 rows = o.count * o.m, pairs = o.macs / std::max<i64>(1, o.k);
       const i64 np = std::max<i64>(1, std::min<i64>(s_.sdpa_pipelines, rows));
-      const int bits = int(o.kv_read_bytes * 8 / std::max<i64>(1, o.count * o.n * o.k * 2));
-      const i64 pk = s_.packing && bits > 0 && bits < 32 ? 32 / bits : 1;
+      const int bits = cache_bits(o);
+      const i64 pk = pack(bits);
       kv_vectors_ = ceil_div(o.k, s_.lanes * pk);
       online_.assign(std::size_t(np), {});
       for (i64 j = 0; j < np; ++j) {
         Pipeline& q = online_[std::size_t(j)];
         q.rows = rows / np + (j < rows % np ? 1 : 0);
-        q.pairs = pairs * q.rows / rows + (j < pairs * q.rows % rows ? 1 : 0);
+        const i64 share = checked::mul("attention pairs", pairs, q.rows);
+        q.pairs = share / rows + (j < share % rows ? 1 : 0);
       }
       auto qbuf = buffer(p + ".q", rows * o.k * 4);
       for (const std::string& t : act_reads(o))
@@ -470,8 +478,8 @@ class Lowering {
       QACCEL_ASSERT(!online_.empty() && online_[0].softmax >= 0,
                     "online attention value before its softmax: " + o.name);
       const std::string in = act_reads(o).at(0);
-      const int bits = int(o.kv_read_bytes * 8 / std::max<i64>(1, o.count * o.n * o.k * 2));
-      const i64 pk = s_.packing && bits > 0 && bits < 32 ? 32 / bits : 1;
+      const int bits = cache_bits(o);
+      const i64 pk = pack(bits);
       const std::vector<int> vr = kv_readers(o, p + ".v", i64(online_.size()));
       std::vector<Producer> out;
       for (std::size_t j = 0; j < online_.size(); ++j) {

@@ -91,6 +91,12 @@ struct FabricResult {
 // The link each edge of `sec` uses (stage buffers included).
 std::vector<LinkSpec> section_links(const Section& sec, const RduSpec& s, const FabricParams& p);
 
+// Whether the RDU unit simulates `sec` (at most simulate_max_vectors vectors) rather than take
+// the compiler's estimate.
+inline bool simulated(const Section& sec, const RduSpec& s) {
+  return sec.vectors() <= s.simulate_max_vectors;
+}
+
 FabricResult simulate_section(const Section& sec, const RduSpec& s, FabricEngine engine,
                               const FabricParams& p = {});
 

@@ -104,6 +104,13 @@ Tier spill_tier(const RduSpec& s) {
   return s.hbm_gib > 0 ? Tier::hbm : Tier::ddr;
 }
 
+std::int64_t Section::vectors() const {
+  std::int64_t v = 0;
+  for (const Edge& e : graph.edges)
+    v += e.vectors;
+  return v;
+}
+
 int Section::max_hops() const {
   int m = 0;
   for (const auto& r : route)

@@ -87,6 +87,7 @@ struct Section {
 
   int used(TileKind k) const { return graph.count(k); }
   int max_hops() const;
+  std::int64_t vectors() const;  // over all its streams
   double mean_hops() const;
 };
 

@@ -298,13 +298,6 @@ class RduUnit final : public Unit {
     estimated_ += double(st.sections - st.sections_simulated);
   }
 
-  bool simulated(const Section& sec) const {
-    i64 v = 0;
-    for (const Edge& e : sec.graph.edges)
-      v += e.vectors;
-    return v <= s_.simulate_max_vectors;
-  }
-
   // A section simulated tile by tile; sections of the same shape (a decode step's layers differ
   // only in their tensors' names and tiers) are simulated once.
   const FabricResult& fabric(const Section& sec) const {
@@ -343,7 +336,7 @@ class RduUnit final : public Unit {
       // (tier and mesh-link bandwidth) allows; the estimate for a section too big to simulate.
       i64 sec_cycles = sec.cycles;
       st.estimate_cycles += sec.cycles;
-      if (simulated(sec)) {
+      if (simulated(sec, s_)) {
         const FabricResult& fab = fabric(sec);
         sec_cycles = std::max(fab.cycles, sec.bound_cycles);
         st.fabric_vectors += fab.vectors_moved;

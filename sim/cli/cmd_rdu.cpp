@@ -261,18 +261,15 @@ int cmd_rdu_map(const std::vector<std::string>& args) {
                "bound_cycles", "stage_buffer_bytes", "max_hops", "spill_w_bytes", "spill_r_bytes"});
   for (std::size_t i = 0; i < chosen.sections.size(); ++i) {
     const rdu::Section& sec = chosen.sections[i];
-    std::int64_t vectors = 0;
-    for (const rdu::Edge& e : sec.graph.edges)
-      vectors += e.vectors;
     std::string sim = "-", stage = "-";
-    if (vectors <= s.simulate_max_vectors) {
+    if (rdu::simulated(sec, s)) {
       const rdu::FabricResult f = rdu::simulate_section(sec, s, rdu::FabricEngine::plain);
       sim = std::to_string(f.cycles), stage = std::to_string(f.stage_buffer_bytes);
     }
     st.add_row({std::to_string(i), std::to_string(sec.graph.nodes.size()),
                 std::to_string(sec.used(rdu::TileKind::pcu)),
                 std::to_string(sec.used(rdu::TileKind::pmu)),
-                std::to_string(sec.used(rdu::TileKind::agcu)), std::to_string(vectors),
+                std::to_string(sec.used(rdu::TileKind::agcu)), std::to_string(sec.vectors()),
                 std::to_string(sec.cycles), sim, std::to_string(sec.bound_cycles), stage,
                 std::to_string(sec.max_hops()), std::to_string(sec.spill_write_bytes),
                 std::to_string(sec.spill_read_bytes)});
