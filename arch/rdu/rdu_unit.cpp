@@ -130,7 +130,15 @@ class RduUnit final : public Unit {
     all.reserve(ops.size());
     for (const Op* o : ops)
       all.push_back(*o);
-    resident_ = resident_tensors(all);
+    // Tiers go by first use over the whole run; a run planned pass by pass (sim/system.cpp)
+    // prepares each pass in turn, whose tensors only add to the list.
+    for (const TensorRef& t : resident_tensors(all)) {
+      auto [it, fresh] = resident_at_.try_emplace(t.name, resident_.size());
+      if (fresh)
+        resident_.push_back(t);
+      else
+        resident_[it->second].bytes = std::max(resident_[it->second].bytes, t.bytes);
+    }
     // Layer instances: maximal runs of consecutive ops with the same layer. Compiling many on a
     // big grid takes seconds: a terminal sees the progress once a second.
     const bool tty = ::isatty(STDERR_FILENO) == 1;
@@ -422,6 +430,7 @@ class RduUnit final : public Unit {
       &ddr_, &sram_tier_, &attn_peak_, &mapped_, &simulated_, &fabric_vectors_, &estimate_, &stage_,
       &estimated_;
   std::vector<TensorRef> resident_;
+  std::map<std::string, std::size_t> resident_at_;  // name -> index in resident_
   std::vector<OpShare> shares_;
   std::size_t next_ = 0;
   std::map<std::string, Planned> cache_;
