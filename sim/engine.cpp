@@ -75,8 +75,8 @@ class UnitModule : public sc_core::sc_module {
   sc_core::sc_event work;
 
   SC_HAS_PROCESS(UnitModule);
-  UnitModule(const sc_core::sc_module_name& n, int index, Unit& unit, Scheduler& sched,
-             Window& win, bool answers_at_once, bool prefetch, StatsRegistry& stats)
+  UnitModule(const sc_core::sc_module_name& n, int index, Unit& unit, Scheduler& sched, Window& win,
+             bool answers_at_once, bool prefetch, StatsRegistry& stats)
       : sc_core::sc_module(n),
         mem("mem"),
         index_(index),
@@ -634,8 +634,8 @@ EngineResult run_engine(const DramSpec& dram, StatsRegistry& stats, const std::v
         msg += " waits for";
         for (i64 p : x.preds)
           if (!win.at(p).finished)
-            msg += " " + win.at(p).rec.op.name + " (step " + std::to_string(win.at(p).rec.step) +
-                   ")";
+            msg +=
+                " " + win.at(p).rec.op.name + " (step " + std::to_string(win.at(p).rec.step) + ")";
       }
       ++shown;
     }

@@ -43,10 +43,10 @@ void serialize(std::string& b, const OpRecord& r) {
   put(b, std::int32_t(r.step));
   put_str(b, r.unit), put_str(b, r.mapped_by), put_str(b, r.waited_for);
   const OpCost& c = r.cost;
-  for (std::int64_t v : {c.cycles, c.compute_cycles, c.stall_cycles, c.macs, c.flops,
-                         c.dram_read_bytes, c.dram_write_bytes, c.sram_read_bytes,
-                         c.sram_write_bytes, r.ready_cycle, r.start_cycle, r.end_cycle,
-                         r.memory_cycles, r.hidden_memory_cycles, r.prefetched_bytes})
+  for (std::int64_t v :
+       {c.cycles, c.compute_cycles, c.stall_cycles, c.macs, c.flops, c.dram_read_bytes,
+        c.dram_write_bytes, c.sram_read_bytes, c.sram_write_bytes, r.ready_cycle, r.start_cycle,
+        r.end_cycle, r.memory_cycles, r.hidden_memory_cycles, r.prefetched_bytes})
     put(b, v);
   for (double v : {c.compute_pj, c.sram_pj, c.dram_pj, r.intensity, r.attained_flops_per_cycle,
                    r.peak_flops_per_cycle, r.utilization})
@@ -131,7 +131,8 @@ void RecordLog::iterator::get(void* dst, std::size_t n) {
     std::size_t took = 0;
     if (offset_ < log_->file_bytes_) {
       if (offset_ < chunk_at_ || offset_ >= chunk_at_ + std::int64_t(chunk_.size())) {
-        chunk_.resize(std::size_t(std::min<std::int64_t>(kChunkBytes, log_->file_bytes_ - offset_)));
+        chunk_.resize(
+            std::size_t(std::min<std::int64_t>(kChunkBytes, log_->file_bytes_ - offset_)));
         std::size_t got = 0;
         while (got < chunk_.size()) {
           const ssize_t r = ::pread(log_->fd_, chunk_.data() + got, chunk_.size() - got,

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <iostream>
 #include <iomanip>
+#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -128,8 +128,8 @@ class BlockPlanner {
       }
       // Reports add each op's reads and writes; they must stay representable together.
       const OpCost& c = p.cost;
-      const std::int64_t dram_bytes = checked::add("op " + ops[i].name + ": DRAM bytes",
-                                                   c.dram_read_bytes, c.dram_write_bytes);
+      const std::int64_t dram_bytes =
+          checked::add("op " + ops[i].name + ": DRAM bytes", c.dram_read_bytes, c.dram_write_bytes);
       checked::add("op " + ops[i].name + ": SRAM bytes", c.sram_read_bytes, c.sram_write_bytes);
       r.op = std::move(ops[i]);
       std::vector<TensorRef>().swap(r.op.reads);
@@ -162,11 +162,10 @@ class BlockPlanner {
     if (!d.dram) return;
     const std::uint64_t cap = std::uint64_t(d.dram->org.capacity_bytes());
     if (extent > cap)
-      throw ConfigError(sys_.spec_.file.string() +
-                        ": system.memory.dram: the workload's tensors need " +
-                        std::to_string(extent) + " bytes of DRAM, the DRAM holds " +
-                        std::to_string(cap) + " (" + std::to_string(extent - cap) +
-                        " bytes short); give it more channels, ranks or rows");
+      throw ConfigError(
+          sys_.spec_.file.string() + ": system.memory.dram: the workload's tensors need " +
+          std::to_string(extent) + " bytes of DRAM, the DRAM holds " + std::to_string(cap) + " (" +
+          std::to_string(extent - cap) + " bytes short); give it more channels, ranks or rows");
   }
 
   // After the run: the roofline's time-dependent part.
@@ -265,8 +264,8 @@ class WorkloadSource : public OpSource {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_ < std::chrono::seconds(1)) return;
     last_ = now, shown_ = true;
-    std::cerr << "\rrun: pass " << step_ << "/" << w_.passes() << " (" << builder_.ops()
-              << " ops)" << std::flush;
+    std::cerr << "\rrun: pass " << step_ << "/" << w_.passes() << " (" << builder_.ops() << " ops)"
+              << std::flush;
   }
   const ModelSpec& m_;
   const WorkloadSpec& w_;

@@ -225,8 +225,7 @@ void GraphBuilder::forget(std::int64_t first, const std::vector<std::int64_t>& e
   const std::int64_t end = first + std::int64_t(end_cycles.size());
   auto end_of = [&](std::int64_t id) { return end_cycles[std::size_t(id - first)]; };
   for (auto& [name, x] : tensors_) {
-    if (x.writer >= first && x.writer < end)
-      x.writer_end_cycles = end_of(x.writer), x.writer = -1;
+    if (x.writer >= first && x.writer < end) x.writer_end_cycles = end_of(x.writer), x.writer = -1;
     std::size_t kept = 0;
     for (std::int64_t r : x.readers)
       if (r >= first && r < end)

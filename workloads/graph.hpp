@@ -77,10 +77,10 @@ class GraphBuilder {
     std::int64_t bytes = 0;
     std::uint64_t address = 0;
     int last_step = 0;
-    std::int64_t writer = -1;                   // the last writer, while remembered
-    std::int64_t writer_end_cycles = 0;         // ... or its end once forgotten
-    std::vector<std::int64_t> readers;          // readers since the last write, remembered
-    std::int64_t readers_end_cycles = 0;        // the latest end of those forgotten
+    std::int64_t writer = -1;             // the last writer, while remembered
+    std::int64_t writer_end_cycles = 0;   // ... or its end once forgotten
+    std::vector<std::int64_t> readers;    // readers since the last write, remembered
+    std::int64_t readers_end_cycles = 0;  // the latest end of those forgotten
   };
   std::unordered_map<std::string, TensorState> tensors_;
   std::int64_t next_ = 0, cursor_ = 0;

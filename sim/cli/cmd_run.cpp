@@ -64,8 +64,8 @@ const char* schedule_name(Schedule s) {
 }
 
 void write_json(std::ostream& os, const System& sys, const ModelSpec& m, const WorkloadSpec& w,
-                bool functional, const RecordLog& recs,
-                const std::vector<UnitUsage>& usage, const RunTotals& t, double tokens) {
+                bool functional, const RecordLog& recs, const std::vector<UnitUsage>& usage,
+                const RunTotals& t, double tokens) {
   const auto& s = sys.spec();
   os << "{\"system\": {\"name\": " << json_escape(s.name)
      << ", \"file\": " << json_escape(s.file.string()) << ", \"clock_ghz\": " << num(s.clock_ghz)
@@ -159,31 +159,47 @@ void write_json(std::ostream& os, const System& sys, const ModelSpec& m, const W
 
 // Row by row: a long decode's records are read back from their log, never all in memory.
 void write_ops_csv(std::ostream& os, const RecordLog& recs) {
-  write_csv_row(os, {"op", "step", "kind", "unit", "m", "n", "k", "compute_cycles",
-                     "stall_cycles", "cycles", "utilization", "macs", "sram_bytes", "dram_bytes",
-                     "energy_pj", "start_cycle", "end_cycle", "hidden_memory_cycles", "waited_for",
+  write_csv_row(os, {"op",
+                     "step",
+                     "kind",
+                     "unit",
+                     "m",
+                     "n",
+                     "k",
+                     "compute_cycles",
+                     "stall_cycles",
+                     "cycles",
+                     "utilization",
+                     "macs",
+                     "sram_bytes",
+                     "dram_bytes",
+                     "energy_pj",
+                     "start_cycle",
+                     "end_cycle",
+                     "hidden_memory_cycles",
+                     "waited_for",
                      "placed_by"});
   for (const OpRecord& r : recs)
     write_csv_row(os, {r.op.name,
-               std::to_string(r.step),
-               std::string(to_string(r.op.kind)),
-               r.unit,
-               std::to_string(r.op.m),
-               std::to_string(r.op.n),
-               std::to_string(r.op.k),
-               std::to_string(r.cost.compute_cycles),
-               std::to_string(r.cost.stall_cycles),
-               std::to_string(r.cost.cycles),
-               num(r.utilization),
-               std::to_string(r.cost.macs),
-               std::to_string(r.cost.sram_read_bytes + r.cost.sram_write_bytes),
-               std::to_string(r.cost.dram_read_bytes + r.cost.dram_write_bytes),
-               num(r.cost.energy_pj()),
-               std::to_string(r.start_cycle),
-               std::to_string(r.end_cycle),
-               std::to_string(r.hidden_memory_cycles),
-               r.waited_for,
-               r.mapped_by});
+                       std::to_string(r.step),
+                       std::string(to_string(r.op.kind)),
+                       r.unit,
+                       std::to_string(r.op.m),
+                       std::to_string(r.op.n),
+                       std::to_string(r.op.k),
+                       std::to_string(r.cost.compute_cycles),
+                       std::to_string(r.cost.stall_cycles),
+                       std::to_string(r.cost.cycles),
+                       num(r.utilization),
+                       std::to_string(r.cost.macs),
+                       std::to_string(r.cost.sram_read_bytes + r.cost.sram_write_bytes),
+                       std::to_string(r.cost.dram_read_bytes + r.cost.dram_write_bytes),
+                       num(r.cost.energy_pj()),
+                       std::to_string(r.start_cycle),
+                       std::to_string(r.end_cycle),
+                       std::to_string(r.hidden_memory_cycles),
+                       r.waited_for,
+                       r.mapped_by});
 }
 
 // The optional outputs every run writes (--ops-csv, --stats, --trace-json), after `first`
@@ -397,7 +413,8 @@ int cmd_run(const std::vector<std::string>& args) {
       const std::string rest = r.mapped_by.substr(at + 10);  // "RULE_UNIT why"
       const auto sp = rest.find(' ');
       ++fallbacks[std::string(to_string(r.op.kind)) + " ops ran on '" + r.unit + "' instead of '" +
-                  rest.substr(0, sp) + "': " + (sp == std::string::npos ? "" : rest.substr(sp + 1))];
+                  rest.substr(0, sp) +
+                  "': " + (sp == std::string::npos ? "" : rest.substr(sp + 1))];
     }
   };
   auto t0 = std::chrono::steady_clock::now();
