@@ -106,6 +106,14 @@ TEST(Ops, GqaKvTraffic) {
     kv_read += o.kv_read_bytes;
   // K and V, 32 layers, 8 heads, 1024 positions, 128 bytes + 4-byte scale each.
   EXPECT_EQ(kv_read, 2LL * 32 * 8 * 1024 * (128 + 4));
+  // Each attention op reads one half (score: K, value: V) and carries the cache's element width.
+  for (const Op& o : ops)
+    if (o.kind == OpKind::attn_score || o.kind == OpKind::attn_value) {
+      EXPECT_EQ(o.kv_read_bytes, 8LL * 1024 * (128 + 4)) << o.name;
+      EXPECT_EQ(o.kv_bits, 8) << o.name;
+    } else if (o.kind == OpKind::kv_append) {
+      EXPECT_EQ(o.kv_bits, 8) << o.name;
+    }
   m.quant.kv_bits = 16;
   kv_read = 0;
   for (const Op& o : lower_forward(m, decode(1023)))

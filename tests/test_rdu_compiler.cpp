@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "arch/rdu/attention.hpp"
 #include "arch/rdu/place.hpp"
 #include "sim/base/error.hpp"
 #include "sim/config/config.hpp"
@@ -249,12 +250,13 @@ TEST(RduLowering, TinyLayerCountsByHand) {
 // The online SDPA lowered into the layer (tiny, decode at context 3: 2 query rows, one a KV
 // head, 4 positions; float32 cache, head size 16 = one vector a K or V row). Np = min(8, 2) = 2
 // pipelines of one row and 4 pairs each. attn_score: a q buffer (2 x 16 x 4 = 128 B: 1 PMU),
-// one K reader (matmul_streams 1; half the binary16 cache, 2 heads x 4 x 16 x 2 = 256 B; two
-// elements a lane, so 4 pairs x 1 vector x 2 pipelines = 8 vectors) and
-// a score PCU a pipeline (busy 4 x 1, in 4 K + 1 q vectors, 4 scores out); softmax: a running
-// max / sum PCU a pipeline (busy 4, 4 in, 4 out); attn_value: one V reader (256 B) and an
-// accumulator a pipeline (busy 4, in 4 messages + 4 V vectors, out V(16) = 1). Against the
-// naive lowering's attention (8 PCUs, 4 PMUs, 2 AGCUs): 6 PCUs, 1 PMU, 2 AGCUs.
+// one K reader (matmul_streams 1; the K half of the float32 cache, 2 heads x 4 positions x 16
+// x 4 B = 512 B; one element a lane, so 4 pairs x 1 vector x 2 pipelines = 8 vectors of 16 x 4
+// B, the 512 B) and a score PCU a pipeline (busy 4 x 1, in 4 K + 1 q vectors, 4 scores out);
+// softmax: a running max / sum PCU a pipeline (busy 4, 4 in, 4 out); attn_value: one V reader
+// (the V half, 512 B) and an accumulator a pipeline (busy 4, in 4 messages + 4 V vectors, out
+// V(16) = 1). Against the naive lowering's attention (8 PCUs, 4 PMUs, 2 AGCUs): 6 PCUs, 1 PMU,
+// 2 AGCUs.
 TEST(RduLowering, OnlineAttentionCountsByHand) {
   RduSpec s = tiny_spec();
   s.sdpa = SdpaMapping::online;
@@ -275,14 +277,61 @@ TEST(RduLowering, OnlineAttentionCountsByHand) {
     EXPECT_EQ(acc.vectors_in, 4 + 4);
     EXPECT_EQ(acc.vectors_out, 1);
   }
-  EXPECT_EQ(named(g, "L0.attn_score.k").bytes, 256);
+  EXPECT_EQ(named(g, "L0.attn_score.k").bytes, 512);
   EXPECT_EQ(named(g, "L0.attn_score.k").vectors_out, 8);
-  EXPECT_EQ(named(g, "L0.attn_value.v").bytes, 256);
+  EXPECT_EQ(named(g, "L0.attn_value.v").bytes, 512);
   EXPECT_EQ(named(g, "L0.attn_score.q").bytes, 128);
   for (const Edge& e : g.edges)
     EXPECT_LT(e.src, e.dst);
   // The layer maps and simulates like any other (tested in test_rdu_fabric.cpp).
   EXPECT_EQ(map_layer(g, s, Fusion::layer).sections.size(), 1u);
+}
+
+// Both attention mappings stream the cache once a layer: the score's readers K, the value's V,
+// at the cache's element width. Per position and KV head a K (or V) row of head size h costs
+// 4h B (float32), 2h (binary16), h + 4 (int8: h bytes and a float32 scale) or h / 2 + 4 (int4).
+// Tiny (h = 16, 2 KV heads, decode at context 3: 4 positions): a half is 2 x 4 = 8 rows of 64,
+// 32, 20 or 12 B: 512, 256, 160, 96 B, the layer twice that. LLaMA-2-7B (kv16 in its config;
+// h = 128, 32 KV heads, context 32: 33 positions): 32 x 33 x 256 = 270,336 B a half. LLaMA-3-8B
+// (kv8, GQA: 8 KV heads; context 31: 32 positions): 8 x 32 x 132 = 33,792 B a half.
+// Without packing every KV stream's element is one cache element (32, 16, 8 or 4 bits); with it
+// a 32-bit lane carries 32 / bits of them (1, 2, 4, 8 elements: 32 bits).
+TEST(RduLowering, AttentionStreamsTheCacheOnceAtItsWidth) {
+  struct Case {
+    std::string model;
+    int kv_bits, context;
+    i64 half;
+  };
+  const std::vector<Case> cases = {
+      {"tiny", 32, 3, 512}, {"tiny", 16, 3, 256},           {"tiny", 8, 3, 160},
+      {"tiny", 4, 3, 96},   {"llama-2-7b", 16, 32, 270336}, {"llama-3-8b", 8, 31, 33792}};
+  for (const Case& c : cases)
+    for (SdpaMapping sdpa : {SdpaMapping::naive, SdpaMapping::online})
+      for (bool packing : {false, true}) {
+        SCOPED_TRACE(c.model + " kv" + std::to_string(c.kv_bits) + " " +
+                     std::string(to_string(sdpa)) + (packing ? " packed" : " unpacked"));
+        ModelSpec m = c.model == "tiny" ? tiny_model() : model(c.model);
+        m.quant.kv_bits = c.kv_bits;
+        RduSpec s = tiny_spec();
+        s.sdpa = sdpa, s.packing = packing;
+        const Dfg g = lower_layer(m, decode(c.context), 0, s);
+        i64 k_bytes = 0, v_bytes = 0;
+        std::set<int> kv_edge_bits;
+        for (const Node& n : g.nodes)
+          if (n.kind == NodeKind::mem_read && n.tensor_kind == TensorKind::kv_cache) {
+            const std::string& op = g.op_names.at(std::size_t(n.op));
+            ASSERT_TRUE(op == "L0.attn_score" || op == "L0.attn_value") << n.name;
+            (op == "L0.attn_score" ? k_bytes : v_bytes) += n.bytes;
+          }
+        for (const Edge& e : g.edges) {
+          const Node& from = g.nodes[std::size_t(e.src)];
+          if (from.kind == NodeKind::mem_read && from.tensor_kind == TensorKind::kv_cache)
+            kv_edge_bits.insert(e.elem_bits);
+        }
+        EXPECT_EQ(k_bytes, c.half);
+        EXPECT_EQ(v_bytes, c.half);
+        EXPECT_EQ(kv_edge_bits, std::set<int>{packing ? 32 : c.kv_bits});
+      }
 }
 
 // A 2 x 2 grid: PCUs (0,1), (1,2); PMUs (0,2), (1,1); AGCUs (0,0), (0,3). The chain read -> a

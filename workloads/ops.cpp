@@ -196,7 +196,7 @@ struct Lowering {
     {
       Op& o = add(p + "attn_score" + suffix, OpKind::attn_score, l);
       o.m = mul("GEMM rows", T, grp), o.n = ctx_max, o.k = hs, o.count = seqs * kv_heads;
-      o.dtype = "fp32 x kv" + std::to_string(q.kv_bits);
+      o.dtype = "fp32 x kv" + std::to_string(q.kv_bits), o.kv_bits = q.kv_bits;
       o.macs = macs, o.flops = mul("FLOPs", 2, macs);
       o.act_read_bytes = qkv_bytes;
       o.kv_read_bytes = kv_read;
@@ -209,7 +209,7 @@ struct Lowering {
     {
       Op& o = add(p + "attn_value" + suffix, OpKind::attn_value, l);
       o.m = mul("GEMM rows", T, grp), o.n = hs, o.k = ctx_max, o.count = seqs * kv_heads;
-      o.dtype = "fp32 x kv" + std::to_string(q.kv_bits);
+      o.dtype = "fp32 x kv" + std::to_string(q.kv_bits), o.kv_bits = q.kv_bits;
       o.macs = macs, o.flops = mul("FLOPs", 2, macs);
       o.act_read_bytes = score_bytes;
       o.kv_read_bytes = kv_read;
@@ -254,6 +254,7 @@ struct Lowering {
     {
       Op& o = add(p + "kv_append", OpKind::kv_append, l);
       o.elements = mul("elements", 2, BT, kvd), o.dtype = "kv" + std::to_string(q.kv_bits);
+      o.kv_bits = q.kv_bits;
       o.act_read_bytes = mul("activation bytes", o.elements, kF32);
       o.kv_write_bytes = mul("KV-cache bytes", 2, kv_bytes(mul("KV-cache bytes", BT, nkv)));
       o.reads = {in(act(p + "k_rot"), k_bytes), in(act(p + "v"), k_bytes)};

@@ -9,7 +9,8 @@
 // - Bytes: weights at their stored width (bits/8 per value, packed) plus one float32 scale per
 //   group; matmul inputs at the activation width plus float32 scales (one per token, or per
 //   group); everything else float32; KV cache at kv_bits (int8 adds one float32 scale per
-//   position and KV head). Attention reads each KV head's cache once per query group (GQA).
+//   position and KV head). Attention reads each KV head's cache once per query group (GQA):
+//   attn_score's kv_read_bytes are the K half of the positions it reads, attn_value's the V half.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -58,6 +59,7 @@ struct Op {
   std::int64_t elements = 0;                    // element count (other kinds)
   std::string dtype;                            // "w4a8-g64", "fp32", "kv16", ...
   int weight_bits = 32, act_bits = 32;          // operand widths (32 = float32)
+  int kv_bits = 32;                             // K / V element width (attention ops, kv_append)
   WeightFormat wformat = WeightFormat::int8;    // weight-bearing ops: the element formats
   ActFormat aformat = ActFormat::int8;
   std::int64_t group = 0;  // quantization group along K (0 = K)

@@ -182,10 +182,9 @@ class Lowering {
 
  private:
   i64 vec(i64 elements) const { return ceil_div(elements, s_.lanes); }
-  // Bits per K or V element of an attention op (kv_read_bytes holds both halves).
-  static int cache_bits(const Op& o) {
-    return int(o.kv_read_bytes * 8 / std::max<i64>(1, o.count * o.n * o.k * 2));
-  }
+  // Bits per K or V element of an attention op: the cache's width, not kv_read_bytes over the
+  // elements (that would count an int8 / int4 cache's per-position scale in).
+  static int cache_bits(const Op& o) { return o.kv_bits; }
   // Elements of `bits` one 32-bit lane carries (`packing`), else 1.
   i64 pack(int bits) const { return s_.packing && bits > 0 && bits < 32 ? 32 / bits : 1; }
 
@@ -311,9 +310,9 @@ class Lowering {
       case OpKind::gemv: {
         const bool attn = o.kind == OpKind::attn_score || o.kind == OpKind::attn_value;
         const TensorRef& b = read_of(o, attn ? TensorKind::kv_cache : TensorKind::weight);
+        // An attention op's kv_read_bytes are its own half of the cache (score: K, value: V).
         const i64 b_bytes = attn ? o.kv_read_bytes : o.weight_bytes;
-        const int b_bits =
-            attn ? int(o.kv_read_bytes * 8 / std::max<i64>(1, o.count * o.n * o.k)) : o.weight_bits;
+        const int b_bits = attn ? cache_bits(o) : o.weight_bits;
         const int a_bits = o.act_bits;
         const i64 blocks = o.count * ceil_div(o.n, s_.lanes);
         // Packing: a 32-bit lane carries p narrow B elements (p consecutive k of its column).
@@ -424,7 +423,7 @@ class Lowering {
   // p)) vectors a K or V row (p: packing of the cache's elements):
   //  - attn_score: a score PCU (map: busy q_j Vk, one score out per pair) fed the q rows (a
   //    PMU buffer, rows_j V(head_size) vectors) and q_j Vk K vectors from K reader j mod S
-  //    (S = min(Np, matmul_streams) AGCUs, the K half of the cache bytes split evenly);
+  //    (S = min(Np, matmul_streams) AGCUs, the op's KV bytes, the K half, split evenly);
   //  - softmax: the running max / sum PCU (exp_map: busy q_j, one (alpha, p, l) message a pair);
   //  - attn_value: the accumulator PCU (map: busy q_j Vk) taking the messages and q_j Vk V
   //    vectors (V reader j mod S, as the K readers), sending rows_j V(head_size) output vectors
@@ -497,16 +496,15 @@ class Lowering {
   }
   i64 kv_vectors_ = 0;
 
-  // S = min(np, matmul_streams) readers of half (K or V) of the op's cache bytes.
+  // S = min(np, matmul_streams) readers of the op's KV bytes (its half: K or V).
   std::vector<int> kv_readers(const Op& o, const std::string& name, i64 np) {
     const TensorRef& cache = read_of(o, TensorKind::kv_cache);
-    const i64 S = std::max<i64>(1, std::min<i64>(np, s_.matmul_streams)),
-              half = o.kv_read_bytes / 2;
+    const i64 S = std::max<i64>(1, std::min<i64>(np, s_.matmul_streams)), bytes = o.kv_read_bytes;
     std::vector<int> r;
     for (i64 i = 0; i < S; ++i) {
       Node x = make(S == 1 ? name : name + std::to_string(i), NodeKind::mem_read);
       x.tensor = cache.name, x.tensor_kind = cache.kind, x.latency_cycles = 1;
-      x.bytes = half / S + (i < half % S ? 1 : 0);
+      x.bytes = bytes / S + (i < bytes % S ? 1 : 0);
       r.push_back(g_.add_node(x));
     }
     return r;

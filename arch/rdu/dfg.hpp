@@ -41,7 +41,9 @@
 //   sends each PCU the m rows of the matrices its blocks belong to, m x V(k) vectors each (wo's
 //   buffer gathers every attention head's output). B streams from memory through S = min(P,
 //   matmul_streams) mem_read AGCUs, PCU j fed by stream j mod S (bytes: the op's weight or KV bytes
-//   split evenly).
+//   split evenly). An attention op's B is its own half of the cache (attn_score: K, attn_value:
+//   V; K once and V once a layer), b = the cache's kv_bits (an int8 / int4 cache's per-position
+//   scales are in the bytes, not in b).
 // - rope: a map (3 stage ops) and a PMU holding one position's cos/sin table (head_size x 4 B).
 // - kv_append: one mem_write AGCU storing K and V into the KV cache (per-head attention: all
 //   the heads' caches through the one AGCU, its tier the first cache's).

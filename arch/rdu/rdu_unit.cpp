@@ -237,8 +237,8 @@ class RduUnit final : public Unit {
       k += std::to_string(int(o.kind)) + ":" + std::to_string(o.m) + "," + std::to_string(o.n) +
            "," + std::to_string(o.k) + "," + std::to_string(o.count) + "," +
            std::to_string(o.elements) + "," + std::to_string(o.weight_bytes) + "," +
-           std::to_string(o.kv_read_bytes) + "," + std::to_string(o.act_read_bytes) + "," +
-           std::to_string(o.act_write_bytes);
+           std::to_string(o.kv_read_bytes) + "," + std::to_string(o.kv_bits) + "," +
+           std::to_string(o.act_read_bytes) + "," + std::to_string(o.act_write_bytes);
       for (const TensorRef& t : o.reads)
         if (t.kind != TensorKind::activation) k += "," + t.name;
       k += ";";
