@@ -36,6 +36,7 @@ void serialize(std::string& b, const OpRecord& r) {
     put(b, v);
   put_str(b, o.dtype);
   put(b, std::int32_t(o.weight_bits)), put(b, std::int32_t(o.act_bits));
+  put(b, std::int32_t(o.kv_bits));
   put(b, std::int32_t(o.wformat)), put(b, std::int32_t(o.aformat));
   for (std::int64_t v : {o.group, o.macs, o.flops, o.weight_bytes, o.act_read_bytes,
                          o.act_write_bytes, o.kv_read_bytes, o.kv_write_bytes})
@@ -188,6 +189,7 @@ void RecordLog::iterator::load() {
   o.m = i64(), o.n = i64(), o.k = i64(), o.count = i64(), o.elements = i64();
   o.dtype = str();
   o.weight_bits = i32(), o.act_bits = i32();
+  o.kv_bits = i32();
   o.wformat = WeightFormat(i32()), o.aformat = ActFormat(i32());
   o.group = i64(), o.macs = i64(), o.flops = i64(), o.weight_bytes = i64();
   o.act_read_bytes = i64(), o.act_write_bytes = i64(), o.kv_read_bytes = i64();

@@ -24,10 +24,11 @@ std::string dump(const OpRecord& r) {
   const Op& o = r.op;
   os << o.name << "|" << int(o.kind) << "|" << o.layer << "|" << o.m << "," << o.n << "," << o.k
      << "," << o.count << "," << o.elements << "|" << o.dtype << "|" << o.weight_bits << ","
-     << o.act_bits << "," << int(o.wformat) << "," << int(o.aformat) << "," << o.group << "|"
-     << o.macs << "," << o.flops << "," << o.weight_bytes << "," << o.act_read_bytes << ","
-     << o.act_write_bytes << "," << o.kv_read_bytes << "," << o.kv_write_bytes << "|" << r.step
-     << "|" << r.unit << "|" << r.mapped_by << "|" << r.waited_for << "|";
+     << o.act_bits << "," << o.kv_bits << "," << int(o.wformat) << "," << int(o.aformat) << ","
+     << o.group << "|" << o.macs << "," << o.flops << "," << o.weight_bytes << ","
+     << o.act_read_bytes << "," << o.act_write_bytes << "," << o.kv_read_bytes << ","
+     << o.kv_write_bytes << "|" << r.step << "|" << r.unit << "|" << r.mapped_by << "|"
+     << r.waited_for << "|";
   const OpCost& c = r.cost;
   for (std::int64_t v :
        {c.cycles, c.compute_cycles, c.stall_cycles, c.macs, c.flops, c.dram_read_bytes,
@@ -215,7 +216,7 @@ TEST(RecordLog, RoundTripsEveryFieldThroughItsFile) {
     r.op.kind = OpKind(i % 12), r.op.layer = i % 33 - 1;
     r.op.m = i, r.op.n = 2 * i + 1, r.op.k = 3 * i + 2, r.op.count = i % 5 + 1;
     r.op.elements = std::int64_t(i) << 33, r.op.dtype = i % 2 ? "w4a8-g64" : "";
-    r.op.weight_bits = i % 9, r.op.act_bits = 32 - i % 9;
+    r.op.weight_bits = i % 9, r.op.act_bits = 32 - i % 9, r.op.kv_bits = i % 17;
     r.op.wformat = WeightFormat(i % 3), r.op.aformat = ActFormat(i % 6), r.op.group = i % 129;
     r.op.macs = i * 11LL, r.op.flops = i * 22LL, r.op.weight_bytes = i * 3LL;
     r.op.act_read_bytes = i * 5LL, r.op.act_write_bytes = i * 7LL, r.op.kv_read_bytes = -i;
