@@ -156,11 +156,15 @@ class BlockPlanner {
     }
   }
 
-  // Every tensor must have a home in the command-level DRAM.
-  void check_extent(std::uint64_t extent) const {
+  // Every tensor must have a home in the command-level DRAM. `whole` gives the extent of the
+  // whole run, asked only when the map so far is already too big (the message says how much
+  // the run needs, not how far it got).
+  void check_extent(std::uint64_t extent,
+                    const std::function<std::uint64_t()>& whole = nullptr) const {
     const auto& d = sys_.spec_.dram;
     if (!d.dram) return;
     const std::uint64_t cap = std::uint64_t(d.dram->org.capacity_bytes());
+    if (extent > cap && whole) extent = whole();
     if (extent > cap)
       throw ConfigError(
           sys_.spec_.file.string() + ": system.memory.dram: the workload's tensors need " +
@@ -235,7 +239,11 @@ class WorkloadSource : public OpSource {
     PassBlock pb = builder_.add_pass(lower_forward(m_, w_, step_, attention_), step_);
     QACCEL_ASSERT(pb.first == b.first, "the engine and the graph number ops differently");
     pl_.plan(pb.ops, std::vector<int>(pb.ops.size(), step_), b);
-    pl_.check_extent(builder_.extent());
+    pl_.check_extent(builder_.extent(), [&] {
+      for (int s = step_ + 1; s < w_.passes(); ++s)
+        builder_.add_pass(lower_forward(m_, w_, s, attention_), s);
+      return builder_.extent();
+    });
     b.preds = std::move(pb.preds);
     b.read_address = std::move(pb.read_address), b.write_address = std::move(pb.write_address);
     for (std::size_t k = 0; k < b.size(); ++k)

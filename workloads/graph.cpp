@@ -195,6 +195,7 @@ PassBlock GraphBuilder::add_pass(std::vector<Op> ops, int step) {
   for (Entry* e : fresh) {
     TensorState& x = e->second;
     x.address = std::uint64_t(cursor_);
+    extent_ = std::max(extent_, x.address + std::uint64_t(x.bytes));
     const std::int64_t span = checked::ceil_div(std::max<std::int64_t>(x.bytes, 1), kAlign);
     checked::accumulate(cursor_, checked::mul("the memory map", span, kAlign),
                         "the memory map (every tensor's bytes, 4 KiB aligned)");

@@ -66,8 +66,8 @@ class GraphBuilder {
   PassBlock add_pass(std::vector<Op> ops, int step);
   // Ops [first, first + n) have finished, ending at `end_cycles[i]`: forget them.
   void forget(std::int64_t first, const std::vector<std::int64_t>& end_cycles);
-  // The bytes of the memory map so far (the end of the last tensor laid out).
-  std::uint64_t extent() const { return std::uint64_t(cursor_); }
+  // The bytes the memory map so far spans: the furthest end of a tensor laid out.
+  std::uint64_t extent() const { return extent_; }
   std::int64_t ops() const { return next_; }
   std::size_t tensors() const { return tensors_.size(); }  // held now
 
@@ -84,6 +84,7 @@ class GraphBuilder {
   };
   std::unordered_map<std::string, TensorState> tensors_;
   std::int64_t next_ = 0, cursor_ = 0;
+  std::uint64_t extent_ = 0;
 };
 
 // Every pass of a workload: one prefill pass, or one pass per generated token. Throws
