@@ -293,6 +293,8 @@ namespace {
         });
         if (!ok) status = "infeasible", error = "violates " + c.expr.text();
       }
+    } catch (const IoError&) {
+      throw;  // the environment's (e.g. $TMPDIR for the op records), not the design's
     } catch (const std::exception& e) {
       status = "failed", error = e.what();
       res.reset();
