@@ -98,6 +98,7 @@ class BlockPlanner {
       units_.push_back(u.get());
   }
   const std::vector<Unit*>& units() const { return units_; }
+  int passes = 0;  // the run's passes, when planned pass by pass (for messages)
 
   // Fills b's records, plans and units from `ops` (with their tensor lists, which the records
   // drop: they are most of a record's memory).
@@ -150,9 +151,16 @@ class BlockPlanner {
       // As a double: the bound itself may be past 2^63 (converting it would be undefined).
       std::ostringstream up_to;
       up_to << std::setprecision(4) << sys_.bound_cycles_;
+      // Planned pass by pass, the bound so far covers the passes up to this one only.
+      const int step = steps.empty() ? 0 : steps.back();
+      const std::string so_far = passes > 0 && step + 1 < passes
+                                     ? " by its pass " + std::to_string(step + 1) + " of " +
+                                           std::to_string(passes) + " (more after)"
+                                     : "";
       throw ConfigError(sys_.spec_.file.string() + ": this run could take up to " + up_to.str() +
-                        " cycles, more than the 1e15 the simulator's time can hold; use a "
-                        "smaller workload or a faster system");
+                        " cycles" + so_far +
+                        ", more than the 1e15 the simulator's time can hold; use a smaller "
+                        "workload or a faster system");
     }
   }
 
@@ -230,7 +238,9 @@ class WorkloadSource : public OpSource {
  public:
   WorkloadSource(const ModelSpec& m, const WorkloadSpec& w, AttentionOps attention,
                  BlockPlanner& pl, const std::function<void(const OpRecord&)>& sink)
-      : m_(m), w_(w), attention_(attention), pl_(pl), sink_(sink) {}
+      : m_(m), w_(w), attention_(attention), pl_(pl), sink_(sink) {
+    pl_.passes = w_.passes();
+  }
   ~WorkloadSource() override {
     if (shown_) std::cerr << "\n";
   }
