@@ -32,6 +32,18 @@ bench llama2-7b-decode-timing "$q" run "$c/systems/datacenter.yaml" --model "$c/
   --workload "$c/workloads/decode-2k.yaml" --timing-only
 "$q" run "$c/systems/datacenter.yaml" --model "$c/models/llama-2-7b.yaml" \
   --workload "$c/workloads/decode-2k.yaml" --timing-only | awk '/^simulated/ {printf "%-28s %7.3f s simulation host time (%s ops)\n", "  of which simulation", $5, $2}'
+# A long decode runs pass by pass (issue 14): 2000 LLaMA-2-7B tokens, timing-only; its peak
+# resident size should stay that of a short run (about 15 MB).
+long=$(mktemp -d)
+sed 's/seq_len: .*/seq_len: 16384/' "$c/models/llama-2-7b.yaml" >"$long/m.yaml"
+printf 'workload:\n  name: decode-2000\n  phase: decode\n  context_len: 32\n  generated_tokens: 2000\n' >"$long/w.yaml"
+bench llama2-7b-decode-2000-tokens "$q" run "$c/systems/datacenter.yaml" --model "$long/m.yaml" \
+  --workload "$long/w.yaml" --timing-only
+if [ -x /usr/bin/time ]; then
+  /usr/bin/time -f "%M" "$q" run "$c/systems/datacenter.yaml" --model "$long/m.yaml" --workload "$long/w.yaml" \
+    --timing-only 2>&1 >/dev/null | awk '{printf "%-28s %7.1f MB max resident\n", "  of which memory", $1 / 1024}'
+fi
+rm -rf "$long"
 bench stories110M-decode-func "$q" run "$c/systems/edge-npu.yaml" --model "$c/models/stories110M.yaml" \
   --workload "$c/workloads/decode-1.yaml" --functional
 

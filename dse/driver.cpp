@@ -163,9 +163,9 @@ void store_result(Db& db, const SweepSpec& s, const DesignPoint& p, const std::s
         "prefetched_bytes) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "?, "
         "?, ?, ?, ?, ?, ?, ?, ?)");
-    for (std::size_t i = 0; i < res->records.size(); ++i) {
-      const OpRecord& r = res->records[i];
-      op.bind(1, p.hash).bind(2, std::int64_t(i)).bind(3, r.step).bind(4, r.op.name);
+    std::int64_t idx = 0;
+    for (const OpRecord& r : res->records) {
+      op.bind(1, p.hash).bind(2, idx++).bind(3, r.step).bind(4, r.op.name);
       op.bind(5, std::string(to_string(r.op.kind)))
           .bind(6, r.unit)
           .bind(7, r.op.m)
@@ -293,6 +293,8 @@ namespace {
         });
         if (!ok) status = "infeasible", error = "violates " + c.expr.text();
       }
+    } catch (const IoError&) {
+      throw;  // the environment's (e.g. $TMPDIR for the op records), not the design's
     } catch (const std::exception& e) {
       status = "failed", error = e.what();
       res.reset();

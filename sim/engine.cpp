@@ -28,30 +28,60 @@ struct Xfer {
 
 // Weights of a later op fetched while the current op runs, one transfer per fold.
 struct Prefetched {
-  int op = -1;
+  i64 op = -1;
   i64 bytes = 0;
   std::vector<Xfer> folds;
+};
+
+// The ops the engine holds: a run of whole blocks, in global op order.
+struct Slot {
+  OpRecord rec;
+  OpPlan plan;
+  int unit = 0;
+  i64 block = 0;  // global block number
+  std::uint64_t read_address = 0, write_address = 0;
+  std::vector<i64> preds, succs;
+  int missing = 0;  // preds not finished
+  bool started = false, finished = false;
+};
+
+struct Window {
+  std::deque<Slot> slots;
+  i64 first = 0;  // the global index of slots.front()
+  struct Block {
+    i64 first = 0, size = 0, finished = 0;
+  };
+  std::deque<Block> blocks;
+  i64 first_block = 0;      // the global number of blocks.front()
+  i64 loaded_blocks = 0;    // blocks ever loaded
+  i64 newest_started = -1;  // the newest block with an op started
+  bool source_done = false;
+
+  Slot& at(i64 id) { return slots[std::size_t(id - first)]; }
+  const Slot& at(i64 id) const { return slots[std::size_t(id - first)]; }
+  i64 end() const { return first + i64(slots.size()); }
+  // Blocks are loaded while at most this many are ahead of the newest one running.
+  static constexpr i64 kLookahead = 2;
+  bool wants_block() const {
+    return !source_done && loaded_blocks < newest_started + 1 + kLookahead;
+  }
 };
 
 class UnitModule : public sc_core::sc_module {
  public:
   tlm_utils::simple_initiator_socket<UnitModule> mem;
-  std::deque<int> queue;     // ops handed over by the scheduler
-  std::vector<int> program;  // every op mapped here, in program order
-  std::vector<char>* started = nullptr;
+  std::deque<i64> queue;    // ops handed over by the scheduler
+  std::deque<i64> program;  // the window's ops mapped here, in program order
   sc_core::sc_event work;
 
   SC_HAS_PROCESS(UnitModule);
-  UnitModule(const sc_core::sc_module_name& n, int index, Unit& unit, Scheduler& sched,
-             const OpGraph& g, const std::vector<OpPlan>& plans, std::vector<OpRecord>& recs,
+  UnitModule(const sc_core::sc_module_name& n, int index, Unit& unit, Scheduler& sched, Window& win,
              bool answers_at_once, bool prefetch, StatsRegistry& stats)
       : sc_core::sc_module(n),
         mem("mem"),
         index_(index),
         sched_(sched),
-        g_(g),
-        plans_(plans),
-        recs_(recs),
+        win_(win),
         at_once_(answers_at_once),
         prefetch_(prefetch),
         stall_(stats.at(unit.name() + ".stall_cycles")),
@@ -73,10 +103,10 @@ class UnitModule : public sc_core::sc_module {
 
  private:
   void main();
-  void run_op(int i);
-  void run_folds(int i, const OpPlan& p, OpRecord& r);
-  void run_stream(int i, const OpPlan& p);
-  void maybe_prefetch(int i);
+  void run_op(i64 i);
+  void run_folds(i64 i, const OpPlan& p, OpRecord& r);
+  void run_stream(i64 i, const OpPlan& p);
+  void maybe_prefetch(i64 i);
 
   // The unit's time. An op that runs alone (every other unit idle, so no request can come
   // from elsewhere until it ends) runs temporally decoupled, as TLM's loosely-timed style
@@ -165,9 +195,7 @@ class UnitModule : public sc_core::sc_module {
 
   int index_;
   Scheduler& sched_;
-  const OpGraph& g_;
-  const std::vector<OpPlan>& plans_;
-  std::vector<OpRecord>& recs_;
+  Window& win_;
   const bool at_once_, prefetch_;
   double &stall_, &idle_, &ops_, &loads_, &stores_, &prefetch_bytes_;
   tlm::tlm_generic_payload trans_;
@@ -185,20 +213,13 @@ class UnitModule : public sc_core::sc_module {
 class Scheduler : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Scheduler);
-  Scheduler(const sc_core::sc_module_name& n, const OpGraph& g, const std::vector<int>& unit_of,
-            std::vector<OpRecord>& recs, Schedule schedule)
-      : sc_core::sc_module(n), g_(g), unit_of_(unit_of), recs_(recs), schedule_(schedule) {
-    missing_.resize(g.size());
-    for (std::size_t i = 0; i < g.size(); ++i)
-      missing_[i] = int(g.preds[i].size());
-    started.assign(g.size(), 0);
-    finished.assign(g.size(), 0);
-    if (schedule_ == Schedule::serial) order_ = g.serial_order();
-    SC_THREAD(begin);
+  Scheduler(const sc_core::sc_module_name& n, Window& win, Schedule schedule)
+      : sc_core::sc_module(n), win_(win), schedule_(schedule) {
+    SC_THREAD(feed);
   }
   std::vector<UnitModule*> units;
-  std::vector<char> started, finished;
-  std::size_t done = 0;
+  i64 done = 0;
+  bool load_wanted = false;  // paused for the next block
 
   // True when every unit but `u` is idle with nothing queued.
   bool alone(int u) const {
@@ -207,79 +228,120 @@ class Scheduler : public sc_core::sc_module {
     return true;
   }
 
+  // Called outside the simulation when a block has been loaded: its ops with every input
+  // already there become ready, and the serial schedule's order goes on into it.
+  void loaded(i64 first, i64 size, const std::vector<i64>& serial_order) {
+    for (i64 i = first; i < first + size; ++i)
+      if (!win_.at(i).missing) pending_.push_back(i);
+    if (schedule_ == Schedule::serial) {
+      if (serial_order.empty())
+        for (i64 i = first; i < first + size; ++i)
+          order_.push_back(i);
+      else
+        order_.insert(order_.end(), serial_order.begin(), serial_order.end());
+    }
+    // Before the simulation starts, feed() finds them when it first runs.
+    if (fed_ && (schedule_ == Schedule::serial || !pending_.empty()))
+      kick_.notify(sc_core::SC_ZERO_TIME);
+  }
+
   // Called by a unit's thread when op i is complete.
-  void op_done(int i) {
+  void op_done(i64 i) {
     ++done;
-    finished[std::size_t(i)] = 1;
-    const int u = unit_of_[std::size_t(i)];
+    Slot& d = win_.at(i);
+    d.finished = true;
+    ++win_.blocks[std::size_t(d.block - win_.first_block)].finished;
+    const int u = d.unit;
     busy_[std::size_t(u)] = false;
     const i64 t = now_cycle();
-    for (int s : g_.succs[std::size_t(i)]) {
-      OpRecord& r = recs_[std::size_t(s)];
-      r.ready_cycle = std::max(r.ready_cycle, t);
-      if (--missing_[std::size_t(s)] == 0 && schedule_ == Schedule::overlap) make_ready(s);
+    for (i64 s : d.succs) {
+      Slot& x = win_.at(s);
+      x.rec.ready_cycle = std::max(x.rec.ready_cycle, t);
+      if (--x.missing == 0 && schedule_ == Schedule::overlap) make_ready(s);
     }
-    if (schedule_ == Schedule::serial && next_ < order_.size()) make_ready(order_[next_++]);
+    if (schedule_ == Schedule::serial) serial_next();
     dispatch(u);
   }
 
  private:
-  void begin() {
+  // Makes ready what a load left pending; runs at start-up and after every load.
+  void feed() {
+    fed_ = true;
     busy_.assign(units.size(), false);
     ready_.resize(units.size());
-    if (schedule_ == Schedule::serial) {
-      if (!order_.empty()) make_ready(order_[next_++]);
-    } else {
-      for (std::size_t i = 0; i < g_.size(); ++i)
-        if (!missing_[i]) make_ready(int(i));
+    for (;;) {
+      if (schedule_ == Schedule::serial) {
+        pending_.clear();
+        if (!serial_busy_) serial_next();
+      } else {
+        std::vector<i64> now;
+        now.swap(pending_);
+        for (i64 i : now)
+          make_ready(i);
+      }
+      sc_core::wait(kick_);
     }
   }
-  void make_ready(int i) {
-    const int u = unit_of_[std::size_t(i)];
+  // Serial: the next op in order once the previous one has finished.
+  void serial_next() {
+    serial_busy_ = !order_.empty();
+    if (!serial_busy_) return;
+    const i64 i = order_.front();
+    order_.pop_front();
+    make_ready(i);
+  }
+  void make_ready(i64 i) {
+    const int u = win_.at(i).unit;
     ready_[std::size_t(u)].push(i);
     dispatch(u);
   }
   void dispatch(int u) {
     auto& q = ready_[std::size_t(u)];
     if (busy_[std::size_t(u)] || q.empty()) return;
-    const int i = q.top();
+    const i64 i = q.top();
     q.pop();
     busy_[std::size_t(u)] = true;
-    started[std::size_t(i)] = 1;
-    OpRecord& r = recs_[std::size_t(i)];
+    Slot& x = win_.at(i);
+    x.started = true;
+    OpRecord& r = x.rec;
     r.start_cycle = now_cycle();
     if (r.start_cycle > r.ready_cycle)
       r.waited_for = schedule_ == Schedule::serial ? "order" : "unit";
     else if (r.ready_cycle > 0)
       r.waited_for = "input";
+    if (x.block > win_.newest_started) {
+      win_.newest_started = x.block;
+      // Pause at the end of this delta cycle so the caller loads the next block.
+      if (win_.wants_block() && !load_wanted) load_wanted = true, sc_core::sc_pause();
+    }
     units[std::size_t(u)]->queue.push_back(i);
     units[std::size_t(u)]->work.notify();
   }
 
-  const OpGraph& g_;
-  const std::vector<int>& unit_of_;
-  std::vector<OpRecord>& recs_;
+  Window& win_;
   Schedule schedule_;
-  std::vector<int> missing_, order_;
-  std::size_t next_ = 0;
+  std::deque<i64> order_;
+  std::vector<i64> pending_;
+  bool serial_busy_ = false, fed_ = false;
+  sc_core::sc_event kick_;
   std::vector<char> busy_;
-  std::vector<std::priority_queue<int, std::vector<int>, std::greater<int>>> ready_;
+  std::vector<std::priority_queue<i64, std::vector<i64>, std::greater<i64>>> ready_;
 };
 
 void UnitModule::main() {
   for (;;) {
     while (queue.empty())
       sc_core::wait(work);
-    const int i = queue.front();
+    const i64 i = queue.front();
     queue.pop_front();
     run_op(i);
     sched_.op_done(i);
   }
 }
 
-void UnitModule::run_op(int i) {
-  const OpPlan& p = plans_[std::size_t(i)];
-  OpRecord& r = recs_[std::size_t(i)];
+void UnitModule::run_op(i64 i) {
+  const OpPlan& p = win_.at(i).plan;
+  OpRecord& r = win_.at(i).rec;
   mem_cycles_ = 0;
   r.cost = p.cost;
   QACCEL_ASSERT(r.start_cycle == now_cycle(), "op started late on its unit");
@@ -306,9 +368,9 @@ void UnitModule::run_op(int i) {
 // Fold pipeline: fold f's share of the reads must be in before fold f starts; fold f+1's is
 // fetched during fold f; folds prefetched during the previous op need no fetch. Once the op's
 // last fetch is issued, the DMA may prefetch for the next op.
-void UnitModule::run_folds(int i, const OpPlan& p, OpRecord& r) {
+void UnitModule::run_folds(i64 i, const OpPlan& p, OpRecord& r) {
   const i64 F = p.folds, total = p.read_bytes(), per = F ? (total + F - 1) / F : 0;
-  const std::uint64_t addr = g_.read_address[std::size_t(i)];
+  const std::uint64_t addr = win_.at(i).read_address;
   auto bytes_of = [&](i64 f) { return std::clamp<i64>(total - per * f, 0, per); };
   std::vector<Xfer> mine;  // folds prefetched for this op (the buffer keeps its addresses)
   if (pf_.op == i) {
@@ -345,7 +407,7 @@ void UnitModule::run_folds(int i, const OpPlan& p, OpRecord& r) {
   }
   wait_until(t);
   if (p.write_bytes() > 0) {
-    issue(store_, true, p.write_bytes(), g_.write_address[std::size_t(i)], true);
+    issue(store_, true, p.write_bytes(), win_.at(i).write_address, true);
     wait_done(store_);
   }
 }
@@ -353,10 +415,10 @@ void UnitModule::run_folds(int i, const OpPlan& p, OpRecord& r) {
 // Compute overlapped with one read stream; the writes follow the reads. A PIM op instead holds
 // the memory for its kernel (one request through the socket, served in arrival order like any
 // other), so other units' requests wait while the banks compute and vice versa.
-void UnitModule::run_stream(int i, const OpPlan& p) {
+void UnitModule::run_stream(i64 i, const OpPlan& p) {
   const i64 start = now();
   if (p.memory_hold_cycles > 0) {
-    load_ = Xfer{false, true, 1, g_.read_address[std::size_t(i)], now(), -1, p.memory_hold_cycles};
+    load_ = Xfer{false, true, 1, win_.at(i).read_address, now(), -1, p.memory_hold_cycles};
     if (at_once_) {
       sc_core::sc_time delay = cycles_time(load_.issued - now_cycle());
       transport(load_, delay);
@@ -368,33 +430,34 @@ void UnitModule::run_stream(int i, const OpPlan& p) {
     wait_done(load_);
     load_.hold = 0;
   }
-  issue(load_, false, p.read_bytes(), g_.read_address[std::size_t(i)], true);
+  issue(load_, false, p.read_bytes(), win_.at(i).read_address, true);
   maybe_prefetch(i);
   wait_done(load_);
   if (p.write_bytes() > 0) {
-    issue(store_, true, p.write_bytes(), g_.write_address[std::size_t(i)], false);
+    issue(store_, true, p.write_bytes(), win_.at(i).write_address, false);
     wait_done(store_);
   }
   wait_until(start + p.fold_cycles);
 }
 
-// prefetch: next_op. The first op after i on this unit that has not started, if its reads are
-// weights only: as many whole folds of them as fit the space op i leaves free, one transfer
-// per fold (the first opens a stream).
-void UnitModule::maybe_prefetch(int i) {
-  const OpPlan& cur = plans_[std::size_t(i)];
+// prefetch: next_op. The first op after i on this unit that has not started, of i's pass or
+// the next, if its reads are weights only: as many whole folds of them as fit the space op i
+// leaves free, one transfer per fold (the first opens a stream).
+void UnitModule::maybe_prefetch(i64 i) {
+  const OpPlan& cur = win_.at(i).plan;
   if (!prefetch_ || pf_.op >= 0 || cur.prefetch_capacity_bytes <= 0) return;
   auto it = std::upper_bound(program.begin(), program.end(), i);
-  while (it != program.end() && (*started)[std::size_t(*it)])
+  while (it != program.end() && win_.at(*it).started)
     ++it;
   if (it == program.end()) return;
-  const int j = *it;
-  const OpPlan& p = plans_[std::size_t(j)];
+  const i64 j = *it;
+  if (win_.at(j).rec.step > win_.at(i).rec.step + 1) return;
+  const OpPlan& p = win_.at(j).plan;
   if (!p.prefetchable || p.read_bytes() <= 0 || p.timing != OpPlan::Timing::folds) return;
   const i64 per = (p.read_bytes() + p.folds - 1) / p.folds;
   const i64 n = std::min(p.folds, cur.prefetch_capacity_bytes / per);
   if (n <= 0) return;
-  const std::uint64_t addr = g_.read_address[std::size_t(j)];
+  const std::uint64_t addr = win_.at(j).read_address;
   pf_.op = j, pf_.bytes = 0;
   pf_.folds.assign(std::size_t(n), Xfer{});  // sized once: the DMA queue holds pointers
   for (i64 f = 0; f < n; ++f) {
@@ -425,75 +488,169 @@ void declare_engine_stats(StatsRegistry& stats, const std::vector<Unit*>& units)
 }
 
 EngineResult run_engine(const DramSpec& dram, StatsRegistry& stats, const std::vector<Unit*>& units,
-                        const OpGraph& g, const std::vector<int>& unit_of,
-                        const std::vector<OpPlan>& plans, std::vector<OpRecord>& records,
-                        const EngineOptions& options) {
-  // Nothing above this line touches the SystemC kernel, so a config error can still unwind
-  // cleanly: its coroutine stacks are not annotated for AddressSanitizer, which then reports
-  // false stack overflows for exceptions thrown once the kernel exists. For the same reason a
-  // deadlock is returned as data, not thrown.
+                        OpSource& source, const EngineOptions& options) {
+  // Nothing above the first block's load touches the SystemC kernel, so a config error can
+  // still unwind cleanly: its coroutine stacks are not annotated for AddressSanitizer, which
+  // then reports false stack overflows for exceptions thrown inside them. Blocks are loaded
+  // between sc_start calls, on this stack; a deadlock is returned as data, not thrown.
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
   QACCEL_ASSERT(sc_core::sc_get_time_resolution() == sc_core::sc_time(1, sc_core::SC_PS),
                 "SystemC time resolution must be 1 ps (1 cycle = 1000 units)");
-  QACCEL_ASSERT(
-      unit_of.size() == g.size() && plans.size() == g.size() && records.size() == g.size(),
-      "engine inputs of different sizes");
   auto info = memory_registry().find(dram.model);
   QACCEL_ASSERT(info != memory_registry().end(), "unknown memory model " + dram.model);
+
+  Window win;
+  std::vector<UnitUsage> usage(units.size());
+  EngineResult res;
+  // The next block from the source, numbered from `first`; false when none is left.
+  auto fetch = [&](OpBlock& b, i64 first) {
+    b.first = first;
+    if (!source.next(b)) {
+      win.source_done = true;
+      return false;
+    }
+    QACCEL_ASSERT(b.first == first && b.plans.size() == b.size() && b.unit_of.size() == b.size() &&
+                      b.preds.size() == b.size() && b.read_address.size() == b.size() &&
+                      b.write_address.size() == b.size(),
+                  "engine block of inconsistent sizes");
+    return true;
+  };
+  // The first blocks are planned before the kernel exists (their errors unwind as they always
+  // did); later ones between sc_start calls.
+  std::vector<OpBlock> initial;
+  for (i64 first = 0; win.loaded_blocks + i64(initial.size()) < Window::kLookahead;) {
+    OpBlock b;
+    if (!fetch(b, first)) break;
+    first += i64(b.size());
+    initial.push_back(std::move(b));
+  }
+
   std::unique_ptr<MemoryTarget> memory = info->second.make(dram, stats);
   memory->record_timeline(options.record_memory);
-  Scheduler sched("scheduler", g, unit_of, records, options.schedule);
+  Scheduler sched("scheduler", win, options.schedule);
   std::vector<std::unique_ptr<UnitModule>> mods;
   for (std::size_t u = 0; u < units.size(); ++u) {
     mods.push_back(std::make_unique<UnitModule>(units[u]->name().c_str(), int(u), *units[u], sched,
-                                                g, plans, records, memory->answers_at_once(),
+                                                win, memory->answers_at_once(),
                                                 options.prefetch == Prefetch::next_op, stats));
     mods.back()->mem.bind(memory->socket);
-    mods.back()->started = &sched.started;
     sched.units.push_back(mods.back().get());
   }
-  for (std::size_t i = 0; i < g.size(); ++i)
-    mods[std::size_t(unit_of[i])]->program.push_back(int(i));
-  sc_core::sc_start();
+  // Takes a fetched block into the window.
+  auto install = [&](OpBlock& b) {
+    const i64 block = win.loaded_blocks++;
+    win.blocks.push_back({b.first, i64(b.size()), 0});
+    for (std::size_t k = 0; k < b.size(); ++k) {
+      Slot& x = win.slots.emplace_back();
+      x.rec = std::move(b.records[k]);
+      x.plan = b.plans[k];
+      x.unit = b.unit_of[k];
+      x.block = block;
+      x.read_address = b.read_address[k], x.write_address = b.write_address[k];
+      x.preds = std::move(b.preds[k]);
+      mods[std::size_t(x.unit)]->program.push_back(b.first + i64(k));
+    }
+    // A layer list's edges may point forward within its block.
+    for (i64 id = b.first; id < win.end(); ++id) {
+      Slot& x = win.at(id);
+      for (i64 p : x.preds) {
+        QACCEL_ASSERT(p >= win.first && p < win.end(), "an op depends on one the engine lacks");
+        Slot& y = win.at(p);
+        if (y.finished) {
+          x.rec.ready_cycle = std::max(x.rec.ready_cycle, y.rec.end_cycle);
+        } else {
+          ++x.missing;
+          y.succs.push_back(id);
+        }
+      }
+    }
+    sched.loaded(b.first, i64(b.size()), b.serial_order);
+  };
+  auto load = [&] {
+    OpBlock b;
+    if (!fetch(b, win.end())) return false;
+    install(b);
+    return true;
+  };
+  // Hands the finished blocks at the front back to the source, in order.
+  auto retire = [&] {
+    while (!win.blocks.empty() && win.blocks.front().finished == win.blocks.front().size) {
+      const i64 n = win.blocks.front().size;
+      std::vector<OpRecord> recs;
+      recs.reserve(std::size_t(n));
+      for (i64 k = 0; k < n; ++k) {
+        Slot& x = win.slots.front();
+        UnitUsage& uu = usage[std::size_t(x.unit)];
+        ++uu.ops, uu.busy_cycles += x.rec.cost.compute_cycles;
+        uu.stalled_cycles += x.rec.cost.stall_cycles;
+        res.makespan_cycles = std::max(res.makespan_cycles, x.rec.end_cycle);
+        recs.push_back(std::move(x.rec));
+        win.slots.pop_front();
+      }
+      win.first += n;
+      win.blocks.pop_front(), ++win.first_block;
+      for (auto& m : mods)
+        while (!m->program.empty() && m->program.front() < win.first)
+          m->program.pop_front();
+      res.ops += n;
+      source.retire(recs);
+    }
+  };
+  for (OpBlock& b : initial)
+    install(b);
+  std::vector<OpBlock>().swap(initial);
 
-  EngineResult res;
-  if (sched.done != g.size()) {
-    std::string msg = "simulation deadlock: " + std::to_string(g.size() - sched.done) + " of " +
-                      std::to_string(g.size()) + " ops never finished and nothing can run";
+  sc_core::sc_start();
+  for (;;) {
+    retire();
+    if (sched.load_wanted) {
+      sched.load_wanted = false;
+      while (win.wants_block() && load()) {
+      }
+    } else if (win.slots.empty() && !win.source_done) {
+      // Everything held has finished and nothing asked for more: go on with the next block.
+      if (!load()) break;
+    } else {
+      break;
+    }
+    sc_core::sc_start();
+  }
+
+  if (!win.slots.empty() || !win.source_done) {
+    const i64 left = i64(win.slots.size()) - (sched.done - res.ops);
+    std::string msg = "simulation deadlock: " + std::to_string(left) + " of " +
+                      std::to_string(res.ops + i64(win.slots.size())) +
+                      " ops never finished and nothing can run" +
+                      (win.source_done ? "" : " (later passes were never loaded)");
     int shown = 0;
-    for (std::size_t i = 0; i < g.size() && shown < 10; ++i) {
-      if (sched.finished[i]) continue;
-      const OpRecord& r = records[i];
-      msg += "\n  " + r.op.name + " (step " + std::to_string(r.step) + ", unit " + r.unit + ")";
-      if (sched.started[i]) {
+    for (i64 i = win.first; i < win.end() && shown < 10; ++i) {
+      const Slot& x = win.at(i);
+      if (x.finished) continue;
+      msg += "\n  " + x.rec.op.name + " (step " + std::to_string(x.rec.step) + ", unit " +
+             x.rec.unit + ")";
+      if (x.started) {
         msg += " started and never finished";
       } else {
         msg += " waits for";
-        for (int p : g.preds[i])
-          if (!sched.finished[std::size_t(p)])
-            msg += " " + records[std::size_t(p)].op.name + " (step " +
-                   std::to_string(records[std::size_t(p)].step) + ")";
+        for (i64 p : x.preds)
+          if (!win.at(p).finished)
+            msg +=
+                " " + win.at(p).rec.op.name + " (step " + std::to_string(win.at(p).rec.step) + ")";
       }
       ++shown;
     }
     res.deadlock = msg;
   }
 
-  for (const OpRecord& r : records)
-    res.makespan_cycles = std::max(res.makespan_cycles, r.end_cycle);
   for (std::size_t u = 0; u < units.size(); ++u) {
-    UnitUsage uu;
+    UnitUsage& uu = usage[u];
     uu.name = units[u]->name();
-    for (int i : mods[u]->program) {
-      const OpRecord& r = records[std::size_t(i)];
-      ++uu.ops, uu.busy_cycles += r.cost.compute_cycles, uu.stalled_cycles += r.cost.stall_cycles;
-    }
     uu.idle_cycles = res.makespan_cycles - uu.busy_cycles - uu.stalled_cycles;
     uu.utilization =
         res.makespan_cycles ? double(uu.busy_cycles) / double(res.makespan_cycles) : 0.0;
     mods[u]->idle_stat() = double(uu.idle_cycles);
-    res.units.push_back(uu);
   }
+  res.units = std::move(usage);
   res.memory = memory->timeline();
   return res;
 }

@@ -70,6 +70,7 @@ struct EngineResult {
   // simulator bug; the caller raises it as an InternalError outside the simulation).
   std::string deadlock;
   std::int64_t makespan_cycles = 0;
+  std::int64_t ops = 0;  // ops finished
   std::vector<UnitUsage> units;
   std::vector<MemoryBusy> memory;
 };
@@ -77,12 +78,39 @@ struct EngineResult {
 // Registers the statistics the engine counts (the memory's and each unit's time and DMA).
 void declare_engine_stats(StatsRegistry& stats, const std::vector<Unit*>& units);
 
-// Runs the graph: `unit_of[i]` is op i's unit, `plans[i]` its plan; fills records[i] (whose op,
-// step, unit and mapped_by the caller has set). One SystemC elaboration: once per process.
-// A deadlock (ops left, nothing runnable) comes back in EngineResult::deadlock.
+// Ops handed to the engine, mapped and planned: global indices [first, first + size()) in
+// program order. A workload comes one pass per block, so a long decode never holds all its ops.
+struct OpBlock {
+  std::int64_t first = 0;
+  std::vector<OpRecord> records;  // op, step, unit and mapped_by set; ready_cycle: the floor
+                                  // its already retired inputs set (0 when none)
+  std::vector<OpPlan> plans;
+  std::vector<int> unit_of;
+  std::vector<std::vector<std::int64_t>> preds;  // global, ascending; none already retired
+  std::vector<std::uint64_t> read_address, write_address;
+  // The serial schedule's order of this block's ops (global); empty: program order.
+  std::vector<std::int64_t> serial_order;
+  std::size_t size() const { return records.size(); }
+};
+
+// Where the engine's ops come from. It asks for the next block while the blocks it holds are
+// at most two ahead of the newest one running (so an op's successors and its unit's next op
+// of the next pass are there when it starts), and hands each block back once all its ops have
+// finished. Both calls come between simulated instants, never inside a SystemC process, so
+// they may throw: the run then stops and the exception leaves run_engine.
+class OpSource {
+ public:
+  virtual ~OpSource() = default;
+  // Fills `b` with the next block (its `first` already set); false when none is left.
+  virtual bool next(OpBlock& b) = 0;
+  // A finished block's records in op order, complete (the source may move them out).
+  virtual void retire(std::vector<OpRecord>& records) = 0;
+};
+
+// Runs the source's ops: one SystemC elaboration, so once per process. A deadlock (ops left,
+// nothing runnable) comes back in EngineResult::deadlock; the blocks finished before it are
+// retired.
 EngineResult run_engine(const DramSpec& dram, StatsRegistry& stats, const std::vector<Unit*>& units,
-                        const OpGraph& g, const std::vector<int>& unit_of,
-                        const std::vector<OpPlan>& plans, std::vector<OpRecord>& records,
-                        const EngineOptions& options);
+                        OpSource& source, const EngineOptions& options);
 
 }  // namespace qaccel

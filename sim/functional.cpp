@@ -25,7 +25,7 @@ std::vector<int> workload_tokens(const WorkloadSpec& w, int vocab, int n) {
 }
 
 Verification verify_functional(const System& sys, const ModelSpec& m, const WorkloadSpec& w,
-                               const std::vector<OpRecord>& records) {
+                               const RecordLog& records) {
   std::map<std::string, Unit*> unit_of;
   for (const OpRecord& r : records)
     if (r.step == 0 && has_weights(r.op.kind)) unit_of[r.op.name] = &sys.unit(r.unit);

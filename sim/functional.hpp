@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/record_log.hpp"
 #include "sim/system.hpp"
 #include "workloads/spec.hpp"
 
@@ -33,6 +34,6 @@ struct Verification {
 // only fill the KV cache, so the simulated steps' positions are the ones checked. Checking
 // stops at the first mismatch.
 Verification verify_functional(const System& sys, const ModelSpec& m, const WorkloadSpec& w,
-                               const std::vector<OpRecord>& records);
+                               const RecordLog& records);
 
 }  // namespace qaccel

@@ -1,18 +1,18 @@
 #include "sim/simulate.hpp"
 
+#include "sim/base/error.hpp"
 #include "workloads/graph.hpp"
 
 namespace qaccel {
 
 namespace {
 
-SimResult finish(System& sys, std::vector<OpRecord> recs, double tokens) {
-  SimResult r;
-  r.records = std::move(recs);
+void finish(System& sys, SimResult& r, double tokens) {
   r.units = sys.engine().units;
   r.memory = sys.engine().memory;
   r.deadlock = sys.engine().deadlock;
-  r.totals = sys.totals(r.records);
+  r.ops = sys.engine().ops;
+  sys.finish_totals(r.totals);
   const RunTotals& t = r.totals;
   RunMetrics& m = r.metrics;
   m.cycles = t.cycles, m.compute_cycles = t.compute_cycles, m.stall_cycles = t.stall_cycles;
@@ -34,7 +34,15 @@ SimResult finish(System& sys, std::vector<OpRecord> recs, double tokens) {
   m.attained_dram_bytes_per_cycle = t.cycles ? double(t.dram_bytes) / double(t.cycles) : 0;
   m.energy_pj_by_component = t.energy_pj_by_component;
   r.stats.assign(sys.stats().all().begin(), sys.stats().all().end());
-  return r;
+}
+
+// Each record as it comes: into the totals, to the caller's observer, into the log.
+std::function<void(const OpRecord&)> consumer(System& sys, SimResult& r, const SimOptions& o) {
+  return [&sys, &r, &o](const OpRecord& rec) {
+    sys.add_to_totals(r.totals, rec);
+    if (o.on_record) o.on_record(rec);
+    if (o.keep_records) r.records.add(rec);
+  };
 }
 
 }  // namespace
@@ -89,13 +97,31 @@ std::map<std::string, double> metric_values(const RunMetrics& m) {
           {"attained_dram_bytes_per_cycle", m.attained_dram_bytes_per_cycle}};
 }
 
-SimResult simulate(System& sys, const ModelSpec& m, const WorkloadSpec& w, bool record_memory) {
-  OpGraph g = lower_workload(m, w, sys.spec().attention);
-  return finish(sys, sys.run(g, record_memory), double(w.batch) * w.processed_tokens());
+SimResult simulate(System& sys, const ModelSpec& m, const WorkloadSpec& w,
+                   const SimOptions& options) {
+  const std::int64_t n = count_ops(m, w, sys.spec().attention);
+  const std::int64_t cap = options.keep_records ? kMaxKeptOps : kMaxRunOps;
+  if (n > cap)
+    throw ConfigError("model '" + m.name + "', workload '" + w.name + "': " + std::to_string(n) +
+                      " ops to simulate, more than " + std::to_string(cap) +
+                      (options.keep_records
+                           ? " with every op's record kept (a sweep, --json, --ops-csv, "
+                             "--trace-json or --functional keep them); run it without those"
+                           : " in one run") +
+                      ", or use fewer generated tokens or layers, or per_layer attention");
+  SimResult r;
+  sys.run(m, w, consumer(sys, r, options), options.record_memory);
+  finish(sys, r, double(w.batch) * w.processed_tokens());
+  return r;
 }
 
-SimResult simulate_graph(System& sys, const OpGraph& g, bool record_memory) {
-  return finish(sys, sys.run(g, record_memory), 0);
+SimResult simulate_graph(System& sys, const OpGraph& g, const SimOptions& options) {
+  SimResult r;
+  const auto take = consumer(sys, r, options);
+  for (const OpRecord& rec : sys.run(g, options.record_memory))
+    take(rec);
+  finish(sys, r, 0);
+  return r;
 }
 
 }  // namespace qaccel

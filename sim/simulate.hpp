@@ -1,10 +1,12 @@
 #pragma once
 // One simulation of a model workload on a system, with the run-level metrics every consumer
 // (the run report, the DSE database) reads. One per process: it elaborates SystemC.
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "sim/record_log.hpp"
 #include "sim/system.hpp"
 #include "workloads/spec.hpp"
 
@@ -28,7 +30,8 @@ const std::vector<std::string>& metric_names();
 bool larger_is_better(const std::string& metric);
 
 struct SimResult {
-  std::vector<OpRecord> records;
+  RecordLog records;               // every op's record in op order (unless not kept)
+  std::int64_t ops = 0;            // ops run (kept or not)
   std::vector<UnitUsage> units;    // per unit over the run
   std::vector<MemoryBusy> memory;  // the memory's busy stretches (when recorded)
   std::string deadlock;            // a simulator bug's report (EngineResult::deadlock), or ""
@@ -37,11 +40,25 @@ struct SimResult {
   RunMetrics metrics;
 };
 
-// Lowers every pass of the workload (a prefill, or one per generated token) to one op graph and
-// runs it. `record_memory` keeps the memory's busy stretches (for trace counters).
+struct SimOptions {
+  bool record_memory = false;  // keep the memory's busy stretches (for trace counters)
+  // Keep every record in SimResult::records (serialized, past a few MiB in a temporary file).
+  // Off, a run of any length holds a few passes of ops at a time.
+  bool keep_records = true;
+  // Sees every op's record, in op order, as its pass finishes.
+  std::function<void(const OpRecord&)> on_record;
+};
+
+// Runs every pass of the workload (a prefill, or one per generated token), pass by pass.
+// Refuses more than kMaxKeptOps ops with records kept, or kMaxRunOps without (ConfigError).
 SimResult simulate(System& sys, const ModelSpec& m, const WorkloadSpec& w,
-                   bool record_memory = false);
-// The same for a ready graph (layer lists): tokens are 0.
-SimResult simulate_graph(System& sys, const OpGraph& g, bool record_memory = false);
+                   const SimOptions& options = {});
+// The same for a ready graph (layer lists), as one block: tokens are 0.
+SimResult simulate_graph(System& sys, const OpGraph& g, const SimOptions& options = {});
+
+// Kept records cost disk (about 200 bytes each) and every per-op output; a run without them
+// costs only time, about 10 us per op.
+constexpr std::int64_t kMaxKeptOps = 10'000'000;
+constexpr std::int64_t kMaxRunOps = 1'000'000'000;
 
 }  // namespace qaccel

@@ -1,6 +1,7 @@
 #pragma once
 // The simulated system: units built from a SystemSpec, a shared memory port, a mapper that
 // places each op on a unit, and a SystemC top that runs op lists in simulated time.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,9 +42,19 @@ class System {
   // Maps every op, plans it on its unit and runs the graph under the spec's schedule (one
   // SystemC elaboration: once per process). Throws ConfigError when an op has no unit.
   std::vector<OpRecord> run(const OpGraph& g, bool record_memory = false);
+  // The same for every pass of a workload, lowered, mapped and planned pass by pass as the
+  // engine takes them: each op's record goes to `sink` in op order once its pass has finished,
+  // so memory stays bounded however many passes there are. The same records as run() on
+  // lower_workload's graph. Errors of a later pass come out mid-run (the records already given
+  // to the sink stand).
+  void run(const ModelSpec& m, const WorkloadSpec& w,
+           const std::function<void(const OpRecord&)>& sink, bool record_memory = false);
   // Per-unit usage, makespan and memory timeline of the last run.
   const EngineResult& engine() const { return engine_; }
   RunTotals totals(const std::vector<OpRecord>& records) const;
+  // The same one record at a time: add each, then finish (leakage over the makespan).
+  void add_to_totals(RunTotals& t, const OpRecord& r) const;
+  void finish_totals(RunTotals& t) const;
   StatsRegistry& stats() { return stats_; }
 
  private:
@@ -52,6 +63,8 @@ class System {
   std::unique_ptr<UnitContext> ctx_;
   EngineResult engine_;
   std::vector<std::unique_ptr<Unit>> units_;
+  double bound_cycles_ = 0;  // the serial upper bound of what has been planned
+  friend class BlockPlanner;
 };
 
 // Checks the mapping before any simulation, as `qaccel validate` does: every op of the

@@ -601,5 +601,17 @@ check rdu-map-layer 2 "--layer must be in \[0, 1\]" -- "$q" rdu map "$src/config
 # The RDU in a run: every matmul recomputed on its lanes, bit for bit.
 check rdu-run-functional 0 "verified: [0-9]+ ops bit-exact .* on rdu" -- "$q" run "$src/configs/systems/rdu-small.yaml" --model "$m" --workload "$src/configs/workloads/decode-32.yaml" --functional
 
+# Runs go pass by pass: an error only a later pass meets (the activations' addresses outgrow a
+# small DRAM) still exits 2 with the whole run's need, and the op-count limits name their cause.
+mkdir -p "$tmp/mid/systems" "$tmp/mid/dram"
+sed "s#../tech/45nm.yaml#$src/configs/tech/45nm.yaml#; s#../dram/edge-lpddr5.yaml#../dram/small.yaml#" \
+  "$src/configs/systems/edge-npu-dram.yaml" >"$tmp/mid/systems/s.yaml"
+printf 'dram:\n  preset: LPDDR5-6400\n  mapping: RoBaRaCoCh\n  channels: 4\n  org: {rows: 64}\n' >"$tmp/mid/dram/small.yaml"
+printf 'workload:\n  name: d60\n  phase: decode\n  context_len: 2\n  generated_tokens: 60\n' >"$tmp/mid/w60.yaml"
+check run-later-pass-outgrows-dram 2 "memory.dram: the workload's tensors need [0-9]+ bytes of DRAM, the DRAM holds 8388608" -- "$q" run "$tmp/mid/systems/s.yaml" --model "$m" --workload "$tmp/mid/w60.yaml" --timing-only --json "$tmp/mid/o.json"
+sed 's/seq_len: .*/seq_len: 32768/' "$src/configs/models/llama-2-7b.yaml" >"$tmp/mid/l7.yaml"
+printf 'workload:\n  name: d20k\n  phase: decode\n  context_len: 1\n  generated_tokens: 20000\n' >"$tmp/mid/w20k.yaml"
+check run-kept-records-limit 2 "10940000 ops to simulate, more than 10000000 with every op's record kept \(a sweep, --json" -- "$q" run "$src/configs/systems/datacenter.yaml" --model "$tmp/mid/l7.yaml" --workload "$tmp/mid/w20k.yaml" --timing-only --ops-csv "$tmp/mid/o.csv"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -786,6 +786,41 @@ TEST(SweepRun, FullDiskIsAnIoErrorAndResumeRunsWhatIsMissing) {
   EXPECT_EQ(integrity(db), "ok");
 }
 
+// A run whose op records outgrow memory spills them to $TMPDIR: when that fails, the design is
+// left unrecorded (not stored as failed) and the sweep is an IoError; a re-run completes it.
+TEST(SweepRun, AnUnwritableTmpdirIsAnIoErrorNotAFailedDesign) {
+  TempDir dir;
+  dir.write("w.yaml",
+            "workload:\n  name: g30\n  phase: decode\n  context_len: 256\n  "
+            "generated_tokens: 30\n  batch: 1\n");
+  std::string text = "sweep:\n  name: tmp\n  base: " + cfg("systems/datacenter.yaml") +
+                     "\n  models: [" + cfg("models/llama-2-7b.yaml") + "]\n  workloads: [" +
+                     (dir.path / "w.yaml").string() +
+                     "]\n  parameters:\n    units.mxu.dataflow: [ws, os]\n";
+  SweepSpec s = load_sweep(dir.write("s.yaml", text));
+  auto db = dir.path / "t.db";
+  pid_t pid = fork();
+  if (pid == 0) {
+    ::setenv("TMPDIR", "/nonexistent/qaccel", 1);
+    try {
+      run_sweep(s, opts(db, 2));
+      _exit(0);
+    } catch (const IoError&) {
+      _exit(4);
+    } catch (...) {
+      _exit(5);
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 4);
+  EXPECT_TRUE(stored(db).empty());
+  SweepSummary r = run_sweep(s, opts(db));
+  EXPECT_EQ(r.ran, 2);
+  EXPECT_EQ(r.ok, 2);
+}
+
 // Only regular files are databases: a FIFO or a device is refused at once, never opened.
 TEST(Database, FifoAndDeviceAreRefused) {
   TempDir dir;

@@ -266,8 +266,9 @@ Bounds simulate_bounds(const std::string& system, const std::string& schedule,
     b.makespan = res.totals.cycles;
     std::vector<std::int64_t> finish(g.size());
     std::map<std::string, std::int64_t> per_unit;
+    const std::vector<OpRecord> recs = res.records.to_vector();
     for (std::size_t i = 0; i < g.size(); ++i) {
-      const OpRecord& r = res.records[i];
+      const OpRecord& r = recs[i];
       std::int64_t t = 0;
       for (int p : g.preds[i])
         t = std::max(t, finish[std::size_t(p)]);

@@ -194,7 +194,9 @@ TEST(Trace, ModelRunHasOneSlicePerOpAndConservesDramBytes) {
   System sys(config::load_system(test::source_dir() + "/configs/systems/edge-npu.yaml"));
   ModelSpec m = config::load_model(test::source_dir() + "/configs/models/tiny.yaml");
   WorkloadSpec w = config::load_workload(test::source_dir() + "/configs/workloads/decode-32.yaml");
-  SimResult res = simulate(sys, m, w, /*record_memory=*/true);
+  SimOptions so;
+  so.record_memory = true;
+  SimResult res = simulate(sys, m, w, so);
   ASSERT_FALSE(res.memory.empty());
   std::ostringstream os;
   write_trace_json(os, sys, res, "qaccel: edge-npu / tiny / decode-32");
@@ -212,7 +214,9 @@ TEST(Trace, LayerListSerialPrefetchOddClock) {
   System sys(spec);
   config::LayerList layers =
       config::load_layers(test::source_dir() + "/configs/layers/gemm-example.yaml");
-  SimResult res = simulate_graph(sys, layers.graph, true);
+  SimOptions so;
+  so.record_memory = true;
+  SimResult res = simulate_graph(sys, layers.graph, so);
   std::ostringstream os;
   write_trace_json(os, sys, res, "qaccel: edge-npu / layers");
   check_trace(sys, res, os.str());

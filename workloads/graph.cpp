@@ -135,6 +135,108 @@ OpGraph build_graph(std::vector<std::vector<Op>> passes) {
   return g;
 }
 
+PassBlock GraphBuilder::add_pass(std::vector<Op> ops, int step) {
+  PassBlock b;
+  b.first = next_, b.step = step;
+  const std::size_t n = ops.size();
+  b.preds.assign(n, {}), b.ready_floor_cycles.assign(n, 0);
+  b.read_address.assign(n, 0), b.write_address.assign(n, 0);
+  using Entry = std::pair<const std::string, TensorState>;
+  std::vector<Entry*> fresh;  // tensors this pass lays out, in first-use order
+  auto intern = [&](const TensorRef& t) -> Entry& {
+    auto [it, is_new] = tensors_.try_emplace(t.name);
+    TensorState& x = it->second;
+    if (is_new) {
+      x.kind = t.kind, x.bytes = t.bytes, x.address = ~std::uint64_t(0);
+      fresh.push_back(&*it);
+    } else if (t.bytes > x.bytes) {
+      // Laid out by an earlier pass, it cannot grow without moving every later tensor.
+      QACCEL_ASSERT(x.address == ~std::uint64_t(0),
+                    "tensor " + t.name + " grows in step " + std::to_string(step));
+      x.bytes = t.bytes;
+    }
+    x.last_step = step;
+    return *it;
+  };
+  std::vector<std::vector<Entry*>> reads(n), writes(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (const TensorRef& t : ops[i].reads)
+      reads[i].push_back(&intern(t));
+    for (const TensorRef& t : ops[i].writes)
+      writes[i].push_back(&intern(t));
+  }
+  // The edges of build_graph: RAW on the last writer, WAW on it, WAR on the readers since.
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t id = b.first + std::int64_t(i);
+    auto& p = b.preds[i];
+    std::int64_t& floor = b.ready_floor_cycles[i];
+    auto after_writer = [&](const TensorState& x) {
+      if (x.writer >= 0)
+        p.push_back(x.writer);
+      else
+        floor = std::max(floor, x.writer_end_cycles);
+    };
+    for (Entry* e : reads[i]) {
+      after_writer(e->second);
+      e->second.readers.push_back(id);
+    }
+    for (Entry* e : writes[i]) {
+      TensorState& x = e->second;
+      after_writer(x);
+      for (std::int64_t r : x.readers)
+        if (r != id) p.push_back(r);
+      floor = std::max(floor, x.readers_end_cycles);
+      x.readers.clear(), x.readers_end_cycles = 0;
+      x.writer = id, x.writer_end_cycles = 0;
+    }
+    std::sort(p.begin(), p.end());
+    p.erase(std::unique(p.begin(), p.end()), p.end());
+  }
+  for (Entry* e : fresh) {
+    TensorState& x = e->second;
+    x.address = std::uint64_t(cursor_);
+    extent_ = std::max(extent_, x.address + std::uint64_t(x.bytes));
+    const std::int64_t span = checked::ceil_div(std::max<std::int64_t>(x.bytes, 1), kAlign);
+    checked::accumulate(cursor_, checked::mul("the memory map", span, kAlign),
+                        "the memory map (every tensor's bytes, 4 KiB aligned)");
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const Entry* pick = nullptr;
+    for (const Entry* e : reads[i])
+      if (e->second.kind != TensorKind::activation) {
+        pick = e;
+        break;
+      }
+    if (!pick && !reads[i].empty()) pick = reads[i][0];
+    if (pick) b.read_address[i] = pick->second.address;
+    if (!writes[i].empty()) b.write_address[i] = writes[i][0]->second.address;
+  }
+  // Activations are named per step: one no op of this pass touched is never seen again.
+  for (auto it = tensors_.begin(); it != tensors_.end();)
+    if (it->second.kind == TensorKind::activation && it->second.last_step < step)
+      it = tensors_.erase(it);
+    else
+      ++it;
+  next_ += std::int64_t(n);
+  b.ops = std::move(ops);
+  return b;
+}
+
+void GraphBuilder::forget(std::int64_t first, const std::vector<std::int64_t>& end_cycles) {
+  const std::int64_t end = first + std::int64_t(end_cycles.size());
+  auto end_of = [&](std::int64_t id) { return end_cycles[std::size_t(id - first)]; };
+  for (auto& [name, x] : tensors_) {
+    if (x.writer >= first && x.writer < end) x.writer_end_cycles = end_of(x.writer), x.writer = -1;
+    std::size_t kept = 0;
+    for (std::int64_t r : x.readers)
+      if (r >= first && r < end)
+        x.readers_end_cycles = std::max(x.readers_end_cycles, end_of(r));
+      else
+        x.readers[kept++] = r;
+    x.readers.resize(kept);
+  }
+}
+
 std::vector<int> find_cycle(std::size_t n, const std::vector<std::vector<int>>& preds) {
   std::vector<int> missing(n);
   std::vector<std::vector<int>> succs(n);

@@ -94,9 +94,9 @@ enum class AttentionOps { per_layer, per_head };
 // tokens x (3 + 4096 layers x (14 + 3 x 2^16 x 4096 heads)): far inside 64 bits.
 std::int64_t count_ops(const ModelSpec& m, const WorkloadSpec& w,
                        AttentionOps attention = AttentionOps::per_layer);
-// A run keeps every op in its graph and its record (about 1.6 KiB together: 16 GiB at the
-// limit; a 2-layer model's decode holds ~58 KiB per generated token): more than this many
-// ops is refused rather than left to exhaust memory.
+// A whole graph (lower_workload) holds every op with its tensors (about 1.6 KiB each with its
+// record: 16 GiB at the limit): more than this many ops is refused rather than left to exhaust
+// memory. A simulated run lowers pass by pass instead (sim/simulate.hpp has its limits).
 constexpr std::int64_t kMaxOps = 10'000'000;
 
 // One forward pass of workload step `step` (decode: step s runs at context L + s; prefill has

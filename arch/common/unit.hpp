@@ -79,9 +79,10 @@ class Unit {
   virtual std::string_view impl() const = 0;
   // False (with the reason) when the unit cannot run the op at all.
   virtual bool supports(const Op& op, std::string* why) const = 0;
-  // Called once per run before any plan(), with every op mapped to this unit in program order
-  // (plan() then comes for the same ops in the same order). A unit that lays whole layers out
-  // in space (the RDU) maps them here; the others plan op by op.
+  // Called before plan() for each block of ops the run takes in turn (a whole graph, or one
+  // pass of a workload), with the block's ops mapped to this unit in program order; plan() then
+  // comes for the same ops in the same order. A unit that lays whole layers out in space (the
+  // RDU) maps them here; the others plan op by op.
   virtual void prepare(const std::vector<const Op*>& ops) { (void)ops; }
   // The op's timing plan, traffic and energy (deterministic: the same op, the same plan). Also
   // counts the op in the unit's own stats; called once per op before the simulation runs.

@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <iostream>
 #include <map>
 #include <numeric>
@@ -72,6 +73,33 @@ struct InstanceStats {
   int sections_simulated = 0;  // the others timed by the estimate
 };
 
+// Results by key, at most kKept of them. A decode meets a new attention shape at every step and
+// never again, so past the limit the oldest go first: a long run's memory stays bounded, and a
+// shape met again after its eviction is only computed again (the same result).
+template <class V>
+class Memo {
+ public:
+  static constexpr std::size_t kKept = 512;
+  const V* find(const std::string& key) const {
+    auto it = map_.find(key);
+    return it == map_.end() ? nullptr : &it->second;
+  }
+  // The reference holds until the next add.
+  const V& add(const std::string& key, V v) {
+    if (map_.size() >= kKept) {
+      map_.erase(order_.front());
+      order_.pop_front();
+    }
+    order_.push_back(key);
+    return map_.emplace(key, std::move(v)).first->second;
+  }
+  std::size_t size() const { return map_.size(); }
+
+ private:
+  std::map<std::string, V> map_;
+  std::deque<std::string> order_;
+};
+
 struct Planned {
   std::vector<OpShare> ops;  // per op of the instance, in order
   InstanceStats stats;
@@ -98,9 +126,11 @@ class RduUnit final : public Unit {
         attn_peak_(stat("attn_peak_buffer_bytes", "bytes",
                         "peak intermediate storage of attention (scores or running state)")),
         mapped_(stat("layer_mappings", "mappings",
-                     "distinct layer instances compiled (sectioned, placed, routed)")),
+                     "layer instances compiled (sectioned, placed, routed): each shape once "
+                     "while among the last 512")),
         simulated_(stat("fabric_simulations", "sections",
-                        "distinct sections simulated tile by tile (fabric.hpp)")),
+                        "sections simulated tile by tile (fabric.hpp): each shape once while among "
+                        "the last 512")),
         fabric_vectors_(stat("fabric_vectors", "vectors",
                              "vectors the sections' streams moved through their links")),
         estimate_(stat("estimate_cycles", "cycles",
@@ -130,7 +160,15 @@ class RduUnit final : public Unit {
     all.reserve(ops.size());
     for (const Op* o : ops)
       all.push_back(*o);
-    resident_ = resident_tensors(all);
+    // Tiers go by first use over the whole run; a run planned pass by pass (sim/system.cpp)
+    // prepares each pass in turn, whose tensors only add to the list.
+    for (const TensorRef& t : resident_tensors(all)) {
+      auto [it, fresh] = resident_at_.try_emplace(t.name, resident_.size());
+      if (fresh)
+        resident_.push_back(t);
+      else
+        resident_[it->second].bytes = std::max(resident_[it->second].bytes, t.bytes);
+    }
     // Layer instances: maximal runs of consecutive ops with the same layer. Compiling many on a
     // big grid takes seconds: a terminal sees the progress once a second.
     const bool tty = ::isatty(STDERR_FILENO) == 1;
@@ -278,12 +316,12 @@ class RduUnit final : public Unit {
     // The ops after the last layer lower like a layer's (the lowering wants a layer index).
     for (Op& o : lowered)
       o.layer = std::max(o.layer, 0);
-    auto it = cache_.find(key);
-    if (it == cache_.end()) {
-      it = cache_.emplace(key, map_instance(lowered)).first;
+    const Planned* found = cache_.find(key);
+    if (!found) {
+      found = &cache_.add(key, map_instance(lowered));
       mapped_ += 1;
     }
-    const Planned& p = it->second;
+    const Planned& p = *found;
     for (std::size_t j = 0; j < index.size(); ++j)
       shares_[first + index[j]] = p.ops[j];
     const InstanceStats& st = p.stats;
@@ -311,12 +349,12 @@ class RduUnit final : public Unit {
              std::to_string(ed.vectors) + "," + std::to_string(ed.elem_bits) + "," +
              std::to_string(sec.route[e].size()) + ";";
     }
-    auto it = fabric_cache_.find(key);
-    if (it == fabric_cache_.end()) {
-      it = fabric_cache_.emplace(key, simulate_section(sec, s_, FabricEngine::plain)).first;
+    const FabricResult* found = fabric_cache_.find(key);
+    if (!found) {
+      found = &fabric_cache_.add(key, simulate_section(sec, s_, FabricEngine::plain));
       simulated_ += 1;
     }
-    return it->second;
+    return *found;
   }
 
   Planned map_instance(const std::vector<Op>& ops) const {
@@ -422,10 +460,11 @@ class RduUnit final : public Unit {
       &ddr_, &sram_tier_, &attn_peak_, &mapped_, &simulated_, &fabric_vectors_, &estimate_, &stage_,
       &estimated_;
   std::vector<TensorRef> resident_;
+  std::map<std::string, std::size_t> resident_at_;  // name -> index in resident_
   std::vector<OpShare> shares_;
   std::size_t next_ = 0;
-  std::map<std::string, Planned> cache_;
-  mutable std::map<std::string, FabricResult> fabric_cache_;
+  Memo<Planned> cache_;
+  mutable Memo<FabricResult> fabric_cache_;
 };
 
 std::unique_ptr<Unit> make(const std::string& name, const ParamValues& v, UnitContext& ctx) {

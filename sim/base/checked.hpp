@@ -20,7 +20,8 @@ namespace checked {
 
 [[noreturn]] inline void overflow(std::string_view what) {
   throw OverflowError(std::string(what) +
-                      " does not fit in 64 bits; the shapes are too large to simulate");
+                      " does not fit in 64 bits; the configuration asks for more than can be "
+                      "simulated (shapes, counts or timing values too large)");
 }
 
 // a * b * ... (all operands must be >= 0 or the caller accepts signed results).

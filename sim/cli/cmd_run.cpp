@@ -64,8 +64,8 @@ const char* schedule_name(Schedule s) {
 }
 
 void write_json(std::ostream& os, const System& sys, const ModelSpec& m, const WorkloadSpec& w,
-                bool functional, const std::vector<OpRecord>& recs,
-                const std::vector<UnitUsage>& usage, const RunTotals& t, double tokens) {
+                bool functional, const RecordLog& recs, const std::vector<UnitUsage>& usage,
+                const RunTotals& t, double tokens) {
   const auto& s = sys.spec();
   os << "{\"system\": {\"name\": " << json_escape(s.name)
      << ", \"file\": " << json_escape(s.file.string()) << ", \"clock_ghz\": " << num(s.clock_ghz)
@@ -111,9 +111,9 @@ void write_json(std::ostream& os, const System& sys, const ModelSpec& m, const W
   for (const auto& [k, v] : t.energy_pj_by_component)
     os << (first ? "" : ", ") << json_escape(k) << ": " << num(v), first = false;
   os << "}},\n\"ops\": [";
-  for (std::size_t i = 0; i < recs.size(); ++i) {
-    const OpRecord& r = recs[i];
-    os << (i ? ",\n " : "\n ") << "{\"name\": " << json_escape(r.op.name)
+  bool first_op = true;
+  for (const OpRecord& r : recs) {
+    os << (first_op ? "\n " : ",\n ") << "{\"name\": " << json_escape(r.op.name)
        << ", \"step\": " << r.step
        << ", \"kind\": " << json_escape(std::string(to_string(r.op.kind)))
        << ", \"unit\": " << json_escape(r.unit) << ", \"mapped_by\": " << json_escape(r.mapped_by)
@@ -137,6 +137,7 @@ void write_json(std::ostream& os, const System& sys, const ModelSpec& m, const W
        << ", \"energy_pj\": " << num(r.cost.energy_pj())
        << ", \"compute_pj\": " << num(r.cost.compute_pj) << ", \"sram_pj\": " << num(r.cost.sram_pj)
        << ", \"dram_pj\": " << num(r.cost.dram_pj) << "}";
+    first_op = false;
   }
   os << "\n],\n\"units\": [";
   for (std::size_t i = 0; i < usage.size(); ++i) {
@@ -156,38 +157,49 @@ void write_json(std::ostream& os, const System& sys, const ModelSpec& m, const W
   os << "\n]}\n";
 }
 
-void write_ops_csv(std::ostream& os, const std::vector<OpRecord>& recs) {
-  Table t;
-  for (const char* c : {"op", "step", "kind", "unit"})
-    t.add_column(c);
-  for (const char* c : {"m", "n", "k", "compute_cycles", "stall_cycles", "cycles", "utilization",
-                        "macs", "sram_bytes", "dram_bytes", "energy_pj", "start_cycle", "end_cycle",
-                        "hidden_memory_cycles"})
-    t.add_column(c, true);
-  t.add_column("waited_for");
-  t.add_column("placed_by");
+// Row by row: a long decode's records are read back from their log, never all in memory.
+void write_ops_csv(std::ostream& os, const RecordLog& recs) {
+  write_csv_row(os, {"op",
+                     "step",
+                     "kind",
+                     "unit",
+                     "m",
+                     "n",
+                     "k",
+                     "compute_cycles",
+                     "stall_cycles",
+                     "cycles",
+                     "utilization",
+                     "macs",
+                     "sram_bytes",
+                     "dram_bytes",
+                     "energy_pj",
+                     "start_cycle",
+                     "end_cycle",
+                     "hidden_memory_cycles",
+                     "waited_for",
+                     "placed_by"});
   for (const OpRecord& r : recs)
-    t.add_row({r.op.name,
-               std::to_string(r.step),
-               std::string(to_string(r.op.kind)),
-               r.unit,
-               std::to_string(r.op.m),
-               std::to_string(r.op.n),
-               std::to_string(r.op.k),
-               std::to_string(r.cost.compute_cycles),
-               std::to_string(r.cost.stall_cycles),
-               std::to_string(r.cost.cycles),
-               num(r.utilization),
-               std::to_string(r.cost.macs),
-               std::to_string(r.cost.sram_read_bytes + r.cost.sram_write_bytes),
-               std::to_string(r.cost.dram_read_bytes + r.cost.dram_write_bytes),
-               num(r.cost.energy_pj()),
-               std::to_string(r.start_cycle),
-               std::to_string(r.end_cycle),
-               std::to_string(r.hidden_memory_cycles),
-               r.waited_for,
-               r.mapped_by});
-  t.render(os, TableFormat::csv);
+    write_csv_row(os, {r.op.name,
+                       std::to_string(r.step),
+                       std::string(to_string(r.op.kind)),
+                       r.unit,
+                       std::to_string(r.op.m),
+                       std::to_string(r.op.n),
+                       std::to_string(r.op.k),
+                       std::to_string(r.cost.compute_cycles),
+                       std::to_string(r.cost.stall_cycles),
+                       std::to_string(r.cost.cycles),
+                       num(r.utilization),
+                       std::to_string(r.cost.macs),
+                       std::to_string(r.cost.sram_read_bytes + r.cost.sram_write_bytes),
+                       std::to_string(r.cost.dram_read_bytes + r.cost.dram_write_bytes),
+                       num(r.cost.energy_pj()),
+                       std::to_string(r.start_cycle),
+                       std::to_string(r.end_cycle),
+                       std::to_string(r.hidden_memory_cycles),
+                       r.waited_for,
+                       r.mapped_by});
 }
 
 // The optional outputs every run writes (--ops-csv, --stats, --trace-json), after `first`
@@ -250,9 +262,11 @@ int run_layers(const config::SystemSpec& spec, const config::LayerList& layers,
                const po::variables_map& vm) {
   check_outputs(vm);
   System sys(spec);
-  SimResult res = simulate_graph(sys, layers.graph, vm.count("trace-json") > 0);
+  SimOptions so;
+  so.record_memory = vm.count("trace-json") > 0;
+  SimResult res = simulate_graph(sys, layers.graph, so);
   if (!res.deadlock.empty()) throw InternalError(res.deadlock);
-  const std::vector<OpRecord>& recs = res.records;
+  const RecordLog& recs = res.records;
   const RunTotals& t = res.totals;
   print_system(sys);
   std::cout << "workload   layer list " << layers.name << ": " << layers.graph.size()
@@ -372,11 +386,42 @@ int cmd_run(const std::vector<std::string>& args) {
   System sys(job.system);
   const bool prefill = w.phase == Phase::prefill;
   const int steps = w.passes();
+  // Per-op table, summed over the steps (op names repeat in every pass), and the ops their
+  // rule's unit refused (they ran on the default unit: say so, not only in --ops-csv). Both are
+  // gathered as the records come, so a long decode needs none of them kept.
+  struct Row {
+    std::string unit, kind;
+    std::int64_t calls = 0;
+    std::int64_t cycles = 0, flops = 0;
+    double energy = 0, peak = 0;
+    std::int64_t memory_bound = 0;
+  };
+  std::vector<std::string> order;
+  std::map<std::string, Row> rows;
+  std::map<std::string, std::int64_t> fallbacks;  // "kind: rule unit reason" -> ops
+  SimOptions so;
+  so.record_memory = vm.count("trace-json") > 0;
+  so.keep_records = functional || vm.count("json") || vm.count("ops-csv") || vm.count("trace-json");
+  so.on_record = [&](const OpRecord& r) {
+    auto [it, fresh] = rows.try_emplace(r.op.name);
+    if (fresh) order.push_back(r.op.name);
+    Row& row = it->second;
+    row.unit = r.unit, row.kind = std::string(to_string(r.op.kind)), ++row.calls;
+    row.cycles += r.cost.cycles, row.flops += r.cost.flops, row.energy += r.cost.energy_pj();
+    row.peak = r.peak_flops_per_cycle, row.memory_bound += r.memory_bound;
+    if (auto at = r.mapped_by.find("fallback: "); at != std::string::npos) {
+      const std::string rest = r.mapped_by.substr(at + 10);  // "RULE_UNIT why"
+      const auto sp = rest.find(' ');
+      ++fallbacks[std::string(to_string(r.op.kind)) + " ops ran on '" + r.unit + "' instead of '" +
+                  rest.substr(0, sp) +
+                  "': " + (sp == std::string::npos ? "" : rest.substr(sp + 1))];
+    }
+  };
   auto t0 = std::chrono::steady_clock::now();
-  SimResult res = simulate(sys, m, w, vm.count("trace-json") > 0);
+  SimResult res = simulate(sys, m, w, so);
   if (!res.deadlock.empty()) throw InternalError(res.deadlock);
   double sim_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::vector<OpRecord>& recs = res.records;
+  const RecordLog& recs = res.records;
   const RunTotals& t = res.totals;
   const double tokens = res.metrics.tokens;
 
@@ -392,40 +437,10 @@ int cmd_run(const std::vector<std::string>& args) {
                           std::to_string(w.generated_tokens) + " decode steps")
             << ", batch " << w.batch << "\n";
   std::cout << "mode       " << (functional ? "functional" : "timing-only") << "\n";
-  // Ops their rule's unit refused ran on the default unit: say so, not only in --ops-csv.
-  {
-    std::map<std::string, std::int64_t> fallbacks;  // "kind: rule unit reason" -> ops
-    for (const OpRecord& r : recs)
-      if (auto at = r.mapped_by.find("fallback: "); at != std::string::npos) {
-        const std::string rest = r.mapped_by.substr(at + 10);  // "RULE_UNIT why"
-        const auto sp = rest.find(' ');
-        ++fallbacks[std::string(to_string(r.op.kind)) + " ops ran on '" + r.unit +
-                    "' instead of '" + rest.substr(0, sp) +
-                    "': " + (sp == std::string::npos ? "" : rest.substr(sp + 1))];
-      }
-    for (const auto& [what, n] : fallbacks)
-      std::cout << "fallback   " << n << " " << what << "\n";
-  }
+  for (const auto& [what, n] : fallbacks)
+    std::cout << "fallback   " << n << " " << what << "\n";
   std::cout << "\n";
 
-  // Per-op table, summed over the steps (op names repeat in every pass).
-  struct Row {
-    std::string unit, kind;
-    int calls = 0;
-    std::int64_t cycles = 0, flops = 0;
-    double energy = 0, peak = 0;
-    int memory_bound = 0;
-  };
-  std::vector<std::string> order;
-  std::map<std::string, Row> rows;
-  for (const OpRecord& r : recs) {
-    auto [it, fresh] = rows.try_emplace(r.op.name);
-    if (fresh) order.push_back(r.op.name);
-    Row& row = it->second;
-    row.unit = r.unit, row.kind = std::string(to_string(r.op.kind)), ++row.calls;
-    row.cycles += r.cost.cycles, row.flops += r.cost.flops, row.energy += r.cost.energy_pj();
-    row.peak = r.peak_flops_per_cycle, row.memory_bound += r.memory_bound;
-  }
   Table tab;
   tab.add_column("op");
   tab.add_column("unit");
@@ -455,7 +470,7 @@ int cmd_run(const std::vector<std::string>& args) {
   for (const auto& [k, v] : t.energy_pj_by_component)
     std::cout << " " << k << " " << fixed(100.0 * v / energy, 1) << "%";
   std::cout << "\narea       " << num(sys.area_mm2(), "%.3f") << " mm2\n";
-  std::cout << "simulated  " << recs.size() << " ops in " << num(sim_s, "%.3f") << " s host time\n";
+  std::cout << "simulated  " << res.ops << " ops in " << num(sim_s, "%.3f") << " s host time\n";
 
   if (functional) {
     Verification v = verify_functional(sys, m, w, recs);

@@ -113,17 +113,18 @@ std::size_t width(const std::string& s) {  // s is valid UTF-8 (printable's outp
 
 }  // namespace
 
+void write_csv_row(std::ostream& os, const std::vector<std::string>& cells) {
+  for (std::size_t c = 0; c < cells.size(); ++c)
+    os << (c ? "," : "") << csv_escape(printable(cells[c], false));
+  os << "\n";
+}
+
 void Table::render(std::ostream& os, TableFormat f) const {
   const std::size_t nc = names_.size();
   if (f == TableFormat::csv) {
-    for (std::size_t c = 0; c < nc; ++c)
-      os << (c ? "," : "") << csv_escape(printable(names_[c], false));
-    os << "\n";
-    for (const auto& r : rows_) {
-      for (std::size_t c = 0; c < nc; ++c)
-        os << (c ? "," : "") << csv_escape(printable(r[c], false));
-      os << "\n";
-    }
+    write_csv_row(os, names_);
+    for (const auto& r : rows_)
+      write_csv_row(os, r);
     return;
   }
   if (f == TableFormat::json) {

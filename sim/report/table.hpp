@@ -28,6 +28,8 @@ class Table {
 // A JSON string literal; bytes that are not valid UTF-8 become \ufffd.
 std::string json_escape(const std::string& s);
 std::string csv_escape(const std::string& s);
+// One CSV line as Table renders it, for output written row by row.
+void write_csv_row(std::ostream& os, const std::vector<std::string>& cells);
 // Compact human number: 1234567 -> "1.23M"; exact integers below 10000 as they are.
 std::string human(double v);
 std::string fixed(double v, int decimals);
