@@ -173,12 +173,12 @@ check layers-fifo 2 "fifo.csv: not a regular file \(a FIFO\)" -- timeout 20 "$q"
 check layers-dev-zero 2 "zero.csv: not a regular file \(a character device\)" -- timeout 20 "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$tmp/zero.csv"
 check ckpt-fifo 2 "checkpoint .*fifo.csv: not a regular file" -- timeout 20 "$q" ref --checkpoint "$tmp/fifo.csv" --prompt-tokens 1
 layers=$src/configs/layers/gemm-example.csv
-check ops-csv-full 2 "^error: --ops-csv: .*failed for /dev/full" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$layers" --ops-csv /dev/full
-check stats-full 2 "^error: --stats: .*failed for /dev/full" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$layers" --stats /dev/full
+check ops-csv-full 4 "^I/O error: --ops-csv: .*failed for /dev/full" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$layers" --ops-csv /dev/full
+check stats-full 4 "^I/O error: --stats: .*failed for /dev/full" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$layers" --stats /dev/full
 check stats-dir 2 "^error: --stats: cannot write" -- "$q" run "$src/configs/systems/edge-npu.yaml" --workload "$layers" --stats "$tmp"
 check ops-csv-no-dir-first 2 "^error: --ops-csv: cannot write $tmp/no/such/dir" -- "$q" run "$src/configs/default.yaml" --timing-only --ops-csv "$tmp/no/such/dir/ops.csv"
 if [ ! -s "$tmp/out" ]; then pass=$((pass + 1)); else echo "FAIL ops-csv-no-dir-first: the run went ahead"; fail=$((fail + 1)); fi
-check json-full 2 "^error: --json: .*failed for /dev/full" -- "$q" run "$src/configs/default.yaml" --timing-only --json /dev/full
+check json-full 4 "^I/O error: --json: .*failed for /dev/full" -- "$q" run "$src/configs/default.yaml" --timing-only --json /dev/full
 check greedy-int-max 2 "2147483648 positions, more than the model's seq_len" -- "$q" ref --model "$m" --prompt-tokens "1 2" --greedy 2147483647
 # A default unit that cannot run an op (the array runs no norms) fails validation, system or job.
 sed "s#../tech/45nm.yaml#$src/configs/tech/45nm.yaml#; s/default: vpu/default: mxu/" "$src/configs/systems/edge-npu.yaml" >"$tmp/nodefault.yaml"
@@ -603,7 +603,7 @@ check rdu-run-functional 0 "verified: [0-9]+ ops bit-exact .* on rdu" -- "$q" ru
 
 # Runs go pass by pass: an error only a later pass meets (the activations' addresses outgrow a
 # small DRAM) still exits 2 with the whole run's need, and the op-count limits name their cause.
-mkdir -p "$tmp/mid/systems" "$tmp/mid/dram"
+mkdir -p "$tmp/mid/systems" "$tmp/mid/dram" "$tmp/mid/outdir"
 sed "s#../tech/45nm.yaml#$src/configs/tech/45nm.yaml#; s#../dram/edge-lpddr5.yaml#../dram/small.yaml#" \
   "$src/configs/systems/edge-npu-dram.yaml" >"$tmp/mid/systems/s.yaml"
 printf 'dram:\n  preset: LPDDR5-6400\n  mapping: RoBaRaCoCh\n  channels: 4\n  org: {rows: 64}\n' >"$tmp/mid/dram/small.yaml"
@@ -611,6 +611,13 @@ printf 'workload:\n  name: d60\n  phase: decode\n  context_len: 2\n  generated_t
 check run-later-pass-outgrows-dram 2 "memory.dram: the workload's tensors need [0-9]+ bytes of DRAM, the DRAM holds 8388608" -- "$q" run "$tmp/mid/systems/s.yaml" --model "$m" --workload "$tmp/mid/w60.yaml" --timing-only --json "$tmp/mid/o.json"
 sed 's/seq_len: .*/seq_len: 32768/' "$src/configs/models/llama-2-7b.yaml" >"$tmp/mid/l7.yaml"
 printf 'workload:\n  name: d20k\n  phase: decode\n  context_len: 1\n  generated_tokens: 20000\n' >"$tmp/mid/w20k.yaml"
+# A run that fails leaves no output file, and an existing one as it was.
+if [ ! -e "$tmp/mid/o.json" ]; then pass=$((pass + 1)); else echo "FAIL run-fails-no-output: $tmp/mid/o.json was left"; fail=$((fail + 1)); fi
+echo "an earlier run's" >"$tmp/mid/old.json"
+check run-fails-keeps-old-output 2 "tensors need [0-9]+ bytes of DRAM" -- "$q" run "$tmp/mid/systems/s.yaml" --model "$m" --workload "$tmp/mid/w60.yaml" --timing-only --json "$tmp/mid/old.json"
+check run-fails-old-output-intact 0 "^an earlier run's$" -- cat "$tmp/mid/old.json"
+# Outputs are written beside their paths and renamed: nothing partial is left in the directory.
+check run-output-renamed 0 "^o.csv$" -- sh -c '"$0" run "$1" --timing-only --ops-csv "$2/o.csv" >/dev/null && ls "$2"' "$q" "$src/configs/default.yaml" "$tmp/mid/outdir"
 check run-kept-records-limit 2 "10940000 ops to simulate, more than 10000000 with every op's record kept \(a sweep, --json" -- "$q" run "$src/configs/systems/datacenter.yaml" --model "$tmp/mid/l7.yaml" --workload "$tmp/mid/w20k.yaml" --timing-only --ops-csv "$tmp/mid/o.csv"
 
 echo "$pass passed, $fail failed"

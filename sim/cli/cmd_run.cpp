@@ -1,3 +1,6 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -29,33 +32,94 @@ std::string num(double v, const char* fmt = "%.6g") {
   return buf;
 }
 
-// Writes an output file through `fill`, then flushes and closes it and checks every step: a
-// full disk or /dev/full fails only at the flush, which a destructor would swallow. Returns the
-// error ("" when written): the simulation has run, and an exception thrown once the SystemC
-// kernel exists trips AddressSanitizer's false stack reports (see run_engine), so the caller
-// reports it and exits 2 as main does for a ConfigError.
-template <class Fill>
-std::string write_output(const std::string& option, const std::string& path, Fill fill) {
-  std::ofstream os(path, std::ios::trunc);
-  if (!os) return option + ": cannot write " + path;
-  fill(os);
-  os.flush();
-  if (!os) return option + ": write failed for " + path + " (disk full?)";
-  os.close();
-  if (!os) return option + ": closing " + path + " failed (disk full?)";
-  return "";
+// A failed output: bad input (a path that cannot be written: exit 2) or the environment's
+// (a full disk or an I/O error: exit 4), printed as main prints those errors.
+struct OutputError {
+  std::string text;  // empty: written
+  bool io = false;
+  std::string line() const { return (io ? "I/O error: " : "error: ") + text; }
+};
+
+bool is_io_errno(int e) {
+  return e == ENOSPC || e == EIO || e == EDQUOT || e == EFBIG;
 }
 
-// Before a run that may take minutes: each output path must be writable (opened for append,
-// so an existing file is left as it is until the run rewrites it).
+// Writes an output file through `fill`, then flushes and closes it and checks every step: a
+// full disk or /dev/full fails only at the flush, which a destructor would swallow. A regular
+// file is written beside its path and renamed over it once complete, so a failed or killed
+// run never leaves it half written (an existing file stays as it was); a device or pipe is
+// written directly. Returns the error rather than throwing: the simulation has run, and an
+// exception thrown once the SystemC kernel exists trips AddressSanitizer's false stack reports
+// (see run_engine).
+template <class Fill>
+OutputError write_output(const std::string& option, const std::string& path, Fill fill) {
+  struct stat st {};
+  const bool special = ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+  std::string tmp = path;
+  if (!special) {
+    tmp = path + ".tmp-XXXXXX";
+    const int fd = ::mkstemp(tmp.data());
+    if (fd < 0) {
+      const int e = errno;
+      return {option + ": cannot write " + path + " (" + std::strerror(e) + ")", is_io_errno(e)};
+    }
+    ::close(fd);
+  }
+  // Removes the partial file on every way out but success.
+  struct Partial {
+    const std::string* name;
+    ~Partial() {
+      if (name) ::unlink(name->c_str());
+    }
+  } partial{special ? nullptr : &tmp};
+  std::ofstream os(tmp, std::ios::trunc);
+  if (!os) return {option + ": cannot write " + path + " (" + std::strerror(errno) + ")", false};
+  fill(os);
+  errno = 0;
+  os.flush();
+  const int flush_errno = errno;
+  if (os) os.close();
+  if (!os) {
+    const int e = flush_errno ? flush_errno : errno;
+    return {option + ": write failed for " + path + " (" +
+                (e ? std::strerror(e) : "disk full or I/O error") + ")",
+            e == 0 || is_io_errno(e)};
+  }
+  if (!special) {
+    // Give it the mode a plain create would have (mkstemp makes it 0600).
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    ::chmod(tmp.c_str(), 0666 & ~mask);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      const int e = errno;
+      return {option + ": cannot write " + path + " (" + std::strerror(e) + ")", is_io_errno(e)};
+    }
+    partial.name = nullptr;
+  }
+  return {};
+}
+
+// Before a run that may take minutes: each output path must be writable. Nothing is created
+// or touched: a run that fails leaves no file behind.
 void check_outputs(const po::variables_map& vm) {
   for (const char* opt : {"json", "ops-csv", "stats", "trace-json"})
     if (vm.count(opt)) {
       const std::string path = vm[opt].as<std::string>();
-      std::ofstream probe(path, std::ios::app);
-      if (!probe)
-        throw ConfigError(std::string("--") + opt + ": cannot write " + path + " (" +
-                          std::strerror(errno) + ")");
+      const std::string what = std::string("--") + opt + ": cannot write " + path;
+      struct stat st {};
+      if (::stat(path.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) throw ConfigError(what + " (it is a directory)");
+        if (::access(path.c_str(), W_OK) != 0)
+          throw ConfigError(what + " (" + std::strerror(errno) + ")");
+        if (!S_ISREG(st.st_mode)) continue;  // a device or pipe is written in place
+      }
+      // A regular file is written beside its path and renamed: its directory must take it.
+      const auto slash = path.rfind('/');
+      const std::string dir = slash == std::string::npos ? "."
+                              : slash == 0               ? "/"
+                                                         : path.substr(0, slash);
+      if (::access(dir.c_str(), W_OK | X_OK) != 0)
+        throw ConfigError(what + " (" + dir + ": " + std::strerror(errno) + ")");
     }
 }
 
@@ -203,23 +267,24 @@ void write_ops_csv(std::ostream& os, const RecordLog& recs) {
 }
 
 // The optional outputs every run writes (--ops-csv, --stats, --trace-json), after `first`
-// (--json, when given): every one is attempted; the exit code is 2 when any failed (each failure
-// printed as main prints a ConfigError).
+// (--json, when given): every one is attempted; the exit code is 4 when any failed for the
+// environment (a full disk), else 2 when any failed.
 int write_outputs(const po::variables_map& vm, System& sys, const SimResult& res,
-                  const std::string& title, std::string first = "") {
-  std::vector<std::string> errors;
-  if (!first.empty()) errors.push_back(first);
+                  const std::string& title, OutputError first = {}) {
+  std::vector<OutputError> errors;
+  if (!first.text.empty()) errors.push_back(first);
   auto put = [&](const char* opt, auto fill) {
     if (!vm.count(opt)) return;
-    std::string e = write_output(std::string("--") + opt, vm[opt].as<std::string>(), fill);
-    if (!e.empty()) errors.push_back(e);
+    OutputError e = write_output(std::string("--") + opt, vm[opt].as<std::string>(), fill);
+    if (!e.text.empty()) errors.push_back(e);
   };
   put("ops-csv", [&](std::ostream& os) { write_ops_csv(os, res.records); });
   put("stats", [&](std::ostream& os) { sys.stats().dump_text(os); });
   put("trace-json", [&](std::ostream& os) { write_trace_json(os, sys, res, title); });
-  for (const std::string& e : errors)
-    std::cerr << "error: " << e << "\n";
-  return errors.empty() ? 0 : 2;
+  bool io = false;
+  for (const OutputError& e : errors)
+    std::cerr << e.line() << "\n", io = io || e.io;
+  return errors.empty() ? 0 : io ? 4 : 2;
 }
 
 void print_system(const System& sys) {
@@ -480,7 +545,7 @@ int cmd_run(const std::vector<std::string>& args) {
               << " from the reference's quantized inputs); the other " << v.reference_kernel_ops
               << " ops of the timing run execute the reference's own kernels\n";
   }
-  std::string json_error;
+  OutputError json_error;
   if (vm.count("json"))
     json_error = write_output("--json", vm["json"].as<std::string>(), [&](std::ostream& os) {
       write_json(os, sys, m, w, functional, recs, res.units, t, tokens);
