@@ -164,15 +164,12 @@ class BlockPlanner {
     }
   }
 
-  // Every tensor must have a home in the command-level DRAM. `whole` gives the extent of the
-  // whole run, asked only when the map so far is already too big (the message says how much
-  // the run needs, not how far it got).
-  void check_extent(std::uint64_t extent,
-                    const std::function<std::uint64_t()>& whole = nullptr) const {
+  bool has_dram_capacity() const { return bool(sys_.spec_.dram.dram); }
+  // Every tensor must have a home in the command-level DRAM.
+  void check_extent(std::uint64_t extent) const {
     const auto& d = sys_.spec_.dram;
     if (!d.dram) return;
     const std::uint64_t cap = std::uint64_t(d.dram->org.capacity_bytes());
-    if (extent > cap && whole) extent = whole();
     if (extent > cap)
       throw ConfigError(
           sys_.spec_.file.string() + ": system.memory.dram: the workload's tensors need " +
@@ -240,6 +237,17 @@ class WorkloadSource : public OpSource {
                  BlockPlanner& pl, const std::function<void(const OpRecord&)>& sink)
       : m_(m), w_(w), attention_(attention), pl_(pl), sink_(sink) {
     pl_.passes = w_.passes();
+    // The whole run's memory map against a command-level DRAM's capacity, before the kernel
+    // exists: lowering every pass once more costs far less than simulating it, and the error
+    // then comes before any simulated time (and as a plain exception: see run_engine).
+    if (pl_.has_dram_capacity()) {
+      GraphBuilder whole;
+      for (int s = 0; s < w_.passes(); ++s) {
+        const PassBlock b = whole.add_pass(lower_forward(m_, w_, s, attention_), s);
+        whole.forget(b.first, std::vector<std::int64_t>(b.ops.size(), 0));
+      }
+      pl_.check_extent(whole.extent());
+    }
   }
   ~WorkloadSource() override {
     if (shown_) std::cerr << "\n";
@@ -249,11 +257,7 @@ class WorkloadSource : public OpSource {
     PassBlock pb = builder_.add_pass(lower_forward(m_, w_, step_, attention_), step_);
     QACCEL_ASSERT(pb.first == b.first, "the engine and the graph number ops differently");
     pl_.plan(pb.ops, std::vector<int>(pb.ops.size(), step_), b);
-    pl_.check_extent(builder_.extent(), [&] {
-      for (int s = step_ + 1; s < w_.passes(); ++s)
-        builder_.add_pass(lower_forward(m_, w_, s, attention_), s);
-      return builder_.extent();
-    });
+    pl_.check_extent(builder_.extent());
     b.preds = std::move(pb.preds);
     b.read_address = std::move(pb.read_address), b.write_address = std::move(pb.write_address);
     for (std::size_t k = 0; k < b.size(); ++k)

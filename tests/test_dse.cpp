@@ -789,6 +789,11 @@ TEST(SweepRun, FullDiskIsAnIoErrorAndResumeRunsWhatIsMissing) {
 // A run whose op records outgrow memory spills them to $TMPDIR: when that fails, the design is
 // left unrecorded (not stored as failed) and the sweep is an IoError; a re-run completes it.
 TEST(SweepRun, AnUnwritableTmpdirIsAnIoErrorNotAFailedDesign) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The error is thrown once SystemC has switched stacks: ASan then reports falsely
+  // (google/sanitizers#189) and the worker dies of it.
+  GTEST_SKIP() << "an exception after SystemC's stack switches trips ASan's false reports";
+#endif
   TempDir dir;
   dir.write("w.yaml",
             "workload:\n  name: g30\n  phase: decode\n  context_len: 256\n  "
