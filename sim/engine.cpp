@@ -231,8 +231,9 @@ class Scheduler : public sc_core::sc_module {
   // Called outside the simulation when a block has been loaded: its ops with every input
   // already there become ready, and the serial schedule's order goes on into it.
   void loaded(i64 first, i64 size, const std::vector<i64>& serial_order) {
-    for (i64 i = first; i < first + size; ++i)
-      if (!win_.at(i).missing) pending_.push_back(i);
+    if (schedule_ == Schedule::overlap)
+      for (i64 i = first; i < first + size; ++i)
+        if (!win_.at(i).missing) pending_.push_back(i);
     if (schedule_ == Schedule::serial) {
       if (serial_order.empty())
         for (i64 i = first; i < first + size; ++i)
@@ -271,7 +272,6 @@ class Scheduler : public sc_core::sc_module {
     ready_.resize(units.size());
     for (;;) {
       if (schedule_ == Schedule::serial) {
-        pending_.clear();
         if (!serial_busy_) serial_next();
       } else {
         std::vector<i64> now;

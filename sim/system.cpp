@@ -93,8 +93,8 @@ double System::area_mm2() const {
 // respect.
 class BlockPlanner {
  public:
-  explicit BlockPlanner(System& sys) : sys_(sys) {
-    for (const auto& u : sys_.units_)
+  explicit BlockPlanner(const System& sys) : sys_(sys) {
+    for (const auto& u : sys_.units())
       units_.push_back(u.get());
   }
   const std::vector<Unit*>& units() const { return units_; }
@@ -117,7 +117,7 @@ class BlockPlanner {
     for (std::size_t u = 0; u < units_.size(); ++u)
       if (!ops_of[u].empty()) units_[u]->prepare(ops_of[u]);
     const double bw = sys_.peak_dram_bytes_per_cycle();
-    const DramSpec& dram = sys_.spec_.dram;
+    const DramSpec& dram = sys_.spec().dram;
     for (std::size_t i = 0; i < n; ++i) {
       OpRecord& r = b.records[i];
       Unit& u = *units_[std::size_t(b.unit_of[i])];
@@ -142,37 +142,37 @@ class BlockPlanner {
       // SystemC time counts picoseconds in 64 bits: 1 cycle = 1000 units, so about 1.8e16
       // cycles at most. Refuse a run whose serial upper bound (every op's compute and memory
       // time back to back) could come near that, rather than let time wrap.
-      sys_.bound_cycles_ +=
+      bound_cycles_ +=
           double(std::max(c.compute_cycles, p.folds * p.fold_cycles)) +
           double(p.first_fold_extra_cycles) + double(dram_bytes) / bw +
           2.0 * double(dram.latency_cycles) * double(std::max<std::int64_t>(p.folds, 1));
     }
-    if (sys_.bound_cycles_ > 1e15) {
+    if (bound_cycles_ > 1e15) {
       // As a double: the bound itself may be past 2^63 (converting it would be undefined).
       std::ostringstream up_to;
-      up_to << std::setprecision(4) << sys_.bound_cycles_;
+      up_to << std::setprecision(4) << bound_cycles_;
       // Planned pass by pass, the bound so far covers the passes up to this one only.
       const int step = steps.empty() ? 0 : steps.back();
       const std::string so_far = passes > 0 && step + 1 < passes
                                      ? " by its pass " + std::to_string(step + 1) + " of " +
                                            std::to_string(passes) + " (more after)"
                                      : "";
-      throw ConfigError(sys_.spec_.file.string() + ": this run could take up to " + up_to.str() +
+      throw ConfigError(sys_.spec().file.string() + ": this run could take up to " + up_to.str() +
                         " cycles" + so_far +
                         ", more than the 1e15 the simulator's time can hold; use a smaller "
                         "workload or a faster system");
     }
   }
 
-  bool has_dram_capacity() const { return bool(sys_.spec_.dram.dram); }
+  bool has_dram_capacity() const { return bool(sys_.spec().dram.dram); }
   // Every tensor must have a home in the command-level DRAM.
   void check_extent(std::uint64_t extent) const {
-    const auto& d = sys_.spec_.dram;
+    const auto& d = sys_.spec().dram;
     if (!d.dram) return;
     const std::uint64_t cap = std::uint64_t(d.dram->org.capacity_bytes());
     if (extent > cap)
       throw ConfigError(
-          sys_.spec_.file.string() + ": system.memory.dram: the workload's tensors need " +
+          sys_.spec().file.string() + ": system.memory.dram: the workload's tensors need " +
           std::to_string(extent) + " bytes of DRAM, the DRAM holds " + std::to_string(cap) + " (" +
           std::to_string(extent - cap) + " bytes short); give it more channels, ranks or rows");
   }
@@ -184,8 +184,9 @@ class BlockPlanner {
   }
 
  private:
-  System& sys_;
+  const System& sys_;
   std::vector<Unit*> units_;
+  double bound_cycles_ = 0;  // the serial upper bound of every op planned so far
 };
 
 namespace {
@@ -257,7 +258,6 @@ class WorkloadSource : public OpSource {
     PassBlock pb = builder_.add_pass(lower_forward(m_, w_, step_, attention_), step_);
     QACCEL_ASSERT(pb.first == b.first, "the engine and the graph number ops differently");
     pl_.plan(pb.ops, std::vector<int>(pb.ops.size(), step_), b);
-    pl_.check_extent(builder_.extent());
     b.preds = std::move(pb.preds);
     b.read_address = std::move(pb.read_address), b.write_address = std::move(pb.write_address);
     for (std::size_t k = 0; k < b.size(); ++k)

@@ -63,8 +63,6 @@ class System {
   std::unique_ptr<UnitContext> ctx_;
   EngineResult engine_;
   std::vector<std::unique_ptr<Unit>> units_;
-  double bound_cycles_ = 0;  // the serial upper bound of what has been planned
-  friend class BlockPlanner;
 };
 
 // Checks the mapping before any simulation, as `qaccel validate` does: every op of the
